@@ -1,0 +1,26 @@
+// What the protocol handlers (sotw.ts, delta.ts) need from the server: the current view, generation with a
+// per-view cache, metrics, the clock and an event hook. Keeping it an interface lets the handlers stay small.
+import type { Connection } from './connection.ts';
+import type { EncodedResource } from './encode.ts';
+import type { XdsMetrics } from './metrics.ts';
+import type { XdsView } from './types.ts';
+
+/** Things that happen on streams, for tests, benchmarks and logs. */
+export type XdsEvent =
+  | { kind: 'connect'; connId: string; nodeId: string }
+  | { kind: 'disconnect'; connId: string; nodeId: string }
+  | { kind: 'push'; connId: string; typeUrl: string; nonce: string; version: string; resources: number; removed: number }
+  | { kind: 'ack'; connId: string; nodeId: string; typeUrl: string; nonce: string; version: string; startMs: number }
+  | { kind: 'nack'; connId: string; nodeId: string; typeUrl: string; nonce: string; message: string };
+
+export interface ServeContext<P> {
+  view(): XdsView<P>;
+  /** Generate and encode a type for a connection (cached per view by the proxy's cache key). Throws on bad output. */
+  generate(conn: Connection<P>, typeUrl: string, names: readonly string[] | undefined): EncodedResource[];
+  metrics: XdsMetrics;
+  now(): number;
+  emit(e: XdsEvent): void;
+  log(level: 'debug' | 'info' | 'warn', message: string): void;
+  /** Hand a stream a response; handles backpressure and write timeouts. */
+  send(conn: Connection<P>, message: unknown): void;
+}

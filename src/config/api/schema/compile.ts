@@ -1,0 +1,348 @@
+// Compiles one CRD schema node into a tree of validator closures, once, so that validating an object never
+// interprets the raw schema. Semantics follow the Kubernetes API server's structural-schema validation
+// (kube-openapi + apiextensions): type, nullable, unknown fields (strict field validation), required, enum,
+// pattern (RE2), bounds, lengths, list types, oneOf/anyOf/allOf/not; CEL rules come from cel.ts.
+import { RE2JS } from 're2js';
+import type { FieldError } from '../../../core/result.ts';
+import { compileRules } from './cel/rules.ts';
+import type { SchemaNode } from './types.ts';
+
+/** Validates `value` found at `path` and appends what is wrong to `out`. Never throws on bad input. */
+export type Check = (value: unknown, path: string, out: FieldError[]) => void;
+
+/**
+ * `full`: a node of the structural schema (unknown fields are rejected, CEL rules run).
+ * `value`: a branch of oneOf/anyOf/allOf/not, which Kubernetes only lets carry value validations.
+ */
+type Mode = 'full' | 'value';
+
+export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The JSON type name of a value, as the API server prints it in type errors. */
+export function jsonType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
+  if (typeof v === 'bigint') return 'integer';
+  return typeof v;
+}
+
+/** A short rendering of a value for messages: JSON, cut at 64 characters. */
+export function show(v: unknown): string {
+  let s: string;
+  try {
+    s = typeof v === 'bigint' ? v.toString() : (JSON.stringify(v) ?? String(v));
+  } catch {
+    s = String(v);
+  }
+  return s.length > 64 ? `${s.slice(0, 61)}...` : s;
+}
+
+export const childPath = (path: string, key: string): string => (path === '' ? key : `${path}.${key}`);
+export const mapKeyPath = (path: string, key: string): string => `${path}[${key}]`;
+
+const INT_RANGES: Record<string, readonly [number, number, string]> = {
+  int32: [-2147483648, 2147483647, 'a 32-bit integer'],
+  uint32: [0, 4294967295, 'an unsigned 32-bit integer'],
+  int64: [-9223372036854775808, 9223372036854775807, 'a 64-bit integer'],
+  uint64: [0, 18446744073709551615, 'an unsigned 64-bit integer'],
+};
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Type test for one declared type; returns an error message or undefined. */
+function typeTest(s: SchemaNode): ((v: unknown) => string | undefined) | undefined {
+  if (s['x-kubernetes-int-or-string'] === true) {
+    return (v) =>
+      typeof v === 'string' || (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint'
+        ? undefined
+        : `must be an integer or a string: ${JSON.stringify(jsonType(v))}`;
+  }
+  const t = s.type;
+  if (t === undefined) return undefined;
+  const bad = (v: unknown): string => `must be of type ${t}: ${JSON.stringify(jsonType(v))}`;
+  switch (t) {
+    case 'object':
+      return (v) => (isPlainObject(v) ? undefined : bad(v));
+    case 'array':
+      return (v) => (Array.isArray(v) ? undefined : bad(v));
+    case 'string':
+      return (v) => (typeof v === 'string' ? undefined : bad(v));
+    case 'boolean':
+      return (v) => (typeof v === 'boolean' ? undefined : bad(v));
+    case 'integer':
+      return (v) => ((typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint' ? undefined : bad(v));
+    case 'number':
+      return (v) => ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'bigint' ? undefined : bad(v));
+  }
+}
+
+function stringChecks(s: SchemaNode, checks: Check[]): void {
+  const { minLength, maxLength, pattern, format } = s;
+  if (maxLength !== undefined) {
+    checks.push((v, path, out) => {
+      // Kubernetes counts characters (code points), not UTF-16 units.
+      if (typeof v === 'string' && v.length > maxLength && [...v].length > maxLength) {
+        out.push({ path, message: `Too long: may not be longer than ${maxLength} characters` });
+      }
+    });
+  }
+  if (minLength !== undefined) {
+    checks.push((v, path, out) => {
+      if (typeof v === 'string' && (v.length < minLength || [...v].length < minLength)) {
+        out.push({ path, message: `Invalid value: ${show(v)}: should be at least ${minLength} characters long` });
+      }
+    });
+  }
+  if (pattern !== undefined) {
+    // The API server evaluates patterns with Go's regexp (RE2, unanchored search); re2js has the same semantics.
+    const re = RE2JS.compile(pattern);
+    checks.push((v, path, out) => {
+      if (typeof v === 'string' && !re.test(v)) out.push({ path, message: `Invalid value: ${show(v)}: should match '${pattern}'` });
+    });
+  }
+  // Of the string formats the API server checks, Istio's schemas use `byte` and `date-time`; other formats are
+  // accepted unchecked, as the API server does for formats outside its list.
+  if (format === 'byte') {
+    checks.push((v, path, out) => {
+      if (typeof v === 'string' && !BASE64.test(v)) out.push({ path, message: `Invalid value: ${show(v)}: must be base64-encoded (format byte)` });
+    });
+  } else if (format === 'date-time') {
+    checks.push((v, path, out) => {
+      if (typeof v === 'string' && !RFC3339.test(v)) out.push({ path, message: `Invalid value: ${show(v)}: must be an RFC 3339 date-time` });
+    });
+  }
+}
+
+function numberChecks(s: SchemaNode, checks: Check[]): void {
+  const { minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf } = s;
+  const range = s.type === 'integer' && s.format !== undefined ? INT_RANGES[s.format] : undefined;
+  if (range !== undefined) {
+    const [lo, hi, what] = range;
+    checks.push((v, path, out) => {
+      const n = typeof v === 'bigint' ? Number(v) : v;
+      if (typeof n === 'number' && (n < lo || n > hi)) out.push({ path, message: `Invalid value: ${show(v)}: must be ${what} (${lo} to ${hi})` });
+    });
+  }
+  if (minimum !== undefined) {
+    const rel = exclusiveMinimum === true ? 'greater than' : 'greater than or equal to';
+    checks.push((v, path, out) => {
+      const n = typeof v === 'bigint' ? Number(v) : v;
+      if (typeof n === 'number' && (exclusiveMinimum === true ? n <= minimum : n < minimum)) {
+        out.push({ path, message: `Invalid value: ${show(v)}: should be ${rel} ${minimum}` });
+      }
+    });
+  }
+  if (maximum !== undefined) {
+    const rel = exclusiveMaximum === true ? 'less than' : 'less than or equal to';
+    checks.push((v, path, out) => {
+      const n = typeof v === 'bigint' ? Number(v) : v;
+      if (typeof n === 'number' && (exclusiveMaximum === true ? n >= maximum : n > maximum)) {
+        out.push({ path, message: `Invalid value: ${show(v)}: should be ${rel} ${maximum}` });
+      }
+    });
+  }
+  if (multipleOf !== undefined) {
+    checks.push((v, path, out) => {
+      if (typeof v === 'number' && !Number.isInteger(v / multipleOf)) out.push({ path, message: `Invalid value: ${show(v)}: should be a multiple of ${multipleOf}` });
+    });
+  }
+}
+
+function enumCheck(values: unknown[]): Check {
+  const primitives = new Set(values.filter((x) => x === null || typeof x !== 'object'));
+  const composite = values.filter((x) => x !== null && typeof x === 'object').map((x) => JSON.stringify(x));
+  const supported = values.map((x) => JSON.stringify(x)).join(', ');
+  return (v, path, out) => {
+    if (v === null || typeof v !== 'object' ? primitives.has(v) : composite.includes(JSON.stringify(v))) return;
+    out.push({ path, message: `Unsupported value: ${show(v)}: supported values: ${supported}` });
+  };
+}
+
+function objectChecks(s: SchemaNode, mode: Mode, checks: Check[]): void {
+  const props = new Map<string, Check>();
+  for (const [name, child] of Object.entries(s.properties ?? {})) props.set(name, compileNode(child, mode));
+  const addl = s.additionalProperties;
+  const addlCheck = typeof addl === 'object' ? compileNode(addl, mode) : undefined;
+  // Strict field validation (kubectl apply --validate=strict, the default): fields the schema does not declare
+  // are errors, unless the node preserves unknown fields or is a map. Value-validation branches never prune.
+  const rejectUnknown = mode === 'full' && s['x-kubernetes-preserve-unknown-fields'] !== true && addl === undefined;
+  if (props.size > 0 || addlCheck !== undefined || rejectUnknown) {
+    checks.push((v, path, out) => {
+      if (!isPlainObject(v)) return;
+      for (const key of Object.keys(v)) {
+        const check = props.get(key);
+        if (check !== undefined) check(v[key], childPath(path, key), out);
+        else if (addlCheck !== undefined) addlCheck(v[key], mapKeyPath(path, key), out);
+        else if (rejectUnknown) out.push({ path: childPath(path, key), message: `unknown field ${JSON.stringify(key)}` });
+      }
+    });
+  }
+  const required = s.required ?? [];
+  if (required.length > 0) {
+    checks.push((v, path, out) => {
+      if (!isPlainObject(v)) return;
+      for (const r of required) if (!Object.hasOwn(v, r)) out.push({ path: childPath(path, r), message: 'Required value' });
+    });
+  }
+  const { minProperties, maxProperties } = s;
+  if (minProperties !== undefined || maxProperties !== undefined) {
+    checks.push((v, path, out) => {
+      if (!isPlainObject(v)) return;
+      const n = Object.keys(v).length;
+      if (maxProperties !== undefined && n > maxProperties) out.push({ path, message: `Too many: ${n}: must have at most ${maxProperties} properties` });
+      if (minProperties !== undefined && n < minProperties) out.push({ path, message: `Invalid value: ${n} properties: should have at least ${minProperties} properties` });
+    });
+  }
+}
+
+function arrayChecks(s: SchemaNode, mode: Mode, checks: Check[]): void {
+  if (s.items !== undefined) {
+    const item = compileNode(s.items, mode);
+    checks.push((v, path, out) => {
+      if (!Array.isArray(v)) return;
+      for (let i = 0; i < v.length; i++) item(v[i], `${path}[${i}]`, out);
+    });
+  }
+  const { minItems, maxItems } = s;
+  if (minItems !== undefined || maxItems !== undefined) {
+    checks.push((v, path, out) => {
+      if (!Array.isArray(v)) return;
+      if (maxItems !== undefined && v.length > maxItems) out.push({ path, message: `Too many: ${v.length}: must have at most ${maxItems} items` });
+      if (minItems !== undefined && v.length < minItems) out.push({ path, message: `Invalid value: ${v.length} items: should have at least ${minItems} items` });
+    });
+  }
+  const listType = s['x-kubernetes-list-type'];
+  const mapKeys = s['x-kubernetes-list-map-keys'] ?? [];
+  if (listType === 'map' && mapKeys.length > 0) {
+    // A map-list is keyed by its map keys: two items with the same key tuple are a duplicate.
+    checks.push((v, path, out) => {
+      if (!Array.isArray(v)) return;
+      const seen = new Set<string>();
+      v.forEach((item, i) => {
+        if (!isPlainObject(item)) return;
+        const key = JSON.stringify(Object.fromEntries(mapKeys.map((k) => [k, item[k] ?? null])));
+        if (seen.has(key)) out.push({ path: `${path}[${i}]`, message: `Duplicate value: ${key}` });
+        seen.add(key);
+      });
+    });
+  } else if (listType === 'set' || s.uniqueItems === true) {
+    checks.push((v, path, out) => {
+      if (!Array.isArray(v)) return;
+      const seen = new Set<string>();
+      v.forEach((item, i) => {
+        const key = JSON.stringify(item) ?? 'undefined';
+        if (seen.has(key)) out.push({ path: `${path}[${i}]`, message: `Duplicate value: ${show(item)}` });
+        seen.add(key);
+      });
+    });
+  }
+}
+
+/** `required: [x]` and nothing else: the building block of Istio's "at most one of" constraints. */
+function requiredOnly(s: SchemaNode): string | undefined {
+  const keys = Object.keys(s);
+  return keys.length === 1 && s.required?.length === 1 ? s.required[0] : undefined;
+}
+
+/**
+ * Istio expresses "at most one of a, b, c" as
+ * `oneOf: [{not: {anyOf: [{required: [a]}, {required: [b]}, …]}}, {required: [a]}, {required: [b]}, …]`.
+ * Recognise it so the error names the fields instead of saying "must match exactly one schema".
+ */
+function atMostOneOf(branches: SchemaNode[]): string[] | undefined {
+  const [first, ...rest] = branches;
+  const inner = first?.not?.anyOf;
+  if (first === undefined || Object.keys(first).length !== 1 || Object.keys(first.not ?? {}).length !== 1 || inner === undefined) return undefined;
+  const names = inner.map(requiredOnly);
+  const others = rest.map(requiredOnly);
+  if (names.length !== others.length || names.some((n, i) => n === undefined || n !== others[i])) return undefined;
+  return names as string[];
+}
+
+const quoteList = (xs: string[]): string => xs.map((x) => JSON.stringify(x)).join(', ');
+
+/** A branch as a predicate: does the value pass it? */
+function predicate(s: SchemaNode): (v: unknown) => boolean {
+  const check = compileNode(s, 'value');
+  return (v) => {
+    const errs: FieldError[] = [];
+    check(v, '', errs);
+    return errs.length === 0;
+  };
+}
+
+function junctorChecks(s: SchemaNode, checks: Check[]): void {
+  if (s.oneOf !== undefined) {
+    const fields = atMostOneOf(s.oneOf);
+    if (fields !== undefined) {
+      checks.push((v, path, out) => {
+        if (!isPlainObject(v)) return;
+        const found = fields.filter((f) => Object.hasOwn(v, f));
+        if (found.length > 1) out.push({ path, message: `Invalid value: only one of ${quoteList(fields)} may be set, found ${quoteList(found)}` });
+      });
+    } else {
+      const preds = s.oneOf.map(predicate);
+      checks.push((v, path, out) => {
+        const n = preds.filter((p) => p(v)).length;
+        if (n !== 1) out.push({ path, message: `Invalid value: must match exactly one schema in oneOf, matched ${n}` });
+      });
+    }
+  }
+  const intOrString =
+    s['x-kubernetes-int-or-string'] === true &&
+    s.anyOf?.length === 2 &&
+    s.anyOf.every((b) => Object.keys(b).length === 1 && (b.type === 'integer' || b.type === 'string'));
+  if (s.anyOf !== undefined && !intOrString) {
+    const preds = s.anyOf.map(predicate);
+    const fields = s.anyOf.map(requiredOnly);
+    const named = fields.every((f) => f !== undefined) ? ` (set one of ${quoteList(fields as string[])})` : '';
+    checks.push((v, path, out) => {
+      if (!preds.some((p) => p(v))) out.push({ path, message: `Invalid value: must match at least one schema in anyOf${named}` });
+    });
+  }
+  for (const branch of s.allOf ?? []) checks.push(compileNode(branch, 'value'));
+  if (s.not !== undefined) {
+    const pass = predicate(s.not);
+    const inner = s.not.anyOf?.map(requiredOnly);
+    const named = inner !== undefined && inner.every((f) => f !== undefined) && Object.keys(s.not).length === 1;
+    checks.push((v, path, out) => {
+      if (!pass(v)) return;
+      out.push({ path, message: named ? `Forbidden: must not set any of ${quoteList(inner as string[])}` : 'Invalid value: must not match the schema in "not"' });
+    });
+  }
+}
+
+/** Compile a schema node (and, recursively, its children) into a Check. */
+export function compileNode(s: SchemaNode, mode: Mode = 'full'): Check {
+  const typeError = typeTest(s);
+  const declaresType = s.type !== undefined || s['x-kubernetes-int-or-string'] === true;
+  const nullable = s.nullable === true;
+  const checks: Check[] = [];
+  if (s.enum !== undefined) checks.push(enumCheck(s.enum));
+  stringChecks(s, checks);
+  numberChecks(s, checks);
+  objectChecks(s, mode, checks);
+  arrayChecks(s, mode, checks);
+  junctorChecks(s, checks);
+  const rules = mode === 'full' ? compileRules(s) : undefined;
+  return (v, path, out) => {
+    if (v === null) {
+      if (nullable || !declaresType) return;
+    }
+    if (typeError !== undefined) {
+      const msg = typeError(v);
+      if (msg !== undefined) {
+        out.push({ path, message: msg });
+        return;
+      }
+    }
+    const before = out.length;
+    for (const c of checks) c(v, path, out);
+    // CEL rules see a value that passed the structural checks (a rule on a malformed subtree would only
+    // add a confusing second error); the API server would report both.
+    if (rules !== undefined && out.length === before) rules(v, path, out);
+  };
+}

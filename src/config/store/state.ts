@@ -1,0 +1,181 @@
+// The state both stores share: the effective resource table, duplicate resolution, revisions and the
+// event hub. A store hands over its whole candidate list in precedence order; `commit` diffs it against the
+// current table and emits the events. All state changes go through `commit` (one mutator).
+import { createHash } from 'node:crypto';
+import type { FieldError } from '../../core/result.ts';
+import type { Origin, Resource, ResourceKey } from '../api/resource.ts';
+import type { ConfigEvent, ConfigListener, Conflict, Rejection, RejectedError, StoreLog, StoredResource } from './types.ts';
+
+/** A valid resource offered by one input, before duplicate resolution. */
+export interface Candidate {
+  key: ResourceKey;
+  resource: Resource;
+  origin: Origin;
+  warnings: FieldError[];
+  version: string;
+}
+
+export const keyString = (k: ResourceKey): string => `${k.kind}/${k.namespace}/${k.name}`;
+
+export function compareKeys(a: ResourceKey, b: ResourceKey): number {
+  return a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** JSON with object keys sorted, so that equal content hashes equally whatever the key order in the file. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** Content version of a resource: 16 hex digits of SHA-256 over what the mesh reads (not status, not resourceVersion). */
+export function contentVersion(r: Resource, key: ResourceKey): string {
+  const m = r.metadata;
+  const body = { apiVersion: r.apiVersion, kind: r.kind, name: key.name, namespace: key.namespace, labels: m.labels ?? {}, annotations: m.annotations ?? {}, spec: r.spec ?? null };
+  return createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 16);
+}
+
+export const defaultStoreLog: StoreLog = (level, message) => {
+  process.stderr.write(`${new Date().toISOString()} ${level} config-store ${message}\n`);
+};
+
+export class StoreState {
+  private readonly table = new Map<string, StoredResource>();
+  private readonly conflictMap = new Map<string, Conflict>();
+  private readonly rejected = new Map<string, RejectedError[]>();
+  private readonly listeners = new Set<ConfigListener>();
+  private rev = 0;
+  private sorted: StoredResource[] | undefined;
+  private readonly log: StoreLog;
+
+  constructor(log: StoreLog) {
+    this.log = log;
+  }
+
+  revision(): number {
+    return this.rev;
+  }
+
+  get(key: ResourceKey): StoredResource | undefined {
+    return this.table.get(keyString(key));
+  }
+
+  list(kind?: string, namespace?: string): StoredResource[] {
+    this.sorted ??= [...this.table.values()].sort((a, b) => compareKeys(a.key, b.key));
+    if (kind === undefined && namespace === undefined) return this.sorted.slice();
+    return this.sorted.filter((s) => (kind === undefined || s.key.kind === kind) && (namespace === undefined || s.key.namespace === namespace));
+  }
+
+  conflicts(): Conflict[] {
+    return [...this.conflictMap.values()].sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  rejections(): Rejection[] {
+    return [...this.rejected.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([file, errors]) => ({ file, errors }));
+  }
+
+  subscribe(listener: ConfigListener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  /**
+   * Replaces the effective state with the winners among `candidates` (earlier entries take precedence) and
+   * records rejection changes; emits the resulting events under one new revision, if anything changed.
+   * `rejectedNow` holds the inputs rejected by this change; `recoveredNow` the inputs whose rejection ends.
+   */
+  commit(candidates: Iterable<Candidate>, rejectedNow: Rejection[] = [], recoveredNow: string[] = []): ConfigEvent[] {
+    const revision = this.rev + 1;
+    const events: ConfigEvent[] = [];
+    for (const r of rejectedNow) {
+      this.rejected.set(r.file, r.errors);
+      events.push({ type: 'rejected', file: r.file, errors: r.errors, revision });
+    }
+    for (const file of recoveredNow) {
+      if (this.rejected.delete(file)) events.push({ type: 'recovered', file, revision });
+    }
+
+    const winners = new Map<string, Candidate>();
+    const claimants = new Map<string, string[]>();
+    for (const c of candidates) {
+      const ks = keyString(c.key);
+      const files = claimants.get(ks);
+      if (files) files.push(c.origin.file);
+      else claimants.set(ks, [c.origin.file]);
+      if (!winners.has(ks)) winners.set(ks, c);
+    }
+
+    const changes: ConfigEvent[] = [];
+    for (const [ks, old] of this.table) {
+      if (!winners.has(ks)) {
+        this.table.delete(ks);
+        changes.push({ type: 'deleted', key: old.key, resource: old, origin: old.origin, revision });
+      }
+    }
+    for (const [ks, c] of winners) {
+      const old = this.table.get(ks);
+      if (old && old.version === c.version && old.origin.file === c.origin.file && old.origin.document === c.origin.document) continue;
+      if (old && old.version === c.version) {
+        // Same content from another place (a file renamed, a duplicate took over): keep the revision, move the origin.
+        this.table.set(ks, { ...old, origin: c.origin, resource: c.resource, warnings: c.warnings });
+        this.sorted = undefined;
+        continue;
+      }
+      const stored: StoredResource = { key: c.key, resource: c.resource, origin: c.origin, version: c.version, revision, warnings: c.warnings };
+      this.table.set(ks, stored);
+      changes.push(old ? { type: 'updated', key: c.key, resource: stored, previous: old, origin: c.origin, revision } : { type: 'added', key: c.key, resource: stored, origin: c.origin, revision });
+    }
+    changes.sort((a, b) => ('key' in a && 'key' in b ? compareKeys(a.key, b.key) : 0));
+    events.push(...changes);
+
+    const conflictEvents: ConfigEvent[] = [];
+    const seen = new Set<string>();
+    for (const [ks, files] of claimants) {
+      if (files.length < 2) continue;
+      seen.add(ks);
+      const prev = this.conflictMap.get(ks);
+      const winner = files[0] ?? '';
+      const key = winners.get(ks)?.key ?? { kind: '', namespace: '', name: '' };
+      if (prev && prev.files.join('\n') === files.join('\n')) continue;
+      this.conflictMap.set(ks, { key, files, winner });
+      conflictEvents.push({ type: 'conflict', key, files, winner, revision });
+    }
+    for (const ks of [...this.conflictMap.keys()]) if (!seen.has(ks)) this.conflictMap.delete(ks);
+    conflictEvents.sort((a, b) => ('key' in a && 'key' in b ? compareKeys(a.key, b.key) : 0));
+    events.push(...conflictEvents);
+
+    if (changes.length > 0) this.sorted = undefined;
+    if (events.length === 0) return events;
+    this.rev = revision;
+    this.report(events);
+    for (const e of events) this.emit(e);
+    return events;
+  }
+
+  private report(events: ConfigEvent[]): void {
+    for (const e of events) {
+      if (e.type === 'rejected') {
+        const first = e.errors.slice(0, 5).map((x) => `${x.path === '' ? '' : `${x.path}: `}${x.message}`).join('; ');
+        this.log('error', `rejected ${e.file} (the last good version of its resources stays in force): ${first}${e.errors.length > 5 ? ` (+${e.errors.length - 5} more)` : ''}`);
+      } else if (e.type === 'conflict') {
+        this.log('warn', `${e.key.kind} ${e.key.namespace === '' ? '' : `${e.key.namespace}/`}${e.key.name} is defined ${e.files.length} times (${e.files.join(', ')}); using the one in ${e.winner}`);
+      } else if (e.type === 'recovered') {
+        this.log('info', `${e.file} is valid again`);
+      }
+    }
+  }
+
+  private emit(e: ConfigEvent): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log('error', `a config listener threw on a ${e.type} event: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+}

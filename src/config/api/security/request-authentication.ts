@@ -26,9 +26,9 @@ export interface JwtRule {
   issuer?: string;
   /** Accepted `aud` values; empty = any audience. */
   audiences?: string[];
-  /** URL of the issuer's public key set (http or https). */
+  /** URL of the issuer's public key set (http or https); exclusive with jwks. */
   jwksUri?: string;
-  /** Inline JSON Web Key Set; used instead of jwksUri when set. */
+  /** Inline JSON Web Key Set; exclusive with jwksUri. */
   jwks?: string;
   /** Headers to read the token from; default `Authorization: Bearer <token>`. */
   fromHeaders?: JwtHeader[];
@@ -84,7 +84,8 @@ function checkJwtRule(r: Reporter, rule: JwtRule | null): void {
     const why = jwksProblem(rule.jwks);
     if (why) r.at('jwks').error(why);
     else warnPrivateKeys(r.at('jwks'), rule.jwks);
-    if (rule.jwksUri) r.at('jwks').warn('both jwks and jwksUri are set: the inline jwks is used and jwksUri is ignored; remove one');
+    // The CRD's CEL rule makes them exclusive; repeated here for callers that run the webhook rules alone.
+    if (rule.jwksUri) r.error('only one of jwks or jwksUri can be set: keep the inline key set or the URL, not both');
   }
   (rule.fromHeaders ?? []).forEach((h, i) => {
     const hr = r.at('fromHeaders').at(i);

@@ -90,7 +90,7 @@ test('the registry covers every CRD kind with its served versions, and resolves 
     assert.equal(k.plural, crd.plural);
   }
   assert.deepEqual(findKind('networking.istio.io', 'VirtualService')?.versions, ['v1', 'v1alpha3', 'v1beta1']);
-  for (const [name, kind] of [['vs', 'VirtualService'], ['DR', 'DestinationRule'], ['gateways', 'Gateway'], ['se', 'ServiceEntry'], ['we', 'WorkloadEntry'], ['wg', 'WorkloadGroup'], ['pa', 'PeerAuthentication'], ['ap', 'AuthorizationPolicy'], ['ra', 'RequestAuthentication'], ['telemetry', 'Telemetry'], ['svc', 'Service'], ['ns', 'Namespace'], ['sidecar', 'Sidecar'], ['endpointslices.discovery.k8s.io', 'EndpointSlice']]) {
+  for (const [name, kind] of [['vs', 'VirtualService'], ['DR', 'DestinationRule'], ['gateways', 'Gateway'], ['se', 'ServiceEntry'], ['we', 'WorkloadEntry'], ['wg', 'WorkloadGroup'], ['pa', 'PeerAuthentication'], ['ap', 'AuthorizationPolicy'], ['ra', 'RequestAuthentication'], ['telemetry', 'Telemetry'], ['svc', 'Service'], ['ns', 'Namespace'], ['sidecar', 'Sidecar'], ['endpointslices.discovery.k8s.io', 'EndpointSlice']] as const) {
     assert.equal(resolveKindName(name)?.kind, kind, name);
   }
   assert.equal(resolveKindName('httproute'), undefined);

@@ -1,5 +1,6 @@
 // Pushing one type to one connection: generate, diff against what the proxy has, send under the stream's protocol.
 // Shared by the push queue (config changes) and the request handlers (new subscriptions).
+import { parseClusterName } from '../../core/names/cluster-name.ts';
 import { typeShortName, type XdsTypeUrl } from '../../xds/protos.ts';
 import type { Connection } from './connection.ts';
 import type { ServeContext } from './context.ts';
@@ -75,6 +76,13 @@ function send<P>(ctx: ServeContext<P>, conn: Connection<P>, w: WatchedType, diff
   ctx.emit({ kind: 'push', connId: conn.info?.connId ?? '', typeUrl: w.typeUrl, nonce, version, resources: diff.resources.length, removed: diff.removed.length });
 }
 
+/** An EDS resource is affected when its name, or the host of the Istio cluster it names, is in the changed set. */
+function edsNameAffected(name: string, changed: ReadonlySet<string>): boolean {
+  if (changed.has(name)) return true;
+  const c = parseClusterName(name);
+  return c.ok && changed.has(c.value.host);
+}
+
 /** Run a queued push on a connection: every watched type for a full push, EDS for the named clusters otherwise. */
 export function pushConnection<P>(ctx: ServeContext<P>, conn: Connection<P>, req: PushRequest): void {
   if (conn.closed || conn.proxy === undefined) return;
@@ -90,7 +98,12 @@ export function pushConnection<P>(ctx: ServeContext<P>, conn: Connection<P>, req
     if (typeLabel(w.typeUrl) !== 'eds') continue;
     const changed = req.edsNames ?? new Set<string>();
     const subscribed = w.requestedNames();
-    const names = subscribed === undefined ? [...changed].sort() : subscribed.filter((n) => changed.has(n));
+    if (subscribed === undefined) {
+      // Wildcard EDS (rare): regenerate all; only changed resources go out anyway.
+      pushType(ctx, conn, w, { force: false, startMs: req.startMs });
+      continue;
+    }
+    const names = subscribed.filter((n) => edsNameAffected(n, changed));
     if (names.length === 0) continue;
     pushType(ctx, conn, w, { names, scope: new Set(names), force: false, startMs: req.startMs });
   }

@@ -56,7 +56,10 @@ export interface ConnectionInfo {
 export interface PushRequest {
   /** Full push: every subscribed type is regenerated. Otherwise only EDS for `edsNames` (the endpoint fast path). */
   full: boolean;
-  /** Cluster names whose endpoints changed (endpoint fast path). Ignored for full pushes. */
+  /**
+   * Endpoint fast path: EDS resources to refresh, by cluster name or by service host (an Istio cluster name
+   * `outbound|port|subset|host` matches its host). Ignored for full pushes.
+   */
   edsNames?: ReadonlySet<string>;
   /** Reasons, for metrics and logs (`config`, `endpoint`, `proxy-connect` …). */
   reasons: readonly string[];

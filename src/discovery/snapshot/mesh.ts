@@ -1,0 +1,70 @@
+// The MeshConfig fields that the snapshot and translation read (Istio's MeshConfig names), with Istio's defaults.
+// The config layer owns MeshConfig as a whole; any object with these optional fields can be passed in.
+
+export interface MeshSettings {
+  /** Namespace whose config applies mesh-wide (DestinationRules, Sidecars, PeerAuthentication). Default `istio-system`. */
+  rootNamespace?: string;
+  /** SPIFFE trust domain. Default `cluster.local`. */
+  trustDomain?: string;
+  /** Automatic mTLS to endpoints that have sidecars when no DestinationRule sets TLS. Default true. */
+  enableAutoMtls?: boolean;
+  /** Upstream connect timeout, Go duration. Default `10s`. */
+  connectTimeout?: string;
+  /** What to do with traffic to unknown hosts. Default ALLOW_ANY (PassthroughCluster). */
+  outboundTrafficPolicy?: { mode?: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
+  defaultServiceExportTo?: string[];
+  defaultVirtualServiceExportTo?: string[];
+  defaultDestinationRuleExportTo?: string[];
+  /** Ingress gateway pods' service account etc. are not needed here; more fields are added as translation needs them. */
+}
+
+/** MeshSettings with every default applied. */
+export interface ResolvedMesh {
+  rootNamespace: string;
+  trustDomain: string;
+  enableAutoMtls: boolean;
+  /** Connect timeout in ms. */
+  connectTimeoutMs: number;
+  outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  defaultServiceExportTo: readonly string[];
+  defaultVirtualServiceExportTo: readonly string[];
+  defaultDestinationRuleExportTo: readonly string[];
+}
+
+/** Parse a Go duration (`1h2m3.5s`, `100ms`, `250us`) to milliseconds; undefined when malformed. */
+export function parseDurationMs(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const re = /(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)/gy;
+  let total = 0;
+  let consumed = 0;
+  let m: RegExpExecArray | null;
+  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, 'µs': 0.001, ns: 0.000001 };
+  while ((m = re.exec(text)) !== null) {
+    total += Number(m[1]) * unit[m[2]!]!;
+    consumed = re.lastIndex;
+  }
+  return consumed === text.length && consumed > 0 ? total : undefined;
+}
+
+export function resolveMesh(m: MeshSettings): ResolvedMesh {
+  return {
+    rootNamespace: m.rootNamespace ?? 'istio-system',
+    trustDomain: m.trustDomain ?? 'cluster.local',
+    enableAutoMtls: m.enableAutoMtls ?? true,
+    connectTimeoutMs: parseDurationMs(m.connectTimeout) ?? 10_000,
+    outboundTrafficPolicy: m.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
+    defaultServiceExportTo: m.defaultServiceExportTo ?? ['*'],
+    defaultVirtualServiceExportTo: m.defaultVirtualServiceExportTo ?? ['*'],
+    defaultDestinationRuleExportTo: m.defaultDestinationRuleExportTo ?? ['*'],
+  };
+}
+
+/** Istio exportTo semantics: `*` everyone, `.` same namespace, `~` nobody, otherwise the listed namespaces. */
+export function isExportedTo(exportTo: readonly string[], configNamespace: string, proxyNamespace: string): boolean {
+  for (const e of exportTo) {
+    if (e === '*') return true;
+    if (e === '.' && configNamespace === proxyNamespace) return true;
+    if (e === proxyNamespace) return true;
+  }
+  return false;
+}

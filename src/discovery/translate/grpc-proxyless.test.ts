@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TypeUrl, type XdsTypeUrl } from '../../xds/protos.ts';
+import { parseProxy } from '../proxy.ts';
+import { generateResources } from './index.ts';
+import { assertEncodes, assertGolden, assertGrpcAccepts, parseYaml, snapshotOf } from './fixtures.test.ts';
+
+const configs = parseYaml(`
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: echo, namespace: default }
+spec:
+  hosts: [echo.default.svc.cluster.local]
+  ports: [{ number: 7070, name: grpc, protocol: GRPC }]
+  resolution: STATIC
+  location: MESH_INTERNAL
+  workloadSelector: { labels: { app: echo } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: echo-a, namespace: default }
+spec: { address: 127.0.0.1, ports: { grpc: 50051 }, labels: { app: echo, version: v1 } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: echo-b, namespace: default }
+spec: { address: 127.0.0.2, ports: { grpc: 50052 }, labels: { app: echo, version: v2 } }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: echo, namespace: default }
+spec:
+  host: echo
+  trafficPolicy: { outlierDetection: { consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s } }
+  subsets:
+  - { name: v1, labels: { version: v1 } }
+  - { name: v2, labels: { version: v2 } }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: echo, namespace: default }
+spec:
+  hosts: [echo]
+  http:
+  - match: [{ headers: { x-canary: { exact: "yes" } } }]
+    route: [{ destination: { host: echo, subset: v2 } }]
+  - match: [{ uri: { prefix: /echo.Faulty/ } }]
+    fault: { abort: { grpcStatus: UNAVAILABLE, percentage: { value: 50 } } }
+    route: [{ destination: { host: echo, subset: v1 } }]
+  - retries: { attempts: 3, retryOn: unavailable }
+    timeout: 2s
+    route:
+    - { destination: { host: echo, subset: v1 }, weight: 80 }
+    - { destination: { host: echo, subset: v2 }, weight: 20 }
+`);
+
+function grpcClient() {
+  // What @grpc/grpc-js-xds sends when the bootstrap gives only an id and GENERATOR.
+  const p = parseProxy({ id: 'grpc-client-1', metadata: { GENERATOR: 'grpc', NAMESPACE: 'default' }, locality: {}, user_agent_name: 'gRPC Node Pure JS' });
+  assert.ok(p.ok);
+  return p.value;
+}
+
+test('a node from grpc-js-xds with a plain id is a proxyless gRPC proxy', () => {
+  const p = parseProxy({ id: 'anything', locality: {}, user_agent_name: 'gRPC Node Pure JS' });
+  assert.ok(p.ok);
+  assert.equal(p.value.generator, 'grpc');
+  assert.equal(p.value.namespace, 'default');
+  const envoy = parseProxy({ id: 'anything' });
+  assert.equal(envoy.ok, false);
+});
+
+test('proxyless gRPC: listener, routes, clusters and endpoints that grpc-js-xds accepts', () => {
+  const snap = snapshotOf(configs);
+  const proxy = grpcClient();
+  const all: Record<string, unknown> = {};
+  const check = (typeUrl: XdsTypeUrl, names: string[]) => {
+    const res = generateResources(proxy, snap, typeUrl, names);
+    for (const r of res) {
+      assertEncodes(typeUrl, r.resource);
+      assertGrpcAccepts(typeUrl, r.resource);
+    }
+    all[typeUrl.split('.').pop()!] = res.map((r) => r.resource);
+    return res;
+  };
+  const lds = check(TypeUrl.listener, ['echo.default.svc.cluster.local:7070', 'echo:7070', 'nope:1']);
+  assert.deepEqual(lds.map((r) => r.name), ['echo.default.svc.cluster.local:7070', 'echo:7070']);
+  const rds = check(TypeUrl.route, ['echo:7070']);
+  const vh = (rds[0]!.resource['virtual_hosts'] as Array<Record<string, unknown>>)[0]!;
+  assert.deepEqual(vh['domains'], ['echo:7070', 'echo.default.svc.cluster.local:7070']);
+  const routes = vh['routes'] as Array<Record<string, unknown>>;
+  assert.equal(routes.length, 3);
+  const cds = check(TypeUrl.cluster, ['outbound|7070|v1|echo.default.svc.cluster.local', 'outbound|7070|v2|echo.default.svc.cluster.local']);
+  assert.equal(cds.length, 2);
+  assert.equal(cds[0]!.resource['lb_policy'], 'ROUND_ROBIN');
+  const eds = check(TypeUrl.endpoint, ['outbound|7070|v1|echo.default.svc.cluster.local', 'outbound|7070|v2|echo.default.svc.cluster.local']);
+  const v1 = JSON.stringify(eds[0]!.resource);
+  assert.ok(v1.includes('"port_value":50051') && !v1.includes('50052'));
+  assertGolden('grpc-proxyless.json', all);
+});

@@ -1,0 +1,148 @@
+// LDS for sidecars: virtualOutbound (15001, original-destination capture), an outbound listener per service port
+// (`0.0.0.0_9080` with an HTTP connection manager using RDS route config `9080`, or tcp_proxy / SNI chains for
+// TCP and TLS ports, `<vip>_<port>` for TCP services with a VIP), and virtualInbound (15006) with filter chains
+// per workload port shaped by the PeerAuthentication mode (mTLS, plaintext, or both).
+import { BlackHoleCluster, InboundPassthroughCluster, PassthroughCluster, inboundCluster, outboundCluster } from '../../core/names/cluster-name.ts';
+import { Ports } from '../../core/ports.ts';
+import { type Service, isHttpProtocol } from '../snapshot/model.ts';
+import type { ProxyView } from '../snapshot/view.ts';
+import { type Json, duration, socketAddress, tcpProxyFilter, u32 } from './common.ts';
+import { inboundPorts } from './inbound.ts';
+import { hcmFilter, istioDownstreamTls, listenerFilter } from './listener-parts.ts';
+import { type RouteContext, destinationCluster } from './route.ts';
+
+function outboundListener(name: string, address: string, port: number, chains: Json[], extra: Json = {}): Json {
+  return { name, address: socketAddress(address, port), bind_to_port: { value: false }, traffic_direction: 'OUTBOUND', filter_chains: chains, ...extra };
+}
+
+/** tcp_proxy target for a TCP service port: its VirtualService's tcp route for this port, else the service cluster. */
+function tcpTarget(view: ProxyView, svc: Service, port: number): string | Array<{ name: string; weight: number }> {
+  const ctx: RouteContext = { view, port, gateway: 'mesh', grpc: false };
+  const vs = view.virtualServiceFor(svc.hostname, 'mesh');
+  const route = vs?.spec.tcp?.find((r) => !r.match || r.match.length === 0 || r.match.some((m) => m.port === undefined || m.port === port));
+  const dests = route?.route ?? [];
+  if (dests.length === 1) return destinationCluster(ctx, dests[0]!.destination);
+  if (dests.length > 1) return dests.map((d) => ({ name: destinationCluster(ctx, d.destination), weight: d.weight ?? 0 })).filter((c) => c.weight > 0);
+  return outboundCluster(svc.hostname, port);
+}
+
+function tcpChain(view: ProxyView, svc: Service, port: number, statPrefix: string, sni: boolean): Json {
+  const chain: Json = { filters: [tcpProxyFilter(statPrefix, tcpTarget(view, svc, port))] };
+  if (sni) chain['filter_chain_match'] = { server_names: [svc.hostname] };
+  return chain;
+}
+
+/** Outbound listeners for every service port the proxy sees. */
+export function outboundListeners(view: ProxyView): Json[] {
+  const byPort = new Map<number, { http: boolean; tcp: Array<{ svc: Service; tls: boolean }> }>();
+  const vipListeners: Json[] = [];
+  for (const svc of view.services) {
+    for (const sp of svc.ports) {
+      const entry = byPort.get(sp.port) ?? { http: false, tcp: [] };
+      byPort.set(sp.port, entry);
+      if (isHttpProtocol(sp.protocol)) {
+        entry.http = true;
+        continue;
+      }
+      const tls = sp.protocol === 'HTTPS' || sp.protocol === 'TLS';
+      const vip = svc.addresses.find((a) => !a.includes('/'));
+      if (vip && svc.resolution !== 'NONE' && !tls) {
+        const name = `${vip}_${sp.port}`;
+        vipListeners.push(outboundListener(name, vip, sp.port, [tcpChain(view, svc, sp.port, `outbound|${sp.port}||${svc.hostname}`, false)]));
+      } else entry.tcp.push({ svc, tls });
+    }
+  }
+  const out: Json[] = [];
+  for (const [port, entry] of [...byPort].sort((a, b) => a[0] - b[0])) {
+    const name = `0.0.0.0_${port}`;
+    if (entry.http) {
+      out.push(outboundListener(name, '0.0.0.0', port, [{ filters: [hcmFilter(`outbound_0.0.0.0_${port}`, { rds: String(port) })] }]));
+      continue;
+    }
+    if (entry.tcp.length === 0) continue;
+    const tlsSvcs = entry.tcp.filter((t) => t.tls);
+    const chains: Json[] = tlsSvcs.map((t) => tcpChain(view, t.svc, port, `outbound|${port}||${t.svc.hostname}`, true));
+    const plain = entry.tcp.find((t) => !t.tls);
+    const extra: Json = tlsSvcs.length > 0 ? { listener_filters: [listenerFilter.tlsInspector] } : {};
+    if (plain) chains.push(tcpChain(view, plain.svc, port, `outbound|${port}||${plain.svc.hostname}`, false));
+    else extra['default_filter_chain'] = { name: 'PassthroughFilterChain', filters: [tcpProxyFilter(PassthroughCluster, passthroughTarget(view))] };
+    out.push(outboundListener(name, '0.0.0.0', port, chains, extra));
+  }
+  return [...out, ...vipListeners];
+}
+
+function passthroughTarget(view: ProxyView): string {
+  return view.outboundTrafficPolicy === 'REGISTRY_ONLY' ? BlackHoleCluster : PassthroughCluster;
+}
+
+export function virtualOutbound(view: ProxyView): Json {
+  const target = passthroughTarget(view);
+  return {
+    name: 'virtualOutbound',
+    address: socketAddress('0.0.0.0', Ports.proxyOutbound),
+    use_original_dst: { value: true },
+    traffic_direction: 'OUTBOUND',
+    filter_chains: [{ name: 'virtualOutbound-catchall-tcp', filters: [tcpProxyFilter(target, target)] }],
+  };
+}
+
+function inboundHcm(targetPort: number): Json {
+  const cluster = inboundCluster(targetPort);
+  return hcmFilter(
+    `inbound_0.0.0.0_${targetPort}`,
+    {
+      inline: {
+        name: cluster,
+        virtual_hosts: [
+          {
+            name: `inbound|http|${targetPort}`,
+            domains: ['*'],
+            routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: duration(0), max_stream_duration: { max_stream_duration: duration(0), grpc_timeout_header_max: duration(0) } } }],
+          },
+        ],
+        validate_clusters: { value: false },
+      },
+    },
+    { forward_client_cert_details: 'APPEND_FORWARD', set_current_client_cert_details: { subject: { value: true }, dns: true, uri: true } },
+  );
+}
+
+/** virtualInbound: per workload port, an mTLS chain (transport_protocol tls) and/or a plaintext chain (raw_buffer). */
+export function virtualInbound(view: ProxyView): Json {
+  const chains: Json[] = [];
+  for (const p of inboundPorts(view)) {
+    const mode = view.mtlsMode(p.targetPort);
+    const http = isHttpProtocol(p.protocol);
+    const filters = [http ? inboundHcm(p.targetPort) : tcpProxyFilter(`inbound|${p.targetPort}||`, inboundCluster(p.targetPort))];
+    const alpn = http ? ['h2', 'http/1.1'] : [];
+    if (mode !== 'DISABLE') {
+      chains.push({
+        name: `${inboundCluster(p.targetPort)}-mtls`,
+        filter_chain_match: { destination_port: u32(p.targetPort), transport_protocol: 'tls' },
+        filters,
+        transport_socket: istioDownstreamTls(alpn),
+      });
+    }
+    if (mode !== 'STRICT') {
+      chains.push({
+        name: `${inboundCluster(p.targetPort)}-plaintext`,
+        filter_chain_match: mode === 'DISABLE' ? { destination_port: u32(p.targetPort) } : { destination_port: u32(p.targetPort), transport_protocol: 'raw_buffer' },
+        filters,
+      });
+    }
+  }
+  return {
+    name: 'virtualInbound',
+    address: socketAddress('0.0.0.0', Ports.proxyInbound),
+    use_original_dst: { value: true },
+    traffic_direction: 'INBOUND',
+    listener_filters: [listenerFilter.originalDst, listenerFilter.tlsInspector],
+    filter_chains: chains,
+    default_filter_chain: { name: 'virtualInbound-passthrough', filters: [tcpProxyFilter(InboundPassthroughCluster, InboundPassthroughCluster)] },
+  };
+}
+
+/** LDS response for a sidecar. */
+export function generateSidecarListeners(view: ProxyView): Json[] {
+  return [virtualOutbound(view), ...outboundListeners(view), virtualInbound(view)];
+}

@@ -28,8 +28,9 @@ export function jsonType(v: unknown): string {
   return typeof v;
 }
 
-/** A short rendering of a value for messages: JSON, cut at 64 characters. */
+/** A short rendering of a value for messages: JSON, long strings cut to 60 characters inside their quotes. */
 export function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}...` : v);
   let s: string;
   try {
     s = typeof v === 'bigint' ? v.toString() : (JSON.stringify(v) ?? String(v));

@@ -80,7 +80,9 @@ function compileRoot(schema: SchemaNode, namespaced: boolean): (obj: unknown, ou
 }
 
 type Compiled = (obj: unknown, out: FieldError[], meta: boolean) => void;
+/** Compiled validators by gvk, and by schema (served versions of a kind usually share one schema). */
 const cache = new Map<string, Compiled>();
+const bySchema = new Map<string, Compiled>();
 
 function compiledFor(gvk: Gvk): Compiled | string {
   const key = gvkKey(gvk);
@@ -95,7 +97,9 @@ function compiledFor(gvk: Gvk): Compiled | string {
   }
   const schema = crdData().schemas[version.schema];
   if (schema === undefined) throw new Error(`crds.gen.json: ${key} points at missing schema ${version.schema}`);
-  const compiled = compileRoot(schema, crd.scope === 'Namespaced');
+  const schemaKey = `${version.schema}/${crd.scope}`;
+  const compiled = bySchema.get(schemaKey) ?? compileRoot(schema, crd.scope === 'Namespaced');
+  bySchema.set(schemaKey, compiled);
   cache.set(key, compiled);
   return compiled;
 }

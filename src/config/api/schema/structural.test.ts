@@ -1,0 +1,212 @@
+// The structural layer's mechanisms one by one (unknown fields, types, enum, pattern, bounds, formats, oneOf,
+// list types, nullable, preserve-unknown-fields, metadata), the kind catalogue, and a property test that no JSON
+// value makes validateStructure throw.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { compileNode } from './compile.ts';
+import type { FieldError } from '../../../core/result.ts';
+import { crdKinds, validateStructure } from './structural.ts';
+
+const NET = { group: 'networking.istio.io', version: 'v1' };
+const vsGvk = { ...NET, kind: 'VirtualService' };
+const drGvk = { ...NET, kind: 'DestinationRule' };
+
+const vs = (spec: unknown, metadata: unknown = { name: 'reviews', namespace: 'default' }): Record<string, unknown> => ({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata,
+  spec,
+});
+const dr = (spec: unknown): Record<string, unknown> => ({ ...vs(spec), kind: 'DestinationRule' });
+const errorsOf = (obj: unknown, gvk = vsGvk): FieldError[] => validateStructure(obj, gvk).errors;
+const route = (extra: object = {}): object => ({ destination: { host: 'reviews', subset: 'v1' }, ...extra });
+
+test('a valid VirtualService has no errors', () => {
+  assert.deepEqual(errorsOf(vs({ hosts: ['reviews'], http: [{ match: [{ uri: { prefix: '/' } }], route: [route({ weight: 100 })], timeout: '5s' }] })), []);
+});
+
+test('unknown fields are rejected at their path, at any depth', () => {
+  assert.deepEqual(errorsOf(vs({ hosts: ['a'], htpp: [] })), [{ path: 'spec.htpp', message: 'unknown field "htpp"' }]);
+  assert.deepEqual(errorsOf(vs({ http: [{ route: [route({ wieght: 1 })] }] })), [{ path: 'spec.http[0].route[0].wieght', message: 'unknown field "wieght"' }]);
+  assert.deepEqual(errorsOf({ ...vs({}), extra: 1 }), [{ path: 'extra', message: 'unknown field "extra"' }]);
+});
+
+test('wrong types are reported with the expected and found JSON types', () => {
+  assert.deepEqual(errorsOf(vs({ hosts: 'reviews' })), [{ path: 'spec.hosts', message: 'must be of type array: "string"' }]);
+  assert.deepEqual(errorsOf(vs({ http: [{ route: [route({ weight: '50' })] }] })), [{ path: 'spec.http[0].route[0].weight', message: 'must be of type integer: "string"' }]);
+  assert.deepEqual(errorsOf(vs({ http: [{ route: [route({ weight: 1.5 })] }] })), [{ path: 'spec.http[0].route[0].weight', message: 'must be of type integer: "number"' }]);
+  assert.deepEqual(errorsOf(vs({ http: [{ match: [{ ignoreUriCase: 'yes' }] }] })), [{ path: 'spec.http[0].match[0].ignoreUriCase', message: 'must be of type boolean: "string"' }]);
+  assert.deepEqual(errorsOf(vs({ http: [null] })), [{ path: 'spec.http[0]', message: 'must be of type object: "null"' }]);
+  assert.deepEqual(errorsOf([1, 2]), [{ path: '', message: 'must be of type object: "array"' }]);
+});
+
+test('int32 fields reject values outside the 32-bit range', () => {
+  const [e] = errorsOf(vs({ http: [{ route: [route({ weight: 2 ** 31 })] }] }));
+  assert.equal(e?.path, 'spec.http[0].route[0].weight');
+  assert.match(e?.message ?? '', /must be a 32-bit integer/);
+  assert.deepEqual(errorsOf(vs({ http: [{ route: [route({ weight: 2 ** 31 - 1 })] }] })), []);
+});
+
+test('enum values are checked and the supported values listed', () => {
+  assert.deepEqual(errorsOf(dr({ host: 'reviews', trafficPolicy: { tls: { mode: 'STRICT' } } }), drGvk), [
+    { path: 'spec.trafficPolicy.tls.mode', message: 'Unsupported value: "STRICT": supported values: "DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"' },
+  ]);
+});
+
+test('required fields are reported at the missing field', () => {
+  assert.deepEqual(errorsOf(dr({ subsets: [{ name: 'v1' }] }), drGvk), [{ path: 'spec.host', message: 'Required value' }]);
+  assert.deepEqual(errorsOf(dr({ host: 'r', subsets: [{ labels: { version: 'v1' } }] }), drGvk), [{ path: 'spec.subsets[0].name', message: 'Required value' }]);
+});
+
+test('numeric bounds: minimum and maximum', () => {
+  const codes = (c: number): unknown => dr({ host: 'r', trafficPolicy: { outlierDetection: { outlierDetectionHttpErrorCodes: [c] } } });
+  assert.deepEqual(errorsOf(codes(99), drGvk), [
+    { path: 'spec.trafficPolicy.outlierDetection.outlierDetectionHttpErrorCodes[0]', message: 'Invalid value: 99: should be greater than or equal to 100' },
+  ]);
+  assert.deepEqual(errorsOf(codes(600), drGvk), [
+    { path: 'spec.trafficPolicy.outlierDetection.outlierDetectionHttpErrorCodes[0]', message: 'Invalid value: 600: should be less than or equal to 599' },
+  ]);
+  assert.deepEqual(errorsOf(codes(503), drGvk), []);
+});
+
+test('length and count bounds: maxLength, maxItems, minItems, maxProperties, minLength', () => {
+  const long = 'x'.repeat(64);
+  assert.deepEqual(errorsOf(dr({ host: 'r', workloadSelector: { matchLabels: { app: long } } }), drGvk), [
+    { path: 'spec.workloadSelector.matchLabels[app]', message: 'Too long: may not be longer than 63 characters' },
+  ]);
+  const gw = (tls: object): unknown => ({
+    apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw' },
+    spec: { servers: [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['*'], tls }] },
+  });
+  const gwGvk = { ...NET, kind: 'Gateway' };
+  assert.deepEqual(errorsOf(gw({ mode: 'SIMPLE', credentialNames: ['a', 'b', 'c'] }), gwGvk), [
+    { path: 'spec.servers[0].tls.credentialNames', message: 'Too many: 3: must have at most 2 items' },
+  ]);
+  assert.deepEqual(errorsOf(gw({ mode: 'SIMPLE', credentialNames: [] }), gwGvk), [
+    { path: 'spec.servers[0].tls.credentialNames', message: 'Invalid value: 0 items: should have at least 1 items' },
+  ]);
+  const wg = (spec: unknown): unknown => ({ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadGroup', metadata: { name: 'wg' }, spec });
+  const wgGvk = { ...NET, kind: 'WorkloadGroup' };
+  const labels = Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`k${i}`, 'v']));
+  assert.deepEqual(errorsOf(wg({ metadata: { labels }, template: {} }), wgGvk), [
+    { path: 'spec.metadata.labels', message: 'Too many: 257: must have at most 256 properties' },
+  ]);
+  assert.deepEqual(errorsOf(wg({ template: {}, probe: { exec: { command: [''] } } }), wgGvk), [
+    { path: 'spec.probe.exec.command[0]', message: 'Invalid value: "": should be at least 1 characters long' },
+  ]);
+});
+
+test('patterns are RE2 and reported with the pattern', () => {
+  const wg = (name: string): unknown => ({
+    apiVersion: 'networking.istio.io/v1', kind: 'WorkloadGroup', metadata: { name: 'wg' },
+    spec: { template: {}, probe: { httpGet: { port: 80, httpHeaders: [{ name, value: 'v' }] } } },
+  });
+  const wgGvk = { ...NET, kind: 'WorkloadGroup' };
+  assert.deepEqual(errorsOf(wg('x-custom header'), wgGvk), [
+    { path: 'spec.probe.httpGet.httpHeaders[0].name', message: `Invalid value: "x-custom header": should match '^[-_A-Za-z0-9]+$'` },
+  ]);
+  assert.deepEqual(errorsOf(wg('x-custom_header'), wgGvk), []);
+});
+
+test('oneOf "at most one of" conflicts name the fields', () => {
+  assert.deepEqual(errorsOf(vs({ http: [{ match: [{ uri: { exact: '/a', prefix: '/b' } }] }] })), [
+    { path: 'spec.http[0].match[0].uri', message: 'Invalid value: only one of "exact", "prefix", "regex" may be set, found "exact", "prefix"' },
+  ]);
+  assert.deepEqual(errorsOf(vs({ http: [{ match: [{ uri: { regex: '^/a' } }] }] })), []);
+  assert.deepEqual(errorsOf(vs({ http: [{ corsPolicy: { allowOrigins: [{ exact: 'a', prefix: 'b' }] } }] })), [
+    { path: 'spec.http[0].corsPolicy.allowOrigins[0]', message: 'Invalid value: only one of "exact", "prefix", "regex" may be set, found "exact", "prefix"' },
+  ]);
+  assert.deepEqual(errorsOf(vs({ http: [{ fault: { abort: { httpStatus: 503, grpcStatus: 'UNAVAILABLE' } } }] })), [
+    { path: 'spec.http[0].fault.abort', message: 'Invalid value: only one of "httpStatus", "grpcStatus", "http2Error" may be set, found "httpStatus", "grpcStatus"' },
+  ]);
+  const lb = (x: object): unknown => dr({ host: 'r', trafficPolicy: { loadBalancer: x } });
+  assert.deepEqual(errorsOf(lb({ simple: 'RANDOM', consistentHash: { useSourceIp: true } }), drGvk), [
+    { path: 'spec.trafficPolicy.loadBalancer', message: 'Invalid value: only one of "simple", "consistentHash", "backendUtilization" may be set, found "simple", "consistentHash"' },
+  ]);
+  // allOf of two such groups inside consistentHash.
+  assert.equal(errorsOf(lb({ consistentHash: { useSourceIp: true, httpHeaderName: 'x', ringHash: {}, maglev: {} } }), drGvk).length, 2);
+});
+
+test('nullable fields accept null; others do not', () => {
+  assert.deepEqual(errorsOf(dr({ host: 'r', trafficPolicy: { loadBalancer: { localityLbSetting: { enabled: null } } } }), drGvk), []);
+  assert.deepEqual(errorsOf(dr({ host: null }), drGvk), [{ path: 'spec.host', message: 'must be of type string: "null"' }]);
+});
+
+test('preserve-unknown-fields subtrees accept anything; list-type map rejects duplicate keys', () => {
+  const ef = {
+    apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'ef' },
+    spec: { configPatches: [{ applyTo: 'CLUSTER', patch: { operation: 'MERGE', value: { anything: { goes: [1, 'two', null] } } } }] },
+  };
+  assert.deepEqual(errorsOf(ef, { group: 'networking.istio.io', version: 'v1alpha3', kind: 'EnvoyFilter' }), []);
+  const se = {
+    apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'se' },
+    spec: { hosts: ['a.example'], ports: [{ number: 80, name: 'http' }, { number: 81, name: 'http' }] },
+  };
+  assert.deepEqual(errorsOf(se, { ...NET, kind: 'ServiceEntry' }), [{ path: 'spec.ports[1]', message: 'Duplicate value: {"name":"http"}' }]);
+});
+
+test('int-or-string and format byte (synthetic schema nodes)', () => {
+  const check = compileNode({ type: 'object', properties: { port: { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }] }, body: { type: 'string', format: 'byte' } } });
+  const run = (v: unknown): FieldError[] => {
+    const out: FieldError[] = [];
+    check(v, 'spec', out);
+    return out;
+  };
+  assert.deepEqual(run({ port: 8080, body: 'aGVsbG8=' }), []);
+  assert.deepEqual(run({ port: 'http' }), []);
+  assert.deepEqual(run({ port: true }), [{ path: 'spec.port', message: 'must be an integer or a string: "boolean"' }]);
+  assert.deepEqual(run({ body: 'not base64!' }), [{ path: 'spec.body', message: 'Invalid value: "not base64!": must be base64-encoded (format byte)' }]);
+});
+
+test('metadata: name required and a DNS-1123 subdomain, namespace a label, labels and annotations checked', () => {
+  assert.deepEqual(errorsOf(vs({}, {})), [{ path: 'metadata.name', message: 'Required value: name or generateName is required' }]);
+  const { metadata: _m, ...noMeta } = vs({});
+  assert.deepEqual(errorsOf(noMeta), [{ path: 'metadata.name', message: 'Required value: name or generateName is required' }]);
+  assert.match(errorsOf(vs({}, { name: 'Reviews' }))[0]?.message ?? '', /^Invalid value: "Reviews": must be a lowercase RFC 1123 subdomain/);
+  assert.equal(errorsOf(vs({}, { name: 'a'.repeat(254) }))[0]?.message, `Invalid value: "${'a'.repeat(60)}...": must be no more than 253 characters`);
+  assert.deepEqual(errorsOf(vs({}, { name: 'reviews.v1-a' })), []);
+  assert.equal(errorsOf(vs({}, { name: 'r', namespace: 'my.ns' }))[0]?.path, 'metadata.namespace');
+  assert.deepEqual(errorsOf(vs({}, { name: 'r', labels: { 'app.kubernetes.io/name': 'reviews', version: '' } })), []);
+  assert.deepEqual(errorsOf(vs({}, { name: 'r', labels: { app: 'a b' } })).map((e) => e.path), ['metadata.labels[app]']);
+  assert.deepEqual(errorsOf(vs({}, { name: 'r', labels: { '-app': 'a' } })).map((e) => e.path), ['metadata.labels']);
+  assert.deepEqual(errorsOf(vs({}, { name: 'r', labels: { app: 1 } })), [{ path: 'metadata.labels[app]', message: 'must be of type string: "integer"' }]);
+  assert.deepEqual(errorsOf(vs({}, { name: 'r', annotations: { 'x/y': 'any text is fine' } })), []);
+  assert.deepEqual(errorsOf(vs({}, { name: 'r', nmae: 'x' })), [{ path: 'metadata.nmae', message: 'unknown field "nmae"' }]);
+  // kubectl output carries creationTimestamp: null; that is fine.
+  assert.deepEqual(errorsOf(vs({}, { name: 'r', creationTimestamp: null, generation: 2 })), []);
+  // The metadata check can be left to the caller.
+  assert.deepEqual(validateStructure(vs({}, { name: 'Reviews' }), vsGvk, { metadata: false }).errors, []);
+});
+
+test('status is not validated (the API server drops it on create)', () => {
+  assert.deepEqual(errorsOf({ ...vs({}), status: { anything: true } }), []);
+});
+
+test('an unknown group, kind or version is an error at kind', () => {
+  assert.deepEqual(validateStructure(vs({}), { ...NET, kind: 'VirtualServic' }).errors, [
+    { path: 'kind', message: 'no matches for kind "VirtualServic" in version "networking.istio.io/v1"' },
+  ]);
+  assert.match(validateStructure(vs({}), { group: 'networking.istio.io', version: 'v2', kind: 'VirtualService' }).errors[0]?.message ?? '', /served versions: v1, v1alpha3, v1beta1/);
+});
+
+test('crdKinds lists every Istio CRD kind with its plural, scope and served versions (storage first)', () => {
+  const kinds = crdKinds();
+  assert.equal(kinds.length, 15);
+  const vsKind = kinds.find((k) => k.kind === 'VirtualService');
+  assert.deepEqual(vsKind, { group: 'networking.istio.io', kind: 'VirtualService', plural: 'virtualservices', scope: 'Namespaced', versions: ['v1', 'v1alpha3', 'v1beta1'] });
+  assert.deepEqual(kinds.find((k) => k.kind === 'EnvoyFilter')?.versions, ['v1alpha3']);
+  for (const k of kinds) for (const version of k.versions) assert.doesNotThrow(() => validateStructure({}, { group: k.group, version, kind: k.kind }));
+});
+
+test('validateStructure never throws on arbitrary JSON, for every kind and version', () => {
+  const gvks = crdKinds().flatMap((k) => k.versions.map((version) => ({ group: k.group, version, kind: k.kind })));
+  const doc = fc.record({ apiVersion: fc.string(), kind: fc.string(), metadata: fc.jsonValue(), spec: fc.jsonValue() }, { requiredKeys: [] });
+  fc.assert(
+    fc.property(fc.constantFrom(...gvks), fc.oneof(fc.jsonValue(), doc), (gvk, value) => {
+      const r = validateStructure(value, gvk);
+      assert.ok(Array.isArray(r.errors) && Array.isArray(r.warnings));
+    }),
+    { numRuns: 3000, seed: 20261121 },
+  );
+});

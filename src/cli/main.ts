@@ -9,6 +9,7 @@ type CommandModule = { run(args: string[], io: CliIo): Promise<number>; summary:
 /** Verb → lazy loader. Loading lazily keeps `weft validate` from paying for the proxy's modules. */
 const commands: Record<string, () => Promise<CommandModule>> = {
   version: () => import('./commands/version.ts'),
+  ca: () => import('./commands/ca.ts'),
   validate: () => import('./commands/validate.ts'),
 };
 

@@ -1,0 +1,114 @@
+// PKCS #10 certificate signing requests (RFC 2986), parsed from DER and checked for proof of possession:
+// the request must be signed by the private key matching the public key it carries.
+import { type KeyObject, createPublicKey, verify } from 'node:crypto';
+import { Tag, children, ctx, expectTag, oidToString, readOne, readTlv, DerError } from './der.ts';
+import { pemDecodeAll } from './pem.ts';
+import { type Result, ok, err } from '../../core/result.ts';
+
+export interface ParsedCsr {
+  /** SubjectPublicKeyInfo, copied verbatim into the issued certificate. */
+  spkiDer: Buffer;
+  publicKey: KeyObject;
+  /** URI SANs requested (for a workload: its SPIFFE id). */
+  uris: string[];
+  /** SANs of other kinds (DNS, IP, e-mail …), described as `DNS:name`; workload certificates carry none. */
+  otherSans: string[];
+}
+
+const oidExtensionRequest = '1.2.840.113549.1.9.14';
+const oidSubjectAltName = '2.5.29.17';
+
+/** Signature algorithms accepted on CSRs → the hash passed to crypto.verify (null: the algorithm fixes it). */
+const csrSignatureHashes: Record<string, string | null> = {
+  '1.2.840.10045.4.3.2': 'sha256', // ecdsa-with-SHA256
+  '1.2.840.10045.4.3.3': 'sha384',
+  '1.2.840.10045.4.3.4': 'sha512',
+  '1.2.840.113549.1.1.11': 'sha256', // sha256WithRSAEncryption
+  '1.2.840.113549.1.1.12': 'sha384',
+  '1.2.840.113549.1.1.13': 'sha512',
+  '1.3.101.112': null, // Ed25519
+};
+
+/** Parses a PEM CSR, verifies its self-signature and checks the key is strong enough. */
+export async function parseCsrPem(pem: string): Promise<Result<ParsedCsr, string>> {
+  const ders = pemDecodeAll(pem, 'CERTIFICATE REQUEST');
+  if (ders.length !== 1) return err('the csr field must hold exactly one PEM "CERTIFICATE REQUEST" block');
+  try {
+    return await parseCsrDer(ders[0]!);
+  } catch (e) {
+    if (e instanceof DerError) return err(`the CSR is not valid PKCS #10: ${e.message}`);
+    return err(`the CSR could not be read: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+async function parseCsrDer(der: Buffer): Promise<Result<ParsedCsr, string>> {
+  const [infoTlv, algTlv, sigTlv] = children(readOne(der, Tag.sequence, 'CertificationRequest'));
+  const info = expectTag(infoTlv, Tag.sequence, 'certificationRequestInfo');
+  const algOid = oidToString(expectTag(children(expectTag(algTlv, Tag.sequence, 'signatureAlgorithm'))[0], Tag.oid, 'algorithm').value);
+  const sig = expectTag(sigTlv, Tag.bitString, 'signature');
+  const [, , spkiTlv, attrsTlv] = children(info);
+  const spki = expectTag(spkiTlv, Tag.sequence, 'subjectPKInfo');
+  const publicKey = createPublicKey({ key: spki.raw, format: 'der', type: 'spki' });
+  const keyProblem = weakKey(publicKey);
+  if (keyProblem) return err(keyProblem);
+  const hash = csrSignatureHashes[algOid];
+  if (hash === undefined) return err(`the CSR is signed with algorithm ${algOid}, which the CA does not accept (use ECDSA with SHA-256 or RSA with SHA-256)`);
+  if (!(await verifyAsync(hash, info.raw, publicKey, sig.value.subarray(1)))) return err('the CSR signature does not match its public key (proof of possession failed)');
+  const uris: string[] = [];
+  const otherSans: string[] = [];
+  if (attrsTlv && attrsTlv.tag === ctx(0, true)) {
+    for (const attr of children(attrsTlv)) {
+      const [typ, values] = children(attr);
+      if (oidToString(expectTag(typ, Tag.oid, 'attribute type').value) !== oidExtensionRequest || !values) continue;
+      for (const exts of children(values)) {
+        for (const ext of children(exts)) {
+          const parts = children(ext);
+          if (oidToString(expectTag(parts[0], Tag.oid, 'extnID').value) !== oidSubjectAltName) continue;
+          const octets = expectTag(parts[parts.length - 1], Tag.octetString, 'extnValue');
+          readGeneralNames(octets.value, uris, otherSans);
+        }
+      }
+    }
+  }
+  return ok({ spkiDer: Buffer.from(spki.raw), publicKey, uris, otherSans });
+}
+
+/** crypto.verify on libuv's thread pool, so that verification overlaps other work on the event loop. */
+const verifyAsync = (hash: string | null, data: Buffer, key: KeyObject, sig: Buffer): Promise<boolean> =>
+  new Promise((resolve, reject) => verify(hash, data, key, sig, (e, valid) => (e ? reject(e) : resolve(valid))));
+
+function readGeneralNames(der: Buffer, uris: string[], others: string[]): void {
+  for (const name of children(readTlv(der))) {
+    switch (name.tag) {
+      case ctx(6, false):
+        uris.push(name.value.toString('ascii'));
+        break;
+      case ctx(2, false):
+        others.push(`DNS:${name.value.toString('ascii')}`);
+        break;
+      case ctx(7, false):
+        others.push(`IP:${[...name.value].join('.')}`);
+        break;
+      case ctx(1, false):
+        others.push(`email:${name.value.toString('ascii')}`);
+        break;
+      default:
+        others.push(`GeneralName[${name.tag & 0x1f}]`);
+    }
+  }
+}
+
+/** Workload keys must be EC P-256/P-384, RSA ≥ 2048 bits, or Ed25519. */
+function weakKey(k: KeyObject): string | undefined {
+  const d = k.asymmetricKeyDetails ?? {};
+  switch (k.asymmetricKeyType) {
+    case 'ec':
+      return d.namedCurve === 'prime256v1' || d.namedCurve === 'secp384r1' ? undefined : `EC curve ${d.namedCurve ?? '?'} is not accepted (use P-256 or P-384)`;
+    case 'rsa':
+      return (d.modulusLength ?? 0) >= 2048 ? undefined : `RSA keys must be at least 2048 bits (this one has ${d.modulusLength ?? '?'})`;
+    case 'ed25519':
+      return undefined;
+    default:
+      return `key type ${k.asymmetricKeyType ?? '?'} is not accepted (use ECDSA P-256 or RSA 2048)`;
+  }
+}

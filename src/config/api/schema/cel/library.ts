@@ -56,10 +56,17 @@ function toUrl(s: string): CelUrl {
 }
 
 const NANOS_PER_SECOND = 1_000_000_000n;
+/** Parsed durations by text: configs repeat a handful of values ("1s", "30s") across thousands of fields. */
+const durationCache = new Map<string, Duration>();
 function goDuration(s: string): Duration {
+  const hit = durationCache.get(s);
+  if (hit !== undefined) return hit;
   const d = parseGoDuration(s);
   if (!d.ok) throw new Error(d.error);
-  return new Duration(d.nanos / NANOS_PER_SECOND, Number(d.nanos % NANOS_PER_SECOND));
+  const value = new Duration(d.nanos / NANOS_PER_SECOND, Number(d.nanos % NANOS_PER_SECOND));
+  if (durationCache.size >= 4096) durationCache.clear();
+  durationCache.set(s, value);
+  return value;
 }
 
 /** Strict IPv4 (no leading zeros, as Go's netip) or IPv6 without zone; undefined when not an address. */

@@ -105,7 +105,7 @@ export function kubeToModel(configs: readonly Resource[], domainSuffix: string):
             const ref = e.targetRef?.kind === 'Pod' ? podByKey.get(`${e.targetRef.namespace ?? ns}/${e.targetRef.name ?? ''}`) : undefined;
             const healthy = e.conditions?.ready !== false;
             for (const address of e.addresses ?? []) {
-              const owner: Resource<KubePodSpec> = ref ?? { apiVersion: 'v1', kind: 'Pod', metadata: { name: e.targetRef?.name ?? address, namespace: ns }, spec: {} };
+              const owner: Resource<KubePodSpec> = ref ?? { apiVersion: 'v1', kind: 'Pod', metadata: { name: e.targetRef?.name ?? address, namespace: ns }, spec: { containers: [] } };
               endpoints.push(podEndpoint(host, sp, owner, address, port, healthy, e.zone));
             }
           }

@@ -22,7 +22,7 @@ interface BoundServer {
 type ServerKind = 'http' | 'https' | 'passthrough' | 'tcp';
 
 function serverKind(s: GatewayServer): ServerKind {
-  const p = s.port.protocol.toUpperCase();
+  const p = (s.port.protocol ?? '').toUpperCase();
   if (p === 'HTTP' || p === 'HTTP2' || p === 'GRPC') return 'http';
   if (p === 'HTTPS' || p === 'TLS') {
     const mode = s.tls?.mode ?? 'SIMPLE';

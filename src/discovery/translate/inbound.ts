@@ -1,6 +1,6 @@
 // The proxy's own workload ports: every port of a service that has an endpoint at one of the proxy's IPs
 // (plus ports named in the proxy metadata), deduplicated by target port. Inbound listeners and clusters use these.
-import { type Protocol, isHttpProtocol } from '../snapshot/model.ts';
+import { type Protocol, isHttpProtocol, parseProtocol } from '../snapshot/model.ts';
 import type { ProxyView } from '../snapshot/view.ts';
 
 export interface InboundPort {
@@ -30,7 +30,8 @@ export function inboundPorts(view: ProxyView): InboundPort[] {
     }
   }
   for (const ing of view.sidecar?.spec.ingress ?? []) {
-    if (!byPort.has(ing.port.number)) byPort.set(ing.port.number, { protocol: (ing.port.protocol?.toUpperCase() as Protocol | undefined) ?? 'TCP', hosts: [] });
+    const n = ing.port.number;
+    if (n !== undefined && !byPort.has(n)) byPort.set(n, { protocol: ing.port.protocol ? parseProtocol(ing.port.protocol) : 'TCP', hosts: [] });
   }
   return [...byPort.entries()].sort((a, b) => a[0] - b[0]).map(([targetPort, v]) => ({ targetPort, protocol: v.protocol, hosts: v.hosts.sort() }));
 }

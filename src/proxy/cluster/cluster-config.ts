@@ -1,0 +1,161 @@
+// Cluster (CDS) and ClusterLoadAssignment (EDS) resources compiled into typed, immutable values.
+// Runtime state (hosts, pools, counters) lives in ./cluster-manager.ts and survives config versions.
+import type { FieldError, Result } from '../../core/result.ts';
+import { Errors, type Raw, arr, at, durationMs, obj, str, wrappedNum } from '../config/raw.ts';
+
+export type DiscoveryType = 'eds' | 'static' | 'strict_dns' | 'original_dst';
+export type LbPolicy = 'round_robin' | 'least_request' | 'random';
+
+export interface EndpointConfig {
+  /** IP address or (strict_dns) host name. */
+  address: string;
+  port: number;
+  /** Relative weight (load_balancing_weight, default 1). */
+  weight: number;
+  /** False for EDS health UNHEALTHY, DRAINING, TIMEOUT. */
+  healthy: boolean;
+  priority: number;
+  /** Istio workload metadata (`filter_metadata.istio.workload`: name;namespace;service;revision;cluster) when present. */
+  workload: string | undefined;
+}
+
+export interface ClusterConfig {
+  name: string;
+  type: DiscoveryType;
+  /** EDS resource name (eds_cluster_config.service_name, else the cluster name). */
+  edsServiceName: string;
+  lbPolicy: LbPolicy;
+  /** Envoy default 5 s. */
+  connectTimeoutMs: number;
+  /** Endpoints from load_assignment (static, strict_dns); EDS clusters get theirs from ClusterLoadAssignment. */
+  endpoints: EndpointConfig[];
+  /** circuit_breakers default thresholds (Envoy defaults 1024). */
+  maxConnections: number;
+  maxPendingRequests: number;
+  maxRequests: number;
+  /** 0 = unlimited (max_requests_per_connection). */
+  maxRequestsPerConnection: number;
+  /** Idle upstream connections close after this many ms (common_http_protocol_options.idle_timeout, default 1 h). */
+  idleTimeoutMs: number;
+  /** Outlier detection: eject a host after this many consecutive 5xx (0 = off). */
+  outlier: { consecutive5xx: number; consecutiveGatewayErrors: number; baseEjectionMs: number; maxEjectionPercent: number } | undefined;
+  /** Upstream TLS origination requested by the control plane (not yet implemented: such clusters are rejected). */
+  raw: Raw;
+}
+
+const lbPolicies: Record<string, LbPolicy> = {
+  ROUND_ROBIN: 'round_robin',
+  LEAST_REQUEST: 'least_request',
+  RANDOM: 'random',
+};
+
+export function compileCluster(raw: Raw): Result<ClusterConfig, FieldError[]> {
+  const errors = new Errors();
+  const name = str(raw['name']) ?? '';
+  if (name === '') errors.add('name', 'cluster needs a name');
+  let type: DiscoveryType;
+  const t = str(raw['type']) ?? 'STATIC';
+  switch (t) {
+    case 'EDS':
+      type = 'eds';
+      break;
+    case 'STATIC':
+      type = 'static';
+      break;
+    case 'STRICT_DNS':
+    case 'LOGICAL_DNS':
+      type = 'strict_dns';
+      break;
+    case 'ORIGINAL_DST':
+      type = 'original_dst';
+      break;
+    default:
+      errors.add('type', `cluster discovery type ${t} is not supported`);
+      type = 'static';
+  }
+  if (raw['cluster_type'] !== undefined) errors.add('cluster_type', 'custom cluster types (aggregate …) are not supported yet');
+  const lbName = str(raw['lb_policy']) ?? 'ROUND_ROBIN';
+  let lbPolicy = lbPolicies[lbName];
+  if (!lbPolicy) {
+    // RING_HASH / MAGLEV are not implemented yet: fall back to least request rather than reject Istio's config.
+    if (lbName === 'RING_HASH' || lbName === 'MAGLEV') lbPolicy = 'least_request';
+    else errors.add('lb_policy', `load balancing policy ${lbName} is not supported`);
+  }
+  const connectTimeout = durationMs(raw['connect_timeout']) ?? 5000;
+  if (Number.isNaN(connectTimeout)) errors.add('connect_timeout', 'malformed duration');
+  const eds = obj(raw['eds_cluster_config']);
+  const endpoints = raw['load_assignment'] !== undefined ? compileEndpoints(obj(raw['load_assignment']) ?? {}, 'load_assignment', errors) : [];
+  const thresholds = obj(arr(obj(raw['circuit_breakers'])?.['thresholds'])[0]);
+  const http = obj(obj(obj(raw['typed_extension_protocol_options'])?.['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'])?.['common_http_protocol_options']) ?? obj(raw['common_http_protocol_options']);
+  const od = obj(raw['outlier_detection']);
+  if (raw['transport_socket'] !== undefined && str(obj(raw['transport_socket'])?.['name']) !== 'envoy.transport_sockets.raw_buffer') {
+    errors.add('transport_socket', 'upstream TLS origination is not implemented yet in this proxy');
+  }
+  const value: ClusterConfig = {
+    name,
+    type,
+    edsServiceName: str(eds?.['service_name']) || name,
+    lbPolicy: lbPolicy ?? 'round_robin',
+    connectTimeoutMs: connectTimeout,
+    endpoints,
+    maxConnections: wrappedNum(thresholds?.['max_connections']) ?? 1024,
+    maxPendingRequests: wrappedNum(thresholds?.['max_pending_requests']) ?? 1024,
+    maxRequests: wrappedNum(thresholds?.['max_requests']) ?? 1024,
+    maxRequestsPerConnection: wrappedNum(http?.['max_requests_per_connection']) ?? wrappedNum(raw['max_requests_per_connection']) ?? 0,
+    idleTimeoutMs: durationMs(http?.['idle_timeout']) ?? 3_600_000,
+    outlier: od
+      ? {
+          consecutive5xx: wrappedNum(od['consecutive_5xx']) ?? 5,
+          consecutiveGatewayErrors: wrappedNum(od['consecutive_gateway_failure']) ?? 0,
+          baseEjectionMs: durationMs(od['base_ejection_time']) ?? 30_000,
+          maxEjectionPercent: wrappedNum(od['max_ejection_percent']) ?? 10,
+        }
+      : undefined,
+    raw,
+  };
+  return errors.any ? { ok: false, error: errors.list } : { ok: true, value };
+}
+
+/** A ClusterLoadAssignment (EDS resource, or a cluster's inline load_assignment). */
+export interface LoadAssignment {
+  clusterName: string;
+  endpoints: EndpointConfig[];
+}
+
+export function compileLoadAssignment(raw: Raw): Result<LoadAssignment, FieldError[]> {
+  const errors = new Errors();
+  const clusterName = str(raw['cluster_name']) ?? '';
+  if (clusterName === '') errors.add('cluster_name', 'ClusterLoadAssignment needs a cluster_name');
+  const endpoints = compileEndpoints(raw, '', errors);
+  return errors.any ? { ok: false, error: errors.list } : { ok: true, value: { clusterName, endpoints } };
+}
+
+function compileEndpoints(raw: Raw, path: string, errors: Errors): EndpointConfig[] {
+  const out: EndpointConfig[] = [];
+  arr(raw['endpoints']).forEach((l, i) => {
+    const lo = obj(l) ?? {};
+    const lpath = at(at(path, 'endpoints'), i);
+    const priority = typeof lo['priority'] === 'number' ? lo['priority'] : 0;
+    arr(lo['lb_endpoints']).forEach((e, j) => {
+      const eo = obj(e) ?? {};
+      const epath = at(at(lpath, 'lb_endpoints'), j);
+      const sa = obj(obj(obj(eo['endpoint'])?.['address'])?.['socket_address']);
+      const address = str(sa?.['address']);
+      const port = sa?.['port_value'];
+      if (!address || typeof port !== 'number' || port <= 0 || port > 65535) {
+        return errors.add(at(epath, 'endpoint.address.socket_address'), 'endpoint needs a socket address with address and port_value 1..65535');
+      }
+      const health = str(eo['health_status']) ?? 'UNKNOWN';
+      const istio = obj(obj(obj(eo['metadata'])?.['filter_metadata'])?.['istio']);
+      out.push({
+        address,
+        port,
+        weight: wrappedNum(eo['load_balancing_weight']) || 1,
+        healthy: health === 'UNKNOWN' || health === 'HEALTHY' || health === 'DEGRADED',
+        priority,
+        workload: str(istio?.['workload']),
+      });
+    });
+  });
+  return out;
+}

@@ -1,0 +1,77 @@
+// An upstream host at runtime: its address, health, outlier state, active request count (for least request)
+// and its HTTP/1.1 connection pool (idle keep-alive connections reused LIFO, so the warmest socket goes first).
+import { UpstreamConnection, type HostPool } from './upstream-connection.ts';
+
+export class Host implements HostPool {
+  readonly address: string;
+  readonly port: number;
+  /** `address:port`, as Envoy prints upstream hosts. */
+  readonly key: string;
+  weight = 1;
+  healthy = true;
+  priority = 0;
+  workload: string | undefined;
+  /** Requests in flight (least request picks the host with fewer). */
+  active = 0;
+  /** Connections open (idle + busy). */
+  connections = 0;
+  /** Outlier detection. */
+  consecutive5xx = 0;
+  consecutiveGatewayErrors = 0;
+  ejections = 0;
+  ejectedUntil = 0;
+  /** Counters shown by /clusters. */
+  totalRequests = 0;
+  totalErrors = 0;
+  private readonly idle: UpstreamConnection[] = [];
+  connectTimeoutMs = 5000;
+  idleTimeoutMs = 3_600_000;
+  maxRequestsPerConnection = 0;
+
+  constructor(address: string, port: number) {
+    this.address = address;
+    this.port = port;
+    this.key = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+  }
+
+  /** An idle connection if one is open, else a new one (connecting; writes are buffered until connected). */
+  acquire(): { conn: UpstreamConnection; reused: boolean } {
+    while (this.idle.length > 0) {
+      const c = this.idle.pop()!;
+      if (!c.closed && !c.socket.destroyed) return { conn: c, reused: true };
+    }
+    this.connections++;
+    return { conn: new UpstreamConnection(this.address, this.port, this.connectTimeoutMs, this), reused: false };
+  }
+
+  release(conn: UpstreamConnection): void {
+    if (this.maxRequestsPerConnection > 0 && conn.requests >= this.maxRequestsPerConnection) {
+      conn.destroy();
+      return;
+    }
+    this.idle.push(conn);
+    if (this.idleTimeoutMs > 0) {
+      conn.idleTimer = setTimeout(() => conn.destroy(), this.idleTimeoutMs);
+      conn.idleTimer.unref();
+    }
+  }
+
+  forget(conn: UpstreamConnection): void {
+    this.connections--;
+    const i = this.idle.indexOf(conn);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  /** Close every idle connection (host removed or draining). */
+  closeIdle(): void {
+    for (const c of this.idle.splice(0)) c.destroy();
+  }
+
+  available(now: number): boolean {
+    return this.healthy && this.ejectedUntil <= now;
+  }
+}

@@ -1,0 +1,148 @@
+// The running proxy: config state (the one mutator), cluster runtime, bound listeners, metrics and access log.
+// xDS updates come in through apply(); the compiled snapshot is swapped atomically so in-flight requests finish
+// on the config they started with and the next request sees the new one.
+import type * as net from 'node:net';
+import { parseClusterName } from '../core/names/cluster-name.ts';
+import { TypeUrl } from '../xds/protos.ts';
+import type { AccessLog } from './access-log/access-log.ts';
+import { ClusterManager, type Cluster } from './cluster/cluster-manager.ts';
+import type { Host } from './cluster/host.ts';
+import { ConfigState, type ResourceError } from './config/config-state.ts';
+import type { Raw } from './config/raw.ts';
+import { emptySnapshot, type ProxySnapshot } from './config/snapshot.ts';
+import type { Direction, ProxyServices } from './hcm/services.ts';
+import { ListenerManager } from './listener/listener-manager.ts';
+import { IstioMetrics, workloadFromMetadata, type MetricScope, type WorkloadInfo } from './stats/istio-metrics.ts';
+
+export interface EngineOptions {
+  /** This proxy's workload identity, for metric labels. */
+  workload: WorkloadInfo;
+  accessLog?: AccessLog | undefined;
+  /** Injected randomness (tests seed it). */
+  random?: () => number;
+  /** DNS domain suffix used to split destination_service into name and namespace. */
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+export class ProxyEngine implements ProxyServices {
+  snapshot: ProxySnapshot = emptySnapshot;
+  readonly clusters = new ClusterManager();
+  readonly state = new ConfigState();
+  readonly metrics = new IstioMetrics();
+  readonly listeners: ListenerManager;
+  readonly accessLog: AccessLog | undefined;
+  readonly workload: WorkloadInfo;
+  draining = false;
+  /** Ports the proxy binds itself (never bound again for an LDS listener). */
+  readonly reserved = new Set<number>();
+  private readonly rand: () => number;
+  private readonly log: NonNullable<EngineOptions['log']>;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly scopes = { outbound: new WeakMap<object, MetricScope>(), inbound: new WeakMap<object, MetricScope>() };
+  private readonly noClusterScopes = new Map<string, MetricScope>();
+  /** Resolves the first time every subscribed type has been received (readiness). */
+  configured = false;
+  /** Bumped on every applied change (admin shows it). */
+  generation = 0;
+
+  constructor(options: EngineOptions) {
+    this.workload = options.workload;
+    this.accessLog = options.accessLog;
+    this.rand = options.random ?? Math.random;
+    this.log = options.log ?? (() => undefined);
+    this.listeners = new ListenerManager(this);
+  }
+
+  random(): number {
+    return this.rand();
+  }
+
+  track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  /** Apply one xDS response. Returns the errors of rejected resources (empty = ACK). */
+  apply(typeUrl: string, resources: readonly Raw[], version: string): ResourceError[] {
+    const errors = this.state.apply(typeUrl, resources, version);
+    switch (typeUrl) {
+      case TypeUrl.cluster:
+        this.clusters.setClusters(this.state.clusterConfigs());
+        this.state.retain(TypeUrl.endpoint, this.state.endpointNames());
+        break;
+      case TypeUrl.endpoint:
+        this.clusters.setAssignments(this.state.assignments());
+        break;
+      case TypeUrl.listener:
+        this.state.retain(TypeUrl.route, this.state.routeNames());
+        this.snapshot = this.state.snapshot();
+        void this.listeners.reconcile(this.snapshot.listeners.values(), this.reserved);
+        break;
+      case TypeUrl.route:
+        this.snapshot = this.state.snapshot();
+        break;
+    }
+    this.generation++;
+    for (const e of errors) this.log('warn', `rejected ${e.typeUrl} ${e.name}: ${e.errors.map((f) => `${f.path}: ${f.message}`).join('; ')}`);
+    return errors;
+  }
+
+  metricScope(direction: Direction, clusterName: string, cluster: Cluster | undefined, host: Host | undefined): MetricScope {
+    const key: object | undefined = host ?? cluster;
+    const cache = this.scopes[direction];
+    let scope = key ? cache.get(key) : this.noClusterScopes.get(`${direction}|${clusterName}`);
+    if (scope) return scope;
+    const me = this.workload;
+    const parsed = parseClusterName(clusterName);
+    const service = parsed.ok && parsed.value.host !== '' ? parsed.value.host : 'unknown';
+    const [svcName, svcNs] = service === 'unknown' ? ['unknown', 'unknown'] : [service.split('.')[0] ?? service, service.split('.')[1] ?? 'unknown'];
+    if (direction === 'outbound') {
+      const peer = workloadFromMetadata(host?.workload);
+      scope = this.metrics.scope({
+        reporter: 'source',
+        source: me,
+        destination: peer,
+        destinationService: service === 'unknown' ? clusterName || 'unknown' : service,
+        destinationServiceName: svcName,
+        destinationServiceNamespace: svcNs,
+        requestProtocol: 'http',
+        connectionSecurityPolicy: 'unknown',
+      });
+    } else {
+      const svc = `${me.canonicalService}.${me.namespace}.svc.cluster.local`;
+      scope = this.metrics.scope({
+        reporter: 'destination',
+        source: workloadFromMetadata(undefined),
+        destination: me,
+        destinationService: svc,
+        destinationServiceName: me.canonicalService,
+        destinationServiceNamespace: me.namespace,
+        requestProtocol: 'http',
+        connectionSecurityPolicy: 'none',
+      });
+    }
+    if (key) cache.set(key, scope);
+    else this.noClusterScopes.set(`${direction}|${clusterName}`, scope);
+    return scope;
+  }
+
+  /** Stop accepting, let in-flight requests finish for up to `ms`, then close everything. */
+  async drain(ms: number): Promise<void> {
+    this.draining = true;
+    this.listeners.stopAccepting();
+    const deadline = Date.now() + ms;
+    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    this.close();
+  }
+
+  close(): void {
+    this.listeners.stopAccepting();
+    for (const s of this.sockets) s.destroy();
+    this.clusters.close();
+    this.accessLog?.flush();
+  }
+}

@@ -1,0 +1,174 @@
+// A downstream HTTP/1.1 connection: parses requests off the socket and runs one Stream at a time, in order
+// (pipelined requests wait in the parser until the previous response is complete). Malformed input gets
+// Envoy's local reply (400/431/501) and the connection is closed. Nothing here throws out of a socket handler.
+import type * as net from 'node:net';
+import { Http1Parser, type ParserEvents } from '../http1/parser.ts';
+import type { HeadError, MessageHead } from '../http1/head.ts';
+import type { HcmConfig } from '../listener/listener-config.ts';
+import type { Direction, ProxyServices } from './services.ts';
+import { Stream } from './stream.ts';
+import { StreamInfo } from './stream-info.ts';
+import { writeLocalReply } from './local-reply.ts';
+
+export interface ListenerContext {
+  services: ProxyServices;
+  direction: Direction;
+  /**
+   * explicit: the app uses the proxy as its HTTP proxy, routes are found by the request's port (outbound 15001);
+   * inbound: Istio's virtualInbound chains by the request's port (15006); listener: an LDS listener's own HCM.
+   */
+  mode: 'explicit' | 'inbound' | 'listener';
+  /** The HTTP connection manager for listener mode. */
+  hcm: HcmConfig | undefined;
+  listenerName: string;
+  /** Max request head bytes (Envoy max_request_headers_kb). */
+  maxHeaderBytes: number;
+}
+
+export class DownstreamConnection implements ParserEvents {
+  readonly socket: net.Socket;
+  readonly ctx: ListenerContext;
+  readonly parser: Http1Parser;
+  current: Stream | undefined;
+  closed = false;
+  /** Requests served on this connection. */
+  served = 0;
+  readonly localAddress: string;
+  readonly remoteAddress: string;
+  readonly remoteIp: string;
+
+  constructor(socket: net.Socket, ctx: ListenerContext) {
+    this.socket = socket;
+    this.ctx = ctx;
+    this.parser = new Http1Parser('request', this, ctx.maxHeaderBytes);
+    this.remoteIp = socket.remoteAddress ?? '';
+    this.localAddress = `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`;
+    this.remoteAddress = `${this.remoteIp}:${socket.remotePort ?? 0}`;
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('end', () => this.onPeerEnd());
+    socket.on('error', () => this.onClose());
+    socket.on('close', () => this.onClose());
+    socket.on('drain', () => this.current?.onDownstreamDrain());
+    ctx.services.track(socket);
+  }
+
+  /** The HCM for a request to `port` (explicit mode looks it up per request). */
+  hcmFor(port: number): HcmConfig | undefined {
+    switch (this.ctx.mode) {
+      case 'listener':
+        return this.ctx.hcm;
+      case 'explicit':
+        return this.ctx.services.snapshot.httpByPort.get(port);
+      case 'inbound': {
+        const snap = this.ctx.services.snapshot;
+        return snap.inboundHttpByPort.get(port) ?? snap.inboundHttpDefault;
+      }
+    }
+  }
+
+  private onData(d: Buffer): void {
+    const s = this.current;
+    if (s !== undefined && s.tunnelling) {
+      s.onDownstreamBody(d);
+      return;
+    }
+    this.socket.cork();
+    try {
+      this.parser.execute(d);
+    } catch (e) {
+      // A bug in a stream must not take the process down: answer 500 if possible and close.
+      this.internalError(e);
+    } finally {
+      if (!this.socket.destroyed) this.socket.uncork();
+    }
+    // Pipelined bytes held while a response is outstanding: stop reading until it completes.
+    if (this.parser.isPaused && this.current !== undefined) this.socket.pause();
+  }
+
+  onHead(head: MessageHead): void {
+    if (head.kind !== 'request') return;
+    this.served++;
+    const s = new Stream(this, head);
+    this.current = s;
+    s.start();
+  }
+
+  onBody(chunk: Buffer): void {
+    this.current?.onDownstreamBody(chunk);
+  }
+
+  onEnd(trailers: string[] | undefined): void {
+    this.current?.onDownstreamEnd(trailers);
+    if (this.resumeAtEnd) {
+      // The response finished before the request did (local reply): read the next request now.
+      this.resumeAtEnd = false;
+      this.parser.resume();
+    }
+  }
+
+  private resumeAtEnd = false;
+
+  onError(e: HeadError): void {
+    const s = this.current;
+    if (s !== undefined) {
+      s.onDownstreamProtocolError(e);
+      return;
+    }
+    const info = new StreamInfo();
+    info.startEpochMs = Date.now();
+    info.startMono = performance.now();
+    info.downstreamLocal = this.localAddress;
+    info.downstreamRemote = this.remoteAddress;
+    info.addFlag('DPE');
+    info.details = e.detail;
+    info.status = e.status;
+    writeLocalReply(this.socket, e.status, e.detail === 'http1.headers_too_large' ? 'Request Header Fields Too Large' : 'Bad Request', true, undefined);
+    this.ctx.services.accessLog?.log(info);
+    this.close();
+  }
+
+  /** The current stream finished; continue with the next request or close. */
+  streamDone(s: Stream, keepAlive: boolean): void {
+    if (this.current !== s) return;
+    this.current = undefined;
+    if (!keepAlive || this.closed) {
+      this.close();
+      return;
+    }
+    if (this.socket.isPaused()) this.socket.resume();
+    if (this.parser.isPaused) this.parser.resume();
+    else this.resumeAtEnd = true;
+  }
+
+  /** Half-close from the client: finish the in-flight response, then close. */
+  private onPeerEnd(): void {
+    if (this.current === undefined) this.close();
+    else this.current.onDownstreamEof();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.parser.kill();
+    this.socket.end();
+    // Give the kernel the final bytes, but never linger on a peer that does not read.
+    setTimeout(() => this.socket.destroy(), 5000).unref();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.parser.kill();
+    const s = this.current;
+    this.current = undefined;
+    s?.onDownstreamReset();
+  }
+
+  private internalError(e: unknown): void {
+    const s = this.current;
+    this.current = undefined;
+    s?.abort(`internal error: ${e instanceof Error ? e.message : String(e)}`);
+    if (!this.socket.destroyed) this.socket.destroy();
+    this.closed = true;
+  }
+}

@@ -1,0 +1,23 @@
+// What a downstream connection needs from the running proxy, as one narrow interface (so the HTTP connection
+// manager does not depend on the engine, the xDS client or the admin server).
+import type { AccessLog } from '../access-log/access-log.ts';
+import type { Cluster, ClusterManager } from '../cluster/cluster-manager.ts';
+import type { Host } from '../cluster/host.ts';
+import type { ProxySnapshot } from '../config/snapshot.ts';
+import type { MetricScope } from '../stats/istio-metrics.ts';
+
+export type Direction = 'outbound' | 'inbound';
+
+export interface ProxyServices {
+  /** The current compiled config; replaced atomically on every accepted xDS update. */
+  readonly snapshot: ProxySnapshot;
+  readonly clusters: ClusterManager;
+  readonly accessLog: AccessLog | undefined;
+  /** True while draining (SIGTERM): responses carry `connection: close`. */
+  readonly draining: boolean;
+  random(): number;
+  /** The metric scope (pre-rendered labels) for requests in this direction to this cluster/host. */
+  metricScope(direction: Direction, clusterName: string, cluster: Cluster | undefined, host: Host | undefined): MetricScope;
+  /** Connection accounting for drain. */
+  track(socket: import('node:net').Socket): void;
+}

@@ -1,0 +1,54 @@
+// What is known about one request when it completes, as Envoy's StreamInfo: timings, bytes, the upstream chosen,
+// the response flags and details. Filled in by the stream, read by the access log and the metrics.
+
+/** Envoy response flags that this proxy sets. */
+export type ResponseFlag =
+  | 'UH' // no healthy upstream
+  | 'UF' // upstream connection failure
+  | 'UO' // upstream overflow (circuit breaker)
+  | 'NR' // no route
+  | 'NC' // no cluster
+  | 'URX' // upstream retry limit exceeded
+  | 'UC' // upstream connection termination
+  | 'UT' // upstream request timeout
+  | 'UPE' // upstream protocol error
+  | 'DC' // downstream connection termination
+  | 'DPE' // downstream protocol error
+  | 'SI'; // stream idle timeout
+
+export class StreamInfo {
+  /** Wall clock at the start (ms since epoch) and a monotonic start (performance.now()). */
+  startEpochMs = 0;
+  startMono = 0;
+  durationMs = 0;
+  method = '-';
+  /** Original path as received (before rewrites). */
+  path = '-';
+  protocol = 'HTTP/1.1';
+  status = 0;
+  flags = '';
+  details = '-';
+  bytesReceived = 0;
+  bytesSent = 0;
+  upstreamServiceTimeMs = -1;
+  xff: string | undefined;
+  userAgent: string | undefined;
+  requestId: string | undefined;
+  authority = '-';
+  upstreamHost: string | undefined;
+  upstreamCluster: string | undefined;
+  routeName: string | undefined;
+  downstreamLocal = '-';
+  downstreamRemote = '-';
+  attempts = 0;
+
+  addFlag(f: ResponseFlag): void {
+    if (this.flags === '') this.flags = f;
+    else if (!this.flags.split(',').includes(f)) this.flags += `,${f}`;
+  }
+
+  /** Flags as Envoy prints them: comma-separated, `-` when none. */
+  get flagString(): string {
+    return this.flags === '' ? '-' : this.flags;
+  }
+}

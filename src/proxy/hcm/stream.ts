@@ -1,0 +1,595 @@
+// One request/response exchange on a downstream connection: route it (virtual host → route → cluster), forward it
+// to an upstream host over a pooled HTTP/1.1 connection, stream both bodies with backpressure, apply timeouts and
+// retries, and turn failures into Envoy's local replies with response flags. This is the proxy's hot path: one
+// object per request, heads serialised as single strings, body bytes passed as slices (no copies, no buffering
+// except the bounded replay buffer that retries need).
+import { randomUUID } from 'node:crypto';
+import type { Cluster } from '../cluster/cluster-manager.ts';
+import type { Host } from '../cluster/host.ts';
+import type { UpstreamConnection, UpstreamFailure, UpstreamHandler } from '../cluster/upstream-connection.ts';
+import type { HeadError, RequestHead, ResponseHead } from '../http1/head.ts';
+import { CHUNK_END, chunkHeader, isHopByHop, lastChunk, statusText } from '../http1/serialize.ts';
+import type { HcmConfig } from '../listener/listener-config.ts';
+import { applyHeaderOps, hasHeaderOps, pickCluster, type RetryPolicy, type RouteAction } from '../router/route-action.ts';
+import { matchRoute, selectVirtualHost, type MatchInput, type Route } from '../router/route-table.ts';
+import type { DownstreamConnection } from './connection.ts';
+import { writeLocalReply } from './local-reply.ts';
+import { StreamInfo, type ResponseFlag } from './stream-info.ts';
+import { redirectLocation } from './redirect.ts';
+
+/** Request bodies up to this size are kept for replay so the request can be retried (Envoy's buffer limit). */
+const RETRY_BUFFER_LIMIT = 64 * 1024;
+
+type Forward = Extract<RouteAction, { kind: 'cluster' }>;
+
+export class Stream implements UpstreamHandler {
+  readonly conn: DownstreamConnection;
+  readonly req: RequestHead;
+  readonly info = new StreamInfo();
+  private hcm: HcmConfig | undefined;
+  private route: Route | undefined;
+  private action: Forward | undefined;
+  private cluster: Cluster | undefined;
+  private host: Host | undefined;
+  private upstream: UpstreamConnection | undefined;
+  private upstreamHead = '';
+  private destination: string | undefined;
+  private retry: RetryPolicy | undefined;
+  private retriesLeft = 0;
+  private replay: Buffer[] | undefined;
+  private replayBytes = 0;
+  private requestEnded = false;
+  private requestTrailers: string[] | undefined;
+  private responseStarted = false;
+  private responseChunked = false;
+  private closeAfter = false;
+  private done = false;
+  private upstreamStart = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private tryTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private backoffMs = 0;
+  tunnelling = false;
+
+  constructor(conn: DownstreamConnection, req: RequestHead) {
+    this.conn = conn;
+    this.req = req;
+  }
+
+  start(): void {
+    const info = this.info;
+    const req = this.req;
+    info.startEpochMs = Date.now();
+    info.startMono = performance.now();
+    info.method = req.method;
+    info.protocol = req.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0';
+    info.downstreamLocal = this.conn.localAddress;
+    info.downstreamRemote = this.conn.remoteAddress;
+    if (!req.keepAlive) this.closeAfter = true;
+
+    // Request target → authority, path, query. Absolute-form is what an app sends to its HTTP proxy.
+    let target = req.target;
+    let authority = req.host;
+    if (target.charCodeAt(0) !== 47 /* / */) {
+      if (req.method === 'CONNECT') return this.localReply(405, undefined, 'NR', 'connect_not_supported');
+      const m = /^http:\/\/([^/?#]+)(.*)$/i.exec(target);
+      if (m) {
+        authority = m[1]!.toLowerCase();
+        target = m[2] === '' ? '/' : m[2]!.charCodeAt(0) === 47 ? m[2]! : `/${m[2]!}`;
+      } else if (target !== '*') return this.localReply(400, undefined, 'DPE', 'http1.invalid_url');
+    }
+    info.path = target;
+    info.authority = authority;
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    const query = q < 0 ? '' : target.slice(q + 1);
+    const colon = authority.lastIndexOf(':');
+    const hasPort = colon > 0 && authority.indexOf(']', colon) < 0;
+    const port = hasPort ? Number(authority.slice(colon + 1)) : 80;
+    this.destination = hasPort ? authority : `${authority}:80`;
+
+    const hcm = this.conn.hcmFor(port);
+    this.hcm = hcm;
+    if (!hcm) return this.localReply(404, undefined, 'NR', 'route_not_found');
+    const services = this.conn.ctx.services;
+    const table = hcm.route.kind === 'inline' ? hcm.route.table : services.snapshot.routes.get(hcm.route.name);
+    const vh = table ? selectVirtualHost(table, authority) : undefined;
+    const input: MatchInput = { authority, path, query, method: req.method, scheme: 'http', headers: req.headers };
+    const route = vh ? matchRoute(vh, input) : undefined;
+    if (!route) return this.localReply(404, undefined, 'NR', 'route_not_found');
+    this.route = route;
+    info.routeName = route.name || undefined;
+    const action = route.action;
+    switch (action.kind) {
+      case 'direct':
+        return this.localReply(action.status, action.body, undefined, 'direct_response');
+      case 'redirect':
+        return this.localReply(action.code, undefined, undefined, 'via_upstream', ['location', redirectLocation(action, 'http', authority, path, query, route.path.kind === 'prefix' ? route.path.value : '')]);
+      case 'cluster':
+        break;
+    }
+    this.action = action;
+    const clusterName = pickCluster(action, services.random());
+    info.upstreamCluster = clusterName;
+    const cluster = services.clusters.get(clusterName);
+    if (!cluster) return this.localReply(503, undefined, 'NC', 'cluster_not_found');
+    this.cluster = cluster;
+    cluster.stats.rqTotal++;
+    if (cluster.active >= cluster.config.maxRequests) {
+      cluster.stats.overflow++;
+      return this.localReply(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO', 'upstream_reset_before_response_started{overflow}');
+    }
+    this.retry = action.retry;
+    this.retriesLeft = action.retry?.numRetries ?? 0;
+    if (req.body !== 'none') {
+      this.replay = [];
+      this.replayBytes = 0;
+    } else this.requestEnded = false;
+    this.upstreamHead = this.buildUpstreamHead(action, authority, target, path, query);
+    this.attempt();
+  }
+
+  // ---- request head -------------------------------------------------------------------------------------------
+
+  private buildUpstreamHead(action: Forward, authority: string, target: string, path: string, query: string): string {
+    const req = this.req;
+    const hcm = this.hcm!;
+    const info = this.info;
+    let outPath = target;
+    if (action.prefixRewrite !== undefined && this.route!.path.kind === 'prefix') {
+      outPath = action.prefixRewrite + path.slice(this.route!.path.value.length) + (query === '' ? '' : `?${query}`);
+    } else if (action.regexRewrite !== undefined) {
+      outPath = action.regexRewrite.re.matcher(path).replaceAll(action.regexRewrite.substitution) + (query === '' ? '' : `?${query}`);
+    }
+    let headers = req.headers;
+    if (hasHeaderOps(this.route!.requestHeaders)) {
+      headers = headers.slice();
+      applyHeaderOps(headers, this.route!.requestHeaders);
+    }
+    const host = action.hostRewrite ?? authority;
+    let s = `${req.method} ${outPath} HTTP/1.1\r\nhost: ${host}\r\n`;
+    let xfp = false;
+    let xff: string | undefined;
+    let requestId: string | undefined;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      const value = headers[i + 1]!;
+      switch (name) {
+        case 'host':
+          continue;
+        case 'x-forwarded-proto':
+          if (hcm.useRemoteAddress) continue;
+          xfp = true;
+          break;
+        case 'x-forwarded-for':
+          xff = xff === undefined ? value : `${xff},${value}`;
+          continue;
+        case 'x-request-id':
+          requestId = value;
+          break;
+        case 'user-agent':
+          info.userAgent = value;
+          break;
+        default:
+          if (isHopByHop(name)) {
+            if (name === 'te' && value.toLowerCase() === 'trailers') break;
+            continue;
+          }
+      }
+      s += `${name}: ${value}\r\n`;
+    }
+    if (!xfp) s += 'x-forwarded-proto: http\r\n';
+    if (hcm.useRemoteAddress) xff = xff === undefined ? this.conn.remoteIp : `${xff},${this.conn.remoteIp}`;
+    if (xff !== undefined) s += `x-forwarded-for: ${xff}\r\n`;
+    info.xff = xff;
+    if (requestId === undefined && hcm.generateRequestId) {
+      requestId = randomUUID();
+      s += `x-request-id: ${requestId}\r\n`;
+    }
+    info.requestId = requestId;
+    if (action.timeoutMs > 0) s += `x-envoy-expected-rq-timeout-ms: ${action.timeoutMs}\r\n`;
+    if (req.body === 'chunked') s += 'transfer-encoding: chunked\r\n';
+    if (req.upgrade) {
+      let up = '';
+      for (let i = 0; i < req.headers.length; i += 2) if (req.headers[i] === 'upgrade') up = req.headers[i + 1]!;
+      s += `connection: upgrade\r\nupgrade: ${up}\r\n`;
+    }
+    return s + '\r\n';
+  }
+
+  // ---- upstream attempts ----------------------------------------------------------------------------------------
+
+  private attempt(): void {
+    const cluster = this.cluster!;
+    const host = cluster.choose(performance.now(), this.conn.ctx.services.random, this.destination);
+    if (!host) {
+      cluster.stats.noHealthy++;
+      return this.localReply(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
+    }
+    this.host = host;
+    this.info.upstreamHost = host.key;
+    this.info.attempts++;
+    host.active++;
+    host.totalRequests++;
+    cluster.active++;
+    const { conn } = host.acquire();
+    this.upstream = conn;
+    conn.attach(this, this.req.method);
+    this.upstreamStart = performance.now();
+    const retry = this.retry;
+    if (retry && retry.perTryTimeoutMs > 0) this.tryTimer = setTimeout(() => this.onTryTimeout(), retry.perTryTimeoutMs);
+    const sock = conn.socket;
+    sock.cork();
+    sock.write(this.upstreamHead, 'latin1');
+    if (this.replay) for (const c of this.replay) this.writeUpstreamBody(c);
+    if (this.requestEnded && this.req.body === 'chunked') sock.write(lastChunk(this.requestTrailers), 'latin1');
+    sock.uncork();
+  }
+
+  /** Leave the current attempt (the upstream connection is closed unless reusable). */
+  private releaseUpstream(reusable: boolean): void {
+    const up = this.upstream;
+    if (!up) return;
+    this.upstream = undefined;
+    clearTimeout(this.tryTimer);
+    this.host!.active--;
+    this.cluster!.active--;
+    if (up.socket.isPaused()) up.socket.resume();
+    up.detach(reusable);
+  }
+
+  private writeUpstreamBody(chunk: Buffer): boolean {
+    const sock = this.upstream!.socket;
+    if (this.req.body === 'chunked') {
+      sock.write(chunkHeader(chunk.length), 'latin1');
+      sock.write(chunk);
+      return sock.write('\r\n', 'latin1');
+    }
+    return sock.write(chunk);
+  }
+
+  private canRetry(): boolean {
+    return this.retriesLeft > 0 && !this.responseStarted && (this.req.body === 'none' || this.replay !== undefined);
+  }
+
+  private scheduleRetry(): void {
+    this.retriesLeft--;
+    this.cluster!.stats.rqRetry++;
+    const r = this.retry!;
+    // Envoy's fully jittered exponential backoff: random in [0, base·2^n), capped.
+    this.backoffMs = this.backoffMs === 0 ? r.backoffBaseMs : Math.min(this.backoffMs * 2, r.backoffMaxMs);
+    const wait = Math.floor(this.conn.ctx.services.random() * this.backoffMs);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.done) this.attempt();
+    }, wait);
+  }
+
+  private retryOnStatus(status: number): boolean {
+    const r = this.retry;
+    if (!r || !this.canRetry()) return false;
+    if (r.on5xx && status >= 500) return true;
+    if (r.onGatewayError && (status === 502 || status === 503 || status === 504)) return true;
+    return r.statusCodes.has(status);
+  }
+
+  private retryOnFailure(reason: UpstreamFailure): boolean {
+    const r = this.retry;
+    if (!r || !this.canRetry()) return false;
+    if (r.on5xx || r.onGatewayError) return true;
+    if (reason === 'connect_failure' || reason === 'connect_timeout') return r.onConnectFailure;
+    return r.onReset;
+  }
+
+  onUpstreamConnect(): void {
+    // Writes were buffered by the socket while connecting; nothing to do.
+  }
+
+  onUpstreamHead(resp: ResponseHead): void {
+    if (this.done) return;
+    if (resp.status < 200 && resp.status !== 101) {
+      // Interim response (100 Continue …): pass it on and keep waiting for the final one.
+      let s = `HTTP/1.1 ${resp.status} ${resp.reason || statusText(resp.status)}\r\n`;
+      for (let i = 0; i < resp.headers.length; i += 2) s += `${resp.headers[i]}: ${resp.headers[i + 1]}\r\n`;
+      this.conn.socket.write(s + '\r\n', 'latin1');
+      return;
+    }
+    const host = this.host!;
+    if (resp.status >= 500) {
+      host.consecutive5xx++;
+      host.totalErrors++;
+      this.outlierCheck(host, resp.status);
+    } else host.consecutive5xx = 0;
+    if (this.retryOnStatus(resp.status)) {
+      this.releaseUpstream(false);
+      this.scheduleRetry();
+      return;
+    }
+    if (this.retry && this.retriesLeft === 0 && this.info.attempts > 1 && resp.status >= 500) this.info.addFlag('URX');
+    this.responseStarted = true;
+    this.lastUpstreamKeepAlive = resp.keepAlive;
+    this.info.status = resp.status;
+    this.info.upstreamServiceTimeMs = Math.round(performance.now() - this.upstreamStart);
+    this.info.details = 'via_upstream';
+    this.writeResponseHead(resp);
+    if (resp.status === 101) this.startTunnel();
+  }
+
+  private writeResponseHead(resp: ResponseHead): void {
+    const hcm = this.hcm!;
+    const upgrade = resp.status === 101;
+    let headers = resp.headers;
+    if (hasHeaderOps(this.route!.responseHeaders)) {
+      headers = headers.slice();
+      applyHeaderOps(headers, this.route!.responseHeaders);
+    }
+    let s = `HTTP/1.1 ${resp.status} ${resp.reason}\r\n`;
+    let sawServer = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      if (isHopByHop(name)) {
+        if (!(upgrade && name === 'upgrade')) continue;
+      } else if (name === 'server') {
+        if (hcm.serverHeaderTransformation === 'overwrite') continue;
+        sawServer = true;
+      }
+      s += `${name}: ${headers[i + 1]}\r\n`;
+    }
+    if (!sawServer && hcm.serverHeaderTransformation !== 'pass_through') s += `server: ${hcm.serverName}\r\n`;
+    s += `x-envoy-upstream-service-time: ${this.info.upstreamServiceTimeMs}\r\n`;
+    if (upgrade) s += 'connection: upgrade\r\n';
+    else {
+      if (resp.body === 'chunked' || resp.body === 'close') {
+        if (this.req.versionMinor === 1) {
+          this.responseChunked = true;
+          s += 'transfer-encoding: chunked\r\n';
+        } else this.closeAfter = true;
+      }
+      if (this.conn.ctx.services.draining || !this.requestEndedOrEmpty()) this.closeAfter = true;
+      if (this.closeAfter) s += 'connection: close\r\n';
+      else if (this.req.versionMinor === 0) s += 'connection: keep-alive\r\n';
+    }
+    this.conn.socket.write(s + '\r\n', 'latin1');
+  }
+
+  private requestEndedOrEmpty(): boolean {
+    return this.requestEnded || this.req.body === 'none';
+  }
+
+  onUpstreamBody(chunk: Buffer): void {
+    if (this.done) return;
+    if (!this.responseStarted) return;
+    this.info.bytesSent += chunk.length;
+    const sock = this.conn.socket;
+    let ok: boolean;
+    if (this.responseChunked) {
+      sock.cork();
+      sock.write(chunkHeader(chunk.length), 'latin1');
+      sock.write(chunk);
+      ok = sock.write('\r\n', 'latin1');
+      sock.uncork();
+    } else ok = sock.write(chunk);
+    if (!ok && this.upstream) this.upstream.socket.pause();
+  }
+
+  onUpstreamEnd(trailers: string[] | undefined): void {
+    if (this.done || !this.responseStarted) return;
+    if (this.responseChunked) this.conn.socket.write(trailers ? lastChunk(trailers) : CHUNK_END, 'latin1');
+    const reusable = this.requestEndedOrEmpty() && this.upstream !== undefined && !this.upstream.closed && this.upstreamKeepAlive();
+    this.releaseUpstream(reusable);
+    this.finish(!this.closeAfter && this.requestEndedOrEmpty());
+  }
+
+  private upstreamKeepAlive(): boolean {
+    // The upstream parser's last head decided keep-alive; a paused parser after a complete message means reusable.
+    return this.upstream!.parser.isPaused && this.lastUpstreamKeepAlive;
+  }
+
+  private lastUpstreamKeepAlive = true;
+
+  onUpstreamFailure(reason: UpstreamFailure, detail: string): void {
+    if (this.done) return;
+    const up = this.upstream;
+    // A pooled connection the upstream closed while idle fails before any response byte: retry on another
+    // connection (bounded by the pool size), for idempotent methods only since the upstream may have seen it.
+    const stale = up !== undefined && up.requests > 1 && up.responseBytes === 0 && isIdempotent(this.req.method);
+    this.upstream = undefined;
+    if (up) {
+      clearTimeout(this.tryTimer);
+      this.host!.active--;
+      this.cluster!.active--;
+    }
+    if (this.tunnelling) {
+      this.finish(false);
+      return;
+    }
+    if (!this.responseStarted && stale && (this.req.body === 'none' || this.replay !== undefined)) {
+      // The pooled connection was closed by the upstream while idle: retry once on a fresh one (not a retry).
+      this.info.attempts--;
+      this.attempt();
+      return;
+    }
+    const flag: ResponseFlag = reason === 'connect_failure' || reason === 'connect_timeout' ? 'UF' : reason === 'protocol_error' ? 'UPE' : 'UC';
+    if (flag === 'UF') this.cluster!.stats.cxConnectFail++;
+    if (this.host && flag !== 'UF') {
+      this.host.consecutive5xx++;
+      this.outlierCheck(this.host, 503);
+    }
+    if (this.retryOnFailure(reason)) {
+      this.scheduleRetry();
+      return;
+    }
+    if (this.retry && this.info.attempts > 1) this.info.addFlag('URX');
+    if (this.responseStarted) {
+      // Mid-response: the downstream cannot be told with a status any more; reset it as Envoy does.
+      this.info.addFlag('UC');
+      this.info.details = 'upstream_reset_after_response_started{connection_termination}';
+      this.finish(false, true);
+      return;
+    }
+    const why = flag === 'UF' ? `connection failure, transport failure reason: ${detail}` : flag === 'UPE' ? 'protocol error' : 'connection termination';
+    const details = flag === 'UF' ? 'upstream_reset_before_response_started{connection_failure}' : flag === 'UPE' ? 'upstream_reset_before_response_started{protocol_error}' : 'upstream_reset_before_response_started{connection_termination}';
+    this.localReply(flag === 'UPE' ? 502 : 503, `upstream connect error or disconnect/reset before headers. reset reason: ${why}`, flag, details);
+  }
+
+  onUpstreamDrain(): void {
+    if (this.conn.socket.isPaused() && !this.done) this.conn.socket.resume();
+  }
+
+  onDownstreamDrain(): void {
+    const up = this.upstream;
+    if (up && up.socket.isPaused()) up.socket.resume();
+  }
+
+  private outlierCheck(host: Host, status: number): void {
+    const od = this.cluster!.config.outlier;
+    if (!od) return;
+    if ((od.consecutive5xx > 0 && host.consecutive5xx >= od.consecutive5xx) || (od.consecutiveGatewayErrors > 0 && status >= 502 && status <= 504 && host.consecutive5xx >= od.consecutiveGatewayErrors)) {
+      const hosts = this.cluster!.hosts;
+      const now = performance.now();
+      const ejected = hosts.filter((h) => h.ejectedUntil > now).length;
+      if (hosts.length > 0 && ((ejected + 1) * 100) / hosts.length > od.maxEjectionPercent && ejected > 0) return;
+      host.ejections++;
+      host.ejectedUntil = now + od.baseEjectionMs * host.ejections;
+      host.consecutive5xx = 0;
+    }
+  }
+
+  // ---- downstream events ---------------------------------------------------------------------------------------
+
+  onDownstreamBody(chunk: Buffer): void {
+    if (this.done) return;
+    this.info.bytesReceived += chunk.length;
+    if (this.tunnelling) {
+      if (this.upstream && !this.upstream.socket.write(chunk)) this.conn.socket.pause();
+      return;
+    }
+    if (this.replay !== undefined) {
+      this.replayBytes += chunk.length;
+      if (this.replayBytes > RETRY_BUFFER_LIMIT) this.replay = undefined;
+      else this.replay.push(chunk);
+    }
+    if (this.upstream && !this.writeUpstreamBody(chunk)) this.conn.socket.pause();
+  }
+
+  onDownstreamEnd(trailers: string[] | undefined): void {
+    if (this.done) return;
+    this.requestEnded = true;
+    this.requestTrailers = trailers;
+    if (this.req.body === 'chunked' && this.upstream) this.upstream.socket.write(lastChunk(trailers), 'latin1');
+    if (this.action && this.action.timeoutMs > 0 && this.timer === undefined && !this.responseStarted) this.startGlobalTimer();
+  }
+
+  onDownstreamProtocolError(e: HeadError): void {
+    // A malformed body (bad chunk) mid-request: stop forwarding; answer if nothing was sent yet, and close.
+    this.info.addFlag('DPE');
+    this.closeAfter = true;
+    if (this.responseStarted) return this.finish(false, true);
+    this.releaseUpstream(false);
+    this.localReply(e.status, undefined, undefined, e.detail);
+  }
+
+  /** The client half-closed: an HTTP/1.1 client that sends FIN still reads the response. */
+  onDownstreamEof(): void {
+    this.closeAfter = true;
+    if (this.tunnelling) this.upstream?.socket.end();
+  }
+
+  /** The client went away before the response completed. */
+  onDownstreamReset(): void {
+    if (this.done) return;
+    this.info.addFlag('DC');
+    this.info.details = 'downstream_remote_disconnect';
+    this.releaseUpstream(false);
+    this.finish(false, true);
+  }
+
+  abort(reason: string): void {
+    if (this.done) return;
+    this.info.details = reason;
+    this.releaseUpstream(false);
+    this.finish(false, true);
+  }
+
+  // ---- timeouts ------------------------------------------------------------------------------------------------
+
+  private startGlobalTimer(): void {
+    this.timer = setTimeout(() => this.onTimeout(), this.action!.timeoutMs);
+  }
+
+  private onTimeout(): void {
+    if (this.done) return;
+    this.cluster!.stats.rqTimeout++;
+    this.releaseUpstream(false);
+    clearTimeout(this.retryTimer);
+    if (this.responseStarted) {
+      this.info.addFlag('UT');
+      return this.finish(false, true);
+    }
+    this.localReply(504, 'upstream request timeout', 'UT', 'upstream_response_timeout');
+  }
+
+  private onTryTimeout(): void {
+    if (this.done || this.responseStarted) return;
+    this.releaseUpstream(false);
+    const r = this.retry;
+    if (r && (r.on5xx || r.onGatewayError || r.onReset) && this.canRetry()) {
+      this.scheduleRetry();
+      return;
+    }
+    this.cluster!.stats.rqTimeout++;
+    this.localReply(504, 'upstream request timeout', 'UT', 'upstream_per_try_timeout');
+  }
+
+  // ---- upgrades ------------------------------------------------------------------------------------------------
+
+  private startTunnel(): void {
+    this.tunnelling = true;
+    const up = this.upstream!;
+    const fromClient = this.conn.parser.tunnel();
+    const fromServer = up.parser.tunnel();
+    if (fromServer && fromServer.length > 0) this.onUpstreamBody(fromServer);
+    if (fromClient && fromClient.length > 0) up.socket.write(fromClient);
+    if (this.conn.socket.isPaused()) this.conn.socket.resume();
+  }
+
+  // ---- completion ----------------------------------------------------------------------------------------------
+
+  private localReply(status: number, body: string | Buffer | undefined, flag: ResponseFlag | undefined, details: string, extra?: string[]): void {
+    if (this.done) return;
+    if (flag) this.info.addFlag(flag);
+    this.info.details = details;
+    this.info.status = status;
+    // If the request body is still arriving we cannot read the next request reliably: close after replying.
+    if (!this.requestEndedOrEmpty() || this.conn.ctx.services.draining) this.closeAfter = true;
+    this.releaseUpstream(false);
+    this.info.bytesSent += writeLocalReply(this.conn.socket, status, body, this.closeAfter, extra, this.hcm?.serverName ?? 'envoy', this.req.method === 'HEAD');
+    this.responseStarted = true;
+    this.finish(!this.closeAfter);
+  }
+
+  private finish(keepAlive: boolean, reset = false): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.tryTimer);
+    clearTimeout(this.retryTimer);
+    if (this.upstream) this.releaseUpstream(false);
+    const info = this.info;
+    info.durationMs = performance.now() - info.startMono;
+    const services = this.conn.ctx.services;
+    const clusterName = info.upstreamCluster ?? '';
+    services.metricScope(this.conn.ctx.direction, clusterName, this.cluster, this.host).record(info.status, info.flagString, info.durationMs, info.bytesReceived, info.bytesSent);
+    services.accessLog?.log(info);
+    if (reset) {
+      this.conn.socket.destroy();
+      this.conn.streamDone(this, false);
+      return;
+    }
+    this.conn.streamDone(this, keepAlive);
+  }
+}
+
+function isIdempotent(method: string): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || method === 'PUT' || method === 'DELETE' || method === 'TRACE';
+}

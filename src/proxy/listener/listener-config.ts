@@ -1,0 +1,155 @@
+// Listener (LDS) resources compiled into typed values: address, filter chains with their match, and the network
+// filter each chain ends in (HTTP connection manager or TCP proxy). HTTP filters the proxy cannot enforce are
+// rejected when they carry security policy (RBAC, JWT, ext_authz) so that config never fails open.
+import type { FieldError, Result } from '../../core/result.ts';
+import { Errors, type Raw, arr, at, bool, durationMs, obj, str, wrappedNum } from '../config/raw.ts';
+import { compileRouteConfiguration, type RouteTable } from '../router/route-table.ts';
+
+export type ServerHeaderTransformation = 'overwrite' | 'append_if_absent' | 'pass_through';
+
+export interface HcmConfig {
+  statPrefix: string;
+  /** RDS name, or an inline route table. */
+  route: { kind: 'rds'; name: string } | { kind: 'inline'; table: RouteTable };
+  /** Append the peer address to x-forwarded-for and trust it as the client (Envoy use_remote_address). */
+  useRemoteAddress: boolean;
+  xffNumTrustedHops: number;
+  /** Server header value (Envoy default "envoy"). */
+  serverName: string;
+  serverHeaderTransformation: ServerHeaderTransformation;
+  /** Do not generate x-request-id when absent (Envoy generate_request_id false). */
+  generateRequestId: boolean;
+  /** Whole-request idle timeout in ms (stream_idle_timeout; Envoy default 5 min), 0 = off. */
+  streamIdleTimeoutMs: number;
+  /** max_request_headers_kb in bytes (Envoy default 60 KiB). */
+  maxHeaderBytes: number;
+  /** HTTP filters accepted but not enforced by this build (reported in config_dump). */
+  ignoredFilters: string[];
+}
+
+export type NetworkAction = { kind: 'http'; hcm: HcmConfig } | { kind: 'tcp'; cluster: string; statPrefix: string };
+
+export interface FilterChainConfig {
+  name: string;
+  /** filter_chain_match fields this proxy evaluates. */
+  destinationPort: number | undefined;
+  transportProtocol: string | undefined;
+  action: NetworkAction;
+}
+
+export interface ListenerConfig {
+  name: string;
+  address: string;
+  port: number;
+  /** false for Istio's per-service listeners reached through the virtual outbound listener. */
+  bindToPort: boolean;
+  chains: FilterChainConfig[];
+  defaultChain: FilterChainConfig | undefined;
+}
+
+const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const TCP_PROXY = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+
+/** HTTP filters that carry security policy: without an implementation they must not be silently dropped. */
+const enforcingFilters = ['rbac', 'jwt_authn', 'ext_authz', 'ratelimit', 'local_ratelimit'];
+
+export function compileListener(raw: Raw): Result<ListenerConfig, FieldError[]> {
+  const errors = new Errors();
+  const name = str(raw['name']) ?? '';
+  if (name === '') errors.add('name', 'listener needs a name');
+  const sa = obj(obj(raw['address'])?.['socket_address']);
+  const address = str(sa?.['address']) ?? '0.0.0.0';
+  const port = typeof sa?.['port_value'] === 'number' ? sa['port_value'] : -1;
+  if (port < 0 || port > 65535) errors.add('address.socket_address.port_value', 'listener needs a port 0..65535');
+  const chains: FilterChainConfig[] = [];
+  arr(raw['filter_chains']).forEach((c, i) => {
+    const fc = compileChain(obj(c) ?? {}, at('filter_chains', i), errors);
+    if (fc) chains.push(fc);
+  });
+  const dc = obj(raw['default_filter_chain']);
+  const defaultChain = dc ? compileChain(dc, 'default_filter_chain', errors) : undefined;
+  if (chains.length === 0 && !defaultChain) errors.add('filter_chains', 'listener needs at least one filter chain');
+  const value: ListenerConfig = { name, address, port, bindToPort: bool(raw['bind_to_port']) !== false, chains, defaultChain };
+  return errors.any ? { ok: false, error: errors.list } : { ok: true, value };
+}
+
+function compileChain(raw: Raw, path: string, errors: Errors): FilterChainConfig | undefined {
+  const m = obj(raw['filter_chain_match']) ?? {};
+  const filters = arr(raw['filters']);
+  let action: NetworkAction | undefined;
+  filters.forEach((f, i) => {
+    const fo = obj(f) ?? {};
+    const fpath = at(at(path, 'filters'), i);
+    const tc = obj(fo['typed_config']) ?? {};
+    const type = str(tc['@type']) ?? '';
+    const fname = str(fo['name']) ?? '';
+    if (type === HCM || fname === 'envoy.filters.network.http_connection_manager') {
+      const hcm = compileHcm(tc, at(fpath, 'typed_config'), errors);
+      if (hcm) action = { kind: 'http', hcm };
+    } else if (type === TCP_PROXY || fname === 'envoy.filters.network.tcp_proxy') {
+      const cluster = str(tc['cluster']);
+      if (!cluster) errors.add(at(fpath, 'typed_config.cluster'), 'tcp_proxy needs a cluster (weighted_clusters is not supported yet)');
+      else action = { kind: 'tcp', cluster, statPrefix: str(tc['stat_prefix']) ?? '' };
+    } else if (fname.includes('rbac') || type.includes('rbac')) {
+      errors.add(fpath, 'network RBAC is not implemented in this proxy; refusing the listener rather than serving without the policy');
+    }
+    // Other network filters (istio.metadata_exchange, stats) are observability-only and ignored.
+  });
+  if (!action) {
+    errors.add(at(path, 'filters'), 'filter chain needs an http_connection_manager or tcp_proxy filter');
+    return undefined;
+  }
+  const portRange = wrappedNum(m['destination_port']);
+  return {
+    name: str(raw['name']) ?? '',
+    destinationPort: portRange,
+    transportProtocol: str(m['transport_protocol']),
+    action,
+  };
+}
+
+function compileHcm(raw: Raw, path: string, errors: Errors): HcmConfig | undefined {
+  let route: HcmConfig['route'] | undefined;
+  const rds = obj(raw['rds']);
+  if (rds) {
+    const n = str(rds['route_config_name']);
+    if (!n) errors.add(at(path, 'rds.route_config_name'), 'rds needs a route_config_name');
+    else route = { kind: 'rds', name: n };
+  } else if (obj(raw['route_config'])) {
+    const compiled = compileRouteConfiguration(obj(raw['route_config'])!);
+    if (compiled.ok) route = { kind: 'inline', table: compiled.value };
+    else for (const e of compiled.error) errors.add(at(at(path, 'route_config'), e.path), e.message);
+  } else errors.add(path, 'http_connection_manager needs rds or route_config (scoped routes are not supported)');
+  const ignored: string[] = [];
+  let sawRouter = false;
+  arr(raw['http_filters']).forEach((f, i) => {
+    const fo = obj(f) ?? {};
+    const fname = str(fo['name']) ?? '';
+    const type = str(obj(fo['typed_config'])?.['@type']) ?? '';
+    if (fname === 'envoy.filters.http.router' || type.endsWith('.router.v3.Router')) {
+      sawRouter = true;
+      return;
+    }
+    if (enforcingFilters.some((e) => fname.includes(e) || type.includes(`.${e}.`)) && fo['is_optional'] !== true) {
+      errors.add(at(at(path, 'http_filters'), i), `HTTP filter ${fname || type} is not implemented in this proxy; refusing rather than serving without the policy`);
+      return;
+    }
+    ignored.push(fname || type);
+  });
+  if (!sawRouter) errors.add(at(path, 'http_filters'), 'the HTTP filter chain must end with envoy.filters.http.router');
+  const transform = str(raw['server_header_transformation']) ?? 'OVERWRITE';
+  const idle = durationMs(raw['stream_idle_timeout']);
+  if (!route) return undefined;
+  return {
+    statPrefix: str(raw['stat_prefix']) ?? '',
+    route,
+    useRemoteAddress: bool(raw['use_remote_address']) === true,
+    xffNumTrustedHops: typeof raw['xff_num_trusted_hops'] === 'number' ? raw['xff_num_trusted_hops'] : 0,
+    serverName: str(raw['server_name']) ?? 'envoy',
+    serverHeaderTransformation: transform === 'PASS_THROUGH' ? 'pass_through' : transform === 'APPEND_IF_ABSENT' ? 'append_if_absent' : 'overwrite',
+    generateRequestId: bool(raw['generate_request_id']) !== false,
+    streamIdleTimeoutMs: idle === undefined || Number.isNaN(idle) ? 300_000 : idle,
+    maxHeaderBytes: (wrappedNum(raw['max_request_headers_kb']) || 60) * 1024,
+    ignoredFilters: ignored,
+  };
+}

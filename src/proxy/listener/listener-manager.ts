@@ -1,0 +1,111 @@
+// Binds sockets: the sidecar's own ports (explicit outbound, inbound) and every LDS listener that asks to be bound
+// (gateways). A listener whose address and port are unchanged keeps its socket across config versions and picks
+// up its new filter chains; removed listeners stop accepting and their connections drain.
+import * as net from 'node:net';
+import { DownstreamConnection, type ListenerContext } from '../hcm/connection.ts';
+import type { ProxyServices, Direction } from '../hcm/services.ts';
+import type { FilterChainConfig, ListenerConfig } from './listener-config.ts';
+import { proxyTcp } from './tcp-proxy.ts';
+
+export interface BoundListener {
+  name: string;
+  server: net.Server;
+  /** Current config (replaced on update). */
+  config: ListenerConfig | undefined;
+  port: number;
+  error: string | undefined;
+}
+
+export class ListenerManager {
+  private readonly services: ProxyServices;
+  readonly bound = new Map<string, BoundListener>();
+
+  constructor(services: ProxyServices) {
+    this.services = services;
+  }
+
+  /** Bind one of the proxy's own ports (outbound explicit proxy or inbound). Resolves with the bound port. */
+  bindOwn(name: string, address: string, port: number, mode: 'explicit' | 'inbound', direction: Direction): Promise<number> {
+    const ctx: ListenerContext = { services: this.services, direction, mode, hcm: undefined, listenerName: name, maxHeaderBytes: 60 * 1024 };
+    const server = net.createServer({ noDelay: true }, (socket) => new DownstreamConnection(socket, ctx));
+    return this.listen(name, server, address, port, undefined);
+  }
+
+  private listen(name: string, server: net.Server, address: string, port: number, config: ListenerConfig | undefined): Promise<number> {
+    const entry: BoundListener = { name, server, config, port, error: undefined };
+    this.bound.set(name, entry);
+    return new Promise((resolve, reject) => {
+      server.once('error', (e) => {
+        entry.error = e.message;
+        reject(e);
+      });
+      server.listen({ host: address, port }, () => {
+        const a = server.address();
+        entry.port = typeof a === 'object' && a ? a.port : port;
+        server.on('error', (e) => void (entry.error = e.message));
+        resolve(entry.port);
+      });
+    });
+  }
+
+  /** Reconcile bound LDS listeners with the current config. Bind errors are recorded, not thrown. */
+  async reconcile(listeners: Iterable<ListenerConfig>, reserved: ReadonlySet<number>): Promise<void> {
+    const wanted = new Map<string, ListenerConfig>();
+    for (const l of listeners) if (l.bindToPort && !reserved.has(l.port)) wanted.set(l.name, l);
+    for (const [name, b] of this.bound) {
+      if (b.config === undefined) continue; // the proxy's own ports
+      const w = wanted.get(name);
+      if (w && w.port === b.config.port && w.address === b.config.address) {
+        b.config = w;
+        wanted.delete(name);
+      } else {
+        this.bound.delete(name);
+        b.server.close();
+      }
+    }
+    const binds: Promise<unknown>[] = [];
+    for (const l of wanted.values()) {
+      const holder: { config: ListenerConfig } = { config: l };
+      const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket, this.bound.get(l.name)?.config ?? holder.config));
+      binds.push(this.listen(l.name, server, l.address, l.port, l).catch(() => undefined));
+    }
+    await Promise.all(binds);
+  }
+
+  private accept(socket: net.Socket, l: ListenerConfig): void {
+    const chain = selectChain(l, socket.localPort ?? l.port);
+    if (!chain) {
+      socket.destroy();
+      return;
+    }
+    if (chain.action.kind === 'tcp') {
+      proxyTcp(socket, chain.action.cluster, this.services);
+      return;
+    }
+    const ctx: ListenerContext = {
+      services: this.services,
+      direction: l.name.startsWith('inbound') ? 'inbound' : 'outbound',
+      mode: 'listener',
+      hcm: chain.action.hcm,
+      listenerName: l.name,
+      maxHeaderBytes: chain.action.hcm.maxHeaderBytes,
+    };
+    new DownstreamConnection(socket, ctx);
+  }
+
+  /** Stop accepting everywhere (drain). */
+  stopAccepting(): void {
+    for (const b of this.bound.values()) b.server.close();
+  }
+}
+
+/** filter_chain_match on destination port (plaintext chains only for now), else the default chain. */
+export function selectChain(l: ListenerConfig, port: number): FilterChainConfig | undefined {
+  let wildcard: FilterChainConfig | undefined;
+  for (const c of l.chains) {
+    if (c.transportProtocol === 'tls') continue;
+    if (c.destinationPort === port) return c;
+    if (c.destinationPort === undefined) wildcard ??= c;
+  }
+  return wildcard ?? l.defaultChain;
+}

@@ -23,7 +23,7 @@ export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 export function jsonType(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : Number.isFinite(v) ? 'number' : String(v);
   if (typeof v === 'bigint') return 'integer';
   return typeof v;
 }
@@ -169,11 +169,13 @@ function objectChecks(s: SchemaNode, mode: Mode, checks: Check[]): void {
   const addlCheck = typeof addl === 'object' ? compileNode(addl, mode) : undefined;
   // Strict field validation (kubectl apply --validate=strict, the default): fields the schema does not declare
   // are errors, unless the node preserves unknown fields or is a map. Value-validation branches never prune.
-  const rejectUnknown = mode === 'full' && s['x-kubernetes-preserve-unknown-fields'] !== true && addl === undefined;
+  const rejectUnknown = addl === false || (mode === 'full' && s['x-kubernetes-preserve-unknown-fields'] !== true && addl === undefined);
   if (props.size > 0 || addlCheck !== undefined || rejectUnknown) {
     checks.push((v, path, out) => {
       if (!isPlainObject(v)) return;
       for (const key of Object.keys(v)) {
+        // An `undefined` property (possible only for objects built in code, never from YAML/JSON) is absent.
+        if (v[key] === undefined) continue;
         const check = props.get(key);
         if (check !== undefined) check(v[key], childPath(path, key), out);
         else if (addlCheck !== undefined) addlCheck(v[key], mapKeyPath(path, key), out);
@@ -185,7 +187,7 @@ function objectChecks(s: SchemaNode, mode: Mode, checks: Check[]): void {
   if (required.length > 0) {
     checks.push((v, path, out) => {
       if (!isPlainObject(v)) return;
-      for (const r of required) if (!Object.hasOwn(v, r)) out.push({ path: childPath(path, r), message: 'Required value' });
+      for (const r of required) if (v[r] === undefined || !Object.hasOwn(v, r)) out.push({ path: childPath(path, r), message: 'Required value' });
     });
   }
   const { minProperties, maxProperties } = s;
@@ -281,7 +283,7 @@ function junctorChecks(s: SchemaNode, checks: Check[]): void {
     if (fields !== undefined) {
       checks.push((v, path, out) => {
         if (!isPlainObject(v)) return;
-        const found = fields.filter((f) => Object.hasOwn(v, f));
+        const found = fields.filter((f) => v[f] !== undefined && Object.hasOwn(v, f));
         if (found.length > 1) out.push({ path, message: `Invalid value: only one of ${quoteList(fields)} may be set, found ${quoteList(found)}` });
       });
     } else {

@@ -117,6 +117,7 @@ export function validateObjectMeta(meta: unknown, path: string, namespaced: bool
     return;
   }
   for (const [k, v] of Object.entries(meta)) {
+    if (v === undefined) continue;
     const kind = FIELDS.get(k);
     const at = childPath(path, k);
     if (kind === undefined) out.push({ path: at, message: `unknown field ${JSON.stringify(k)}` });

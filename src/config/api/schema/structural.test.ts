@@ -41,6 +41,12 @@ test('wrong types are reported with the expected and found JSON types', () => {
   assert.deepEqual(errorsOf([1, 2]), [{ path: '', message: 'must be of type object: "array"' }]);
 });
 
+test('undefined properties (objects built in code) count as absent; non-finite numbers are refused', () => {
+  assert.deepEqual(errorsOf(vs({ hosts: ['a'], gateways: undefined })), []);
+  assert.deepEqual(errorsOf(dr({ host: undefined }), drGvk), [{ path: 'spec.host', message: 'Required value' }]);
+  assert.deepEqual(errorsOf(vs({ http: [{ route: [route({ weight: Infinity })] }] })), [{ path: 'spec.http[0].route[0].weight', message: 'must be of type integer: "Infinity"' }]);
+});
+
 test('int32 fields reject values outside the 32-bit range', () => {
   const [e] = errorsOf(vs({ http: [{ route: [route({ weight: 2 ** 31 })] }] }));
   assert.equal(e?.path, 'spec.http[0].route[0].weight');

@@ -48,6 +48,7 @@ export function converter(s: SchemaNode): Convert {
         // A null-prototype object: CEL field selection must never reach Object.prototype.
         const o: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
         for (const k of Object.keys(v)) {
+          if (v[k] === undefined) continue;
           const c = props.get(k);
           if (c !== undefined) o[k] = c(v[k]);
           else if (keepUnknown) o[k] = convertUntyped(v[k]);

@@ -85,14 +85,15 @@ class ServingCertificateProvider implements experimental.CertificateProvider {
   }
   addCaCertificateListener(l: CaListener): void {
     this.#ca.add(l);
-    l({ caCertificate: Buffer.from(this.current.bundlePem) });
+    // Asynchronously: grpc-js registers its watcher only after adding the listener, and would miss a synchronous call.
+    queueMicrotask(() => l({ caCertificate: Buffer.from(this.current.bundlePem) }));
   }
   removeCaCertificateListener(l: CaListener): void {
     this.#ca.delete(l);
   }
   addIdentityCertificateListener(l: IdentityListener): void {
     this.#identity.add(l);
-    l({ certificate: Buffer.from(this.current.certChainPem), privateKey: Buffer.from(this.current.keyPem) });
+    queueMicrotask(() => l({ certificate: Buffer.from(this.current.certChainPem), privateKey: Buffer.from(this.current.keyPem) }));
   }
   removeIdentityCertificateListener(l: IdentityListener): void {
     this.#identity.delete(l);
@@ -189,7 +190,7 @@ export async function startCaForControlPlane(opts: CaControlPlaneOptions): Promi
       return ids.length === 1 && ca.identityOf(ids[0]!) ? ids[0] : undefined;
     },
     servingCertificate: () => ({ certChainPem: provider.current.certChainPem, keyPem: provider.current.keyPem }),
-    stats: () => ({ ...stats }),
+    stats: () => ({ ...stats, issuedBy: { ...stats.issuedBy } }),
     reload: () => ca.reload(),
     async close() {
       closed = true;

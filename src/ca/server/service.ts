@@ -20,9 +20,11 @@ export interface CaStats {
   csrParseErrors: number;
   /** Signing failures (citadel_server_csr_sign_err_count). */
   signErrors: number;
+  /** Certificates issued per authentication method (`bootstrap-token`, `client-certificate` …). */
+  issuedBy: Record<string, number>;
 }
 
-export const newCaStats = (): CaStats => ({ csrCount: 0, issued: 0, authenticationFailures: 0, permissionDenied: 0, csrParseErrors: 0, signErrors: 0 });
+export const newCaStats = (): CaStats => ({ csrCount: 0, issued: 0, authenticationFailures: 0, permissionDenied: 0, csrParseErrors: 0, signErrors: 0, issuedBy: {} });
 
 export interface ServiceOptions {
   ca: CertificateAuthority;
@@ -70,6 +72,7 @@ async function handle(o: ServiceOptions, call: Call): Promise<{ certChain: strin
   const r = await o.ca.sign(req.csr ?? '', outcome.identity, Number(req.validity_duration ?? 0));
   if (r.ok) {
     o.stats.issued++;
+    o.stats.issuedBy[outcome.method] = (o.stats.issuedBy[outcome.method] ?? 0) + 1;
     return { certChain: r.value.certChain };
   }
   switch (r.error.kind) {

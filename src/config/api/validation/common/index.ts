@@ -7,3 +7,4 @@ export * from './net.ts';
 export * from './labels.ts';
 export * from './percent.ts';
 export * from './http.ts';
+export * from './metadata.ts';

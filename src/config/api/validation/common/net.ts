@@ -166,3 +166,14 @@ export function checkProtocol(r: Reporter, value: unknown): Protocol | undefined
   if (p === undefined) r.error(`unsupported protocol ${JSON.stringify(value)}: use one of ${protocolNames().join(', ')}`);
   return p;
 }
+
+/** The `unix://` prefix of Unix domain socket addresses in Istio config. */
+export const UNIX_ADDRESS_PREFIX = 'unix://';
+
+/** A Unix socket path after `unix://`: an absolute file path (not ending in `/`), or an abstract socket `@name`. */
+export function validateUnixAddress(path: string): string | undefined {
+  if (path === '') return 'unix address must not be empty: use unix:///path/to/socket';
+  if (path.startsWith('@')) return undefined;
+  if (!path.startsWith('/') || path.endsWith('/')) return `${JSON.stringify(path)} is not an absolute path to a file: use unix:///path/to/socket`;
+  return undefined;
+}

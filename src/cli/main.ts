@@ -11,6 +11,13 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   version: () => import('./commands/version.ts'),
   ca: () => import('./commands/ca.ts'),
   validate: () => import('./commands/validate.ts'),
+  apply: () => import('./commands/apply.ts'),
+  get: () => import('./commands/get.ts'),
+  delete: () => import('./commands/delete.ts'),
+  analyze: () => import('./commands/analyze.ts'),
+  up: () => import('./commands/up.ts'),
+  'proxy-status': () => import('./commands/proxy-status.ts'),
+  'proxy-config': () => import('./commands/proxy-config.ts'),
 };
 
 function usage(io: CliIo, loaded: Record<string, string>): void {

@@ -27,18 +27,25 @@ const IGNORED_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-lea
 
 const SUPPRESS = 'galley.istio.io/analyze-suppress';
 
-/** Resources under analysis from the pipeline's output. Documents that could not be parsed are left out (the caller reports them). */
+/**
+ * Resources under analysis from the pipeline's output. Documents that could not be parsed are left out (the
+ * caller reports them). When several documents define the same resource, the last one wins, as in Istio's
+ * file source.
+ */
 export function itemsFromLoaded(loaded: readonly LoadedResource[], defaultNamespace = 'default'): Item[] {
-  const out: Item[] = [];
+  const out = new Map<string, Item>();
   for (const l of loaded) {
     if (l.support === 'unparsed' || l.key.kind === '' || l.key.name === '') continue;
     const r = l.resource;
     let namespace = l.key.namespace;
     if (namespace === '' && l.support === 'skipped' && !CLUSTER_SCOPED.has(l.key.kind)) namespace = defaultNamespace;
     if (IGNORED_NAMESPACES.has(l.key.kind === 'Namespace' ? l.key.name : namespace)) continue;
-    out.push({
-      gk: gkOf(l.apiVersion, l.key.kind),
-      group: gkOf(l.apiVersion, l.key.kind).split('/')[0] ?? '',
+    const gk = gkOf(l.apiVersion, l.key.kind);
+    const id = `${gk}|${namespace}|${l.key.name}`;
+    out.delete(id);
+    out.set(id, {
+      gk,
+      group: gk.split('/')[0] ?? '',
       kind: l.key.kind,
       namespace,
       name: l.key.name,
@@ -52,7 +59,7 @@ export function itemsFromLoaded(loaded: readonly LoadedResource[], defaultNamesp
       support: l.support,
     });
   }
-  return out;
+  return [...out.values()];
 }
 
 /** Istio's defaults for file-only analysis: an ingress gateway pod and its Service in the Istio namespace. */

@@ -4,7 +4,7 @@
 // pattern (RE2), bounds, lengths, list types, oneOf/anyOf/allOf/not; CEL rules come from cel.ts.
 import { RE2JS } from 're2js';
 import type { FieldError } from '../../../core/result.ts';
-import { compileRules } from './cel/rules.ts';
+import { celErrors, compileRules } from './cel/rules.ts';
 import type { SchemaNode } from './types.ts';
 
 /** Validates `value` found at `path` and appends what is wrong to `out`. Never throws on bad input. */
@@ -318,6 +318,12 @@ function junctorChecks(s: SchemaNode, checks: Check[]): void {
   }
 }
 
+/** True when every error appended since `before` came from a CEL rule. */
+function structurallySound(out: FieldError[], before: number): boolean {
+  for (let i = before; i < out.length; i++) if (!celErrors.has(out[i] as FieldError)) return false;
+  return true;
+}
+
 /** Compile a schema node (and, recursively, its children) into a Check. */
 export function compileNode(s: SchemaNode, mode: Mode = 'full'): Check {
   const typeError = typeTest(s);
@@ -344,8 +350,9 @@ export function compileNode(s: SchemaNode, mode: Mode = 'full'): Check {
     }
     const before = out.length;
     for (const c of checks) c(v, path, out);
-    // CEL rules see a value that passed the structural checks (a rule on a malformed subtree would only
-    // add a confusing second error); the API server would report both.
-    if (rules !== undefined && out.length === before) rules(v, path, out);
+    // CEL rules run on a subtree that passed the structural checks (errors from rules further down do not
+    // count): on a malformed subtree a rule would only add a confusing second error, where the API server
+    // reports both.
+    if (rules !== undefined && structurallySound(out, before)) rules(v, path, out);
   };
 }

@@ -185,6 +185,18 @@ test('metadata: name required and a DNS-1123 subdomain, namespace a label, label
   assert.deepEqual(validateStructure(vs({}, { name: 'Reviews' }), vsGvk, { metadata: false }).errors, []);
 });
 
+test('CEL errors further down do not hide the rules above them; structural errors do', () => {
+  const se = (spec: unknown): unknown => ({ apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'se' }, spec });
+  const seGvk = { ...NET, kind: 'ServiceEntry' };
+  assert.deepEqual(errorsOf(se({ hosts: ['*'], endpoints: [{ address: '10.0.0.1' }] }), seGvk), [
+    { path: 'spec.hosts[0]', message: 'Invalid value: hostname cannot be wildcard' },
+    { path: 'spec', message: 'Invalid value: NONE mode cannot set endpoints' },
+  ]);
+  assert.deepEqual(errorsOf(se({ hosts: [1], endpoints: [{ address: '10.0.0.1' }] }), seGvk), [
+    { path: 'spec.hosts[0]', message: 'must be of type string: "integer"' },
+  ]);
+});
+
 test('status is not validated (the API server drops it on create)', () => {
   assert.deepEqual(errorsOf({ ...vs({}), status: { anything: true } }), []);
 });

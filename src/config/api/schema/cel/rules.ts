@@ -89,6 +89,14 @@ const firstLine = (e: unknown): string => (e instanceof Error ? e.message : Stri
 
 type Program = (self: unknown, path: string, out: FieldError[]) => void;
 
+/** Errors produced by CEL rules (not by the schema's structure), so parents can tell the two apart. */
+export const celErrors = new WeakSet<FieldError>();
+
+function report(out: FieldError[], e: FieldError): void {
+  celErrors.add(e);
+  out.push(e);
+}
+
 function compileRule(r: ValidationRule): Program {
   const env = celEnvironment();
   const src = rewriteRule(r.rule);
@@ -105,7 +113,7 @@ function compileRule(r: ValidationRule): Program {
     try {
       result = program({ self });
     } catch (e) {
-      out.push({ path, message: `Invalid value: ${firstLine(e)} evaluating rule: ${staticMessage}` });
+      report(out, { path, message: `Invalid value: ${firstLine(e)} evaluating rule: ${staticMessage}` });
       return;
     }
     if (result === true) return;
@@ -118,7 +126,7 @@ function compileRule(r: ValidationRule): Program {
         // The API server falls back to `message` (or the rule) when messageExpression fails.
       }
     }
-    out.push({ path: joinSuffix(path, suffix), message: `${prefix}: ${message}` });
+    report(out, { path: joinSuffix(path, suffix), message: `${prefix}: ${message}` });
   };
 }
 

@@ -10,7 +10,7 @@ import type { CrdData, SchemaNode } from './types.ts';
 const BUNDLE = '/work/shared/istio-samples/crds/crd-all.gen.yaml';
 const committed = JSON.parse(readFileSync(new URL('./crds.gen.json', import.meta.url), 'utf8')) as CrdData;
 
-test('crds.gen.json is up to date with the CRD bundle (run: node scripts/gen-crd-schema.ts)', { skip: !existsSync(BUNDLE) && 'bundle not present' }, () => {
+test('crds.gen.json is up to date with the CRD bundle (run: npm run gen:schema)', { skip: !existsSync(BUNDLE) && 'bundle not present' }, () => {
   const { data, dropped } = generate(readFileSync(BUNDLE, 'utf8'));
   assert.deepEqual(data, committed);
   assert.deepEqual(dropped, ['description']);

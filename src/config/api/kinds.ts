@@ -5,6 +5,7 @@ import type { GroupVersionKind } from './resource.ts';
 import { crdKinds } from './schema/structural.ts';
 import type { SemanticValidator, Validation } from './validation/report.ts';
 import { kubeStructure } from './kube/index.ts';
+import { networkingValidators } from './networking/index.ts';
 import { securityValidators } from './security/index.ts';
 import { telemetryValidators } from './telemetry/index.ts';
 
@@ -113,7 +114,7 @@ export function buildKinds(semantic: SemanticTable): readonly KindInfo[] {
   return [...istio, ...kube];
 }
 
-const KINDS: readonly KindInfo[] = buildKinds({ ...securityValidators, ...telemetryValidators });
+const KINDS: readonly KindInfo[] = buildKinds({ ...networkingValidators, ...securityValidators, ...telemetryValidators });
 
 /** Every kind Weft knows, Istio kinds first. */
 export function allKinds(): readonly KindInfo[] {

@@ -39,10 +39,13 @@ export const adsConfigSource: Json = { ads: {}, resource_api_version: 'V3' };
 /** Envoy's max uint32, which Istio uses to disable circuit-breaker limits by default. */
 export const MAX_U32 = 4294967295;
 
-/** google.protobuf.Struct from a flat string map, in proto form (protobufjs has no JSON mapping for Struct). */
+/**
+ * google.protobuf.Struct from a flat string map, in protobufjs form: protobufjs has no JSON mapping for Struct, and its
+ * bundled google/protobuf/struct.proto names Value's fields in camelCase (`stringValue`), whatever keepCase says.
+ */
 export function struct(fields: Record<string, string>): Json {
   const out: Record<string, Json> = {};
-  for (const [k, v] of Object.entries(fields)) out[k] = { string_value: v };
+  for (const [k, v] of Object.entries(fields)) out[k] = { stringValue: v };
   return { fields: out };
 }
 

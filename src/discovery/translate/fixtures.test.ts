@@ -6,8 +6,8 @@ import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
 import type { Resource } from '../../config/api/resource.ts';
+import { loadText } from '../../config/api/load.ts';
 import { readEnv } from '../../core/env.ts';
 import { formatNodeId } from '../../core/names/node-id.ts';
 import { messageType, encodeAny, type XdsTypeUrl } from '../../xds/protos.ts';
@@ -19,17 +19,18 @@ import type { MeshSettings } from '../snapshot/mesh.ts';
 export const here = dirname(fileURLToPath(import.meta.url));
 export const samples = '/work/shared/istio-samples';
 
-export function parseYaml(text: string): Resource[] {
+/** Parse and validate YAML with the config API's loader, as the store does; invalid input fails the test. */
+export function parseYaml(text: string, file = 'test.yaml'): Resource[] {
   const out: Resource[] = [];
-  for (const doc of parseAllDocuments(text)) {
-    const v = doc.toJS() as unknown;
-    if (v && typeof v === 'object' && 'kind' in v) out.push(v as Resource);
+  for (const l of loadText(text, file)) {
+    assert.ok(l.valid, `${file}: ${l.key.kind}/${l.key.name} is invalid: ${JSON.stringify(l.errors)}`);
+    if (l.support === 'mesh') out.push(l.resource);
   }
   return out;
 }
 
 export function loadYamlFile(path: string): Resource[] {
-  return parseYaml(readFileSync(path, 'utf8'));
+  return parseYaml(readFileSync(path, 'utf8'), path);
 }
 
 export function snapshotOf(configs: Resource[], mesh: MeshSettings = {}): MeshSnapshot {

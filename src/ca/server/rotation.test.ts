@@ -1,0 +1,113 @@
+// Root rotation without downtime, driven by `weft ca rotate-root` against the state dir of a running CA:
+// workloads holding old-root certificates and workloads holding new-root certificates trust each other throughout.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { run } from '../../cli/commands/ca.ts';
+import { memoryIo } from '../../cli/io.ts';
+import { IdentityManager, type WorkloadIdentity } from '../../agent/identity/manager.ts';
+import { connectEcho, startEchoServer } from '../../agent/identity/testing.ts';
+import { splitCertificates } from '../pki/pem.ts';
+import { openssl, startTestCa, tempDir } from '../testing/harness.ts';
+import { mintBootstrapToken } from './auth/token.ts';
+import { requireTokenKeys } from './store.ts';
+
+const tmp = tempDir();
+after(() => tmp.remove());
+const policy = { trustDomains: ['cluster.local'] };
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const io = memoryIo();
+  const code = await run(args, io);
+  return { code, out: io.stdout(), err: io.stderr() };
+}
+
+/** Both directions of an mTLS echo between two workloads: a serves and b connects, then the reverse. */
+async function mutualTrust(a: IdentityManager, b: IdentityManager): Promise<void> {
+  for (const [srv, cli] of [[a, b], [b, a]] as const) {
+    const server = await startEchoServer(srv, policy);
+    try {
+      const c = await connectEcho(server.port, cli.current()!, policy);
+      assert.equal(await c.echo('hello'), 'hello');
+      c.socket.destroy();
+    } finally {
+      await server.close();
+    }
+  }
+}
+
+test('during a root rotation old and new workload certificates trust each other; after it, new ones do', async () => {
+  const stateDir = tmp.dir;
+  const ca = await startTestCa({ stateDir, pollIntervalMs: 50 });
+  const oldRoot = ca.cp.ca.trustBundlePem();
+  const managers: IdentityManager[] = [];
+  const workload = (sa: string, roots: string): IdentityManager => {
+    const m = new IdentityManager({
+      caAddress: ca.address,
+      caRootsPem: roots,
+      token: () => mintBootstrapToken({ keys: requireTokenKeys(stateDir), identity: { namespace: 'default', serviceAccount: sa }, ttlSeconds: 600 }),
+    });
+    managers.push(m);
+    return m;
+  };
+  try {
+    const oldWorkload = workload('reviews', oldRoot);
+    const before: WorkloadIdentity = await oldWorkload.start();
+    assert.equal(splitCertificates(before.rootsPem).length, 1);
+
+    // Rotate on disk, as an operator would; the running CA notices within its poll interval.
+    const updated = once(ca.cp.ca, 'updated');
+    const r = await cli('rotate-root', '--state-dir', stateDir, '--overlap', '1h');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /generation 1 → 2/);
+    await updated;
+    const bundle = ca.cp.ca.trustBundlePem();
+    assert.equal(splitCertificates(bundle).length, 2, 'old and new roots are trusted together');
+
+    // A workload that only knows the old root (e.g. a fresh start with an old root-cert.pem) still reaches the CA,
+    // whose serving certificate now comes from the new root via the cross-signed certificate.
+    const newWorkload = workload('ratings', oldRoot);
+    const after1 = await newWorkload.start();
+    assert.equal(splitCertificates(after1.certChainPem).length, 2, 'leaf and the cross-signed new root');
+    assert.equal(after1.rootsPem, bundle);
+    assert.equal(new X509Certificate(splitCertificates(after1.certChainPem)[0]!).issuer, 'O=cluster.local\nCN=Weft Root CA 2');
+
+    // openssl agrees: the new leaf verifies against the old root alone (through the cross certificate) and against the new root.
+    writeFileSync(join(tmp.dir, 'leaf.pem'), splitCertificates(after1.certChainPem)[0]!);
+    writeFileSync(join(tmp.dir, 'cross.pem'), splitCertificates(after1.certChainPem)[1]!);
+    writeFileSync(join(tmp.dir, 'old-root.pem'), oldRoot);
+    writeFileSync(join(tmp.dir, 'new-root.pem'), splitCertificates(bundle)[1]!);
+    assert.match(await openssl(['verify', '-CAfile', 'old-root.pem', '-untrusted', 'cross.pem', 'leaf.pem'], tmp.dir), /OK/);
+    assert.match(await openssl(['verify', '-CAfile', 'new-root.pem', 'leaf.pem'], tmp.dir), /OK/);
+
+    // Old (trusts only the old root) and new certificates accept each other in both directions.
+    assert.equal(oldWorkload.current()!.rootsPem, oldRoot);
+    await mutualTrust(oldWorkload, newWorkload);
+
+    // The old workload renews and learns the new bundle.
+    const roots = once(oldWorkload, 'roots');
+    await oldWorkload.renewNow();
+    assert.equal((await roots)[0], bundle);
+    await mutualTrust(oldWorkload, newWorkload);
+
+    // Finishing early needs --force; then only the new root is trusted and issued chains no longer carry the cross certificate.
+    await assert.rejects(cli('rotate-root', '--finish', '--state-dir', stateDir), /Add --force once every workload has rotated/);
+    const finished = once(ca.cp.ca, 'updated');
+    assert.equal((await cli('rotate-root', '--finish', '--force', '--state-dir', stateDir)).code, 0);
+    await finished;
+    assert.equal(splitCertificates(ca.cp.ca.trustBundlePem()).length, 1);
+    const latest = workload('details', ca.cp.ca.trustBundlePem());
+    const last = await latest.start();
+    assert.equal(splitCertificates(last.certChainPem).length, 1);
+    assert.equal(splitCertificates(last.rootsPem).length, 1);
+    // Workloads still carrying the cross certificate and both roots interoperate with the post-rotation ones.
+    await mutualTrust(latest, newWorkload);
+    await mutualTrust(latest, oldWorkload);
+  } finally {
+    for (const m of managers) m.close();
+    await ca.close();
+  }
+});

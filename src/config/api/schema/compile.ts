@@ -28,15 +28,19 @@ export function jsonType(v: unknown): string {
   return typeof v;
 }
 
+/** JSON text of a value, or a placeholder when it cannot be serialised (too deep, bigint): used as a set key. */
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? 'undefined';
+  } catch {
+    return `<unserialisable ${jsonType(v)}>`;
+  }
+}
+
 /** A short rendering of a value for messages: JSON, long strings cut to 60 characters inside their quotes. */
 export function show(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}...` : v);
-  let s: string;
-  try {
-    s = typeof v === 'bigint' ? v.toString() : (JSON.stringify(v) ?? String(v));
-  } catch {
-    s = String(v);
-  }
+  const s = typeof v === 'bigint' ? v.toString() : safeJson(v);
   return s.length > 64 ? `${s.slice(0, 61)}...` : s;
 }
 
@@ -154,10 +158,10 @@ function numberChecks(s: SchemaNode, checks: Check[]): void {
 
 function enumCheck(values: unknown[]): Check {
   const primitives = new Set(values.filter((x) => x === null || typeof x !== 'object'));
-  const composite = values.filter((x) => x !== null && typeof x === 'object').map((x) => JSON.stringify(x));
+  const composite = values.filter((x) => x !== null && typeof x === 'object').map(safeJson);
   const supported = values.map((x) => JSON.stringify(x)).join(', ');
   return (v, path, out) => {
-    if (v === null || typeof v !== 'object' ? primitives.has(v) : composite.includes(JSON.stringify(v))) return;
+    if (v === null || typeof v !== 'object' ? primitives.has(v) : composite.includes(safeJson(v))) return;
     out.push({ path, message: `Unsupported value: ${show(v)}: supported values: ${supported}` });
   };
 }
@@ -226,7 +230,7 @@ function arrayChecks(s: SchemaNode, mode: Mode, checks: Check[]): void {
       const seen = new Set<string>();
       v.forEach((item, i) => {
         if (!isPlainObject(item)) return;
-        const key = JSON.stringify(Object.fromEntries(mapKeys.map((k) => [k, item[k] ?? null])));
+        const key = safeJson(Object.fromEntries(mapKeys.map((k) => [k, item[k] ?? null])));
         if (seen.has(key)) out.push({ path: `${path}[${i}]`, message: `Duplicate value: ${key}` });
         seen.add(key);
       });
@@ -236,7 +240,7 @@ function arrayChecks(s: SchemaNode, mode: Mode, checks: Check[]): void {
       if (!Array.isArray(v)) return;
       const seen = new Set<string>();
       v.forEach((item, i) => {
-        const key = JSON.stringify(item) ?? 'undefined';
+        const key = safeJson(item);
         if (seen.has(key)) out.push({ path: `${path}[${i}]`, message: `Duplicate value: ${show(item)}` });
         seen.add(key);
       });

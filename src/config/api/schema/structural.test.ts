@@ -197,6 +197,12 @@ test('CEL errors further down do not hide the rules above them; structural error
   ]);
 });
 
+test('deeply nested free-form values neither overflow the stack nor fail a valid resource', () => {
+  const deep: unknown = JSON.parse('['.repeat(20000) + ']'.repeat(20000));
+  const te = { apiVersion: 'extensions.istio.io/v1alpha1', kind: 'TrafficExtension', metadata: { name: 'x' }, spec: { wasm: { url: 'oci://r/p', pluginConfig: { a: deep } } } };
+  assert.deepEqual(validateStructure(te, { group: 'extensions.istio.io', version: 'v1alpha1', kind: 'TrafficExtension' }).errors, []);
+});
+
 test('status is not validated (the API server drops it on create)', () => {
   assert.deepEqual(errorsOf({ ...vs({}), status: { anything: true } }), []);
 });

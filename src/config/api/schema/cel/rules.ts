@@ -12,12 +12,20 @@ type Convert = (v: unknown) => unknown;
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const intOf = (v: unknown): unknown => (typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : v);
 
+/**
+ * Free-form values (under preserve-unknown-fields) nest as deep as the input does. Past this depth they are handed
+ * to CEL unconverted (numbers stay doubles) rather than recursing further: no rule reads that deep, and the
+ * conversion must not exhaust the stack.
+ */
+const MAX_UNTYPED_DEPTH = 64;
+
 /** Values under preserve-unknown-fields have no schema: integers become ints, other numbers doubles. */
-function convertUntyped(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(convertUntyped);
+function convertUntyped(v: unknown, depth = 0): unknown {
+  if (depth > MAX_UNTYPED_DEPTH) return v;
+  if (Array.isArray(v)) return v.map((x) => convertUntyped(x, depth + 1));
   if (isPlainObject(v)) {
     const o: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-    for (const k of Object.keys(v)) o[k] = convertUntyped(v[k]);
+    for (const k of Object.keys(v)) o[k] = convertUntyped(v[k], depth + 1);
     return o;
   }
   return intOf(v);
@@ -33,7 +41,7 @@ export function converter(s: SchemaNode): Convert {
     case 'boolean':
       return (v) => v;
     case 'array': {
-      const item = s.items !== undefined ? converter(s.items) : convertUntyped;
+      const item: Convert = s.items !== undefined ? converter(s.items) : (x) => convertUntyped(x);
       return (v) => (Array.isArray(v) ? v.map(item) : v);
     }
     case 'object': {
@@ -51,13 +59,13 @@ export function converter(s: SchemaNode): Convert {
           if (v[k] === undefined) continue;
           const c = props.get(k);
           if (c !== undefined) o[k] = c(v[k]);
-          else if (keepUnknown) o[k] = convertUntyped(v[k]);
+          else if (keepUnknown) o[k] = convertUntyped(v[k], 1);
         }
         return o;
       };
     }
     default:
-      return convertUntyped;
+      return (v) => convertUntyped(v);
   }
 }
 

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { allKinds, classifyKind, findKind, resolveKindName } from './kinds.ts';
 import { crdKinds } from './schema/structural.ts';
+import fc from 'fast-check';
+import { loadText } from './load.ts';
 import { validateResource } from './validate.ts';
 
 const origin = { file: 'x.yaml', document: 0, line: 1 };
@@ -67,6 +69,35 @@ test('istio.io/dry-run is only for ALLOW and DENY AuthorizationPolicies, with a 
   assert.match(errs(ap({ action: 'AUDIT', rules: [{}] }, ann('true')))[0] ?? '', /only supports action ALLOW or DENY/);
   const pa = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'p', annotations: { 'istio.io/dry-run': 'true' } }, spec: {} };
   assert.match(errs(pa)[0] ?? '', /PeerAuthentication does not support the istio.io\/dry-run annotation/);
+  assert.match(errs(ap({}, { annotations: { 'internal.istio.io/parents': 'x' } }))[0] ?? '', /reserved for Istio's own use/);
+});
+
+test('loadText and validateResource never throw, whatever the input', () => {
+  fc.assert(
+    fc.property(fc.anything(), (raw) => {
+      const r = validateResource(raw, origin);
+      assert.equal(r.valid, r.errors.length === 0);
+    }),
+    { numRuns: 300 },
+  );
+  fc.assert(
+    fc.property(fc.string(), (text) => {
+      for (const r of loadText(text, 'f.yaml')) assert.equal(r.valid, r.errors.length === 0);
+    }),
+    { numRuns: 300 },
+  );
+  const envelope = fc.record({
+    apiVersion: fc.constantFrom('networking.istio.io/v1', 'security.istio.io/v1', 'telemetry.istio.io/v1', 'v1', 'apps/v1', 'discovery.k8s.io/v1'),
+    kind: fc.constantFrom('VirtualService', 'DestinationRule', 'AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication', 'Telemetry', 'Service', 'Pod', 'Deployment', 'EndpointSlice'),
+    metadata: fc.record({ name: fc.constantFrom('a', 'b-1') }),
+    spec: fc.anything(),
+  });
+  fc.assert(
+    fc.property(envelope, (raw) => {
+      validateResource(raw, origin);
+    }),
+    { numRuns: 500 },
+  );
 });
 
 test('Kubernetes kinds: cluster-scoped keys, spec-less kinds keep their fields in spec, status kept', () => {

@@ -94,9 +94,14 @@ export function validateResource(raw: unknown, origin: Origin, ctx: ValidationCo
   // Semantic layer: Istio's webhook rules, given the typed resource with its namespace defaulted.
   checkAnnotations(resource, r.at('metadata').at('annotations'));
   if (kindInfo.semantic && v.errors.length === 0) {
-    const sem = kindInfo.semantic(resource, ctx);
-    v.errors.push(...sem.errors);
-    v.warnings.push(...sem.warnings);
+    try {
+      const sem = kindInfo.semantic(resource, ctx);
+      v.errors.push(...sem.errors);
+      v.warnings.push(...sem.warnings);
+    } catch (e) {
+      // A validator bug must not take down the store or the CLI: the resource is refused, and the message says why.
+      r.at('spec').error(`internal error while validating ${kind} (a Weft bug; please report it with 'weft bug-report'): ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
   if (kindInfo.support === 'ignored') {
     r.warn(`Weft does not act on ${kind}: it was validated against Istio's schema and is accepted, but has no effect`);
@@ -210,8 +215,19 @@ function stringMap(raw: unknown, r: Reporter, labels: boolean): Record<string, s
   return out;
 }
 
-/** Istio's metadata rule: the dry-run annotation is only for ALLOW and DENY AuthorizationPolicies, with a boolean value. */
+/** Annotations only Istio itself may set: the webhook rejects them on user config. */
+const INTERNAL_ANNOTATIONS: readonly string[] = ['internal.istio.io/webhook-always-reject', 'internal.istio.io/parents', 'internal.istio.io/parent-namespace'];
+
+/**
+ * Istio's metadata rules: internal annotations are refused; the dry-run annotation is only for ALLOW and DENY
+ * AuthorizationPolicies, with a boolean value.
+ */
 function checkAnnotations(res: Resource, r: Reporter): void {
+  for (const a of INTERNAL_ANNOTATIONS) {
+    if (res.metadata.annotations?.[a] !== undefined && res.apiVersion.includes('.istio.io/')) {
+      atKey(r, a).error(`the ${a} annotation is reserved for Istio's own use and may not be set: remove it`);
+    }
+  }
   const value = res.metadata.annotations?.[DRY_RUN];
   if (value === undefined) return;
   const at = atKey(r, DRY_RUN);

@@ -1,12 +1,11 @@
 // Every networking.istio.io resource in Istio's own samples and pilot test configs passes semantic validation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import type { Resource } from '../resource.ts';
 import { defaultValidationContext } from '../validation/report.ts';
 import { networkingValidators, type NetworkingKind } from './index.ts';
+import { loadNetworking } from './test-helpers.ts';
 
 const SAMPLES = new URL('../../../../../shared/istio-samples/', import.meta.url).pathname;
 const DIRS = ['bookinfo/networking', 'curl', 'extauthz', 'external', 'helloworld', 'httpbin', 'multicluster', 'tcp-echo', 'websockets', 'pilot-testdata-config'];
@@ -17,15 +16,6 @@ function* yamlFiles(dir: string): Generator<string> {
     if (statSync(p).isDirectory()) yield* yamlFiles(p);
     else if (/\.ya?ml$/.test(name)) yield p;
   }
-}
-
-export function loadNetworking(file: string): Resource[] {
-  const out: Resource[] = [];
-  for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
-    const r = doc.toJS() as Resource | null;
-    if (r !== null && typeof r === 'object' && typeof r.apiVersion === 'string' && r.apiVersion.startsWith('networking.istio.io/') && r.kind in networkingValidators) out.push(r);
-  }
-  return out;
 }
 
 test('Istio samples and pilot test configs pass networking semantic validation', () => {

@@ -4,7 +4,7 @@
 import { Reporter, type SemanticValidator, type Validation } from '../validation/report.ts';
 import type { Resource } from '../resource.ts';
 import { isDns1123Label, isWildcardHost, validateFqdn, validatePartialWildcard, validateWildcardDomain } from '../validation/common/host.ts';
-import { checkPort, isHttpProtocol, isIP, isTlsProtocol, parseProtocol, protocolNames, validateIpOrCidr, type Protocol } from '../validation/common/net.ts';
+import { checkPort, isHttpProtocol, isIP, isTlsProtocol, parseProtocol, protocolNames, checkIpOrCidr, type Protocol } from '../validation/common/net.ts';
 import { checkLabels, checkWorkloadSelector } from '../validation/common/labels.ts';
 import { checkExportTo } from '../validation/common/http.ts';
 import { checkMetadata } from '../validation/common/metadata.ts';
@@ -28,7 +28,8 @@ export const validateServiceEntry: SemanticValidator = (resource: Resource): Val
   const labels = resource.metadata.labels ?? {};
   const resolution = str(spec.resolution) || 'NONE';
   const hosts = arr(spec.hosts).map(str);
-  const addresses = arr(spec.addresses).map(str);
+  const rawAddresses = arr(spec.addresses);
+  const addresses = rawAddresses.map(str);
   const endpoints = arr(spec.endpoints);
   const ports = arr(spec.ports);
   const hasSelector = isSet(spec.workloadSelector);
@@ -49,10 +50,9 @@ export const validateServiceEntry: SemanticValidator = (resource: Resource): Val
   });
 
   let cidr = false;
-  addresses.forEach((a, i) => {
-    cidr ||= a.includes('/');
-    const m = validateIpOrCidr(a);
-    if (m !== undefined) r.at('addresses').at(i).error(m);
+  rawAddresses.forEach((a, i) => {
+    if (typeof a === 'string' && a.includes('/')) cidr = true;
+    checkIpOrCidr(r.at('addresses').at(i), a);
   });
   if (cidr && resolution !== 'NONE' && resolution !== 'STATIC') r.at('addresses').error(`CIDR addresses are only allowed with resolution NONE or STATIC, not ${resolution}`);
 

@@ -38,6 +38,7 @@ function validateLabels(whole: string, rest: string): string | undefined {
   for (let i = 0; i < parts.length; i++) {
     const label = parts[i] ?? '';
     if (i === parts.length - 1 && label === '') return undefined;
+    if (label.includes('*')) return `host ${q(whole)} is not valid: a wildcard "*" is only allowed as the whole first label (e.g. "*.example.com")`;
     if (!isDns1123Label(label)) {
       return `host ${q(whole)} is not valid: label ${q(label)} must be 1-63 letters, digits or '-', starting and ending with a letter or digit`;
     }

@@ -165,6 +165,28 @@ test('int-or-string and format byte (synthetic schema nodes)', () => {
   assert.deepEqual(run({ body: 'not base64!' }), [{ path: 'spec.body', message: 'Invalid value: "not base64!": must be base64-encoded (format byte)' }]);
 });
 
+test('CEL rule options: messageExpression, fieldPath, reason; transition rules skipped (synthetic schema)', () => {
+  const check = compileNode({
+    type: 'object',
+    properties: { min: { type: 'integer' }, max: { type: 'integer' }, labels: { type: 'object', additionalProperties: { type: 'string' } } },
+    'x-kubernetes-validations': [
+      { rule: 'self.min <= self.max', messageExpression: "'min ' + string(self.min) + ' exceeds max ' + string(self.max)", fieldPath: '.max' },
+      { rule: "!('forbidden' in self.labels)", message: 'the forbidden label may not be set', fieldPath: ".labels['forbidden']", reason: 'FieldValueForbidden' },
+      { rule: 'self.min == oldSelf.min', message: 'min is immutable' },
+    ],
+  });
+  const run = (v: unknown): FieldError[] => {
+    const out: FieldError[] = [];
+    check(v, 'spec', out);
+    return out;
+  };
+  assert.deepEqual(run({ min: 1, max: 2, labels: {} }), []);
+  assert.deepEqual(run({ min: 3, max: 2, labels: { forbidden: 'x' } }), [
+    { path: 'spec.max', message: 'Invalid value: min 3 exceeds max 2' },
+    { path: 'spec.labels[forbidden]', message: 'Forbidden: the forbidden label may not be set' },
+  ]);
+});
+
 test('metadata: name required and a DNS-1123 subdomain, namespace a label, labels and annotations checked', () => {
   assert.deepEqual(errorsOf(vs({}, {})), [{ path: 'metadata.name', message: 'Required value: name or generateName is required' }]);
   const { metadata: _m, ...noMeta } = vs({});

@@ -103,8 +103,9 @@ function workloadPorts(v: unknown): Record<string, number> {
   return out;
 }
 
+/** Istio's INTERCEPTION_MODE; anything else (or absent) is REDIRECT, Istio's default. */
 function interception(v: string): InterceptionMode {
-  return v === 'TPROXY' || v === 'NONE' ? v : v === '' ? 'REDIRECT' : 'REDIRECT';
+  return v === 'TPROXY' || v === 'NONE' ? v : 'REDIRECT';
 }
 
 /**

@@ -71,7 +71,7 @@ export class AutoRegistrations {
     this.#changed = opts.changed;
   }
 
-  /** Record a connection of `workload`; returns true when the set of entries changed. */
+  /** Record a connection of `workload`; notifies `changed` when the set of entries (or an entry) changed. */
   connect(workload: Workload): void {
     const key = `${workload.namespace}/${workload.name}`;
     const e = this.#entries.get(key);

@@ -6,7 +6,7 @@ import { type Result, ok, err } from '../core/result.ts';
 import type { Proxy } from '../discovery/proxy.ts';
 import type { Endpoint, RegistryState, Service } from '../discovery/snapshot/model.ts';
 import { labelsMatch } from '../discovery/snapshot/model.ts';
-import { AutoRegistrations, type Timers, realTimers, workloadFromGroup } from './auto-register.ts';
+import { AutoRegistrations, type Timers, autoRegisteredName, realTimers, workloadFromGroup } from './auto-register.ts';
 import { kubeToModel } from './kube.ts';
 import { type Workload, serviceEntryToModel, TLS_MODE_LABEL } from './service-entry.ts';
 import type { KubeServiceSpec, ServiceEntrySpec, WorkloadEntrySpec, WorkloadGroupSpec } from './specs.ts';
@@ -168,8 +168,7 @@ export class ServiceRegistry {
   /** A proxy's connection closed: its auto-registered entry (if any) goes after the grace period unless it reconnects. */
   disconnected(proxy: Proxy): void {
     if (proxy.autoRegisterGroup === '' || proxy.ipAddresses[0] === undefined) return;
-    const name = `${proxy.autoRegisterGroup}-${proxy.ipAddresses[0].replace(/[.:]/g, '-')}`;
-    this.#auto.disconnect(proxy.namespace, name);
+    this.#auto.disconnect(proxy.namespace, autoRegisteredName(proxy.autoRegisterGroup, proxy.ipAddresses[0]));
   }
 
   close(): void {

@@ -79,15 +79,21 @@ function mergeTier(tier: readonly DestinationRuleRecord[]): EffectiveDestination
   return { trafficPolicy, subsets, sources: tier.map((d) => `${d.namespace}/${d.name}`) };
 }
 
-/** The DRs for `host`: exact host first, else the most specific wildcard that matches. */
-function candidatesFor(byHost: ReadonlyMap<string, readonly DestinationRuleRecord[]>, host: string): readonly DestinationRuleRecord[] {
-  const exact = byHost.get(host);
-  if (exact) return exact;
+/** The DRs for `host` among those `keep` admits: exact host first, else the most specific wildcard that matches. */
+function candidatesFor(
+  byHost: ReadonlyMap<string, readonly DestinationRuleRecord[]>,
+  host: string,
+  keep: (d: DestinationRuleRecord) => boolean,
+): readonly DestinationRuleRecord[] {
+  const exact = (byHost.get(host) ?? []).filter(keep);
+  if (exact.length > 0) return exact;
   let best: readonly DestinationRuleRecord[] = [];
   let bestLen = -1;
   for (const [h, list] of byHost) {
-    if (h.startsWith('*') && hostMatches(h, host) && h.length > bestLen) {
-      best = list;
+    if (!h.startsWith('*') || !hostMatches(h, host) || h.length <= bestLen) continue;
+    const kept = list.filter(keep);
+    if (kept.length > 0) {
+      best = kept;
       bestLen = h.length;
     }
   }
@@ -105,16 +111,14 @@ export interface DrLookup {
 
 /** The effective DestinationRule for a proxy calling `host`, or undefined when none applies. */
 export function destinationRuleFor(byHost: ReadonlyMap<string, readonly DestinationRuleRecord[]>, q: DrLookup): EffectiveDestinationRule | undefined {
-  const visible = candidatesFor(byHost, q.host).filter((d) => {
-    if (d.selector) return d.namespace === q.proxyNamespace && labelsMatch(d.selector, q.proxyLabels);
-    return d.namespace === q.proxyNamespace || isExportedTo(d.exportTo.length > 0 ? d.exportTo : q.defaultExportTo, d.namespace, q.proxyNamespace);
-  });
-  if (visible.length === 0) return undefined;
-  const selected = visible.filter((d) => d.selector);
-  const local = visible.filter((d) => !d.selector && d.namespace === q.proxyNamespace);
-  const svcNs = visible.filter((d) => !d.selector && d.namespace === q.serviceNamespace && d.namespace !== q.proxyNamespace);
-  const root = visible.filter((d) => !d.selector && d.namespace === q.rootNamespace && d.namespace !== q.proxyNamespace && d.namespace !== q.serviceNamespace);
-  const others = visible.filter((d) => !d.selector && ![q.proxyNamespace, q.serviceNamespace, q.rootNamespace].includes(d.namespace));
+  const exported = (d: DestinationRuleRecord) => isExportedTo(d.exportTo.length > 0 ? d.exportTo : q.defaultExportTo, d.namespace, q.proxyNamespace);
+  const tier = (keep: (d: DestinationRuleRecord) => boolean) => candidatesFor(byHost, q.host, keep);
+  const selected = tier((d) => d.selector !== undefined && d.namespace === q.proxyNamespace && labelsMatch(d.selector, q.proxyLabels));
+  const local = tier((d) => !d.selector && d.namespace === q.proxyNamespace);
+  const svcNs = tier((d) => !d.selector && d.namespace === q.serviceNamespace && d.namespace !== q.proxyNamespace && exported(d));
+  const root = tier((d) => !d.selector && d.namespace === q.rootNamespace && d.namespace !== q.proxyNamespace && d.namespace !== q.serviceNamespace && exported(d));
+  const others = tier((d) => !d.selector && ![q.proxyNamespace, q.serviceNamespace, q.rootNamespace].includes(d.namespace) && exported(d));
+  if (selected.length + local.length + svcNs.length + root.length + others.length === 0) return undefined;
   let chosen: EffectiveDestinationRule;
   if (selected.length > 0) chosen = mergeTier([...selected, ...local]);
   else if (local.length > 0) chosen = mergeTier(local);

@@ -70,6 +70,9 @@ test('usage and I/O errors exit 2', async () => {
   assert.equal(missing.code, 2);
   assert.equal(missing.err, 'weft validate: cannot read nope.yaml: no such file or directory\n');
   assert.match(missing.out, /validated 7 resources in 3 files/, 'readable files are still validated');
+  const empty = await weft(['-f', 'fixtures/empty']);
+  assert.equal(empty.code, 2);
+  assert.equal(empty.err, 'weft validate: no YAML or JSON files found in fixtures/empty\n');
   const help = await weft(['--help']);
   assert.equal(help.code, 0);
   assert.match(help.out, /Usage: weft validate -f/);

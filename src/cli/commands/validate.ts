@@ -19,7 +19,8 @@ Flags:
   -o, --output FORMAT   text (default) or json.
   -h, --help            Show this help.
 
-Exit codes: 0 everything is valid (warnings allowed), 1 something is invalid, 2 usage or I/O error.
+Exit codes: 0 everything is valid (warnings allowed), 1 something is invalid, 2 usage or I/O error
+(including paths that hold no YAML or JSON file).
 `;
 
 interface Options {
@@ -115,12 +116,15 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const stdin = opts.files.includes('-') ? await io.readStdin() : undefined;
   const { results, ioErrors, files } = await loadPaths(opts.files, undefined, { stdin, cwd: io.cwd });
   for (const e of ioErrors) io.err(`weft validate: cannot read ${shownFile(e.file)}: ${e.message}\n`);
+  // A path that holds no config at all is almost always a mistake (a wrong directory in CI): say so and fail.
+  const empty = files.length === 0 && ioErrors.length === 0;
+  if (empty) io.err(`weft validate: no YAML or JSON files found in ${opts.files.join(', ')}\n`);
   if (opts.output === 'json') {
     io.out(JSON.stringify(toJson(results), null, 2) + '\n');
   } else {
     io.out(formatText(results));
     io.out(formatSummary(results, files.length));
   }
-  if (ioErrors.length > 0) return ExitCode.usage;
+  if (ioErrors.length > 0 || empty) return ExitCode.usage;
   return results.every((r) => r.valid) ? ExitCode.ok : ExitCode.invalid;
 }

@@ -68,6 +68,9 @@ test('loadPaths walks directories recursively in sorted order, reads named files
     await writeFile(join(dir, 'cfg', 'sub', 'c.json'), JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'c' } }));
     await writeFile(join(dir, 'cfg', 'notes.txt'), 'not config');
     await writeFile(join(dir, 'named.conf'), VS('named'));
+    await mkdir(join(dir, 'cfg', '.github'));
+    await writeFile(join(dir, 'cfg', '.github', 'ci.yaml'), 'on: push\n');
+    await writeFile(join(dir, 'cfg', '.hidden.yaml'), 'x: 1\n');
     await symlink(join(dir, 'cfg'), join(dir, 'cfg', 'sub', 'loop'));
     const { results, ioErrors, files } = await loadPaths(['cfg', 'named.conf', 'missing.yaml', '-'], undefined, { cwd: dir, stdin: VS('stdin') });
     assert.deepEqual(files, ['cfg/a.yml', 'cfg/b.yaml', 'cfg/sub/c.json', 'named.conf', '-']);

@@ -113,7 +113,8 @@ export interface IoError {
 }
 
 /**
- * Load files and directories. Directories are walked recursively in sorted order, reading *.yaml, *.yml and *.json;
+ * Load files and directories. Directories are walked recursively in sorted order, reading *.yaml, *.yml and *.json
+ * and skipping hidden entries (names starting with '.');
  * `-` is standard input (`opts.stdin`). Unreadable paths become `ioErrors`; everything readable is still loaded.
  */
 export async function loadPaths(
@@ -174,7 +175,8 @@ async function collect(shown: string, abs: string, ioErrors: IoError[], seen: Se
     return [];
   }
   const out: string[] = [];
-  for (const name of names) out.push(...(await collect(join(shown, name), join(abs, name), ioErrors, seen, false)));
+  // Hidden entries (.git, .github …) are not config: a repository's CI workflows are YAML too.
+  for (const name of names) if (!name.startsWith('.')) out.push(...(await collect(join(shown, name), join(abs, name), ioErrors, seen, false)));
   return out;
 }
 

@@ -414,3 +414,22 @@ test('a generator error is counted and the proxy keeps what it has', async (t) =
   assert.equal(c.inbox.pending(TypeUrl.cluster), 0);
   assert.match(await s.xds.metrics.registry.getSingleMetricAsString('pilot_xds_push_errors'), /type="cds"\} 1/);
 });
+
+test('SotW: a subscription change sent after the ACK, with the same nonce, is followed (regression: grpc-js-xds)', async (t) => {
+  const w = world();
+  const s = await start(w);
+  t.after(s.stop);
+  const c = new SotwClient(s.address, { id: 'sidecar~10.0.0.11~k.default~default.svc.cluster.local' });
+  t.after(() => c.close());
+  c.subscribe(TypeUrl.listener, ['l1']);
+  const l1 = await c.next(TypeUrl.listener);
+  c.ack(l1);
+  await s.waitFor((e) => e.kind === 'ack' && e.nonce === l1.nonce);
+  w.listeners.set('l2', listener('l2', 9090));
+  s.xds.update(viewOf(w), push());
+  await s.xds.idle();
+  assert.equal(c.inbox.pending(TypeUrl.listener), 0, 'l2 is not subscribed yet');
+  c.subscribe(TypeUrl.listener, ['l1', 'l2'], l1.nonce);
+  const both = await c.next(TypeUrl.listener);
+  assert.deepEqual(names(both), ['l1', 'l2']);
+});

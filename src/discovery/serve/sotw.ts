@@ -50,10 +50,11 @@ export function onSotwRequest<P>(ctx: ServeContext<P>, conn: Connection<P>, req:
     pushType(ctx, conn, w, { force: true, startMs: now });
     return;
   }
-  const settled = settleResponse(ctx, conn, w, nonce, req.error_detail, req.version_info ?? '');
-  if (!settled) return;
-  // The proxy answered our latest response: its resource_names are current; follow a changed subscription.
-  if (w.outstanding.length > 0) return;
+  // ACK/NACK bookkeeping for any response we sent (older ones too: a later ACK settles the earlier ones).
+  settleResponse(ctx, conn, w, nonce, req.error_detail, req.version_info ?? '');
+  // Only a request that names our latest response is current (xDS: ignore stale nonces). It may be a plain
+  // ACK, or a subscription change sent later with the same, already acknowledged, nonce.
+  if (nonce !== w.sentNonce || w.outstanding.length > 0) return;
   const sub = sotwSubscription(typeUrl, names);
   if (sameSubscription(w.names, sub)) return;
   const added = sub === undefined ? undefined : [...sub].filter((n) => !w.names?.has(n));

@@ -18,9 +18,6 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   up: () => import('./commands/up.ts'),
   'proxy-status': () => import('./commands/proxy-status.ts'),
   'proxy-config': () => import('./commands/proxy-config.ts'),
-  up: () => import('./commands/up.ts'),
-  'proxy-status': () => import('./commands/proxy-status.ts'),
-  'proxy-config': () => import('./commands/proxy-config.ts'),
 };
 
 function usage(io: CliIo, loaded: Record<string, string>): void {

@@ -97,3 +97,13 @@ spec:
     assert.ok(ms.some((m) => m.type.code === 'IST0106' && m.item?.name === 'd'), ms.map(messageLine).join('\n'));
   });
 });
+
+describe('schema warnings', () => {
+  it('reports unreachable rules once, as IST0130/IST0131, not again as IST0133', () => {
+    const files = ['virtualservice_dupmatches.yaml', 'virtualservice_overlappingmatches.yaml'];
+    const loaded = files.flatMap((f) => loadText(readFileSync(join(TESTDATA, f), 'utf8'), f));
+    const ms = analyze(itemsFromLoaded(loaded), { allNamespaces: true });
+    assert.ok(ms.some((m) => m.type.code === 'IST0130'));
+    assert.deepEqual(ms.filter((m) => m.type.code === 'IST0133').map(messageLine), []);
+  });
+});

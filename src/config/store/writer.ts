@@ -103,7 +103,10 @@ export async function writeResource(dir: string, key: ResourceKey, resource: Res
   if (!isTarget) {
     throw new WeftError('WEFT_ERR_CONFIG_CONFLICT', `${key.kind} ${key.namespace}/${key.name} is defined inside a List in ${file}; edit that file directly, or move the resource to its own file`);
   }
-  blocks[existing.origin.document] = existing.origin.document === 0 ? yaml : `---\n${yaml}`;
+  // Keep the comments (and the `---`) that lead the document: they usually describe it.
+  const old = blocks[existing.origin.document] ?? '';
+  const lead = /^(?:[ \t]*(?:#[^\n]*|---[^\n]*)?\n)*/.exec(old)?.[0] ?? '';
+  blocks[existing.origin.document] = `${lead}${yaml}`;
   await atomicWrite(file, joinDocuments(blocks));
   return file;
 }

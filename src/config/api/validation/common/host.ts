@@ -34,7 +34,8 @@ function checkNamePreconditions(name: string): string | undefined {
 function validateLabels(whole: string, rest: string): string | undefined {
   const parts = rest.split('.');
   const tld = parts[parts.length - 1] ?? '';
-  if (/^[+-]?[0-9]+$/.test(tld)) return `host ${q(whole)} is not valid: its top-level label ${q(tld)} cannot be all digits`;
+  // Go's strconv.Atoi decides "all digits": it also accepts a sign and refuses values beyond int64.
+  if (/^[+-]?[0-9]+$/.test(tld) && BigInt(tld) <= 9223372036854775807n && BigInt(tld) >= -9223372036854775808n) return `host ${q(whole)} is not valid: its top-level label ${q(tld)} cannot be all digits`;
   for (let i = 0; i < parts.length; i++) {
     const label = parts[i] ?? '';
     if (i === parts.length - 1 && label === '') return undefined;

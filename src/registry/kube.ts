@@ -72,8 +72,23 @@ export function kubeToModel(configs: readonly Resource[], domainSuffix: string):
   const services: Service[] = [];
   const endpoints: Endpoint[] = [];
   const pods = configs.filter((r) => r.kind === 'Pod') as Array<Resource<KubePodSpec>>;
-  const slices = configs.filter((r) => r.kind === 'EndpointSlice');
   const podByKey = new Map(pods.map((p) => [`${nsOf(p)}/${p.metadata.name}`, p]));
+  // Indexes so that a mesh of thousands of services stays linear: pods by namespace and one label, slices by service.
+  const podsByLabel = new Map<string, Array<Resource<KubePodSpec>>>();
+  for (const p of pods) {
+    for (const [k, v] of Object.entries(p.metadata.labels ?? {})) {
+      const key = `${nsOf(p)}/${k}=${v}`;
+      const list = podsByLabel.get(key);
+      if (list) list.push(p);
+      else podsByLabel.set(key, [p]);
+    }
+  }
+  const slicesByService = new Map<string, Resource[]>();
+  for (const sl of configs) {
+    if (sl.kind !== 'EndpointSlice') continue;
+    const key = `${nsOf(sl)}/${(sl.metadata.labels ?? {})[SERVICE_NAME_LABEL] ?? ''}`;
+    slicesByService.set(key, [...(slicesByService.get(key) ?? []), sl]);
+  }
   for (const svc of configs.filter((r) => r.kind === 'Service' && r.apiVersion === 'v1') as Array<Resource<KubeServiceSpec>>) {
     const ns = nsOf(svc);
     const spec = svc.spec ?? {};
@@ -93,7 +108,7 @@ export function kubeToModel(configs: readonly Resource[], domainSuffix: string):
       exportTo: exportTo ? exportTo.split(',').map((s) => s.trim()) : [],
       labels: svc.metadata.labels ?? {},
     });
-    const mySlices = slices.filter((s) => nsOf(s) === ns && (s.metadata.labels ?? {})[SERVICE_NAME_LABEL] === svc.metadata.name);
+    const mySlices = slicesByService.get(`${ns}/${svc.metadata.name}`) ?? [];
     if (mySlices.length > 0) {
       for (const slice of mySlices) {
         const sliceEps = topLevel<EndpointSliceBody['endpoints']>(slice, 'endpoints') ?? [];
@@ -112,7 +127,8 @@ export function kubeToModel(configs: readonly Resource[], domainSuffix: string):
         }
       }
     } else if (spec.selector && Object.keys(spec.selector).length > 0) {
-      for (const pod of pods) {
+      const [firstKey, firstValue] = Object.entries(spec.selector)[0]!;
+      for (const pod of podsByLabel.get(`${ns}/${firstKey}=${firstValue}`) ?? []) {
         const status = pod.status as KubePodStatus | undefined;
         if (nsOf(pod) !== ns || !status?.podIP || !labelsMatch(spec.selector, pod.metadata.labels ?? {})) continue;
         for (const sp of kports) endpoints.push(podEndpoint(host, sp, pod, status.podIP, targetPortOn(pod, sp), podReady(status)));

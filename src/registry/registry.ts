@@ -5,10 +5,9 @@ import type { Resource } from '../config/api/resource.ts';
 import { type Result, ok, err } from '../core/result.ts';
 import type { Proxy } from '../discovery/proxy.ts';
 import type { Endpoint, RegistryState, Service } from '../discovery/snapshot/model.ts';
-import { labelsMatch } from '../discovery/snapshot/model.ts';
 import { AutoRegistrations, type Timers, autoRegisteredName, realTimers, workloadFromGroup } from './auto-register.ts';
 import { kubeToModel } from './kube.ts';
-import { type Workload, serviceEntryToModel, TLS_MODE_LABEL } from './service-entry.ts';
+import { type Workload, serviceEntryToModel, TLS_MODE_LABEL, workloadIndex } from './service-entry.ts';
 import type { KubeServiceSpec, ServiceEntrySpec, WorkloadEntrySpec, WorkloadGroupSpec } from './specs.ts';
 
 /** What changed in the registry: `endpoints` when the services are identical and only endpoints moved. */
@@ -28,14 +27,17 @@ function configWorkloads(configs: readonly Resource[]): Workload[] {
 /** Kubernetes Services select WorkloadEntries too (Istio's VM integration), not only Pods. */
 function kubeWorkloadEndpoints(configs: readonly Resource[], services: readonly Service[], workloads: readonly Workload[]): Endpoint[] {
   const out: Endpoint[] = [];
+  if (workloads.length === 0) return out;
+  const select = workloadIndex(workloads);
+  const byName = new Map(services.filter((s) => s.source === 'Kubernetes').map((s) => [`${s.namespace}/${s.name}`, s]));
   for (const svc of configs.filter((r) => r.kind === 'Service' && r.apiVersion === 'v1') as Array<Resource<KubeServiceSpec>>) {
     const selector = svc.spec?.selector;
     if (!selector || Object.keys(selector).length === 0) continue;
     const ns = svc.metadata.namespace ?? 'default';
-    const model = services.find((s) => s.source === 'Kubernetes' && s.name === svc.metadata.name && s.namespace === ns);
+    const model = byName.get(`${ns}/${svc.metadata.name}`);
     if (!model) continue;
-    for (const w of workloads) {
-      if (w.namespace !== ns || !w.spec.address || !labelsMatch(selector, w.spec.labels ?? {})) continue;
+    for (const w of select(ns, selector)) {
+      if (!w.spec.address) continue;
       const labels = w.spec.labels ?? {};
       for (const kp of svc.spec.ports ?? []) {
         const named = kp.name !== undefined ? w.spec.ports?.[kp.name] : undefined;
@@ -64,8 +66,9 @@ export function buildRegistryState(configs: readonly Resource[], autoRegistered:
   const workloads = [...configWorkloads(configs), ...autoRegistered];
   const services: Service[] = [];
   const endpoints: Endpoint[] = [];
+  const select = workloadIndex(workloads);
   for (const se of configs.filter((r) => r.kind === 'ServiceEntry') as Array<Resource<ServiceEntrySpec>>) {
-    const m = serviceEntryToModel(se, workloads, domainSuffix);
+    const m = serviceEntryToModel(se, select, domainSuffix);
     services.push(...m.services);
     endpoints.push(...m.endpoints);
   }

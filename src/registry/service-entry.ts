@@ -65,10 +65,33 @@ function workloadEndpoint(
   };
 }
 
-/** Convert one ServiceEntry. `workloads` are all WorkloadEntries known (config and auto-registered). */
+/** Selects the workloads of a namespace whose labels match a selector. */
+export type WorkloadSelect = (namespace: string, selector: Readonly<Record<string, string>> | undefined) => readonly Workload[];
+
+/** A WorkloadSelect over a list, indexed by namespace and label so that selection stays cheap at scale. */
+export function workloadIndex(workloads: readonly Workload[]): WorkloadSelect {
+  const byNs = new Map<string, Workload[]>();
+  const byLabel = new Map<string, Workload[]>();
+  const push = (m: Map<string, Workload[]>, k: string, w: Workload) => {
+    const list = m.get(k);
+    if (list) list.push(w);
+    else m.set(k, [w]);
+  };
+  for (const w of workloads) {
+    push(byNs, w.namespace, w);
+    for (const [k, v] of Object.entries(w.spec.labels ?? {})) push(byLabel, `${w.namespace}/${k}=${v}`, w);
+  }
+  return (namespace, selector) => {
+    const first = Object.entries(selector ?? {})[0];
+    const candidates = first ? (byLabel.get(`${namespace}/${first[0]}=${first[1]}`) ?? []) : (byNs.get(namespace) ?? []);
+    return candidates.filter((w) => labelsMatch(selector, w.spec.labels ?? {}));
+  };
+}
+
+/** Convert one ServiceEntry. `select` finds WorkloadEntries (config and auto-registered) for a workloadSelector. */
 export function serviceEntryToModel(
   se: Resource<ServiceEntrySpec>,
-  workloads: readonly Workload[],
+  select: WorkloadSelect,
   domainSuffix: string,
 ): { services: Service[]; endpoints: Endpoint[] } {
   const spec = se.spec;
@@ -94,8 +117,7 @@ export function serviceEntryToModel(
     });
     for (const port of spec.ports ?? []) {
       if (spec.workloadSelector) {
-        for (const w of workloads) {
-          if (w.namespace !== namespace || !labelsMatch(spec.workloadSelector.labels, w.spec.labels ?? {})) continue;
+        for (const w of select(namespace, spec.workloadSelector.labels)) {
           const ep = workloadEndpoint(hostname, port, w.spec, namespace, w.name, loc);
           if (ep) endpoints.push(ep);
         }

@@ -79,6 +79,18 @@ function mergeTier(tier: readonly DestinationRuleRecord[]): EffectiveDestination
   return { trafficPolicy, subsets, sources: tier.map((d) => `${d.namespace}/${d.name}`) };
 }
 
+const wildcardCache = new WeakMap<ReadonlyMap<string, readonly DestinationRuleRecord[]>, string[]>();
+
+/** The wildcard hosts of an index, computed once per (immutable) index. */
+function wildcardHosts(byHost: ReadonlyMap<string, readonly DestinationRuleRecord[]>): string[] {
+  let w = wildcardCache.get(byHost);
+  if (!w) {
+    w = [...byHost.keys()].filter((h) => h.startsWith('*'));
+    wildcardCache.set(byHost, w);
+  }
+  return w;
+}
+
 /** The DRs for `host` among those `keep` admits: exact host first, else the most specific wildcard that matches. */
 function candidatesFor(
   byHost: ReadonlyMap<string, readonly DestinationRuleRecord[]>,
@@ -89,9 +101,9 @@ function candidatesFor(
   if (exact.length > 0) return exact;
   let best: readonly DestinationRuleRecord[] = [];
   let bestLen = -1;
-  for (const [h, list] of byHost) {
-    if (!h.startsWith('*') || !hostMatches(h, host) || h.length <= bestLen) continue;
-    const kept = list.filter(keep);
+  for (const h of wildcardHosts(byHost)) {
+    if (!hostMatches(h, host) || h.length <= bestLen) continue;
+    const kept = (byHost.get(h) ?? []).filter(keep);
     if (kept.length > 0) {
       best = kept;
       bestLen = h.length;

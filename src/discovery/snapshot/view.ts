@@ -76,15 +76,30 @@ function mtlsModeFor(s: MeshSnapshot, proxy: Proxy, port: number): Exclude<MtlsM
 /** Build the view of `snapshot` for `proxy` (pure). */
 export function proxyView(snapshot: MeshSnapshot, proxy: Proxy): ProxyView {
   const sidecar = sidecarFor(snapshot, proxy);
-  const byHost = new Map<string, Service>();
-  for (const svc of snapshot.services) {
+  const visible = (svc: Service): boolean => {
     const exportTo = svc.exportTo.length > 0 ? svc.exportTo : snapshot.mesh.defaultServiceExportTo;
-    if (svc.namespace !== proxy.namespace && !isExportedTo(exportTo, svc.namespace, proxy.namespace)) continue;
-    if (!egressAdmits(sidecar, proxy.namespace, svc.namespace, [svc.hostname])) continue;
-    const prev = byHost.get(svc.hostname);
-    if (!prev || (svc.namespace === proxy.namespace && prev.namespace !== proxy.namespace)) byHost.set(svc.hostname, svc);
-  }
-  const services = [...byHost.values()].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+    if (svc.namespace !== proxy.namespace && !isExportedTo(exportTo, svc.namespace, proxy.namespace)) return false;
+    return egressAdmits(sidecar, proxy.namespace, svc.namespace, [svc.hostname]);
+  };
+  // One service per host: the proxy's own namespace wins, else the first visible (services are sorted).
+  const pick = (candidates: readonly Service[]): Service | undefined => {
+    let chosen: Service | undefined;
+    for (const svc of candidates) {
+      if (!visible(svc)) continue;
+      if (svc.namespace === proxy.namespace) return svc;
+      chosen ??= svc;
+    }
+    return chosen;
+  };
+  // Built lazily: a proxyless client asking for one target never pays for the whole mesh.
+  let services: Service[] | undefined;
+  const hostCache = new Map<string, Service | undefined>();
+  const serviceByHost = (h: string): Service | undefined => {
+    if (hostCache.has(h)) return hostCache.get(h);
+    const svc = pick(snapshot.servicesByHost.get(h) ?? []);
+    hostCache.set(h, svc);
+    return svc;
+  };
   const vsCache = new Map<string, VirtualServiceRecord[]>();
   const virtualServices = (gateway: string): VirtualServiceRecord[] => {
     const cached = vsCache.get(gateway);
@@ -98,20 +113,43 @@ export function proxyView(snapshot: MeshSnapshot, proxy: Proxy): ProxyView {
     vsCache.set(gateway, list);
     return list;
   };
+  // Per-gateway index of exact hosts (first VirtualService in config order wins) and the wildcard-host ones.
+  const vsIndex = new Map<string, { exact: Map<string, VirtualServiceRecord>; wildcard: VirtualServiceRecord[] }>();
+  const indexFor = (gateway: string) => {
+    let idx = vsIndex.get(gateway);
+    if (idx) return idx;
+    idx = { exact: new Map(), wildcard: [] };
+    for (const vs of virtualServices(gateway)) {
+      for (const h of vs.hosts) {
+        if (h.startsWith('*')) {
+          if (!idx.wildcard.includes(vs)) idx.wildcard.push(vs);
+        } else if (!idx.exact.has(h)) idx.exact.set(h, vs);
+      }
+    }
+    vsIndex.set(gateway, idx);
+    return idx;
+  };
+  const drCache = new Map<Service, EffectiveDestinationRule | undefined>();
   const gateways = proxy.type === 'router' ? snapshot.gateways.filter((g) => labelsMatch(g.spec.selector ?? {}, proxy.labels)) : [];
   return {
     proxy,
     snapshot,
-    services,
-    serviceByHost: (h) => byHost.get(h),
+    get services() {
+      services ??= [...snapshot.servicesByHost.keys()]
+        .sort()
+        .map(serviceByHost)
+        .filter((s): s is Service => s !== undefined);
+      return services;
+    },
+    serviceByHost,
     virtualServices,
     virtualServiceFor(host, gateway) {
-      const list = virtualServices(gateway);
-      const exact = list.find((vs) => vs.hosts.includes(host));
+      const idx = indexFor(gateway);
+      const exact = idx.exact.get(host);
       if (exact) return exact;
       let best: VirtualServiceRecord | undefined;
       let bestLen = -1;
-      for (const vs of list) {
+      for (const vs of idx.wildcard) {
         for (const h of vs.hosts) if (h.startsWith('*') && hostMatches(h, host) && h.length > bestLen) {
           best = vs;
           bestLen = h.length;
@@ -119,15 +157,19 @@ export function proxyView(snapshot: MeshSnapshot, proxy: Proxy): ProxyView {
       }
       return best;
     },
-    destinationRule: (svc) =>
-      destinationRuleFor(snapshot.destinationRulesByHost, {
+    destinationRule: (svc) => {
+      if (drCache.has(svc)) return drCache.get(svc);
+      const dr = destinationRuleFor(snapshot.destinationRulesByHost, {
         proxyNamespace: proxy.namespace,
         proxyLabels: proxy.labels,
         serviceNamespace: svc.namespace,
         host: svc.hostname,
         rootNamespace: snapshot.mesh.rootNamespace,
         defaultExportTo: snapshot.mesh.defaultDestinationRuleExportTo,
-      }),
+      });
+      drCache.set(svc, dr);
+      return dr;
+    },
     endpoints: (host, port) => snapshot.endpointsByService.get(endpointKey(host, port)) ?? [],
     sidecar,
     gateways,

@@ -237,3 +237,12 @@ test('percentages, header values and names, exportTo', () => {
   checkExportTo(e, 'default', ['.', 'default', '*', '~', 'Bad_ns']);
   assert.deepEqual(e.out.errors.map((x) => x.path), ['spec.exportTo[1]', 'spec.exportTo[3]', 'spec.exportTo[4]', 'spec.exportTo']);
 });
+
+test('parseDurationMillis for consumers', async () => {
+  const { parseDurationMillis } = await import('./duration.ts');
+  assert.equal(parseDurationMillis('1m30s'), 90_000);
+  assert.equal(parseDurationMillis('.5s'), 500);
+  assert.equal(parseDurationMillis('250us'), 0.25);
+  assert.equal(parseDurationMillis('bogus'), undefined);
+  assert.equal(parseDurationMillis(undefined), undefined);
+});

@@ -150,3 +150,13 @@ export function checkDuration(r: Reporter, value: unknown, rules: DurationRules 
   }
   return ns;
 }
+
+/**
+ * Convenience for consumers of validated config (translator, proxy): a Go duration string to milliseconds, or
+ * undefined when the value is absent or not a valid duration. Sub-millisecond parts are kept as a fraction.
+ */
+export function parseDurationMillis(text: unknown): number | undefined {
+  if (typeof text !== 'string' || text === '') return undefined;
+  const p = parseGoDuration(text);
+  return p.ok ? nanosToMillis(p.value) : undefined;
+}

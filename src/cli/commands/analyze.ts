@@ -92,7 +92,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const unparsed = results.filter((r) => r.support === 'unparsed' || r.key.kind === '');
   for (const u of unparsed) io.err(`Error(s) adding files: ${u.origin.file === '-' ? '<stdin>' : u.origin.file}: ${u.errors.map((e) => e.message).join('; ')}\n`);
 
-  const messages = analyze(itemsFromLoaded(results, namespace), { namespace, allNamespaces: all, ...(mesh ? { mesh } : {}) });
+  const messages = analyze(itemsFromLoaded(results, namespace), { namespace, allNamespaces: all, workloads: 'auto', ...(mesh ? { mesh } : {}) });
   if (output === 'json') io.out(JSON.stringify(toJson(messages), null, 2) + '\n');
   else if (output === 'yaml') io.out(messages.length === 0 ? '[]\n' : toYaml(toJson(messages)));
   else {

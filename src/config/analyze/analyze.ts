@@ -17,6 +17,13 @@ export interface AnalyzeOptions {
   analyzers?: readonly Analyzer[];
   /** Add the resources Istio assumes when analyzing files only: the default ingress gateway pod and Service (default true). */
   defaults?: boolean;
+  /**
+   * How to treat workloads. `as-given` (Istio's behaviour): only Pods in the input are workloads. `auto` (the CLI's
+   * default): with no Pod in the input, each Deployment's pod template stands for its pods; and if there is still
+   * no workload, the checks that need to see workloads (IST0173 subsets, IST0127 policies, IST0101 Sidecar
+   * selectors) are skipped, since workloads started by `weft run` are not in the files.
+   */
+  workloads?: 'as-given' | 'auto';
 }
 
 /** Foreign kinds known to be cluster-scoped: they keep an empty namespace when the document sets none. */
@@ -78,6 +85,17 @@ export function defaultItems(mesh: MeshSettings, istioNamespace = 'istio-system'
   ];
 }
 
+/** One Pod per Deployment, from its pod template (labels, annotations, spec), for analysis without a cluster. */
+export function podsFromDeployments(items: readonly Item[]): Item[] {
+  return items
+    .filter((d) => d.gk === 'apps/Deployment')
+    .map((d) => {
+      const tpl = rec(d.spec['template']);
+      const meta = rec(tpl['metadata']);
+      return { ...d, gk: '/Pod', group: '', kind: 'Pod', name: `${d.name}-pod`, labels: strMap(meta['labels']), annotations: strMap(meta['annotations']), spec: rec(tpl['spec']), errors: [], warnings: [] };
+    });
+}
+
 /** Mesh settings from a MeshConfig YAML file's text (the `mesh` key of the istio ConfigMap), over Istio's defaults. */
 export function parseMeshConfig(text: string): MeshSettings {
   const doc = rec(parse(text) as unknown);
@@ -130,8 +148,14 @@ export function sortMessages(ms: Message[]): Message[] {
 /** Runs the analyzers over `items` and returns the messages to show. */
 export function analyze(items: readonly Item[], opts: AnalyzeOptions = {}): Message[] {
   const mesh = opts.mesh ?? defaultMeshSettings;
-  const all = opts.defaults === false ? [...items] : [...items, ...defaultItems(mesh)];
-  const ctx = new AnalysisContext(all, mesh);
+  let given = [...items];
+  let workloadsKnown = true;
+  if (opts.workloads === 'auto' && !given.some((i) => i.gk === '/Pod')) {
+    given = [...given, ...podsFromDeployments(given)];
+    workloadsKnown = given.some((i) => i.gk === '/Pod');
+  }
+  const all = opts.defaults === false ? given : [...given, ...defaultItems(mesh)];
+  const ctx = new AnalysisContext(all, mesh, workloadsKnown);
   for (const a of opts.analyzers ?? allAnalyzers) ctx.run(a);
   const ns = opts.allNamespaces ? undefined : (opts.namespace ?? 'default');
   const kept = ctx.messages.filter((m) => !suppressed(m) && (ns === undefined || messageNamespace(m) === '' || messageNamespace(m) === ns));

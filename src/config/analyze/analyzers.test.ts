@@ -107,3 +107,17 @@ describe('schema warnings', () => {
     assert.deepEqual(ms.filter((m) => m.type.code === 'IST0133').map(messageLine), []);
   });
 });
+
+describe('workloads: auto', () => {
+  const SAMPLES = '/work/shared/istio-samples';
+  const load = (...files: string[]) => itemsFromLoaded(files.flatMap((f) => loadText(readFileSync(join(SAMPLES, f), 'utf8'), f)));
+  it('treats Deployment pod templates as pods when the input has no Pod', () => {
+    const ms = analyze(load('bookinfo/platform/kube/bookinfo.yaml', 'bookinfo/networking/destination-rule-all.yaml'), { workloads: 'auto' });
+    assert.deepEqual(ms.map((m) => `${m.type.code} ${m.item?.name} ${String(m.args[0])}`), ['IST0173 ratings v2-mysql', 'IST0173 ratings v2-mysql-vm']);
+  });
+  it('skips workload checks when the input has no workload at all, but not with as-given', () => {
+    const items = load('bookinfo/networking/destination-rule-all.yaml');
+    assert.ok(!analyze(items, { workloads: 'auto' }).some((m) => m.type.code === 'IST0173'));
+    assert.ok(analyze(items, { workloads: 'as-given' }).some((m) => m.type.code === 'IST0173'));
+  });
+});

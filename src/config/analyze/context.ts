@@ -45,8 +45,12 @@ export class AnalysisContext {
 
   private readonly items: Item[];
 
-  constructor(items: Item[], mesh: MeshSettings = defaultMeshSettings) {
+  /** False when the input holds no workload at all: checks that need to see pods stay silent. */
+  readonly workloadsKnown: boolean;
+
+  constructor(items: Item[], mesh: MeshSettings = defaultMeshSettings, workloadsKnown = true) {
     this.mesh = mesh;
+    this.workloadsKnown = workloadsKnown;
     this.items = items;
     for (const i of items) {
       const list = this.byGk.get(i.gk);

@@ -17,7 +17,7 @@ export const authorizationPolicies: Analyzer = {
       podLabels.set(pod.namespace, list);
     }
     for (const ap of ctx.each(GK.AuthorizationPolicy)) {
-      noMatchingWorkloads(ctx, ap, podLabels);
+      if (ctx.workloadsKnown) noMatchingWorkloads(ctx, ap, podLabels);
       namespacesNotFound(ctx, ap);
     }
   },

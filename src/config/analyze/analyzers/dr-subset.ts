@@ -33,6 +33,7 @@ export const subsetSelectsPods: Analyzer = {
       const labels = augmented(pod, nodes);
       for (const s of subsets) if (!s.matched && selectorMatches(s.selector, labels)) s.matched = true;
     }
+    if (!ctx.workloadsKnown) return;
     for (const s of subsets) if (!s.matched) ctx.report('DestinationRuleSubsetNotSelectPods', s.dr, s.name);
   },
 };

@@ -28,7 +28,7 @@ export const sidecarSelector: Analyzer = {
         e.sidecars.push(sc);
         podsToSidecars.set(fullName(pod), e);
       }
-      if (!found) ctx.report('ReferencedResourceNotFound', sc, 'selector', selectorString(sel));
+      if (!found && ctx.workloadsKnown) ctx.report('ReferencedResourceNotFound', sc, 'selector', selectorString(sel));
     }
     const reported = new Set<string>();
     for (const { pod, sidecars } of podsToSidecars.values()) {

@@ -48,7 +48,7 @@ function routeMatch(m: HTTPMatchRequest | undefined): Json {
   else if (uri.exact !== undefined) out['path'] = uri.exact;
   else if (uri.prefix !== undefined) out['prefix'] = uri.prefix;
   else out['safe_regex'] = { regex: uri.regex ?? '.*' };
-  if (m?.ignoreUriCase) out['case_sensitive'] = false;
+  if (m?.ignoreUriCase) out['case_sensitive'] = { value: false };
   const headers: Json[] = [];
   for (const [name, sm] of Object.entries(m?.headers ?? {})) headers.push(headerMatcher(name, sm, false));
   for (const [name, sm] of Object.entries(m?.withoutHeaders ?? {})) headers.push(headerMatcher(name, sm, true));

@@ -60,7 +60,7 @@ function headerMatches(h: Json, headers: Record<string, string>): boolean {
 
 function routeMatches(match: Json, req: SimRequest, headers: Record<string, string>): boolean {
   const path = req.path.split('?')[0] ?? '';
-  const cs = match['case_sensitive'] !== false;
+  const cs = obj(match['case_sensitive'])['value'] !== false;
   const p = cs ? path : path.toLowerCase();
   const norm = (s: unknown) => (cs ? String(s) : String(s).toLowerCase());
   if ('path' in match && p !== norm(match['path'])) return false;

@@ -1,7 +1,7 @@
 // PKCS #10 certificate signing requests (RFC 2986), parsed from DER and checked for proof of possession:
 // the request must be signed by the private key matching the public key it carries.
 import { type KeyObject, createPublicKey, verify } from 'node:crypto';
-import { Tag, children, ctx, expectTag, oidToString, readOne, readTlv, DerError } from './der.ts';
+import { type Tlv, Tag, children, ctx, expectTag, oidToString, readOne, readTlv, DerError } from './der.ts';
 import { pemDecodeAll } from './pem.ts';
 import { type Result, ok, err } from '../../core/result.ts';
 
@@ -48,9 +48,9 @@ async function parseCsrDer(der: Buffer): Promise<Result<ParsedCsr, string>> {
   const sig = expectTag(sigTlv, Tag.bitString, 'signature');
   const [, , spkiTlv, attrsTlv] = children(info);
   const spki = expectTag(spkiTlv, Tag.sequence, 'subjectPKInfo');
-  const publicKey = createPublicKey({ key: spki.raw, format: 'der', type: 'spki' });
-  const keyProblem = weakKey(publicKey);
+  const keyProblem = weakKey(spki);
   if (keyProblem) return err(keyProblem);
+  const publicKey = createPublicKey({ key: spki.raw, format: 'der', type: 'spki' });
   const hash = csrSignatureHashes[algOid];
   if (hash === undefined) return err(`the CSR is signed with algorithm ${algOid}, which the CA does not accept (use ECDSA with SHA-256 or RSA with SHA-256)`);
   if (!(await verifyAsync(hash, info.raw, publicKey, sig.value.subarray(1)))) return err('the CSR signature does not match its public key (proof of possession failed)');
@@ -98,17 +98,34 @@ function readGeneralNames(der: Buffer, uris: string[], others: string[]): void {
   }
 }
 
-/** Workload keys must be EC P-256/P-384, RSA ≥ 2048 bits, or Ed25519. */
-function weakKey(k: KeyObject): string | undefined {
-  const d = k.asymmetricKeyDetails ?? {};
-  switch (k.asymmetricKeyType) {
-    case 'ec':
-      return d.namedCurve === 'prime256v1' || d.namedCurve === 'secp384r1' ? undefined : `EC curve ${d.namedCurve ?? '?'} is not accepted (use P-256 or P-384)`;
-    case 'rsa':
-      return (d.modulusLength ?? 0) >= 2048 ? undefined : `RSA keys must be at least 2048 bits (this one has ${d.modulusLength ?? '?'})`;
-    case 'ed25519':
+const oidEcPublicKey = '1.2.840.10045.2.1';
+const oidRsaEncryption = '1.2.840.113549.1.1.1';
+const oidEd25519 = '1.3.101.112';
+const acceptedCurves: Record<string, string> = { '1.2.840.10045.3.1.7': 'P-256', '1.3.132.0.34': 'P-384' };
+
+/**
+ * Workload keys must be EC P-256/P-384, RSA ≥ 2048 bits, or Ed25519. Read from the SubjectPublicKeyInfo DER
+ * (KeyObject.asymmetricKeyDetails costs tens of microseconds per call on the signing hot path).
+ */
+function weakKey(spki: Tlv): string | undefined {
+  const [algTlv, bits] = children(spki);
+  const [algOid, params] = children(expectTag(algTlv, Tag.sequence, 'algorithm'));
+  const alg = oidToString(expectTag(algOid, Tag.oid, 'algorithm').value);
+  switch (alg) {
+    case oidEcPublicKey: {
+      const curve = params?.tag === Tag.oid ? oidToString(params.value) : '?';
+      return acceptedCurves[curve] ? undefined : `EC curve ${curve} is not accepted (use P-256 or P-384)`;
+    }
+    case oidRsaEncryption: {
+      // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } inside the BIT STRING.
+      const rsa = readTlv(expectTag(bits, Tag.bitString, 'subjectPublicKey').value.subarray(1));
+      const modulus = expectTag(children(rsa)[0], Tag.integer, 'modulus').value;
+      const bitsLen = (modulus[0] === 0 ? modulus.length - 1 : modulus.length) * 8;
+      return bitsLen >= 2048 ? undefined : `RSA keys must be at least 2048 bits (this one has ${bitsLen})`;
+    }
+    case oidEd25519:
       return undefined;
     default:
-      return `key type ${k.asymmetricKeyType ?? '?'} is not accepted (use ECDSA P-256 or RSA 2048)`;
+      return `key algorithm ${alg} is not accepted (use ECDSA P-256 or RSA 2048)`;
   }
 }

@@ -180,3 +180,64 @@ test('an RSA 2048 root signs certificates that openssl verifies', async () => {
     d.remove();
   }
 });
+
+test('peerIdentity gives the SPIFFE id of a verified client certificate on another service of the same server (xDS over mTLS)', async () => {
+  const def = {
+    Who: {
+      path: '/weft.test.Identity/Who',
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (b: Buffer) => b,
+      requestDeserialize: (b: Buffer) => b,
+      responseSerialize: (b: Buffer) => b,
+      responseDeserialize: (b: Buffer) => b,
+    },
+  };
+  const d = tempDir();
+  const logs: string[] = [];
+  const { startCaForControlPlane } = await import('./index.ts');
+  const cp = await startCaForControlPlane({ stateDir: d.dir, log: (l) => logs.push(l) });
+  const server = new grpc.Server();
+  cp.register(server);
+  server.addService(def, {
+    Who: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      const id = cp.peerIdentity(call);
+      cb(null, Buffer.from(id ? `spiffe://${id.trustDomain}/ns/${id.namespace}/sa/${id.serviceAccount}` : 'anonymous'));
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', cp.tlsServerCredentials(), (e, p) => (e ? reject(e) : resolve(p))));
+  const bundle = cp.ca.trustBundlePem();
+  const Client = grpc.makeGenericClientConstructor(def, 'Identity');
+  const who = (creds: grpc.ChannelCredentials): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const c = new Client(`127.0.0.1:${port}`, creds) as unknown as grpc.Client & { Who(req: Buffer, cb: (e: grpc.ServiceError | null, r?: Buffer) => void): void };
+      c.Who(Buffer.alloc(0), (e, r) => {
+        c.close();
+        if (e) reject(e);
+        else resolve(r!.toString());
+      });
+    });
+  try {
+    assert.equal(await who(grpc.credentials.createSsl(Buffer.from(bundle))), 'anonymous');
+    const t = await mintBootstrapToken({ keys: requireTokenKeys(d.dir), identity: { namespace: 'mesh', serviceAccount: 'proxy' }, ttlSeconds: 60 });
+    const kc = await createKeyAndCsr('ecdsa-p256', undefined);
+    const r = await createCertificate({ address: `127.0.0.1:${port}`, rootsPem: bundle, csrPem: kc.csrPem, token: t });
+    assert.ok(r.ok);
+    const creds = grpc.credentials.createSsl(Buffer.from(bundle), Buffer.from(kc.keyPem), Buffer.from(r.value.cert_chain.slice(0, -1).join('')));
+    assert.equal(await who(creds), 'spiffe://cluster.local/ns/mesh/sa/proxy');
+    // A certificate from some other CA is not verified, so it proves nothing.
+    const other = tempDir();
+    const foreign = await startTestCa({ stateDir: other.dir });
+    const t2 = await mintBootstrapToken({ keys: requireTokenKeys(other.dir), identity: { namespace: 'mesh', serviceAccount: 'proxy' }, ttlSeconds: 60 });
+    const kc2 = await createKeyAndCsr('ecdsa-p256', undefined);
+    const r2 = await createCertificate({ address: foreign.address, rootsPem: foreign.cp.ca.trustBundlePem(), csrPem: kc2.csrPem, token: t2 });
+    await foreign.close();
+    other.remove();
+    assert.ok(r2.ok);
+    assert.equal(await who(grpc.credentials.createSsl(Buffer.from(bundle), Buffer.from(kc2.keyPem), Buffer.from(r2.value.cert_chain[0]!))), 'anonymous');
+  } finally {
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    await cp.close();
+    d.remove();
+  }
+});

@@ -1,0 +1,163 @@
+// CSR signing throughput and latency over the real gRPC API (TLS, bootstrap-token auth), 50 concurrent callers.
+// The CA runs in a child process; the callers run here, each on its own connection. Prints one JSON line per run
+// and, with --write, the median of the runs into bench/ca/RESULTS.md.
+//   node_modules/.bin/node bench/ca/bench.ts [--callers 50] [--seconds 5] [--runs 3] [--key-type ecdsa-p256] [--write]
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { cpus, loadavg } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { createKeyAndCsr } from '../../src/agent/identity/csr.ts';
+import { newCertificateClient } from '../../src/ca/proto/service.ts';
+import { mintBootstrapToken } from '../../src/ca/server/auth/token.ts';
+import { requireTokenKeys } from '../../src/ca/server/store.ts';
+import { tempDir } from '../../src/ca/testing/harness.ts';
+
+const { values } = parseArgs({
+  options: {
+    callers: { type: 'string', default: '50' },
+    seconds: { type: 'string', default: '5' },
+    runs: { type: 'string', default: '3' },
+    'key-type': { type: 'string', default: 'ecdsa-p256' },
+    write: { type: 'boolean', default: false },
+  },
+});
+const callers = Number(values.callers);
+const seconds = Number(values.seconds);
+const runs = Number(values.runs);
+const keyType = values['key-type'] === 'rsa-2048' ? 'rsa-2048' : 'ecdsa-p256';
+
+interface RunResult {
+  signings: number;
+  perSecond: number;
+  p50ms: number;
+  p99ms: number;
+  errors: number;
+  /** CPU time of the CA process per signing, µs (user + system, all threads). */
+  caCpuMicrosPerSigning: number;
+  /** CPU time of the calling process per signing, µs. */
+  clientCpuMicrosPerSigning: number;
+  /** 1-minute load average at the end of the run. */
+  load: number;
+}
+
+function ask<T>(child: ChildProcess, msg: string): Promise<T> {
+  return new Promise((resolve) => {
+    child.once('message', (m) => resolve(m as T));
+    child.send(msg);
+  });
+}
+
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+async function oneRun(): Promise<RunResult> {
+  const tmp = tempDir('weft-ca-bench-');
+  const child = fork(new URL('./ca-server.ts', import.meta.url).pathname, [tmp.dir, keyType], {
+    execArgv: process.env['CA_BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=/tmp/ca-prof'] : [],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  try {
+    const [{ port, roots }] = (await once(child, 'message')) as [{ port: number; roots: string }];
+    const keys = requireTokenKeys(tmp.dir);
+    const workers = await Promise.all(
+      Array.from({ length: callers }, async (_, i) => {
+        const client = newCertificateClient(`127.0.0.1:${port}`, grpc.credentials.createSsl(Buffer.from(roots)), { 'grpc.use_local_subchannel_pool': 1 });
+        const sa = `bench-${i}`;
+        const csr = await createKeyAndCsr('ecdsa-p256', `spiffe://cluster.local/ns/bench/sa/${sa}`);
+        const md = new grpc.Metadata();
+        md.set('authorization', `Bearer ${await mintBootstrapToken({ keys, identity: { namespace: 'bench', serviceAccount: sa }, ttlSeconds: 3600 })}`);
+        return { client, csr: csr.csrPem, md };
+      }),
+    );
+    const call = (w: (typeof workers)[number]): Promise<void> =>
+      new Promise((resolve, reject) => w.client.CreateCertificate({ csr: w.csr, validity_duration: 0 }, w.md, { deadline: Date.now() + 10_000 }, (e) => (e ? reject(e) : resolve())));
+    // Warm up: connect every caller and sign a few.
+    await Promise.all(workers.map(async (w) => { for (let i = 0; i < 5; i++) await call(w); }));
+    const latencies: number[] = [];
+    let errors = 0;
+    const caCpu0 = await ask<{ cpuMicros: number }>(child, 'cpu');
+    const clientCpu0 = process.cpuUsage();
+    const start = performance.now();
+    const end = start + seconds * 1000;
+    await Promise.all(
+      workers.map(async (w) => {
+        // Bounded in time (end) and in count (1e6 per caller).
+        for (let i = 0; i < 1e6 && performance.now() < end; i++) {
+          const t0 = performance.now();
+          try {
+            await call(w);
+            latencies.push(performance.now() - t0);
+          } catch {
+            errors++;
+          }
+        }
+      }),
+    );
+    const elapsed = (performance.now() - start) / 1000;
+    const clientCpu = process.cpuUsage(clientCpu0);
+    const caCpu1 = await ask<{ cpuMicros: number }>(child, 'cpu');
+    for (const w of workers) w.client.close();
+    latencies.sort((a, b) => a - b);
+    const n = latencies.length;
+    return {
+      signings: n,
+      perSecond: n / elapsed,
+      p50ms: pct(latencies, 50),
+      p99ms: pct(latencies, 99),
+      errors,
+      caCpuMicrosPerSigning: (caCpu1.cpuMicros - caCpu0.cpuMicros) / n,
+      clientCpuMicrosPerSigning: (clientCpu.user + clientCpu.system) / n,
+      load: loadavg()[0]!,
+    };
+  } finally {
+    const exited = once(child, 'exit');
+    child.send('stop');
+    await exited;
+    tmp.remove();
+  }
+}
+
+const results: RunResult[] = [];
+for (let r = 0; r < runs; r++) {
+  const res = await oneRun();
+  results.push(res);
+  process.stdout.write(
+    JSON.stringify({ run: r + 1, keyType, callers, seconds, ...res, perSecond: Math.round(res.perSecond), p50ms: +res.p50ms.toFixed(2), p99ms: +res.p99ms.toFixed(2), caCpuMicrosPerSigning: Math.round(res.caCpuMicrosPerSigning), clientCpuMicrosPerSigning: Math.round(res.clientCpuMicrosPerSigning) }) + '\n',
+  );
+}
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const summary = {
+  perSecond: median(results.map((r) => r.perSecond)),
+  p50ms: median(results.map((r) => r.p50ms)),
+  p99ms: median(results.map((r) => r.p99ms)),
+  caCpuMicrosPerSigning: median(results.map((r) => r.caCpuMicrosPerSigning)),
+  clientCpuMicrosPerSigning: median(results.map((r) => r.clientCpuMicrosPerSigning)),
+};
+process.stdout.write(JSON.stringify({ median: true, keyType, ...summary }) + '\n');
+
+if (values.write) {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const md = `# CA benchmark: CSR signings over the real gRPC API
+
+Command: \`node_modules/.bin/node bench/ca/bench.ts --callers ${callers} --seconds ${seconds} --runs ${runs} --key-type ${keyType} --write\`
+
+Machine: ${cpus().length} × ${cpu}, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}.
+
+Setup: the CA (\`startCaForControlPlane\`, self-signed ${keyType} root) runs in its own process behind a grpc-js server with the
+15012 TLS credentials. ${callers} callers, each on its own TLS connection, send \`CreateCertificate\` back to back for ${seconds} s
+after a warm-up, authenticated by bootstrap tokens; each request carries an ECDSA P-256 CSR that the CA parses,
+checks (proof of possession, SAN = proven identity) and signs into a fresh 24 h certificate. Callers and CA share the machine.
+
+| run | signings/s | p50 latency | p99 latency | CA CPU per signing | caller CPU per signing | load (1 min) | errors |
+|---|---|---|---|---|---|---|---|
+${results.map((r, i) => `| ${i + 1} | ${Math.round(r.perSecond)} | ${r.p50ms.toFixed(2)} ms | ${r.p99ms.toFixed(2)} ms | ${Math.round(r.caCpuMicrosPerSigning)} µs | ${Math.round(r.clientCpuMicrosPerSigning)} µs | ${r.load.toFixed(1)} | ${r.errors} |`).join('\n')}
+| **median** | **${Math.round(summary.perSecond)}** | **${summary.p50ms.toFixed(2)} ms** | **${summary.p99ms.toFixed(2)} ms** | **${Math.round(summary.caCpuMicrosPerSigning)} µs** | **${Math.round(summary.clientCpuMicrosPerSigning)} µs** | | |
+
+CA capacity implied by its CPU cost: ${Math.round(1e6 / summary.caCpuMicrosPerSigning)} signings/s per fully available core
+(the CA process's user + system CPU time, all threads, divided by the signings it made).
+
+Goal: ≥ 2,000 signings/s with ECDSA — ${summary.perSecond >= 2000 ? 'met' : 'not met'} (${(summary.perSecond / 2000).toFixed(2)} × the goal).
+`;
+  writeFileSync(new URL('./RESULTS.md', import.meta.url), md);
+}

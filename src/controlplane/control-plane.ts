@@ -14,6 +14,7 @@ import { createXdsMetrics } from '../discovery/serve/metrics.ts';
 import { DiscoveryServer } from '../discovery/serve/server.ts';
 import type { ProxyModel } from '../discovery/serve/types.ts';
 import type { MeshSettings } from '../discovery/snapshot/mesh.ts';
+import type { MeshSnapshot } from '../discovery/snapshot/snapshot.ts';
 import { ServiceRegistry } from '../registry/registry.ts';
 import { createMonitoringServer } from './monitoring.ts';
 import { MeshPipeline, type Generate } from './pipeline.ts';
@@ -44,8 +45,8 @@ export interface ControlPlaneOptions {
   domainSuffix?: string;
   /** Translation entry point (H7's generateResources by default, wired in by the caller). */
   generate: Generate;
-  /** Generation cache key per proxy (proxies with equal keys share generated output). */
-  cacheKey?: (proxy: Proxy) => string | undefined;
+  /** Generation cache key of a proxy under a snapshot (proxies with equal keys share generated output). */
+  cacheKey?: (proxy: Proxy, snapshot: MeshSnapshot) => string | undefined;
   /** The CA, when the caller started one: 15012 serves xDS and its CSR service over its TLS. */
   ca?: AttachedCa;
   /** Grace period before an auto-registered WorkloadEntry is removed after its proxy disconnects, ms. */
@@ -118,7 +119,6 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
         if (reg.value !== undefined) log('info', `auto-registered ${reg.value.namespace}/${reg.value.name} for proxy ${node.id}`);
         return parsed;
       },
-      ...(o.cacheKey ? { cacheKey: o.cacheKey } : {}),
       disconnected: (proxy) => registry.disconnected(proxy),
     };
     // The server starts with an empty view; the pipeline's first snapshot replaces it before any port opens.
@@ -135,6 +135,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       registry,
       server,
       generate: o.generate,
+      ...(o.cacheKey ? { cacheKey: o.cacheKey } : {}),
       mesh,
       domainSuffix,
       ...(o.debounceQuietMs !== undefined ? { debounceQuietMs: o.debounceQuietMs } : {}),

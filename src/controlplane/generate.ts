@@ -41,12 +41,35 @@ function stableJson(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
+const ownEndpoints = new WeakMap<MeshSnapshot, Map<string, string[]>>();
+
+/** address → `host|port|targetPort` of every endpoint at that address, per snapshot. */
+function endpointsByAddress(snapshot: MeshSnapshot): Map<string, string[]> {
+  let m = ownEndpoints.get(snapshot);
+  if (m) return m;
+  m = new Map();
+  for (const [key, eps] of snapshot.endpointsByService) {
+    for (const e of eps) {
+      const list = m.get(e.address) ?? [];
+      list.push(`${key}|${e.port}`);
+      m.set(e.address, list);
+    }
+  }
+  ownEndpoints.set(snapshot, m);
+  return m;
+}
+
 /**
- * Every field of the Proxy except its id and instance name (translation reads neither): two proxies with the
- * same key get identical resources, so the server generates and encodes once for both. New Proxy fields are
- * included automatically, which keeps the key safe as the model grows.
+ * The generation cache key of a proxy under a snapshot: every field of the Proxy except its id and instance name
+ * (translation reads neither), with its IP addresses replaced by the endpoints that sit at those addresses
+ * (translation reads the IPs only to find the proxy's own workload for inbound listeners and clusters). Two
+ * proxies with equal keys get identical resources, so the server generates and encodes once for both — replicas
+ * of one workload, or proxyless clients, share. New Proxy fields are included automatically, which keeps the key
+ * safe as the model grows.
  */
-export function proxyCacheKey(p: Proxy): string {
-  const { id: _id, name: _name, ...rest } = p;
-  return stableJson(rest);
+export function proxyCacheKey(p: Proxy, snapshot: MeshSnapshot): string {
+  const { id: _id, name: _name, ipAddresses, ...rest } = p;
+  const byAddress = endpointsByAddress(snapshot);
+  const own = ipAddresses.flatMap((ip) => byAddress.get(ip) ?? []).sort();
+  return stableJson({ ...rest, own });
 }

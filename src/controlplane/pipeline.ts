@@ -1,6 +1,7 @@
 // The control plane's data flow in one place: config store events and registry changes are debounced, a new
 // immutable snapshot is built (or, for endpoint-only changes, the old one gets a new endpoint index), and the
 // discovery server serves it and pushes. Nothing here translates or serves: it only sequences the stages.
+import type { Resource } from '../config/api/resource.ts';
 import type { ConfigEvent, ConfigStore } from '../config/store/index.ts';
 import type { Proxy } from '../discovery/proxy.ts';
 import { Debouncer } from '../discovery/serve/debounce.ts';
@@ -9,7 +10,8 @@ import { mergePush } from '../discovery/serve/push-queue.ts';
 import type { GeneratedResource, PushRequest, XdsView } from '../discovery/serve/types.ts';
 import type { MeshSettings } from '../discovery/snapshot/mesh.ts';
 import { buildSnapshot, withEndpoints, type MeshSnapshot } from '../discovery/snapshot/snapshot.ts';
-import type { ServiceRegistry, RegistryChange } from '../registry/registry.ts';
+import type { Endpoint, RegistryState } from '../discovery/snapshot/model.ts';
+import { diffRegistry, type ServiceRegistry, type RegistryChange } from '../registry/registry.ts';
 
 /** Translation entry point: (proxy, snapshot, type, names) → resources. Pure. */
 export type Generate = (proxy: Proxy, snapshot: MeshSnapshot, typeUrl: string, names: readonly string[] | undefined) => GeneratedResource[];
@@ -19,6 +21,8 @@ export interface PipelineOptions {
   registry: ServiceRegistry;
   server: DiscoveryServer<Proxy>;
   generate: Generate;
+  /** Generation cache key of a proxy under a snapshot (see generate.ts); absent = no sharing. */
+  cacheKey?: (proxy: Proxy, snapshot: MeshSnapshot) => string | undefined;
   mesh: MeshSettings;
   domainSuffix: string;
   /** Debounce quiet period, ms (default 100). */
@@ -34,6 +38,31 @@ export interface PipelineOptions {
 /** A pending change: what the debouncer merges. */
 type Change = PushRequest;
 
+/**
+ * Kinds that only feed the service registry. A change to these alone, when the registry reports that only
+ * endpoints moved, takes the endpoint fast path instead of a full rebuild.
+ */
+const registryKinds = new Set(['ServiceEntry', 'WorkloadEntry', 'WorkloadGroup', 'Service', 'Pod', 'EndpointSlice', 'Endpoints']);
+
+/** Service accounts per host: CDS carries them (ISTIO_MUTUAL SANs), so a change there needs a full push. */
+function accountsByHost(endpoints: readonly Endpoint[], hosts: ReadonlySet<string>): Map<string, string> {
+  const m = new Map<string, Set<string>>();
+  for (const e of endpoints) {
+    if (!hosts.has(e.serviceHost)) continue;
+    const s = m.get(e.serviceHost) ?? new Set<string>();
+    s.add(e.serviceAccount);
+    m.set(e.serviceHost, s);
+  }
+  return new Map([...m].map(([h, s]) => [h, [...s].sort().join(',')]));
+}
+
+function sameAccounts(before: RegistryState, after: RegistryState, hosts: readonly string[]): boolean {
+  const set = new Set(hosts);
+  const a = accountsByHost(before.endpoints, set);
+  const b = accountsByHost(after.endpoints, set);
+  return a.size === b.size && [...a].every(([h, v]) => b.get(h) === v);
+}
+
 export class MeshPipeline {
   readonly #o: PipelineOptions;
   readonly #debouncer: Debouncer<Change>;
@@ -42,6 +71,10 @@ export class MeshPipeline {
   #version = 0;
   #versionLabel = '';
   #rebuilding = false;
+  /** Kinds of the config changes pending in the debouncer. */
+  #pendingKinds = new Set<string>();
+  /** The registry state the served snapshot was built from (the baseline for change detection). */
+  #served: RegistryState = { services: [], endpoints: [] };
   readonly #unsubscribe: Array<() => void> = [];
   /** Last store events that did not change state (rejections, conflicts), for /debug/configz. */
   readonly lastRejections: Array<{ file: string; errors: string[]; at: string }> = [];
@@ -74,8 +107,12 @@ export class MeshPipeline {
   /** The view the discovery server serves for the current snapshot. */
   view(): XdsView<Proxy> {
     const snapshot = this.#snapshot;
-    const generate = this.#o.generate;
-    return { version: this.#versionLabel, generate: (proxy, typeUrl, names) => generate(proxy, snapshot, typeUrl, names) };
+    const { generate, cacheKey } = this.#o;
+    return {
+      version: this.#versionLabel,
+      generate: (proxy, typeUrl, names) => generate(proxy, snapshot, typeUrl, names),
+      ...(cacheKey ? { cacheKey: (proxy: Proxy) => cacheKey(proxy, snapshot) } : {}),
+    };
   }
 
   /** Apply anything pending now (shutdown, tests). */
@@ -94,6 +131,7 @@ export class MeshPipeline {
       case 'updated':
       case 'deleted':
         this.#o.server.metrics.pushTriggers.inc({ type: 'config' });
+        this.#pendingKinds.add(e.key.kind);
         this.#debouncer.add({ full: true, reasons: ['config'], startMs: this.#now() });
         return;
       case 'rejected':
@@ -118,7 +156,8 @@ export class MeshPipeline {
     );
   }
 
-  #build(): MeshSnapshot {
+  /** Apply the store's configs to the registry without hearing our own change back; returns what moved. */
+  #applyConfigs(): { configs: Resource[]; change: RegistryChange | undefined } {
     const configs = this.#o.store.list().map((s) => s.resource);
     this.#rebuilding = true;
     try {
@@ -126,7 +165,12 @@ export class MeshPipeline {
     } finally {
       this.#rebuilding = false;
     }
-    const snapshot = buildSnapshot({ configs, registry: this.#o.registry.state(), mesh: this.#o.mesh, domainSuffix: this.#o.domainSuffix });
+    return { configs, change: diffRegistry(this.#served, this.#o.registry.state()) };
+  }
+
+  #build(configs: readonly Resource[] = this.#applyConfigs().configs): MeshSnapshot {
+    this.#served = this.#o.registry.state();
+    const snapshot = buildSnapshot({ configs, registry: this.#served, mesh: this.#o.mesh, domainSuffix: this.#o.domainSuffix });
     this.#nextVersion();
     return snapshot;
   }
@@ -139,15 +183,45 @@ export class MeshPipeline {
   #fire(c: Change, firstMs: number): void {
     const t0 = this.#now();
     this.#o.server.metrics.debounceTime.observe(Math.max(0, t0 - firstMs) / 1000);
+    const kinds = this.#pendingKinds;
+    this.#pendingKinds = new Set();
+    let push: PushRequest = { ...c, startMs: firstMs };
+    let kind: 'full' | 'endpoints' = c.full ? 'full' : 'endpoints';
+    const before = this.#served;
     if (c.full) {
-      this.#snapshot = this.#build();
+      const applied = this.#applyConfigs();
+      const change = applied.change;
+      const registryOnly = kinds.size > 0 && [...kinds].every((k) => registryKinds.has(k)) && c.reasons.every((r) => r === 'config');
+      if (registryOnly && change === undefined) {
+        // Only registry inputs changed, and nothing the mesh serves moved (e.g. a label no selector reads).
+        this.#o.log?.('debug', `config change of ${[...kinds].join(', ')} changed no service or endpoint; nothing to push`);
+        this.#snapshot = { ...this.#snapshot, configs: applied.configs };
+        return;
+      }
+      if (registryOnly && change?.kind === 'endpoints' && sameAccounts(before, this.#o.registry.state(), change.hosts)) {
+        this.#served = this.#o.registry.state();
+        this.#snapshot = { ...withEndpoints(this.#snapshot, this.#served.endpoints), configs: applied.configs };
+        this.#nextVersion();
+        push = { full: false, edsNames: new Set(change.hosts), reasons: ['endpoint'], startMs: firstMs };
+        kind = 'endpoints';
+      } else {
+        this.#snapshot = this.#build(applied.configs);
+      }
     } else {
-      this.#snapshot = withEndpoints(this.#snapshot, this.#o.registry.state().endpoints);
+      this.#served = this.#o.registry.state();
+      this.#snapshot = withEndpoints(this.#snapshot, this.#served.endpoints);
       this.#nextVersion();
     }
     const ms = this.#now() - t0;
-    this.#o.onRebuild?.(c.full ? 'full' : 'endpoints', ms);
-    this.#o.log?.('debug', `snapshot ${this.#versionLabel} (${c.full ? 'full' : 'endpoints'}; ${c.reasons.join(',')}) built in ${ms} ms`);
-    this.#o.server.update(this.view(), { ...c, startMs: firstMs });
+    this.#o.onRebuild?.(kind, ms);
+    this.#o.log?.('debug', `snapshot ${this.#versionLabel} (${kind}; ${push.reasons.join(',')}) built in ${ms} ms`);
+    this.#o.server.update(this.view(), push);
+    if (!push.full) {
+      // A proxy whose own address gained or lost an endpoint has new inbound listeners and clusters: push it fully.
+      const moved = new Set<string>();
+      const hosts = push.edsNames ?? new Set<string>();
+      for (const e of [...before.endpoints, ...this.#served.endpoints]) if (hosts.has(e.serviceHost)) moved.add(e.address);
+      this.#o.server.pushWhere((p) => p.ipAddresses.some((ip) => moved.has(ip)), { full: true, reasons: ['proxy-endpoint'], startMs: firstMs });
+    }
   }
 }

@@ -24,8 +24,8 @@ export class Connection<P> {
   readonly peerIdentity: string | undefined;
   info: ConnectionInfo | undefined;
   proxy: P | undefined;
-  /** Generation cache key from the proxy model (undefined = do not share). */
-  cacheKey: string | undefined;
+  /** Generation cache key of this proxy under a view (undefined = do not share), memoized per view. */
+  cacheKey: { view: unknown; key: string | undefined } | undefined;
   readonly watched = new Map<string, WatchedType>();
   /** A push that arrived while the stream was blocked on a full buffer; sent on drain. */
   deferred: PushRequest | undefined;

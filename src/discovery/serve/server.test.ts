@@ -38,7 +38,7 @@ function world(): World {
 }
 
 let versionCounter = 0;
-function viewOf(w: World): XdsView<{ id: string }> {
+function viewOf(w: World, shared = false): XdsView<{ id: string }> {
   const version = `v${++versionCounter}`;
   const maps: Record<string, Map<string, Record<string, unknown>>> = {
     [TypeUrl.cluster]: new Map(w.clusters),
@@ -48,6 +48,7 @@ function viewOf(w: World): XdsView<{ id: string }> {
   };
   return {
     version,
+    ...(shared ? { cacheKey: () => 'shared' } : {}),
     generate(_proxy, typeUrl, names): GeneratedResource[] {
       const m = maps[typeUrl] ?? new Map();
       if (m.has('broken')) throw new Error('cannot translate "broken"');
@@ -66,11 +67,10 @@ async function start(w: World, extra: { cacheKey?: boolean } = {}) {
   const xds = new DiscoveryServer<{ id: string }>({
     model: {
       parse: (node) => (node.id.startsWith('bad') ? { ok: false, error: 'node id must not start with bad' } : { ok: true, value: { id: node.id } }),
-      ...(extra.cacheKey ? { cacheKey: () => 'shared' } : {}),
       connected: (p) => connected.push(p.id),
       disconnected: (p) => disconnected.push(p.id),
     },
-    view: viewOf(w),
+    view: viewOf(w, extra.cacheKey),
   });
   const server = new grpc.Server();
   xds.register(server);
@@ -322,7 +322,7 @@ test('many clients come and go; every connected one converges after a push', asy
   await s.waitFor((e) => e.kind === 'disconnect' && ++gone === n / 2, 10000);
   assert.equal(s.xds.connections().length, n / 2);
   w.clusters.set('new', cluster('new'));
-  s.xds.update(viewOf(w), push());
+  s.xds.update(viewOf(w, true), push());
   const rest = clients.slice(n / 2);
   const got = await Promise.all(rest.map((c) => c.next(TypeUrl.cluster, 15000)));
   assert.ok(got.every((r) => names(r).includes('new')));

@@ -98,9 +98,9 @@ export class DiscoveryServer<P> {
     for (const conn of this.#conns) if (conn.proxy !== undefined) this.#queue.enqueue(conn, push);
   }
 
-  /** Queue a push to one proxy's connections (e.g. its own workload changed). */
-  pushTo(nodeId: string, push: PushRequest): void {
-    for (const conn of this.#conns) if (conn.info?.node.id === nodeId) this.#queue.enqueue(conn, push);
+  /** Queue a push to the connections whose proxy matches (e.g. proxies whose own workload changed). */
+  pushWhere(match: (proxy: P) => boolean, push: PushRequest): void {
+    for (const conn of this.#conns) if (conn.proxy !== undefined && match(conn.proxy)) this.#queue.enqueue(conn, push);
   }
 
   get view(): XdsView<P> {
@@ -197,7 +197,6 @@ export class DiscoveryServer<P> {
       return false;
     }
     conn.proxy = parsed.value;
-    conn.cacheKey = this.#model.cacheKey?.(parsed.value);
     conn.info = { connId: `${node.id}-${++this.#connCounter}`, node, peer, protocol: conn.protocol, connectedAt: new Date(this.#now()) };
     this.metrics.connected.inc({ version: versionLabel(node.metadata['ISTIO_VERSION']) });
     this.#model.connected?.(parsed.value, conn.info);
@@ -220,7 +219,9 @@ export class DiscoveryServer<P> {
   #generate(conn: Connection<P>, typeUrl: string, names: readonly string[] | undefined): EncodedResource[] {
     const proxy = conn.proxy;
     if (proxy === undefined) return [];
-    const key = conn.cacheKey === undefined ? undefined : `${conn.cacheKey}\u0000${typeUrl}\u0000${names === undefined ? '*' : names.join('\u0001')}`;
+    if (conn.cacheKey?.view !== this.#view) conn.cacheKey = { view: this.#view, key: this.#view.cacheKey?.(proxy) };
+    const shared = conn.cacheKey.key;
+    const key = shared === undefined ? undefined : `${shared}\u0000${typeUrl}\u0000${names === undefined ? '*' : names.join('\u0001')}`;
     if (key !== undefined) {
       const hit = this.#cache.get(key);
       if (hit !== undefined) return hit;

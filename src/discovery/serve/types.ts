@@ -17,17 +17,17 @@ export interface XdsView<P> {
   /** Version label sent as version_info / system_version_info, e.g. `2026-11-21T21:30:00Z/7`. */
   version: string;
   generate(proxy: P, typeUrl: string, names: readonly string[] | undefined): GeneratedResource[];
+  /**
+   * Key under which generated output may be shared between proxies that get identical resources from this view
+   * (same namespace, labels, generator …). Undefined (or no function) = never share.
+   */
+  cacheKey?(proxy: P): string | undefined;
 }
 
 /** How a connecting node becomes the proxy model the generator takes, and what happens on connect/disconnect. */
 export interface ProxyModel<P> {
   /** Parse the node from the first request. An error closes the stream with INVALID_ARGUMENT and this message. */
   parse(node: XdsNode, peer: PeerInfo): { ok: true; value: P } | { ok: false; error: string };
-  /**
-   * Key under which generated output may be shared between proxies that would get identical resources
-   * (for example same namespace, labels and generator). Undefined = never share.
-   */
-  cacheKey?(proxy: P): string | undefined;
   /** Called once the node is parsed (auto-registration hooks in here). */
   connected?(proxy: P, conn: ConnectionInfo): void;
   /** Called when the stream ends, for whatever reason. */

@@ -4,11 +4,12 @@
 // pattern (RE2), bounds, lengths, list types, oneOf/anyOf/allOf/not; CEL rules come from cel.ts.
 import { RE2JS } from 're2js';
 import type { FieldError } from '../../../core/result.ts';
+import type { Validation } from '../validation/report.ts';
 import { celErrors, compileRules } from './cel/rules.ts';
 import type { SchemaNode } from './types.ts';
 
 /** Validates `value` found at `path` and appends what is wrong to `out`. Never throws on bad input. */
-export type Check = (value: unknown, path: string, out: FieldError[]) => void;
+export type Check = (value: unknown, path: string, out: Validation) => void;
 
 /**
  * `full`: a node of the structural schema (unknown fields are rejected, CEL rules run).
@@ -90,14 +91,14 @@ function stringChecks(s: SchemaNode, checks: Check[]): void {
     checks.push((v, path, out) => {
       // Kubernetes counts characters (code points), not UTF-16 units.
       if (typeof v === 'string' && v.length > maxLength && [...v].length > maxLength) {
-        out.push({ path, message: `Too long: may not be longer than ${maxLength} characters` });
+        out.errors.push({ path, message: `Too long: may not be longer than ${maxLength} characters` });
       }
     });
   }
   if (minLength !== undefined) {
     checks.push((v, path, out) => {
       if (typeof v === 'string' && (v.length < minLength || [...v].length < minLength)) {
-        out.push({ path, message: `Invalid value: ${show(v)}: should be at least ${minLength} characters long` });
+        out.errors.push({ path, message: `Invalid value: ${show(v)}: should be at least ${minLength} characters long` });
       }
     });
   }
@@ -105,18 +106,18 @@ function stringChecks(s: SchemaNode, checks: Check[]): void {
     // The API server evaluates patterns with Go's regexp (RE2, unanchored search); re2js has the same semantics.
     const re = RE2JS.compile(pattern);
     checks.push((v, path, out) => {
-      if (typeof v === 'string' && !re.test(v)) out.push({ path, message: `Invalid value: ${show(v)}: should match '${pattern}'` });
+      if (typeof v === 'string' && !re.test(v)) out.errors.push({ path, message: `Invalid value: ${show(v)}: should match '${pattern}'` });
     });
   }
   // Of the string formats the API server checks, Istio's schemas use `byte` and `date-time`; other formats are
   // accepted unchecked, as the API server does for formats outside its list.
   if (format === 'byte') {
     checks.push((v, path, out) => {
-      if (typeof v === 'string' && !BASE64.test(v)) out.push({ path, message: `Invalid value: ${show(v)}: must be base64-encoded (format byte)` });
+      if (typeof v === 'string' && !BASE64.test(v)) out.errors.push({ path, message: `Invalid value: ${show(v)}: must be base64-encoded (format byte)` });
     });
   } else if (format === 'date-time') {
     checks.push((v, path, out) => {
-      if (typeof v === 'string' && !RFC3339.test(v)) out.push({ path, message: `Invalid value: ${show(v)}: must be an RFC 3339 date-time` });
+      if (typeof v === 'string' && !RFC3339.test(v)) out.errors.push({ path, message: `Invalid value: ${show(v)}: must be an RFC 3339 date-time` });
     });
   }
 }
@@ -128,7 +129,7 @@ function numberChecks(s: SchemaNode, checks: Check[]): void {
     const [lo, hi, what] = range;
     checks.push((v, path, out) => {
       const n = typeof v === 'bigint' ? Number(v) : v;
-      if (typeof n === 'number' && (n < lo || n > hi)) out.push({ path, message: `Invalid value: ${show(v)}: must be ${what} (${lo} to ${hi})` });
+      if (typeof n === 'number' && (n < lo || n > hi)) out.errors.push({ path, message: `Invalid value: ${show(v)}: must be ${what} (${lo} to ${hi})` });
     });
   }
   if (minimum !== undefined) {
@@ -136,7 +137,7 @@ function numberChecks(s: SchemaNode, checks: Check[]): void {
     checks.push((v, path, out) => {
       const n = typeof v === 'bigint' ? Number(v) : v;
       if (typeof n === 'number' && (exclusiveMinimum === true ? n <= minimum : n < minimum)) {
-        out.push({ path, message: `Invalid value: ${show(v)}: should be ${rel} ${minimum}` });
+        out.errors.push({ path, message: `Invalid value: ${show(v)}: should be ${rel} ${minimum}` });
       }
     });
   }
@@ -145,13 +146,13 @@ function numberChecks(s: SchemaNode, checks: Check[]): void {
     checks.push((v, path, out) => {
       const n = typeof v === 'bigint' ? Number(v) : v;
       if (typeof n === 'number' && (exclusiveMaximum === true ? n >= maximum : n > maximum)) {
-        out.push({ path, message: `Invalid value: ${show(v)}: should be ${rel} ${maximum}` });
+        out.errors.push({ path, message: `Invalid value: ${show(v)}: should be ${rel} ${maximum}` });
       }
     });
   }
   if (multipleOf !== undefined) {
     checks.push((v, path, out) => {
-      if (typeof v === 'number' && !Number.isInteger(v / multipleOf)) out.push({ path, message: `Invalid value: ${show(v)}: should be a multiple of ${multipleOf}` });
+      if (typeof v === 'number' && !Number.isInteger(v / multipleOf)) out.errors.push({ path, message: `Invalid value: ${show(v)}: should be a multiple of ${multipleOf}` });
     });
   }
 }
@@ -162,15 +163,27 @@ function enumCheck(values: unknown[]): Check {
   const supported = values.map((x) => JSON.stringify(x)).join(', ');
   return (v, path, out) => {
     if (v === null || typeof v !== 'object' ? primitives.has(v) : composite.includes(safeJson(v))) return;
-    out.push({ path, message: `Unsupported value: ${show(v)}: supported values: ${supported}` });
+    out.errors.push({ path, message: `Unsupported value: ${show(v)}: supported values: ${supported}` });
   };
 }
 
+/**
+ * The API server drops `null` from fields that are not nullable (and have no default) before it validates
+ * (apiextensions' PruneNonNullableNullsWithoutDefaults, run when the request is decoded), so `match:` with no value
+ * in YAML means "not set". Weft does the same and says so in a warning.
+ */
+const NULL_DROPPED = 'null is not a value for this field; the API server drops it, as if the field were not set';
+
+/** Is `key` set on `v` once the API server has dropped non-nullable nulls? */
+const isSet = (v: Record<string, unknown>, key: string, nullable: boolean): boolean =>
+  Object.hasOwn(v, key) && v[key] !== undefined && (v[key] !== null || nullable);
+
 function objectChecks(s: SchemaNode, mode: Mode, checks: Check[]): void {
-  const props = new Map<string, Check>();
-  for (const [name, child] of Object.entries(s.properties ?? {})) props.set(name, compileNode(child, mode));
+  const props = new Map<string, { check: Check; nullable: boolean }>();
+  for (const [name, child] of Object.entries(s.properties ?? {})) props.set(name, { check: compileNode(child, mode), nullable: child.nullable === true });
   const addl = s.additionalProperties;
   const addlCheck = typeof addl === 'object' ? compileNode(addl, mode) : undefined;
+  const addlNullable = typeof addl === 'object' && addl.nullable === true;
   // Strict field validation (kubectl apply --validate=strict, the default): fields the schema does not declare
   // are errors, unless the node preserves unknown fields or is a map. Value-validation branches never prune.
   const rejectUnknown = addl === false || (mode === 'full' && s['x-kubernetes-preserve-unknown-fields'] !== true && addl === undefined);
@@ -178,29 +191,37 @@ function objectChecks(s: SchemaNode, mode: Mode, checks: Check[]): void {
     checks.push((v, path, out) => {
       if (!isPlainObject(v)) return;
       for (const key of Object.keys(v)) {
+        const x = v[key];
         // An `undefined` property (possible only for objects built in code, never from YAML/JSON) is absent.
-        if (v[key] === undefined) continue;
-        const check = props.get(key);
-        if (check !== undefined) check(v[key], childPath(path, key), out);
-        else if (addlCheck !== undefined) addlCheck(v[key], mapKeyPath(path, key), out);
-        else if (rejectUnknown) out.push({ path: childPath(path, key), message: `unknown field ${JSON.stringify(key)}` });
+        if (x === undefined) continue;
+        const prop = props.get(key);
+        if (prop !== undefined || addlCheck !== undefined) {
+          const at = prop !== undefined ? childPath(path, key) : mapKeyPath(path, key);
+          if (x === null && !(prop !== undefined ? prop.nullable : addlNullable)) {
+            if (mode === 'full') out.warnings.push({ path: at, message: NULL_DROPPED });
+          } else {
+            (prop?.check ?? (addlCheck as Check))(x, at, out);
+          }
+        } else if (rejectUnknown) {
+          out.errors.push({ path: childPath(path, key), message: `unknown field ${JSON.stringify(key)}` });
+        }
       }
     });
   }
-  const required = s.required ?? [];
+  const required = (s.required ?? []).map((name) => ({ name, nullable: props.get(name)?.nullable === true }));
   if (required.length > 0) {
     checks.push((v, path, out) => {
       if (!isPlainObject(v)) return;
-      for (const r of required) if (v[r] === undefined || !Object.hasOwn(v, r)) out.push({ path: childPath(path, r), message: 'Required value' });
+      for (const r of required) if (!isSet(v, r.name, r.nullable)) out.errors.push({ path: childPath(path, r.name), message: 'Required value' });
     });
   }
   const { minProperties, maxProperties } = s;
   if (minProperties !== undefined || maxProperties !== undefined) {
     checks.push((v, path, out) => {
       if (!isPlainObject(v)) return;
-      const n = Object.keys(v).length;
-      if (maxProperties !== undefined && n > maxProperties) out.push({ path, message: `Too many: ${n}: must have at most ${maxProperties} properties` });
-      if (minProperties !== undefined && n < minProperties) out.push({ path, message: `Invalid value: ${n} properties: should have at least ${minProperties} properties` });
+      const n = Object.keys(v).filter((k) => isSet(v, k, props.get(k)?.nullable ?? addlNullable)).length;
+      if (maxProperties !== undefined && n > maxProperties) out.errors.push({ path, message: `Too many: ${n}: must have at most ${maxProperties} properties` });
+      if (minProperties !== undefined && n < minProperties) out.errors.push({ path, message: `Invalid value: ${n} properties: should have at least ${minProperties} properties` });
     });
   }
 }
@@ -217,8 +238,8 @@ function arrayChecks(s: SchemaNode, mode: Mode, checks: Check[]): void {
   if (minItems !== undefined || maxItems !== undefined) {
     checks.push((v, path, out) => {
       if (!Array.isArray(v)) return;
-      if (maxItems !== undefined && v.length > maxItems) out.push({ path, message: `Too many: ${v.length}: must have at most ${maxItems} items` });
-      if (minItems !== undefined && v.length < minItems) out.push({ path, message: `Invalid value: ${v.length} items: should have at least ${minItems} items` });
+      if (maxItems !== undefined && v.length > maxItems) out.errors.push({ path, message: `Too many: ${v.length}: must have at most ${maxItems} items` });
+      if (minItems !== undefined && v.length < minItems) out.errors.push({ path, message: `Invalid value: ${v.length} items: should have at least ${minItems} items` });
     });
   }
   const listType = s['x-kubernetes-list-type'];
@@ -231,7 +252,7 @@ function arrayChecks(s: SchemaNode, mode: Mode, checks: Check[]): void {
       v.forEach((item, i) => {
         if (!isPlainObject(item)) return;
         const key = safeJson(Object.fromEntries(mapKeys.map((k) => [k, item[k] ?? null])));
-        if (seen.has(key)) out.push({ path: `${path}[${i}]`, message: `Duplicate value: ${key}` });
+        if (seen.has(key)) out.errors.push({ path: `${path}[${i}]`, message: `Duplicate value: ${key}` });
         seen.add(key);
       });
     });
@@ -241,7 +262,7 @@ function arrayChecks(s: SchemaNode, mode: Mode, checks: Check[]): void {
       const seen = new Set<string>();
       v.forEach((item, i) => {
         const key = safeJson(item);
-        if (seen.has(key)) out.push({ path: `${path}[${i}]`, message: `Duplicate value: ${show(item)}` });
+        if (seen.has(key)) out.errors.push({ path: `${path}[${i}]`, message: `Duplicate value: ${show(item)}` });
         seen.add(key);
       });
     });
@@ -275,26 +296,27 @@ const quoteList = (xs: string[]): string => xs.map((x) => JSON.stringify(x)).joi
 function predicate(s: SchemaNode): (v: unknown) => boolean {
   const check = compileNode(s, 'value');
   return (v) => {
-    const errs: FieldError[] = [];
-    check(v, '', errs);
-    return errs.length === 0;
+    const scratch: Validation = { errors: [], warnings: [] };
+    check(v, '', scratch);
+    return scratch.errors.length === 0;
   };
 }
 
 function junctorChecks(s: SchemaNode, checks: Check[]): void {
   if (s.oneOf !== undefined) {
     const fields = atMostOneOf(s.oneOf);
+    const nullable = new Set(Object.entries(s.properties ?? {}).filter(([, p]) => p.nullable === true).map(([k]) => k));
     if (fields !== undefined) {
       checks.push((v, path, out) => {
         if (!isPlainObject(v)) return;
-        const found = fields.filter((f) => v[f] !== undefined && Object.hasOwn(v, f));
-        if (found.length > 1) out.push({ path, message: `Invalid value: only one of ${quoteList(fields)} may be set, found ${quoteList(found)}` });
+        const found = fields.filter((f) => isSet(v, f, nullable.has(f)));
+        if (found.length > 1) out.errors.push({ path, message: `Invalid value: only one of ${quoteList(fields)} may be set, found ${quoteList(found)}` });
       });
     } else {
       const preds = s.oneOf.map(predicate);
       checks.push((v, path, out) => {
         const n = preds.filter((p) => p(v)).length;
-        if (n !== 1) out.push({ path, message: `Invalid value: must match exactly one schema in oneOf, matched ${n}` });
+        if (n !== 1) out.errors.push({ path, message: `Invalid value: must match exactly one schema in oneOf, matched ${n}` });
       });
     }
   }
@@ -307,7 +329,7 @@ function junctorChecks(s: SchemaNode, checks: Check[]): void {
     const fields = s.anyOf.map(requiredOnly);
     const named = fields.every((f) => f !== undefined) ? ` (set one of ${quoteList(fields as string[])})` : '';
     checks.push((v, path, out) => {
-      if (!preds.some((p) => p(v))) out.push({ path, message: `Invalid value: must match at least one schema in anyOf${named}` });
+      if (!preds.some((p) => p(v))) out.errors.push({ path, message: `Invalid value: must match at least one schema in anyOf${named}` });
     });
   }
   for (const branch of s.allOf ?? []) checks.push(compileNode(branch, 'value'));
@@ -317,7 +339,7 @@ function junctorChecks(s: SchemaNode, checks: Check[]): void {
     const named = inner !== undefined && inner.every((f) => f !== undefined) && Object.keys(s.not).length === 1;
     checks.push((v, path, out) => {
       if (!pass(v)) return;
-      out.push({ path, message: named ? `Forbidden: must not set any of ${quoteList(inner as string[])}` : 'Invalid value: must not match the schema in "not"' });
+      out.errors.push({ path, message: named ? `Forbidden: must not set any of ${quoteList(inner as string[])}` : 'Invalid value: must not match the schema in "not"' });
     });
   }
 }
@@ -348,15 +370,15 @@ export function compileNode(s: SchemaNode, mode: Mode = 'full'): Check {
     if (typeError !== undefined) {
       const msg = typeError(v);
       if (msg !== undefined) {
-        out.push({ path, message: msg });
+        out.errors.push({ path, message: msg });
         return;
       }
     }
-    const before = out.length;
+    const before = out.errors.length;
     for (const c of checks) c(v, path, out);
     // CEL rules run on a subtree that passed the structural checks (errors from rules further down do not
     // count): on a malformed subtree a rule would only add a confusing second error, where the API server
     // reports both.
-    if (rules !== undefined && structurallySound(out, before)) rules(v, path, out);
+    if (rules !== undefined && structurallySound(out.errors, before)) rules(v, path, out);
   };
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { compileNode } from './compile.ts';
 import type { FieldError } from '../../../core/result.ts';
-import { crdKinds, validateStructure } from './structural.ts';
+import { crdKinds, dropNulls, validateStructure } from './structural.ts';
 
 const NET = { group: 'networking.istio.io', version: 'v1' };
 const vsGvk = { ...NET, kind: 'VirtualService' };
@@ -134,9 +134,22 @@ test('oneOf "at most one of" conflicts name the fields', () => {
   assert.equal(errorsOf(lb({ consistentHash: { useSourceIp: true, httpHeaderName: 'x', ringHash: {}, maglev: {} } }), drGvk).length, 2);
 });
 
-test('nullable fields accept null; others do not', () => {
-  assert.deepEqual(errorsOf(dr({ host: 'r', trafficPolicy: { loadBalancer: { localityLbSetting: { enabled: null } } } }), drGvk), []);
-  assert.deepEqual(errorsOf(dr({ host: null }), drGvk), [{ path: 'spec.host', message: 'must be of type string: "null"' }]);
+const DROPPED = 'null is not a value for this field; the API server drops it, as if the field were not set';
+
+test('nullable fields accept null; null in other fields is dropped (with a warning), as the API server does', () => {
+  assert.deepEqual(validateStructure(dr({ host: 'r', trafficPolicy: { loadBalancer: { localityLbSetting: { enabled: null } } } }), drGvk), { errors: [], warnings: [] });
+  // `trafficPolicy:` with nothing after it in YAML: accepted, the field is simply not set.
+  assert.deepEqual(validateStructure(dr({ host: 'r', trafficPolicy: null }), drGvk), { errors: [], warnings: [{ path: 'spec.trafficPolicy', message: DROPPED }] });
+  // A dropped required field is missing.
+  assert.deepEqual(validateStructure(dr({ host: null }), drGvk), { errors: [{ path: 'spec.host', message: 'Required value' }], warnings: [{ path: 'spec.host', message: DROPPED }] });
+  // List items are not dropped: a null item is a type error.
+  assert.deepEqual(errorsOf(vs({ hosts: [null] })), [{ path: 'spec.hosts[0]', message: 'must be of type string: "null"' }]);
+  // Map values are dropped like fields; CEL rules do not see dropped fields.
+  assert.deepEqual(validateStructure(dr({ host: 'r', workloadSelector: { matchLabels: { app: null } } }), drGvk).errors, []);
+  const se = { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'se' }, spec: { hosts: ['a.example'], endpoints: null } };
+  assert.deepEqual(validateStructure(se, { ...NET, kind: 'ServiceEntry' }), { errors: [], warnings: [{ path: 'spec.endpoints', message: DROPPED }] });
+  // An unknown field is unknown whatever its value.
+  assert.deepEqual(errorsOf(vs({ websocketUpgrade: null })), [{ path: 'spec.websocketUpgrade', message: 'unknown field "websocketUpgrade"' }]);
 });
 
 test('preserve-unknown-fields subtrees accept anything; list-type map rejects duplicate keys', () => {
@@ -155,9 +168,9 @@ test('preserve-unknown-fields subtrees accept anything; list-type map rejects du
 test('int-or-string and format byte (synthetic schema nodes)', () => {
   const check = compileNode({ type: 'object', properties: { port: { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }] }, body: { type: 'string', format: 'byte' } } });
   const run = (v: unknown): FieldError[] => {
-    const out: FieldError[] = [];
+    const out = { errors: [] as FieldError[], warnings: [] as FieldError[] };
     check(v, 'spec', out);
-    return out;
+    return out.errors;
   };
   assert.deepEqual(run({ port: 8080, body: 'aGVsbG8=' }), []);
   assert.deepEqual(run({ port: 'http' }), []);
@@ -176,9 +189,9 @@ test('CEL rule options: messageExpression, fieldPath, reason; transition rules s
     ],
   });
   const run = (v: unknown): FieldError[] => {
-    const out: FieldError[] = [];
+    const out = { errors: [] as FieldError[], warnings: [] as FieldError[] };
     check(v, 'spec', out);
-    return out;
+    return out.errors;
   };
   assert.deepEqual(run({ min: 1, max: 2, labels: {} }), []);
   assert.deepEqual(run({ min: 3, max: 2, labels: { forbidden: 'x' } }), [
@@ -205,6 +218,17 @@ test('metadata: name required and a DNS-1123 subdomain, namespace a label, label
   assert.deepEqual(errorsOf(vs({}, { name: 'r', creationTimestamp: null, generation: 2 })), []);
   // The metadata check can be left to the caller.
   assert.deepEqual(validateStructure(vs({}, { name: 'Reviews' }), vsGvk, { metadata: false }).errors, []);
+});
+
+test('dropNulls returns the object as the API server stores it, sharing unchanged parts', () => {
+  const input = dr({ host: 'r', trafficPolicy: null, subsets: [{ name: 'v1', labels: { version: null, app: 'a' } }, { name: 'v2' }], exportTo: null });
+  const out = dropNulls(input, drGvk) as { spec: { subsets: unknown[] } };
+  assert.deepEqual(out, dr({ host: 'r', subsets: [{ name: 'v1', labels: { app: 'a' } }, { name: 'v2' }] }));
+  assert.equal(out.spec.subsets[1], (input['spec'] as { subsets: unknown[] }).subsets[1]);
+  assert.equal((input['spec'] as Record<string, unknown>)['trafficPolicy'], null, 'the input is not mutated');
+  const clean = dr({ host: 'r', trafficPolicy: { loadBalancer: { localityLbSetting: { enabled: null } } } });
+  assert.equal(dropNulls(clean, drGvk), clean, 'nothing to drop: the same object');
+  assert.equal(dropNulls(clean, { ...NET, kind: 'Nope' }), clean);
 });
 
 test('CEL errors further down do not hide the rules above them; structural errors do', () => {

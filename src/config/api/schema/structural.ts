@@ -2,11 +2,11 @@
 // with Istio's CRDs (OpenAPI v3 structural schema + CEL x-kubernetes-validations + ObjectMeta rules). The schemas
 // come from crds.gen.json (generated from Istio's crd-all.gen.yaml); each is compiled once into validator closures.
 import { readFileSync } from 'node:fs';
-import type { FieldError } from '../../../core/result.ts';
 import type { Validation } from '../validation/report.ts';
 import { childPath, compileNode, isPlainObject, jsonType } from './compile.ts';
 import type { Check } from './compile.ts';
 import { validateObjectMeta } from './metadata.ts';
+import { compilePrune } from './prune.ts';
 import type { CrdData, CrdEntry, SchemaNode } from './types.ts';
 
 export interface Gvk {
@@ -29,6 +29,8 @@ export interface StructureOptions {
   /** Validate `metadata` (name, namespace, labels, annotations, known fields). Default true. */
   metadata?: boolean;
 }
+
+type Compiled = (obj: unknown, out: Validation, meta: boolean) => void;
 
 let data: CrdData | undefined;
 
@@ -55,31 +57,33 @@ function findCrd(group: string, kind: string): CrdEntry | undefined {
   return crdData().crds.find((c) => c.group === group && c.kind === kind);
 }
 
+/** The envelope fields every resource has beside what the CRD's schema declares (metadata is handled apart). */
+const ENVELOPE: Record<string, SchemaNode> = { apiVersion: { type: 'string' }, kind: { type: 'string' } };
+
 /**
  * The envelope around the CRD's schema: apiVersion and kind are strings, metadata is ObjectMeta, status is dropped
  * on create (Istio's CRDs have the status subresource) and so not validated; everything else follows the schema.
  */
-function compileRoot(schema: SchemaNode, namespaced: boolean): (obj: unknown, out: FieldError[], meta: boolean) => void {
+function compileRoot(schema: SchemaNode, namespaced: boolean): Compiled {
   const { properties = {}, ...rest } = schema;
-  const envelope: Record<string, SchemaNode> = { ...properties, apiVersion: { type: 'string' }, kind: { type: 'string' } };
+  const envelope: Record<string, SchemaNode> = { ...properties, ...ENVELOPE };
   delete envelope['status'];
   delete envelope['metadata'];
   const body: Check = compileNode({ ...rest, properties: envelope, required: [...(schema.required ?? []), 'apiVersion', 'kind'] });
   return (obj, out, meta) => {
     if (!isPlainObject(obj)) {
-      out.push({ path: '', message: `must be of type object: ${JSON.stringify(jsonType(obj))}` });
+      out.errors.push({ path: '', message: `must be of type object: ${JSON.stringify(jsonType(obj))}` });
       return;
     }
     const { metadata, status: _status, ...others } = obj;
-    if (meta) validateObjectMeta(metadata, 'metadata', namespaced, out);
+    if (meta) validateObjectMeta(metadata, 'metadata', namespaced, out.errors);
     else if (metadata !== undefined && metadata !== null && !isPlainObject(metadata)) {
-      out.push({ path: childPath('', 'metadata'), message: `must be of type object: ${JSON.stringify(jsonType(metadata))}` });
+      out.errors.push({ path: childPath('', 'metadata'), message: `must be of type object: ${JSON.stringify(jsonType(metadata))}` });
     }
     body(others, '', out);
   };
 }
 
-type Compiled = (obj: unknown, out: FieldError[], meta: boolean) => void;
 /** Compiled validators by gvk, and by schema (served versions of a kind usually share one schema). */
 const cache = new Map<string, Compiled>();
 const bySchema = new Map<string, Compiled>();
@@ -104,6 +108,28 @@ function compiledFor(gvk: Gvk): Compiled | string {
   return compiled;
 }
 
+const pruners = new Map<string, (v: unknown) => unknown>();
+
+/**
+ * The object as the API server stores it: `null` removed from every field that is not nullable (YAML's `field:`
+ * with no value), at any depth the schema describes. Use it to build typed resources from a document that
+ * validateStructure accepted. Returns the input itself when nothing is dropped (and for unknown kinds); never
+ * mutates it.
+ */
+export function dropNulls(obj: unknown, gvk: Gvk): unknown {
+  const key = gvkKey(gvk);
+  let prune = pruners.get(key);
+  if (prune === undefined) {
+    const version = findCrd(gvk.group, gvk.kind)?.versions.find((v) => v.name === gvk.version);
+    const schema = version !== undefined ? crdData().schemas[version.schema] : undefined;
+    if (schema === undefined) return obj;
+    const { status: _status, ...properties } = schema.properties ?? {};
+    prune = compilePrune({ ...schema, properties: { ...properties, ...ENVELOPE } });
+    pruners.set(key, prune);
+  }
+  return prune(obj);
+}
+
 /**
  * Validate a whole resource (apiVersion, kind, metadata, spec …) of an Istio CRD kind against that kind's schema,
  * as `kubectl apply` (strict field validation) against an API server with Istio's CRDs would. Errors carry field
@@ -117,6 +143,6 @@ export function validateStructure(obj: unknown, gvk: Gvk, options: StructureOpti
     out.errors.push({ path: 'kind', message: compiled });
     return out;
   }
-  compiled(obj, out.errors, options.metadata !== false);
+  compiled(obj, out, options.metadata !== false);
   return out;
 }

@@ -2,6 +2,7 @@
 // environment, and the node's value is converted to CEL values guided by the schema (integers become CEL ints,
 // numbers doubles, maps and objects CEL maps) before the rules run, as the API server does.
 import type { FieldError } from '../../../../core/result.ts';
+import type { Validation } from '../../validation/report.ts';
 import type { Check } from '../compile.ts';
 import type { SchemaNode, ValidationRule } from '../types.ts';
 import { celEnvironment } from './library.ts';
@@ -46,10 +47,17 @@ export function converter(s: SchemaNode): Convert {
     }
     case 'object': {
       const props = new Map(Object.entries(s.properties ?? {}).map(([k, child]) => [k, converter(child)]));
-      const addl = typeof s.additionalProperties === 'object' ? converter(s.additionalProperties) : undefined;
+      // Non-nullable nulls are dropped before rules run (see NULL_DROPPED in compile.ts): CEL must not see them.
+      const nullable = new Set(Object.entries(s.properties ?? {}).filter(([, p]) => p.nullable === true).map(([k]) => k));
+      const addlSchema = typeof s.additionalProperties === 'object' ? s.additionalProperties : undefined;
+      const addl = addlSchema !== undefined ? converter(addlSchema) : undefined;
+      const addlNullable = addlSchema?.nullable === true;
       const keepUnknown = s['x-kubernetes-preserve-unknown-fields'] === true || s.additionalProperties === true;
       if (addl !== undefined) {
-        return (v) => (isPlainObject(v) ? new Map(Object.keys(v).map((k) => [k, addl(v[k])])) : v);
+        return (v) =>
+          isPlainObject(v)
+            ? new Map(Object.keys(v).filter((k) => v[k] !== undefined && (v[k] !== null || addlNullable)).map((k) => [k, addl(v[k])]))
+            : v;
       }
       return (v) => {
         if (!isPlainObject(v)) return v;
@@ -58,6 +66,7 @@ export function converter(s: SchemaNode): Convert {
         for (const k of Object.keys(v)) {
           if (v[k] === undefined) continue;
           const c = props.get(k);
+          if (v[k] === null && c !== undefined && !nullable.has(k)) continue;
           if (c !== undefined) o[k] = c(v[k]);
           else if (keepUnknown) o[k] = convertUntyped(v[k], 1);
         }
@@ -95,14 +104,14 @@ const REASON_PREFIX: Record<string, string> = {
 /** First line of an error message (cel-js appends a source excerpt on later lines). */
 const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
 
-type Program = (self: unknown, path: string, out: FieldError[]) => void;
+type Program = (self: unknown, path: string, out: Validation) => void;
 
 /** Errors produced by CEL rules (not by the schema's structure), so parents can tell the two apart. */
 export const celErrors = new WeakSet<FieldError>();
 
-function report(out: FieldError[], e: FieldError): void {
+function report(out: Validation, e: FieldError): void {
   celErrors.add(e);
-  out.push(e);
+  out.errors.push(e);
 }
 
 function compileRule(r: ValidationRule): Program {

@@ -246,3 +246,10 @@ test('parseDurationMillis for consumers', async () => {
   assert.equal(parseDurationMillis('bogus'), undefined);
   assert.equal(parseDurationMillis(undefined), undefined);
 });
+
+test('Kubernetes label selectors', async () => {
+  const { checkLabelSelector } = await import('./labels.ts');
+  const r = new Reporter('spec.selector');
+  checkLabelSelector(r, { matchLabels: { app: 'a' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['web'] }, { key: 'x', operator: 'In' }, { key: 'y', operator: 'Exists', values: ['z'] }, { key: 'z', operator: 'Has' }] });
+  assert.deepEqual(r.out.errors.map((e) => e.path), ['spec.selector.matchExpressions[1].values', 'spec.selector.matchExpressions[2].values', 'spec.selector.matchExpressions[3].operator']);
+});

@@ -1,6 +1,7 @@
 // Durations in Istio config: Go's time.ParseDuration syntax (`300ms`, `1h2m3.5s`), then Istio's webhook rules
 // (at least 1 ms, whole milliseconds). Values are parsed to exact nanoseconds as a bigint (Go's int64 range), so a
 // sub-millisecond remainder is never lost to floating point; helpers convert to milliseconds for consumers.
+// The protobuf JSON form of google.protobuf.Duration (`"1.5s"`, seconds with a fraction) is a subset of Go syntax.
 import { err, ok, type Result } from '../../../../core/result.ts';
 import type { Reporter } from '../report.ts';
 

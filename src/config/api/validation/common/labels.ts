@@ -134,3 +134,48 @@ export function checkSelectorOrTargetRefs(
   checkTargetRef(r.at('targetRef'), spec.targetRef);
   refs.forEach((ref, i) => checkTargetRef(r.at('targetRefs').at(i), ref));
 }
+
+/** A Kubernetes metav1.LabelSelector (used by Kubernetes objects and Gateway API resources). */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+/**
+ * Kubernetes' LabelSelector validation: valid keys and values in matchLabels; each expression has a valid key, a known
+ * operator, non-empty values for In/NotIn and no values for Exists/DoesNotExist.
+ */
+export function checkLabelSelector(r: Reporter, selector: unknown): void {
+  if (selector === undefined || selector === null) return;
+  if (typeof selector !== 'object' || Array.isArray(selector)) {
+    r.error('selector must be an object with matchLabels and/or matchExpressions');
+    return;
+  }
+  const s = selector as Record<string, unknown>;
+  checkLabels(r.at('matchLabels'), s.matchLabels);
+  const exprs = Array.isArray(s.matchExpressions) ? s.matchExpressions : [];
+  exprs.forEach((e: unknown, i) => {
+    const er = r.at('matchExpressions').at(i);
+    const x = (e ?? {}) as Record<string, unknown>;
+    const key = typeof x.key === 'string' ? x.key : '';
+    const km = validateLabelKey(key);
+    if (km !== undefined) er.at('key').error(km);
+    const values = Array.isArray(x.values) ? x.values : [];
+    switch (x.operator) {
+      case 'In':
+      case 'NotIn':
+        if (values.length === 0) er.at('values').error(`operator ${x.operator} needs at least one value`);
+        break;
+      case 'Exists':
+      case 'DoesNotExist':
+        if (values.length > 0) er.at('values').error(`operator ${x.operator} takes no values: remove them`);
+        break;
+      default:
+        er.at('operator').error(`unknown operator ${JSON.stringify(x.operator)}: use In, NotIn, Exists or DoesNotExist`);
+    }
+    values.forEach((v: unknown, j) => {
+      const vm = typeof v === 'string' ? validateLabelValue(v) : 'label value must be a string';
+      if (vm !== undefined) er.at('values').at(j).error(vm);
+    });
+  });
+}

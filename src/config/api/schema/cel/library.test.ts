@@ -39,6 +39,7 @@ test('isURL() and url() accessors', () => {
   assert.equal(evaluate('url(self).getHostname()', 'http://h:81/p'), 'h');
   assert.equal(evaluate('url(self).getPort()', 'http://h:81/p'), '81');
   assert.equal(evaluate('url(self).getEscapedPath()', 'http://h:81/p/q'), '/p/q');
+  assert.equal(evaluate('url(self).getEscapedPath()', 'http://h/p#frag'), '/p');
   assert.throws(() => evaluate('url(self)', 'not a url'), /URL parse error/);
 });
 

@@ -50,9 +50,12 @@ function re2(pattern: string): RE2JS {
 }
 
 function toUrl(s: string): CelUrl {
-  const u = parseRequestUri(s);
-  if (typeof u === 'string') throw new Error(`URL parse error during conversion from string: ${u}`);
-  return new CelUrl(u);
+  const checked = parseRequestUri(s);
+  if (typeof checked === 'string') throw new Error(`URL parse error during conversion from string: ${checked}`);
+  // Validity is judged on the whole string (as Kubernetes does), the parts without the #fragment.
+  const hash = s.indexOf('#');
+  const parts = hash < 0 ? checked : parseRequestUri(s.slice(0, hash));
+  return new CelUrl(typeof parts === 'string' ? checked : parts);
 }
 
 const NANOS_PER_SECOND = 1_000_000_000n;

@@ -4,6 +4,7 @@
 // per workload port shaped by the PeerAuthentication mode (mTLS, plaintext, or both).
 import { BlackHoleCluster, InboundPassthroughCluster, PassthroughCluster, inboundCluster, outboundCluster } from '../../core/names/cluster-name.ts';
 import { Ports } from '../../core/ports.ts';
+import { hostMatches } from '../snapshot/hosts.ts';
 import { type Service, isHttpProtocol } from '../snapshot/model.ts';
 import type { ProxyView } from '../snapshot/view.ts';
 import { type Json, duration, socketAddress, tcpProxyFilter, u32 } from './common.ts';
@@ -15,11 +16,18 @@ function outboundListener(name: string, address: string, port: number, chains: J
   return { name, address: socketAddress(address, port), bind_to_port: { value: false }, traffic_direction: 'OUTBOUND', filter_chains: chains, ...extra };
 }
 
-/** tcp_proxy target for a TCP service port: its VirtualService's tcp route for this port, else the service cluster. */
-function tcpTarget(view: ProxyView, svc: Service, port: number): string | Array<{ name: string; weight: number }> {
+/**
+ * tcp_proxy target for a TCP or TLS service port: its VirtualService's tls route (by SNI = the service host) or tcp
+ * route for this port, else the service cluster.
+ */
+function tcpTarget(view: ProxyView, svc: Service, port: number, tls: boolean): string | Array<{ name: string; weight: number }> {
   const ctx: RouteContext = { view, port, gateway: 'mesh', grpc: false };
   const vs = view.virtualServiceFor(svc.hostname, 'mesh');
-  const route = vs?.spec.tcp?.find((r) => !r.match || r.match.length === 0 || r.match.some((m) => m.port === undefined || m.port === port));
+  const portOk = (m: { port?: number; gateways?: string[] }) => (m.port === undefined || m.port === port) && (!m.gateways || m.gateways.length === 0 || m.gateways.includes('mesh'));
+  const tlsRoute = tls
+    ? vs?.spec.tls?.find((r) => r.match.some((m) => portOk(m) && m.sniHosts.some((h) => hostMatches(h, svc.hostname) || h === svc.hostname)))
+    : undefined;
+  const route = tlsRoute ?? vs?.spec.tcp?.find((r) => !r.match || r.match.length === 0 || r.match.some(portOk));
   const dests = route?.route ?? [];
   if (dests.length === 1) return destinationCluster(ctx, dests[0]!.destination);
   if (dests.length > 1) return dests.map((d) => ({ name: destinationCluster(ctx, d.destination), weight: d.weight ?? 0 })).filter((c) => c.weight > 0);
@@ -27,7 +35,7 @@ function tcpTarget(view: ProxyView, svc: Service, port: number): string | Array<
 }
 
 function tcpChain(view: ProxyView, svc: Service, port: number, statPrefix: string, sni: boolean): Json {
-  const chain: Json = { filters: [tcpProxyFilter(statPrefix, tcpTarget(view, svc, port))] };
+  const chain: Json = { filters: [tcpProxyFilter(statPrefix, tcpTarget(view, svc, port, sni))] };
   if (sni) chain['filter_chain_match'] = { server_names: [svc.hostname] };
   return chain;
 }

@@ -1,7 +1,7 @@
 // Compiles one CRD schema node into a tree of validator closures, once, so that validating an object never
 // interprets the raw schema. Semantics follow the Kubernetes API server's structural-schema validation
 // (kube-openapi + apiextensions): type, nullable, unknown fields (strict field validation), required, enum,
-// pattern (RE2), bounds, lengths, list types, oneOf/anyOf/allOf/not; CEL rules come from cel.ts.
+// pattern (RE2), bounds, lengths, list types, oneOf/anyOf/allOf/not; CEL rules come from cel/rules.ts.
 import { RE2JS } from 're2js';
 import type { FieldError } from '../../../core/result.ts';
 import type { Validation } from '../validation/report.ts';

@@ -19,6 +19,7 @@ export type * from './sidecar.types.ts';
 export { validateVirtualService, validateDestinationRule, validateGateway, validateServiceEntry, validateWorkloadEntry, validateWorkloadGroup, validateSidecar };
 export { checkWorkloadEntry } from './workload-entry.ts';
 export { MESH_GATEWAY, GRPC_STATUS_NAMES } from './virtual-service.ts';
+export { isUnreachableRuleWarning } from './unreachable-rules.ts';
 
 export type NetworkingKind = 'VirtualService' | 'DestinationRule' | 'Gateway' | 'ServiceEntry' | 'WorkloadEntry' | 'WorkloadGroup' | 'Sidecar';
 

@@ -127,3 +127,9 @@ export function warnUnreachableRules(spec: Reporter, body: Obj): void {
   analyze(spec, 'tcp', arr(body.tcp));
   analyze(spec, 'tls', arr(body.tls));
 }
+
+/**
+ * True for the warnings this module produces (Istio's VirtualServiceUnreachableRule / VirtualServiceIneffectiveMatch),
+ * so the analyzer can report them as IST0130/IST0131 instead of generic schema warnings without matching on wording.
+ */
+export const isUnreachableRuleWarning = (message: string): boolean => /^virtualService rule .*(not used \(|is not used \(duplicate\/overlapping)/.test(message);

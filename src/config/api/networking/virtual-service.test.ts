@@ -166,3 +166,10 @@ test('never throws on malformed specs', () => {
     run('VirtualService', spec);
   }
 });
+
+test('unreachable-rule warnings are recognisable by isUnreachableRuleWarning', async () => {
+  const { isUnreachableRuleWarning } = await import('./index.ts');
+  const v = run('VirtualService', vs([route(), route()]));
+  assert.ok(v.warnings.length > 0 && v.warnings.every((w) => isUnreachableRuleWarning(w.message)));
+  assert.equal(isUnreachableRuleWarning('gateway name "a.b" uses the legacy FQDN form'), false);
+});

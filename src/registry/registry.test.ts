@@ -187,7 +187,7 @@ test('auto-registration: a proxy naming a WorkloadGroup becomes a WorkloadEntry;
   const ep = () => reg.state().endpoints.find((e) => e.serviceHost === 'vm-app.web.svc.cluster.local' && e.address === '10.0.2.7');
   assert.equal(ep()?.port, 18080);
   assert.equal(ep()?.tlsMode, 'istio');
-  assert.deepEqual(changes, [{ kind: 'endpoints', hosts: ['vm-app.web.svc.cluster.local'] }]);
+  assert.deepEqual(changes, [{ kind: 'endpoints', hosts: ['vm-app.web.svc.cluster.local'], addresses: ['10.0.2.7'] }]);
 
   reg.disconnected(p.value);
   assert.equal(timers.pending(), 1);
@@ -218,7 +218,7 @@ test('change notifications tell endpoint-only changes from service changes', () 
   assert.equal(changes.at(-1)?.kind, 'full');
   const moved = kube.map((r) => (r.kind === 'Pod' && r.metadata.name === 'web-1' ? { ...r, status: { ...(r.status as object), podIP: '10.2.0.99' } } : r));
   reg.setConfigs(moved);
-  assert.deepEqual(changes.at(-1), { kind: 'endpoints', hosts: ['web.shop.svc.cluster.local'] });
+  assert.deepEqual(changes.at(-1), { kind: 'endpoints', hosts: ['web.shop.svc.cluster.local'], addresses: ['10.2.0.1', '10.2.0.99'] });
   const n = changes.length;
   reg.setConfigs(moved);
   assert.equal(changes.length, n, 'no change, no notification');

@@ -15,6 +15,12 @@ export interface RegistryChange {
   kind: 'full' | 'endpoints';
   /** Hosts whose services or endpoints changed. */
   hosts: string[];
+  /**
+   * Workload addresses whose endpoints appeared, disappeared or changed. A proxy at one of these addresses has new
+   * inbound ports (listeners and inbound clusters come from its own endpoints), so it needs LDS/CDS, not only EDS,
+   * even when the change is `endpoints`.
+   */
+  addresses: string[];
 }
 
 /** Workloads from WorkloadEntry configs. */
@@ -100,9 +106,10 @@ function changedKeys(a: Map<string, string>, b: Map<string, string>): string[] {
 export function diffRegistry(before: RegistryState, after: RegistryState): RegistryChange | undefined {
   const svcHosts = changedKeys(groupByHost(before.services, (s) => s.hostname), groupByHost(after.services, (s) => s.hostname));
   const epHosts = changedKeys(groupByHost(before.endpoints, (e) => e.serviceHost), groupByHost(after.endpoints, (e) => e.serviceHost));
-  if (svcHosts.length > 0) return { kind: 'full', hosts: [...new Set([...svcHosts, ...epHosts])].sort() };
-  if (epHosts.length > 0) return { kind: 'endpoints', hosts: epHosts };
-  return undefined;
+  if (svcHosts.length === 0 && epHosts.length === 0) return undefined;
+  const addresses = epHosts.length === 0 ? [] : changedKeys(groupByHost(before.endpoints, (e) => e.address), groupByHost(after.endpoints, (e) => e.address));
+  if (svcHosts.length > 0) return { kind: 'full', hosts: [...new Set([...svcHosts, ...epHosts])].sort(), addresses };
+  return { kind: 'endpoints', hosts: epHosts, addresses };
 }
 
 export interface RegistryOptions {

@@ -6,7 +6,7 @@
 import type { Dirent, FSWatcher } from 'node:fs';
 import { watch } from 'node:fs';
 import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import { WeftError } from '../../core/errors.ts';
 import type { ResourceKey } from '../api/resource.ts';
 import type { TextLoader } from './loader.ts';
@@ -50,8 +50,10 @@ export class DirectoryStore implements ConfigStore {
   private readonly state: StoreState;
   private readonly files = new Map<string, FileState>();
   private readonly watchers = new Map<string, FSWatcher>();
-  /** Files named by file-system events since the last scan: re-read even if their signature looks unchanged. */
+  /** Absolute paths named by file-system events since the last scan: looked at, and re-read even if their signature looks unchanged. */
   private readonly hinted = new Set<string>();
+  /** Set when an event named no file or a watcher failed: the next scan walks the whole tree. */
+  private fullScanNeeded = true;
   private timer: NodeJS.Timeout | undefined;
   private firstEventAt = 0;
   private scanning: Promise<void> | undefined;
@@ -89,6 +91,11 @@ export class DirectoryStore implements ConfigStore {
 
   /** Rescans now (coalescing with a scan in progress). Resolves when the state reflects the tree as of the call. */
   async rescan(): Promise<void> {
+    this.fullScanNeeded = true;
+    await this.scan();
+  }
+
+  private async scan(): Promise<void> {
     if (this.scanning) {
       this.rescanRequested = true;
       await this.scanning;
@@ -107,28 +114,45 @@ export class DirectoryStore implements ConfigStore {
   }
 
   private async scanOnce(): Promise<void> {
-    const hinted = new Set(this.hinted);
+    const hinted = [...this.hinted];
     this.hinted.clear();
-    const found = new Map<string, string>(); // display path -> signature
+    const full = this.fullScanNeeded || this.files.size === 0;
+    this.fullScanNeeded = false;
+    const found = new Map<string, string>(); // display path -> signature, for the files looked at
     const dirs: string[] = [];
-    const rootOk = await this.walk(this.abs, found, dirs, new Set());
-    if (!rootOk) {
-      this.log('warn', `config directory ${this.dir} is gone; its resources are removed until it reappears`);
-      this.scheduleMissingRetry();
+    const removed = new Set<string>();
+    if (full) {
+      // Every file and directory: the first load, and after events that name no file.
+      const rootOk = await this.walk(this.abs, found, dirs, new Set());
+      if (!rootOk) {
+        this.log('warn', `config directory ${this.dir} is gone; its resources are removed until it reappears`);
+        this.scheduleMissingRetry();
+      }
+      for (const file of this.files.keys()) if (!found.has(file)) removed.add(file);
+    } else {
+      // Only what the events named: a file (re-stat it), a new directory (walk it), or a vanished path.
+      for (const abs of hinted) await this.lookAt(abs, found, dirs, removed);
+      if (removed.size > 0) {
+        // Was it the config directory itself? Then only a full scan tells what is left.
+        await stat(this.abs).catch(() => {
+          this.fullScanNeeded = true;
+          this.rescanRequested = true;
+        });
+      }
     }
     if (this.closed) return;
+    const force = new Set(hinted.map((a) => this.display(a)));
 
     const rejectedNow: Rejection[] = [];
     const recovered: string[] = [];
-    for (const file of [...this.files.keys()]) {
-      if (!found.has(file)) {
-        if (this.files.get(file)?.rejected) recovered.push(file);
-        this.files.delete(file);
-      }
+    for (const file of removed) {
+      if (found.has(file)) continue;
+      if (this.files.get(file)?.rejected) recovered.push(file);
+      this.files.delete(file);
     }
     for (const [file, sig] of found) {
       const prev = this.files.get(file);
-      if (prev && prev.sig === sig && !hinted.has(file)) continue;
+      if (prev && prev.sig === sig && !force.has(file)) continue;
       let text: string;
       try {
         text = await readFile(resolve(file), 'utf8');
@@ -149,8 +173,35 @@ export class DirectoryStore implements ConfigStore {
       }
     }
     if (this.closed) return;
-    this.state.commit(this.candidates(), rejectedNow, recovered);
-    if (this.opts.watch) this.syncWatchers(dirs);
+    if (found.size > 0 || removed.size > 0 || rejectedNow.length > 0) this.state.commit(this.candidates(), rejectedNow, recovered);
+    if (this.opts.watch) this.syncWatchers(dirs, full);
+  }
+
+  /** Incremental scan of one path named by an event. */
+  private async lookAt(abs: string, found: Map<string, string>, dirs: string[], removed: Set<string>): Promise<void> {
+    const shown = this.display(abs);
+    try {
+      const st = await stat(abs, { bigint: true });
+      if (st.isDirectory()) {
+        const before = new Map<string, string>();
+        await this.walk(abs, before, dirs, new Set());
+        for (const [f, sig] of before) found.set(f, sig);
+        // Files we knew under this directory that are no longer there (a directory renamed over another).
+        for (const f of this.files.keys()) if (f.startsWith(shown + sep) && !before.has(f)) removed.add(f);
+      } else if (st.isFile() && configFile.test(abs) && !basename(abs).startsWith('.')) {
+        found.set(shown, `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`);
+      }
+    } catch {
+      // Gone: a file, or a whole directory with everything under it.
+      removed.add(shown);
+      for (const f of this.files.keys()) if (f.startsWith(shown + sep)) removed.add(f);
+      for (const [d, w] of this.watchers) {
+        if (d === abs || d.startsWith(abs + sep)) {
+          w.close();
+          this.watchers.delete(d);
+        }
+      }
+    }
   }
 
   /** All files' good candidates in precedence order: path order (code units, `/` separators), then document order. */
@@ -205,29 +256,36 @@ export class DirectoryStore implements ConfigStore {
     return join(this.dir, relative(this.abs, abs));
   }
 
-  private syncWatchers(dirs: string[]): void {
+  /** Watches `dirs`; after a full scan, also stops watching directories that are gone. */
+  private syncWatchers(dirs: string[], full: boolean): void {
     const want = new Set(dirs);
-    for (const [d, w] of this.watchers) {
-      if (!want.has(d)) {
-        w.close();
-        this.watchers.delete(d);
+    if (full) {
+      for (const [d, w] of this.watchers) {
+        if (!want.has(d)) {
+          w.close();
+          this.watchers.delete(d);
+        }
       }
     }
     for (const d of want) {
       if (this.watchers.has(d)) continue;
       try {
         const w = watch(d, { persistent: false }, (_event, filename) => {
-          if (filename !== null && !filename.startsWith('.')) this.hinted.add(this.display(join(d, filename)));
+          if (filename === null) this.fullScanNeeded = true;
+          else if (!filename.startsWith('.')) this.hinted.add(join(d, filename));
+          else return; // hidden files (editor swap files, our own temp files) never matter
           this.schedule();
         });
         w.on('error', () => {
           w.close();
           this.watchers.delete(d);
+          this.fullScanNeeded = true;
           this.schedule();
         });
         this.watchers.set(d, w);
       } catch {
-        this.schedule(); // the directory vanished between the scan and now
+        this.fullScanNeeded = true; // the directory vanished between the scan and now
+        this.schedule();
       }
     }
   }
@@ -241,7 +299,7 @@ export class DirectoryStore implements ConfigStore {
     const wait = Math.max(0, Math.min(this.opts.quietMs, this.firstEventAt + this.opts.maxDelayMs - now));
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.rescan().catch((e: unknown) => this.log('error', `rescan of ${this.dir} failed: ${e instanceof Error ? e.message : String(e)}`));
+      void this.scan().catch((e: unknown) => this.log('error', `rescan of ${this.dir} failed: ${e instanceof Error ? e.message : String(e)}`));
     }, wait);
   }
 
@@ -253,6 +311,7 @@ export class DirectoryStore implements ConfigStore {
           clearInterval(this.missingRetry);
           this.missingRetry = undefined;
           this.log('info', `config directory ${this.dir} is back`);
+          this.fullScanNeeded = true;
           this.schedule();
         },
         () => {},

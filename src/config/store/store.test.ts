@@ -180,6 +180,20 @@ describe('DirectoryStore', () => {
     await eventually(store, rec.events, (e) => e.type === 'deleted' && e.key.kind === 'Gateway', 2000);
   });
 
+  it('sees a directory moved into and out of the tree', async () => {
+    const rec = recorder(store);
+    const outside = await mkdtemp(join(tmpdir(), 'weft-store-outside-'));
+    try {
+      await writeFile(join(outside, 'moved.yaml'), vs('moved', 'moved', 'moved'));
+      await rename(outside, join(dir, 'moved-in'));
+      await eventually(store, rec.events, (e) => e.type === 'added' && e.key.name === 'moved');
+      await rename(join(dir, 'moved-in'), outside);
+      await eventually(store, rec.events, (e) => e.type === 'deleted' && e.key.name === 'moved');
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
   it('coalesces a burst of writes into few revisions and ends at the last content', async () => {
     const rec = recorder(store);
     const file = join(dir, 'burst.yaml');

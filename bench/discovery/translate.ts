@@ -3,7 +3,7 @@
 // type for a sidecar and for a proxyless gRPC client. Usage: node bench/discovery/translate.ts [services=1000] [rounds=5]
 import { performance } from 'node:perf_hooks';
 import type { Resource } from '../../src/config/api/resource.ts';
-import { parseProxy } from '../../src/discovery/proxy.ts';
+import { type Proxy, parseProxy } from '../../src/discovery/proxy.ts';
 import { buildSnapshot } from '../../src/discovery/snapshot/snapshot.ts';
 import { generateResources } from '../../src/discovery/translate/index.ts';
 import { buildRegistryState } from '../../src/registry/registry.ts';
@@ -51,11 +51,13 @@ for (let r = 0; r < rounds; r++) {
   snapTimes.push(performance.now() - t0);
 }
 
-const sidecar = parseProxy({ id: 'sidecar~10.0.0.1~svc-0-0.default~default.svc.cluster.local', metadata: { LABELS: { app: 'svc-0' } } });
-const grpc = parseProxy({ id: 'client', metadata: { GENERATOR: 'grpc' } });
-if (!sidecar.ok || !grpc.ok) throw new Error('bad proxy');
+const sidecarParsed = parseProxy({ id: 'sidecar~10.0.0.1~svc-0-0.default~default.svc.cluster.local', metadata: { LABELS: { app: 'svc-0' } } });
+const grpcParsed = parseProxy({ id: 'client', metadata: { GENERATOR: 'grpc' } });
+if (!sidecarParsed.ok || !grpcParsed.ok) throw new Error('bad proxy');
+const sidecar = sidecarParsed.value;
+const grpc = grpcParsed.value;
 
-function measure(proxy: typeof sidecar.value, names: Record<string, string[] | undefined>) {
+function measure(proxy: Proxy, names: Record<string, string[] | undefined>) {
   const gen: number[] = [];
   const enc: number[] = [];
   let counts = '';
@@ -79,8 +81,8 @@ function measure(proxy: typeof sidecar.value, names: Record<string, string[] | u
   return { gen: median(gen), enc: median(enc), counts };
 }
 
-const s = measure(sidecar.value, { [TypeUrl.listener]: undefined, [TypeUrl.route]: undefined, [TypeUrl.cluster]: undefined, [TypeUrl.endpoint]: undefined });
-const g = measure(grpc.value, {
+const s = measure(sidecar, { [TypeUrl.listener]: undefined, [TypeUrl.route]: undefined, [TypeUrl.cluster]: undefined, [TypeUrl.endpoint]: undefined });
+const g = measure(grpc, {
   [TypeUrl.listener]: ['svc-0.default.svc.cluster.local:8080'],
   [TypeUrl.route]: ['svc-0.default.svc.cluster.local:8080'],
   [TypeUrl.cluster]: ['outbound|8080|v1|svc-0.default.svc.cluster.local', 'outbound|8080|v2|svc-0.default.svc.cluster.local'],

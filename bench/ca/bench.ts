@@ -21,6 +21,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     'key-type': { type: 'string', default: 'ecdsa-p256' },
     write: { type: 'boolean', default: false },
+    channelz: { type: 'boolean', default: false },
   },
 });
 const callers = Number(values.callers);
@@ -53,7 +54,7 @@ const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.leng
 
 async function oneRun(): Promise<RunResult> {
   const tmp = tempDir('weft-ca-bench-');
-  const child = fork(new URL('./ca-server.ts', import.meta.url).pathname, [tmp.dir, keyType], {
+  const child = fork(new URL('./ca-server.ts', import.meta.url).pathname, [tmp.dir, keyType, values.channelz ? 'channelz' : 'no-channelz'], {
     execArgv: process.env['CA_BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=/tmp/ca-prof'] : [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -62,7 +63,7 @@ async function oneRun(): Promise<RunResult> {
     const keys = requireTokenKeys(tmp.dir);
     const workers = await Promise.all(
       Array.from({ length: callers }, async (_, i) => {
-        const client = newCertificateClient(`127.0.0.1:${port}`, grpc.credentials.createSsl(Buffer.from(roots)), { 'grpc.use_local_subchannel_pool': 1 });
+        const client = newCertificateClient(`127.0.0.1:${port}`, grpc.credentials.createSsl(Buffer.from(roots)), { 'grpc.use_local_subchannel_pool': 1, 'grpc.enable_channelz': 0 });
         const sa = `bench-${i}`;
         const csr = await createKeyAndCsr('ecdsa-p256', `spiffe://cluster.local/ns/bench/sa/${sa}`);
         const md = new grpc.Metadata();

@@ -4,7 +4,8 @@ import { startTestCa } from '../../src/ca/testing/harness.ts';
 
 const [stateDir, keyType] = process.argv.slice(2);
 if (!stateDir || !process.send) throw new Error('fork me with IPC: ca-server.ts STATE_DIR [ecdsa-p256|rsa-2048]');
-const ca = await startTestCa({ stateDir, keyType: keyType === 'rsa-2048' ? 'rsa-2048' : 'ecdsa-p256' });
+const channelz = process.argv[4] === 'channelz';
+const ca = await startTestCa({ stateDir, keyType: keyType === 'rsa-2048' ? 'rsa-2048' : 'ecdsa-p256', serverOptions: channelz ? {} : { 'grpc.enable_channelz': 0 } });
 process.send({ port: ca.port, roots: ca.cp.ca.trustBundlePem() });
 process.on('message', (m) => {
   if (m === 'cpu') {

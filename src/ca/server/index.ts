@@ -3,6 +3,7 @@
 // requested and verified but optional), and follows root rotations made by `weft ca rotate-root` while running.
 import type * as grpc from '@grpc/grpc-js';
 import { experimental } from '@grpc/grpc-js';
+import type { Registry } from 'prom-client';
 import { statSync } from 'node:fs';
 import type { PeerCertificate } from 'node:tls';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { CertificateAuthority, type CaSource } from './authority.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import { ClientCertificateAuthenticator, spiffeIdsOf } from './auth/certificate.ts';
 import { BootstrapTokenAuthenticator } from './auth/token.ts';
+import { createCaMetrics } from './metrics.ts';
 import { pluginFiles } from './plugin.ts';
 import { type CaStats, createCertificateHandler, newCaStats } from './service.ts';
 import { ensureTokenKeys, initCaState, manifestStamp } from './store.ts';
@@ -57,6 +59,8 @@ export interface CaForControlPlane {
   servingCertificate(): { certChainPem: string; keyPem: string };
   /** Counters since start. */
   stats(): CaStats;
+  /** Prometheus registry with Istio's citadel_server_* metrics, for the monitoring port (15014). */
+  metrics: Registry;
   /** Re-reads the CA from disk now (the poller does this on its own). */
   reload(): boolean;
   close(): Promise<void>;
@@ -143,13 +147,21 @@ export async function startCaForControlPlane(opts: CaControlPlaneOptions): Promi
   const authenticators: Authenticator[] = [new ClientCertificateAuthenticator((id) => ca.identityOf(id)), new BootstrapTokenAuthenticator(tokenKeys), ...(opts.authenticators ?? [])];
 
   let closed = false;
+  let pending = 0;
   let refreshing: Promise<void> = Promise.resolve();
   const refreshServing = (why: string): void => {
+    pending++;
     refreshing = refreshing.then(async () => {
-      if (closed) return;
-      serving = await issueServing();
-      provider.update(serving);
-      log(`ca: new serving certificate (${why}), valid until ${serving.notAfter.toISOString()}`);
+      try {
+        if (closed) return;
+        serving = await issueServing();
+        provider.update(serving);
+        log(`ca: new serving certificate (${why}), valid until ${serving.notAfter.toISOString()}`);
+      } catch (e) {
+        log(`ca: could not renew the serving certificate, keeping the current one: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        pending--;
+      }
     });
   };
   ca.on('updated', () => {
@@ -157,21 +169,20 @@ export async function startCaForControlPlane(opts: CaControlPlaneOptions): Promi
     refreshServing('CA changed');
   });
 
-  // Follow `weft ca rotate-root` (ca.json replaced) or a replaced plug-in CA, and the end of a rotation overlap.
+  // Follow `weft ca rotate-root` (ca.json replaced) or a replaced plug-in CA, and the end of a rotation overlap:
+  // one stat() per interval; files are read only when something changed.
   const stamp = (): string | undefined => (source.kind === 'plugin' ? pluginStamp(source.dir) : manifestStamp(opts.stateDir));
   let lastStamp = stamp();
-  let lastBundle = ca.trustBundlePem();
   const poll = setInterval(() => {
     const s = stamp();
     try {
-      // Reload on a changed file; otherwise only the clock can change the bundle (end of overlap), which reload detects.
       if (s !== lastStamp || ca.rotationEndsBy(Date.now())) ca.reload();
       lastStamp = s;
     } catch (e) {
       log(`ca: could not reload the CA, keeping the current one: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (Date.now() > serving.notAfter.getTime() - (servingTtlSeconds * 1000) / 2 && ca.trustBundlePem() === lastBundle) refreshServing('half life');
-    lastBundle = ca.trustBundlePem();
+    // Renew the serving certificate at half life.
+    if (pending === 0 && Date.now() > serving.notAfter.getTime() - (servingTtlSeconds * 1000) / 2) refreshServing('half life');
   }, opts.pollIntervalMs ?? 2000);
   poll.unref();
 
@@ -191,6 +202,7 @@ export async function startCaForControlPlane(opts: CaControlPlaneOptions): Promi
     },
     servingCertificate: () => ({ certChainPem: provider.current.certChainPem, keyPem: provider.current.keyPem }),
     stats: () => ({ ...stats, issuedBy: { ...stats.issuedBy } }),
+    metrics: createCaMetrics(() => stats, ca),
     reload: () => ca.reload(),
     async close() {
       closed = true;

@@ -130,6 +130,10 @@ test('renewal over mTLS with a still-valid workload certificate, without a token
   assert.ok(r2.ok, r2.ok ? '' : r2.error.details);
   assert.equal(new X509Certificate(r2.value.cert_chain[0]!).subjectAltName, `URI:${webUri}`);
   assert.ok((ca.cp.stats().issuedBy['client-certificate'] ?? 0) >= 1);
+  const text = await ca.cp.metrics.metrics();
+  assert.match(text, /^citadel_server_success_cert_issuance_count \d+$/m);
+  assert.match(text, /^citadel_server_authentication_failure_count [1-9]\d*$/m);
+  assert.match(text, /^citadel_server_root_cert_expiry_timestamp \d+/m);
   const foreign = await createCertificate({ address: ca.address, rootsPem: roots, csrPem: (await createKeyAndCsr('ecdsa-p256', 'spiffe://cluster.local/ns/default/sa/db')).csrPem, clientCert });
   assert.ok(!foreign.ok);
   assert.equal(foreign.error.code, grpc.status.PERMISSION_DENIED);

@@ -23,10 +23,10 @@ export interface TestCa {
 }
 
 /** Starts the CA on a fresh gRPC server bound to 127.0.0.1 (port 0 unless given). */
-export async function startTestCa(opts: Partial<CaControlPlaneOptions> & { stateDir: string; port?: number }): Promise<TestCa> {
+export async function startTestCa(opts: Partial<CaControlPlaneOptions> & { stateDir: string; port?: number; serverOptions?: grpc.ServerOptions }): Promise<TestCa> {
   const logs: string[] = [];
   const cp = await startCaForControlPlane({ log: (l) => logs.push(l), ...opts });
-  const server = new grpc.Server();
+  const server = new grpc.Server(opts.serverOptions);
   cp.register(server);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`127.0.0.1:${opts.port ?? 0}`, cp.tlsServerCredentials(), (e, p) => (e ? reject(e) : resolve(p))),

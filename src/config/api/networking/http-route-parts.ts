@@ -18,6 +18,7 @@ export const GRPC_STATUS_NAMES: ReadonlySet<string> = new Set([
 const KB = 1024;
 const MB = 1024 * KB;
 
+/** corsPolicy: non-empty origins (RE2 regexes), known methods, header names, maxAge ≥ 1ms in whole seconds. */
 export function checkCors(r: Reporter, c: Obj | undefined): void {
   if (c === undefined) return;
   arr(c.allowOrigins).forEach((o, i) => {
@@ -42,6 +43,7 @@ export function checkCors(r: Reporter, c: Obj | undefined): void {
   }
 }
 
+/** fault: abort and/or delay, error type and status ranges, percentages, fixed delays only. */
 export function checkFault(r: Reporter, f: Obj | undefined): void {
   if (f === undefined) return;
   const abort = obj(f.abort);
@@ -73,6 +75,7 @@ export function checkFault(r: Reporter, f: Obj | undefined): void {
   }
 }
 
+/** redirect: uri vs prefixRewrite (which needs prefix uri matches), something to change, 3xx code, http(s) scheme, port. */
 export function checkRedirect(r: Reporter, rd: Obj | undefined, matches: unknown[]): void {
   if (rd === undefined) return;
   const uri = str(rd.uri);
@@ -92,6 +95,7 @@ export function checkRedirect(r: Reporter, rd: Obj | undefined, matches: unknown
   if (num(rd.port) > 0) checkPort(r.at('port'), rd.port);
 }
 
+/** directResponse: status 200–599 (Istio accepts 600), body at most 1 MB (warning above 100 KB). */
 export function checkDirectResponse(r: Reporter, d: Obj | undefined): void {
   if (d === undefined) return;
   const body = obj(d.body);
@@ -104,6 +108,7 @@ export function checkDirectResponse(r: Reporter, d: Obj | undefined): void {
   if (!(typeof s === 'number' && Number.isInteger(s) && s >= 200 && s <= 600)) checkHttpStatus(r.at('status'), s);
 }
 
+/** rewrite: uri vs uriRegexRewrite, at least one change, regex rewrite needs an RE2 match and a rewrite. */
 export function checkRewrite(r: Reporter, rw: Obj | undefined): void {
   if (rw === undefined) return;
   const hasUri = str(rw.uri) !== '';

@@ -5,6 +5,7 @@ import type { Resource } from '../config/api/resource.ts';
 import { type Result, ok, err } from '../core/result.ts';
 import type { Proxy } from '../discovery/proxy.ts';
 import { TLS_MODE_LABEL, type Workload } from './service-entry.ts';
+import { autoRegisteredName } from '../discovery/snapshot/model.ts';
 import type { WorkloadGroupSpec } from './specs.ts';
 
 /** Timers, injected so tests control time. */
@@ -22,10 +23,7 @@ export const realTimers: Timers = {
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
 
-/** Name of the auto-registered entry, as Istio: `<group>-<ip>` with the address made DNS-label safe. */
-export function autoRegisteredName(group: string, ip: string): string {
-  return `${group}-${ip.replace(/[.:]/g, '-')}`;
-}
+export { autoRegisteredName } from '../discovery/snapshot/model.ts';
 
 /** Build the WorkloadEntry for `proxy` from `group` (pure). */
 export function workloadFromGroup(group: Resource<WorkloadGroupSpec>, proxy: Proxy): Result<Workload, string> {

@@ -111,3 +111,8 @@ export function labelsMatch(selector: Readonly<Record<string, string>> | undefin
   for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
   return true;
 }
+
+/** Name of an auto-registered WorkloadEntry, as Istio: `<group>-<ip>` with the address made DNS-label safe. */
+export function autoRegisteredName(group: string, ip: string): string {
+  return `${group}-${ip.replace(/[.:]/g, '-')}`;
+}

@@ -1,6 +1,6 @@
 // The proxy's own workload ports: every port of a service that has an endpoint at one of the proxy's IPs
 // (plus ports named in the proxy metadata), deduplicated by target port. Inbound listeners and clusters use these.
-import { type Protocol, isHttpProtocol, parseProtocol } from '../snapshot/model.ts';
+import { type Endpoint, type Protocol, autoRegisteredName, endpointKey, isHttpProtocol, parseProtocol } from '../snapshot/model.ts';
 import type { ProxyView } from '../snapshot/view.ts';
 
 export interface InboundPort {
@@ -11,23 +11,38 @@ export interface InboundPort {
   hosts: readonly string[];
 }
 
-export function inboundPorts(view: ProxyView): InboundPort[] {
-  const ips = new Set(view.proxy.ipAddresses);
-  const byPort = new Map<number, { protocol: Protocol; hosts: string[] }>();
-  if (ips.size > 0) {
-    for (const svc of view.snapshot.services) {
-      for (const sp of svc.ports) {
-        for (const ep of view.snapshot.endpointsByService.get(`${svc.hostname}|${sp.port}`) ?? []) {
-          if (!ips.has(ep.address)) continue;
-          const cur = byPort.get(ep.port);
-          if (cur) {
-            if (!cur.hosts.includes(svc.hostname)) cur.hosts.push(svc.hostname);
-            // HTTP wins over TCP when two services disagree: HCM still proxies TCP-looking HTTP correctly.
-            if (!isHttpProtocol(cur.protocol) && isHttpProtocol(sp.protocol)) cur.protocol = sp.protocol;
-          } else byPort.set(ep.port, { protocol: sp.protocol, hosts: [svc.hostname] });
-        }
+/**
+ * The endpoints that are this proxy's own workload: at one of its IPs, and — when several workloads share an address,
+ * as they do on loopback in one-machine mode — named as the proxy (its pod name or its auto-registered entry).
+ */
+function ownEndpoints(view: ProxyView): Array<{ ep: Endpoint; protocol: Protocol; host: string }> {
+  const p = view.proxy;
+  const ips = new Set(p.ipAddresses);
+  const atIp: Array<{ ep: Endpoint; protocol: Protocol; host: string }> = [];
+  if (ips.size === 0) return atIp;
+  for (const svc of view.snapshot.services) {
+    for (const sp of svc.ports) {
+      for (const ep of view.snapshot.endpointsByService.get(endpointKey(svc.hostname, sp.port)) ?? []) {
+        if (ips.has(ep.address)) atIp.push({ ep, protocol: sp.protocol, host: svc.hostname });
       }
     }
+  }
+  const names = new Set([p.name, ...(p.autoRegisterGroup !== '' ? p.ipAddresses.map((ip) => autoRegisteredName(p.autoRegisterGroup, ip)) : [])]);
+  const named = atIp.filter((x) => names.has(x.ep.workloadName));
+  return named.length > 0 ? named : atIp;
+}
+
+export function inboundPorts(view: ProxyView): InboundPort[] {
+  const byPort = new Map<number, { protocol: Protocol; hosts: string[] }>();
+  for (const { ep, protocol, host } of ownEndpoints(view)) {
+    const cur = byPort.get(ep.port);
+    if (!cur) {
+      byPort.set(ep.port, { protocol, hosts: [host] });
+      continue;
+    }
+    if (!cur.hosts.includes(host)) cur.hosts.push(host);
+    // HTTP wins over TCP when two services disagree: HCM still proxies TCP-looking HTTP correctly.
+    if (!isHttpProtocol(cur.protocol) && isHttpProtocol(protocol)) cur.protocol = protocol;
   }
   for (const ing of view.sidecar?.spec.ingress ?? []) {
     const n = ing.port.number;

@@ -206,3 +206,43 @@ test('gateway: HTTPS terminates by SNI with the credential, PASSTHROUGH forwards
   assert.deepEqual(rds.map((r) => r['name']), ['http.80', 'https.443.https-shop.edge.edge']);
   assert.equal(((rds[0]!['virtual_hosts'] as J[])[0] as J)['require_tls'], 'ALL');
 });
+
+test('inbound: workloads sharing a loopback address each get only their own ports', () => {
+  const snap = snapshotOf(parseYaml(`
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: apps, namespace: default }
+spec:
+  hosts: [a.local, b.local]
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  workloadSelector: { labels: { mesh: "yes" } }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: b, namespace: default }
+spec:
+  hosts: [b-only.local]
+  ports: [{ number: 9090, name: http, protocol: HTTP }]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  workloadSelector: { labels: { app: b } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: app-a, namespace: default }
+spec: { address: 127.0.0.1, labels: { mesh: "yes", app: a }, ports: { http: 18081 } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: app-b, namespace: default }
+spec: { address: 127.0.0.1, labels: { mesh: "yes", app: b }, ports: { http: 18082 } }
+`));
+  const ports = (name: string) =>
+    gen(sidecarProxy({ ip: '127.0.0.1', name }), snap, TypeUrl.cluster)
+      .map((c) => String(c['name']))
+      .filter((n) => n.startsWith('inbound|'));
+  assert.deepEqual(ports('app-a'), ['inbound|18081||']);
+  assert.deepEqual(ports('app-b'), ['inbound|18082||']);
+});

@@ -36,7 +36,7 @@ export class ProxyEngine implements ProxyServices {
   /** Ports the proxy binds itself (never bound again for an LDS listener). */
   readonly reserved = new Set<number>();
   private readonly rand: () => number;
-  private readonly log: NonNullable<EngineOptions['log']>;
+  readonly log: NonNullable<EngineOptions['log']>;
   private readonly sockets = new Set<net.Socket>();
   private readonly scopes = { outbound: new WeakMap<object, MetricScope>(), inbound: new WeakMap<object, MetricScope>() };
   private readonly noClusterScopes = new Map<string, MetricScope>();
@@ -49,13 +49,12 @@ export class ProxyEngine implements ProxyServices {
     this.workload = options.workload;
     this.accessLog = options.accessLog;
     this.rand = options.random ?? Math.random;
-    this.log = options.log ?? (() => undefined);
+    this.log = options.log ?? ((level, message) => void process.stderr.write(`${level}: ${message}\n`));
     this.listeners = new ListenerManager(this);
   }
 
-  random(): number {
-    return this.rand();
-  }
+  /** Bound, so it can be handed around as a function. */
+  readonly random = (): number => this.rand();
 
   track(socket: net.Socket): void {
     this.sockets.add(socket);

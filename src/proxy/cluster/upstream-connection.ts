@@ -16,6 +16,8 @@ export interface UpstreamHandler {
   /** The connection failed or closed before the response ended. */
   onUpstreamFailure(reason: UpstreamFailure, detail: string): void;
   onUpstreamDrain(): void;
+  /** One socket read has been processed (flush anything held back for coalescing). */
+  onUpstreamReadDone(): void;
 }
 
 export interface HostPool {
@@ -55,6 +57,7 @@ export class UpstreamConnection implements ParserEvents {
         return;
       }
       this.parser.execute(d);
+      this.handler?.onUpstreamReadDone();
     });
     this.socket.on('drain', () => this.handler?.onUpstreamDrain());
     this.socket.on('end', () => {

@@ -83,7 +83,7 @@ export class DownstreamConnection implements ParserEvents {
       if (!this.socket.destroyed) this.socket.uncork();
     }
     // Pipelined bytes held while a response is outstanding: stop reading until it completes.
-    if (this.parser.isPaused && this.current !== undefined) this.socket.pause();
+    if (this.current !== undefined && this.parser.isPaused && this.parser.hasHeldData) this.socket.pause();
   }
 
   onHead(head: MessageHead): void {
@@ -165,6 +165,7 @@ export class DownstreamConnection implements ParserEvents {
   }
 
   private internalError(e: unknown): void {
+    this.ctx.services.log('error', `internal error on ${this.ctx.listenerName}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     const s = this.current;
     this.current = undefined;
     s?.abort(`internal error: ${e instanceof Error ? e.message : String(e)}`);

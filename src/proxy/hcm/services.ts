@@ -18,6 +18,8 @@ export interface ProxyServices {
   random(): number;
   /** The metric scope (pre-rendered labels) for requests in this direction to this cluster/host. */
   metricScope(direction: Direction, clusterName: string, cluster: Cluster | undefined, host: Host | undefined): MetricScope;
+  /** Operational log (bugs caught on the request path are reported here, never thrown). */
+  log(level: 'info' | 'warn' | 'error', message: string): void;
   /** Connection accounting for drain. */
   track(socket: import('node:net').Socket): void;
 }

@@ -349,7 +349,19 @@ export class Stream implements UpstreamHandler {
       if (this.closeAfter) s += 'connection: close\r\n';
       else if (this.req.versionMinor === 0) s += 'connection: keep-alive\r\n';
     }
-    this.conn.socket.write(s + '\r\n', 'latin1');
+    // Held until the first body bytes (or the end) so head and body leave in one write (one syscall).
+    this.pendingHead = s + '\r\n';
+    if (upgrade) this.flushHead();
+  }
+
+  private pendingHead: string | undefined;
+
+  /** Write a response head still held back (called when an upstream read ends without body bytes). */
+  flushHead(): void {
+    const h = this.pendingHead;
+    if (h === undefined) return;
+    this.pendingHead = undefined;
+    this.conn.socket.write(h, 'latin1');
   }
 
   private requestEndedOrEmpty(): boolean {
@@ -362,19 +374,37 @@ export class Stream implements UpstreamHandler {
     this.info.bytesSent += chunk.length;
     const sock = this.conn.socket;
     let ok: boolean;
-    if (this.responseChunked) {
-      sock.cork();
-      sock.write(chunkHeader(chunk.length), 'latin1');
-      sock.write(chunk);
-      ok = sock.write('\r\n', 'latin1');
-      sock.uncork();
-    } else ok = sock.write(chunk);
+    const head = this.pendingHead;
+    if (head !== undefined && chunk.length <= 16384) {
+      // Head and a small body in one buffer: one write, one syscall.
+      this.pendingHead = undefined;
+      const prefix = this.responseChunked ? head + chunkHeader(chunk.length) : head;
+      const suffixLen = this.responseChunked ? 2 : 0;
+      const out = Buffer.allocUnsafe(prefix.length + chunk.length + suffixLen);
+      out.write(prefix, 0, 'latin1');
+      chunk.copy(out, prefix.length);
+      if (suffixLen) out.write('\r\n', prefix.length + chunk.length, 'latin1');
+      ok = sock.write(out);
+    } else {
+      if (head !== undefined) this.flushHead();
+      if (this.responseChunked) {
+        sock.cork();
+        sock.write(chunkHeader(chunk.length), 'latin1');
+        sock.write(chunk);
+        ok = sock.write('\r\n', 'latin1');
+        sock.uncork();
+      } else ok = sock.write(chunk);
+    }
     if (!ok && this.upstream) this.upstream.socket.pause();
   }
 
   onUpstreamEnd(trailers: string[] | undefined): void {
     if (this.done || !this.responseStarted) return;
-    if (this.responseChunked) this.conn.socket.write(trailers ? lastChunk(trailers) : CHUNK_END, 'latin1');
+    if (this.pendingHead !== undefined) {
+      const tail = this.responseChunked ? (trailers ? lastChunk(trailers) : CHUNK_END) : '';
+      this.pendingHead += tail;
+      this.flushHead();
+    } else if (this.responseChunked) this.conn.socket.write(trailers ? lastChunk(trailers) : CHUNK_END, 'latin1');
     const reusable = this.requestEndedOrEmpty() && this.upstream !== undefined && !this.upstream.closed && this.upstreamKeepAlive();
     this.releaseUpstream(reusable);
     this.finish(!this.closeAfter && this.requestEndedOrEmpty());
@@ -424,12 +454,17 @@ export class Stream implements UpstreamHandler {
       // Mid-response: the downstream cannot be told with a status any more; reset it as Envoy does.
       this.info.addFlag('UC');
       this.info.details = 'upstream_reset_after_response_started{connection_termination}';
+      this.flushHead();
       this.finish(false, true);
       return;
     }
     const why = flag === 'UF' ? `connection failure, transport failure reason: ${detail}` : flag === 'UPE' ? 'protocol error' : 'connection termination';
     const details = flag === 'UF' ? 'upstream_reset_before_response_started{connection_failure}' : flag === 'UPE' ? 'upstream_reset_before_response_started{protocol_error}' : 'upstream_reset_before_response_started{connection_termination}';
     this.localReply(flag === 'UPE' ? 502 : 503, `upstream connect error or disconnect/reset before headers. reset reason: ${why}`, flag, details);
+  }
+
+  onUpstreamReadDone(): void {
+    if (this.pendingHead !== undefined) this.flushHead();
   }
 
   onUpstreamDrain(): void {
@@ -544,6 +579,8 @@ export class Stream implements UpstreamHandler {
   // ---- upgrades ------------------------------------------------------------------------------------------------
 
   private startTunnel(): void {
+    // An upgraded stream lives as long as its peers do; the route timeout covered only the handshake.
+    clearTimeout(this.timer);
     this.tunnelling = true;
     const up = this.upstream!;
     const fromClient = this.conn.parser.tunnel();

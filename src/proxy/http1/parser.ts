@@ -67,6 +67,11 @@ export class Http1Parser {
     return this.state === enum_.paused;
   }
 
+  /** Whether bytes of a following (pipelined) message are held while paused. */
+  get hasHeldData(): boolean {
+    return this.held !== undefined || (this.pending !== undefined && this.pending.length > 0);
+  }
+
   get isDead(): boolean {
     return this.state === enum_.dead;
   }
@@ -297,7 +302,7 @@ export class Http1Parser {
     }
     if (this.state === enum_.dead) return -1;
     if (this.state === enum_.tunnel) {
-      this.pending = next < data.length ? data.subarray(next) : undefined;
+      if (next < data.length) this.ev.onBody(data.subarray(next));
       return -1;
     }
     return next;

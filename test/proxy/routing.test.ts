@@ -1,0 +1,248 @@
+// Routing and cluster features of the proxy against real upstream servers, through the explicit outbound port.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { TypeUrl } from '../../src/xds/protos.ts';
+import { assignment, edsCluster, outboundListener, routeConfig, startProxy, startUpstream, staticCluster, viaProxy, vhost } from './helpers.ts';
+
+const svc = (name: string, port = 9080, subset = ''): string => `outbound|${port}|${subset}|${name}.default.svc.cluster.local`;
+
+test('routes by Host through the explicit proxy; unknown hosts get 404 NR; Envoy request headers are added', async (t) => {
+  const a = await startUpstream('reviews');
+  const p = await startProxy({
+    clusters: [staticCluster(svc('reviews'), [a.port])],
+    listeners: [outboundListener(9080)],
+    routes: [routeConfig('9080', [vhost('reviews', ['reviews', 'reviews:9080', 'reviews.default.svc.cluster.local:9080'], [{ match: { prefix: '/' }, route: { cluster: svc('reviews') } }])])],
+  });
+  t.after(async () => {
+    p.close();
+    await a.close();
+  });
+  const r = await viaProxy(p.port, 'http://reviews:9080/a?b=1', { headers: { 'proxy-connection': 'keep-alive', 'x-request-id': 'fixed-id' } });
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'reviews');
+  assert.equal(r.headers['x-seen-path'], '/a?b=1');
+  assert.equal(r.headers['server'], 'envoy');
+  assert.ok(r.headers['x-envoy-upstream-service-time'] !== undefined);
+  const seen = a.requests[0]!.headers;
+  assert.equal(seen['host'], 'reviews:9080');
+  assert.equal(seen['x-forwarded-proto'], 'http');
+  assert.equal(seen['x-request-id'], 'fixed-id');
+  assert.equal(seen['proxy-connection'], undefined);
+  const nr = await viaProxy(p.port, 'http://ratings:9080/');
+  assert.equal(nr.status, 404);
+  const noListener = await viaProxy(p.port, 'http://reviews:9999/');
+  assert.equal(noListener.status, 404);
+  // A generated request id when the client sent none.
+  await viaProxy(p.port, 'http://reviews.default.svc.cluster.local:9080/');
+  assert.match(String(a.requests[1]!.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+});
+
+test('curl uses the sidecar as its HTTP proxy: http://reviews:9080/ works without DNS', async (t) => {
+  const a = await startUpstream('via-curl');
+  const p = await startProxy({
+    clusters: [staticCluster(svc('reviews'), [a.port])],
+    listeners: [outboundListener(9080)],
+    routes: [routeConfig('9080', [vhost('reviews', ['reviews:9080'], [{ match: { prefix: '/' }, route: { cluster: svc('reviews') } }])])],
+  });
+  t.after(async () => {
+    p.close();
+    await a.close();
+  });
+  const { stdout } = await promisify(execFile)('curl', ['-sS', '--max-time', '5', '-x', `http://127.0.0.1:${p.port}`, '-D', '-', 'http://reviews:9080/hello']);
+  assert.match(stdout, /^HTTP\/1\.1 200 OK/);
+  assert.match(stdout, /via-curl$/);
+});
+
+test('path exact / prefix / RE2 regex, headers (exact, presence, absence, regex), query parameters, first match wins', async (t) => {
+  const names = ['exact', 'regex', 'hdr', 'absent', 'query', 'prefix'];
+  const ups = await Promise.all(names.map((n) => startUpstream(n)));
+  const clusters = names.map((n, i) => staticCluster(n, [ups[i]!.port]));
+  const routes = [
+    { match: { path: '/exact' }, route: { cluster: 'exact' } },
+    { match: { safe_regex: { regex: '/api/v[0-9]+' } }, route: { cluster: 'regex' } },
+    { match: { prefix: '/h', headers: [{ name: 'x-user', string_match: { exact: 'jason' } }, { name: 'x-debug', present_match: true }] }, route: { cluster: 'hdr' } },
+    { match: { prefix: '/h', headers: [{ name: 'x-canary', present_match: false }, { name: 'x-env', string_match: { safe_regex: { regex: 'prod|stage' } } }] }, route: { cluster: 'absent' } },
+    { match: { prefix: '/q', query_parameters: [{ name: 'v', string_match: { exact: '2' } }] }, route: { cluster: 'query' } },
+    { match: { prefix: '/' }, route: { cluster: 'prefix' } },
+  ];
+  const p = await startProxy({ clusters, listeners: [outboundListener(80)], routes: [routeConfig('80', [vhost('all', ['*'], routes)])] });
+  t.after(async () => {
+    p.close();
+    await Promise.all(ups.map((u) => u.close()));
+  });
+  const via = async (path: string, headers: Record<string, string> = {}): Promise<string> => (await viaProxy(p.port, `http://svc${path}`, { headers })).headers['x-upstream'] as string;
+  assert.equal(await via('/exact'), 'exact');
+  assert.equal(await via('/exact/more'), 'prefix');
+  assert.equal(await via('/api/v12'), 'regex');
+  assert.equal(await via('/api/v12/x'), 'prefix', 'safe_regex must match the whole path');
+  assert.equal(await via('/api/v1?x=1'), 'regex', 'the query string is not part of the path match');
+  assert.equal(await via('/h', { 'x-user': 'jason', 'x-debug': '1' }), 'hdr');
+  assert.equal(await via('/h', { 'x-user': 'jason' }), 'prefix');
+  assert.equal(await via('/h', { 'x-env': 'stage' }), 'absent');
+  assert.equal(await via('/h', { 'x-env': 'stage', 'x-canary': '1' }), 'prefix');
+  assert.equal(await via('/h', { 'x-env': 'production' }), 'prefix', 'header regex is a full match');
+  assert.equal(await via('/q?a=1&v=2'), 'query');
+  assert.equal(await via('/q?v=3'), 'prefix');
+});
+
+test('virtual host selection: exact beats suffix wildcard beats prefix wildcard beats *', async (t) => {
+  const names = ['exact', 'suffix', 'prefix', 'star'];
+  const ups = await Promise.all(names.map((n) => startUpstream(n)));
+  const p = await startProxy({
+    clusters: names.map((n, i) => staticCluster(n, [ups[i]!.port])),
+    listeners: [outboundListener(80)],
+    routes: [
+      routeConfig('80', [
+        vhost('star', ['*'], [{ match: { prefix: '/' }, route: { cluster: 'star' } }]),
+        vhost('prefix', ['api.*'], [{ match: { prefix: '/' }, route: { cluster: 'prefix' } }]),
+        vhost('suffix', ['*.example.com'], [{ match: { prefix: '/' }, route: { cluster: 'suffix' } }]),
+        vhost('exact', ['api.example.com'], [{ match: { prefix: '/' }, route: { cluster: 'exact' } }]),
+      ]),
+    ],
+  });
+  t.after(async () => {
+    p.close();
+    await Promise.all(ups.map((u) => u.close()));
+  });
+  const up = async (host: string): Promise<unknown> => (await viaProxy(p.port, `http://${host}/`)).headers['x-upstream'];
+  assert.equal(await up('api.example.com'), 'exact');
+  assert.equal(await up('www.example.com'), 'suffix');
+  assert.equal(await up('api.other.org'), 'prefix');
+  assert.equal(await up('elsewhere'), 'star');
+});
+
+test('weighted clusters split traffic by weight; round robin alternates endpoints', async (t) => {
+  const v1a = await startUpstream('v1a');
+  const v1b = await startUpstream('v1b');
+  const v2 = await startUpstream('v2');
+  const p = await startProxy({
+    clusters: [staticCluster(svc('reviews', 9080, 'v1'), [v1a.port, v1b.port]), staticCluster(svc('reviews', 9080, 'v2'), [v2.port])],
+    listeners: [outboundListener(9080)],
+    routes: [
+      routeConfig('9080', [
+        vhost('reviews', ['reviews:9080'], [
+          { match: { prefix: '/' }, route: { weighted_clusters: { clusters: [{ name: svc('reviews', 9080, 'v1'), weight: { value: 75 } }, { name: svc('reviews', 9080, 'v2'), weight: { value: 25 } }] } } },
+        ]),
+      ]),
+    ],
+  });
+  t.after(async () => {
+    p.close();
+    await Promise.all([v1a.close(), v1b.close(), v2.close()]);
+  });
+  const counts: Record<string, number> = {};
+  for (let i = 0; i < 200; i++) {
+    const u = (await viaProxy(p.port, 'http://reviews:9080/')).headers['x-upstream'] as string;
+    counts[u] = (counts[u] ?? 0) + 1;
+  }
+  const v1 = (counts['v1a'] ?? 0) + (counts['v1b'] ?? 0);
+  assert.ok(v1 > 120 && v1 < 180, `75% expected on v1, got ${JSON.stringify(counts)}`);
+  assert.ok(Math.abs((counts['v1a'] ?? 0) - (counts['v1b'] ?? 0)) <= 1, `round robin alternates: ${JSON.stringify(counts)}`);
+});
+
+test('least request and random policies spread load over the endpoints', async (t) => {
+  const ups = await Promise.all(['e1', 'e2', 'e3'].map((n) => startUpstream(n)));
+  const ports = ups.map((u) => u.port);
+  const p = await startProxy({
+    clusters: [staticCluster('lr', ports, { lb_policy: 'LEAST_REQUEST' }), staticCluster('rnd', ports, { lb_policy: 'RANDOM' })],
+    listeners: [outboundListener(80)],
+    routes: [routeConfig('80', [vhost('lr', ['lr'], [{ match: { prefix: '/' }, route: { cluster: 'lr' } }]), vhost('rnd', ['rnd'], [{ match: { prefix: '/' }, route: { cluster: 'rnd' } }])])],
+  });
+  t.after(async () => {
+    p.close();
+    await Promise.all(ups.map((u) => u.close()));
+  });
+  for (const host of ['lr', 'rnd']) {
+    const seen = new Set<string>();
+    for (let i = 0; i < 60; i++) seen.add((await viaProxy(p.port, `http://${host}/`)).headers['x-upstream'] as string);
+    assert.equal(seen.size, 3, `${host}: every endpoint used`);
+  }
+});
+
+test('EDS: a cluster without endpoints answers 503 UH; an assignment makes it serve; endpoint updates apply', async (t) => {
+  const a = await startUpstream('first');
+  const b = await startUpstream('second');
+  const name = svc('ratings');
+  const p = await startProxy({
+    clusters: [edsCluster(name)],
+    listeners: [outboundListener(9080)],
+    routes: [routeConfig('9080', [vhost('ratings', ['ratings:9080'], [{ match: { prefix: '/' }, route: { cluster: name } }])])],
+  });
+  t.after(async () => {
+    p.close();
+    await Promise.all([a.close(), b.close()]);
+  });
+  const r0 = await viaProxy(p.port, 'http://ratings:9080/');
+  assert.equal(r0.status, 503);
+  assert.equal(r0.body, 'no healthy upstream');
+  p.engine.apply(TypeUrl.endpoint, [assignment(name, [a.port])], '2');
+  assert.equal((await viaProxy(p.port, 'http://ratings:9080/')).body, 'first');
+  p.engine.apply(TypeUrl.endpoint, [assignment(name, [b.port])], '3');
+  assert.equal((await viaProxy(p.port, 'http://ratings:9080/')).body, 'second');
+});
+
+test('direct responses, redirects, prefix rewrite, host rewrite and header edits', async (t) => {
+  const a = await startUpstream('app');
+  const p = await startProxy({
+    clusters: [staticCluster('app', [a.port])],
+    listeners: [outboundListener(80)],
+    routes: [
+      routeConfig('80', [
+        vhost('all', ['*'], [
+          { match: { path: '/health' }, direct_response: { status: 200, body: { inline_string: 'fine' } } },
+          { match: { prefix: '/old' }, redirect: { prefix_rewrite: '/new', response_code: 'FOUND' } },
+          { match: { prefix: '/secure' }, redirect: { https_redirect: true } },
+          {
+            match: { prefix: '/v1/' },
+            route: { cluster: 'app', prefix_rewrite: '/api/', host_rewrite_literal: 'internal.app' },
+            request_headers_to_add: [{ header: { key: 'x-added', value: 'yes' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
+            request_headers_to_remove: ['x-drop'],
+            response_headers_to_add: [{ header: { key: 'x-resp', value: 'set' } }],
+          },
+        ]),
+      ]),
+    ],
+  });
+  t.after(async () => {
+    p.close();
+    await a.close();
+  });
+  const d = await viaProxy(p.port, 'http://svc/health');
+  assert.equal(d.status, 200);
+  assert.equal(d.body, 'fine');
+  const r = await viaProxy(p.port, 'http://svc/old/path?q=1');
+  assert.equal(r.status, 302);
+  assert.equal(r.headers['location'], 'http://svc/new/path?q=1');
+  const s = await viaProxy(p.port, 'http://svc:80/secure');
+  assert.equal(s.status, 301);
+  assert.equal(s.headers['location'], 'https://svc/secure');
+  const w = await viaProxy(p.port, 'http://svc/v1/items?x=1', { headers: { 'x-drop': '1', 'x-added': 'client' } });
+  assert.equal(w.status, 200);
+  assert.equal(w.headers['x-seen-path'], '/api/items?x=1');
+  assert.equal(w.headers['x-resp'], 'set');
+  const seen = a.requests[0]!.headers;
+  assert.equal(seen['host'], 'internal.app');
+  assert.equal(seen['x-added'], 'yes');
+  assert.equal(seen['x-drop'], undefined);
+});
+
+test('a bad route configuration is rejected whole and the last good one keeps serving', async (t) => {
+  const a = await startUpstream('good');
+  const p = await startProxy({
+    clusters: [staticCluster('good', [a.port])],
+    listeners: [outboundListener(80)],
+    routes: [routeConfig('80', [vhost('all', ['*'], [{ match: { prefix: '/' }, route: { cluster: 'good' } }])])],
+  });
+  t.after(async () => {
+    p.close();
+    await a.close();
+  });
+  const bad = routeConfig('80', [vhost('all', ['*'], [{ match: { safe_regex: { regex: '(unclosed' } }, route: { cluster: 'good' } }, { match: { prefix: '/' }, direct_response: { status: 418 } }])]);
+  const errors = p.engine.apply(TypeUrl.route, [bad], '2');
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]!.errors[0]!.path, /virtual_hosts\[0\]\.routes\[0\]\.match\.safe_regex\.regex/);
+  assert.equal((await viaProxy(p.port, 'http://svc/')).body, 'good');
+  assert.equal(p.engine.state.versions.get(TypeUrl.route), '1');
+});

@@ -2,11 +2,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../main.ts';
 import { memoryIo } from '../io.ts';
-import { tempDir } from '../../ca/testing/harness.ts';
+import { openssl, startTestCa, tempDir } from '../../ca/testing/harness.ts';
 import { BootstrapTokenAuthenticator } from '../../ca/server/auth/token.ts';
 import { requireTokenKeys } from '../../ca/server/store.ts';
 import { parseDurationFlag } from './ca.ts';
@@ -81,4 +81,25 @@ test('duration flags take Go syntax and days', () => {
   assert.equal(parseDurationFlag('ttl', '90d'), 90 * 86_400);
   assert.throws(() => parseDurationFlag('ttl', '10'), /--ttl/);
   assert.throws(() => parseDurationFlag('ttl', '100ms'), /at least 1s/);
+});
+
+test('request gets a certificate from a running CA over the real API and writes it for openssl', async () => {
+  const dir = join(tmp.dir, 'running');
+  const ca = await startTestCa({ stateDir: dir });
+  try {
+    const token = (await weft('ca', 'token', '-n', 'vm', '--service-account', 'legacy', '--state-dir', dir)).out.trim();
+    const out = join(tmp.dir, 'certs');
+    const r = await weft('ca', 'request', '--ca-address', ca.address, '--state-dir', dir, '--token', token, '--ttl', '2h', '--out-dir', out);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^identity: +spiffe:\/\/cluster\.local\/ns\/vm\/sa\/legacy$/m);
+    assert.equal(statSync(join(out, 'key.pem')).mode & 0o777, 0o600);
+    assert.match(await openssl(['verify', '-CAfile', 'root-cert.pem', 'cert-chain.pem'], out), /OK/);
+    const leaf = new X509Certificate(readFileSync(join(out, 'cert-chain.pem')));
+    assert.equal(Date.parse(leaf.validTo) - Date.parse(leaf.validFrom), 2 * 3600 * 1000);
+    const denied = await weft('ca', 'request', '--ca-address', ca.address, '--state-dir', dir, '--token', 'x.y.z', '--out-dir', out);
+    assert.equal(denied.code, 2);
+    assert.match(denied.err, /the CA did not accept the credentials: .* \(WEFT_ERR_AUTH\)/);
+  } finally {
+    await ca.close();
+  }
 });

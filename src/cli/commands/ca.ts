@@ -1,6 +1,8 @@
 // `weft ca`: the certificate authority's operator commands — create it, print its roots, inspect it or a
 // certificate file, mint bootstrap tokens for workloads outside Kubernetes, and rotate the root without downtime.
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { parseArgs } from 'node:util';
 import { UsageError, WeftError } from '../../core/errors.ts';
 import { identityNameProblem } from '../../core/names/spiffe.ts';
@@ -12,9 +14,11 @@ import { type CertDescription, describeCertificate } from '../../ca/pki/x509.ts'
 import { loadPluginCa } from '../../ca/server/plugin.ts';
 import { type CaState, caDir, finishRotation, initCaState, requireCaState, requireTokenKeys, rotateRoot, rotationActive, trustedRoots } from '../../ca/server/store.ts';
 import { mintBootstrapToken } from '../../ca/server/auth/token.ts';
+import { IdentityManager } from '../../agent/identity/manager.ts';
+import { formatSpiffeId } from '../../core/names/spiffe.ts';
 import type { CliIo } from '../io.ts';
 
-export const summary = 'Certificate authority: init, root, inspect, token, rotate-root';
+export const summary = 'Certificate authority: init, root, inspect, token, rotate-root, request';
 
 const help = `Usage: weft ca <subcommand> [flags]
 
@@ -30,6 +34,11 @@ Subcommands:
   rotate-root   Start a root rotation: a new root signs, the old one stays trusted for --overlap
                   --state-dir DIR [--overlap DURATION (default 2160h = 90 days)]
                   --finish [--force]  end the rotation: the old root leaves the trust bundle
+  request       Get a workload certificate from a running control plane (key generated here), as an agent does
+                  --out-dir DIR  [--ca-address HOST:PORT (default 127.0.0.1:15012)]  [--ttl DURATION]
+                  --token JWT | --token-file FILE | $WEFT_BOOTSTRAP_TOKEN
+                  --root-file FILE | --state-dir DIR   roots that the CA's serving certificate chains to
+                  [--key-type ecdsa-p256|rsa-2048]  [--ca-server-name NAME]
 
 The state dir defaults to $WEFT_STATE_DIR. Durations use Go syntax (90s, 30m, 24h); 'd' (days) is accepted too.
 `;
@@ -46,6 +55,12 @@ const flagSpec = {
   finish: { type: 'boolean' },
   force: { type: 'boolean' },
   output: { type: 'string', short: 'o' },
+  'out-dir': { type: 'string' },
+  'ca-address': { type: 'string' },
+  'ca-server-name': { type: 'string' },
+  'root-file': { type: 'string' },
+  token: { type: 'string' },
+  'token-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -104,8 +119,9 @@ function printCa(io: CliIo, s: CaState, now: Date): void {
   }
   io.out('Signing root:\n' + describeLines(describeCertificate(s.rootPem)));
   const roots = trustedRoots(s, now);
-  io.out(`Trusted roots (${roots.length}):\n`);
-  for (const r of roots) io.out(describeLines(describeCertificate(r)) + (roots.length > 1 ? '\n' : ''));
+  if (roots.length === 1) return;
+  io.out(`Trusted roots (${roots.length}, oldest first):\n`);
+  io.out(roots.map((r) => describeLines(describeCertificate(r))).join('\n'));
 }
 
 async function init(f: Flags, io: CliIo): Promise<number> {
@@ -191,6 +207,67 @@ async function rotate(f: Flags, io: CliIo): Promise<number> {
   return 0;
 }
 
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new WeftError('WEFT_ERR_IO', `cannot read ${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** gRPC status of a failed CSR call → Weft's error catalogue, with the next step. */
+function requestError(e: unknown, address: string): WeftError {
+  const se = e as Partial<grpc.ServiceError>;
+  const details = se.details ?? (e instanceof Error ? e.message : String(e));
+  switch (se.code) {
+    case grpc.status.UNAUTHENTICATED:
+      return new WeftError('WEFT_ERR_AUTH', `the CA did not accept the credentials: ${details}`);
+    case grpc.status.PERMISSION_DENIED:
+      return new WeftError('WEFT_ERR_PERMISSION', `the CA refused the request: ${details}`);
+    case grpc.status.UNAVAILABLE:
+    case grpc.status.DEADLINE_EXCEEDED:
+      return new WeftError('WEFT_ERR_UNAVAILABLE', `cannot reach the CA at ${address}: ${details}. Is 'weft up' running, and is --root-file the root it serves?`);
+    default:
+      return new WeftError('WEFT_ERR_CA', `the certificate request failed: ${details}`);
+  }
+}
+
+async function request(f: Flags, io: CliIo): Promise<number> {
+  const outDir = f['out-dir'];
+  if (!outDir) throw new UsageError('--out-dir is required: where to write cert-chain.pem, key.pem and root-cert.pem');
+  const token = f.token ?? (f['token-file'] ? readText(f['token-file'], 'token file').trim() : readEnv().bootstrapToken);
+  if (!token) throw new UsageError('a bootstrap token is required: --token, --token-file or $WEFT_BOOTSTRAP_TOKEN (mint one with `weft ca token`)');
+  const rootsPem = f['root-file'] ? readText(f['root-file'], 'root file') : f['state-dir'] ? trustedRoots(requireCaState(f['state-dir']), new Date()).join('') : undefined;
+  if (!rootsPem) throw new UsageError("--root-file or --state-dir is required to verify the CA's serving certificate (see `weft ca root`)");
+  const keyType = parseCaKeyType(f['key-type'] ?? 'ecdsa-p256');
+  if (!keyType) throw new UsageError(`--key-type must be ecdsa-p256 or rsa-2048, not "${f['key-type']}"`);
+  const address = f['ca-address'] ?? '127.0.0.1:15012';
+  const manager = new IdentityManager({
+    caAddress: address,
+    caRootsPem: rootsPem,
+    token: () => token,
+    keyType,
+    ttlSeconds: f.ttl ? parseDurationFlag('ttl', f.ttl) : 0,
+    ...(f['ca-server-name'] ? { caServerName: f['ca-server-name'] } : {}),
+  });
+  let id;
+  try {
+    id = await manager.renewNow();
+  } catch (e) {
+    throw requestError(e, address);
+  } finally {
+    manager.close();
+  }
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'cert-chain.pem'), id.certChainPem);
+  writeFileSync(join(outDir, 'key.pem'), id.keyPem, { mode: 0o600 });
+  chmodSync(join(outDir, 'key.pem'), 0o600);
+  writeFileSync(join(outDir, 'root-cert.pem'), id.rootsPem);
+  io.out(`identity:   ${formatSpiffeId(id.spiffeId)}\nserial:     ${id.serialNumber}\nvalid:      ${id.notBefore.toISOString()} → ${id.notAfter.toISOString()}\n`);
+  io.out(`written:    ${join(outDir, 'cert-chain.pem')}, ${join(outDir, 'key.pem')} (0600), ${join(outDir, 'root-cert.pem')}\n`);
+  return 0;
+}
+
 export async function run(args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
@@ -220,6 +297,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       return token(f, io);
     case 'rotate-root':
       return rotate(f, io);
+    case 'request':
+      return request(f, io);
     default:
       throw new UsageError(`unknown subcommand "${sub}". Run 'weft ca --help'`);
   }

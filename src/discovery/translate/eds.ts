@@ -15,6 +15,16 @@ function locality(l: string): Json {
   return out;
 }
 
+/**
+ * Istio's endpoint metadata `istio.workload`: `name;namespace;canonical service;canonical revision;cluster`, which the
+ * proxy's telemetry turns into destination_workload / destination_canonical_* labels.
+ */
+export function workloadMetadata(e: Endpoint): string {
+  const service = e.labels['service.istio.io/canonical-name'] ?? e.labels['app.kubernetes.io/name'] ?? e.labels['app'] ?? e.workloadName;
+  const revision = e.labels['service.istio.io/canonical-revision'] ?? e.labels['app.kubernetes.io/version'] ?? e.labels['version'] ?? 'latest';
+  return `${e.workloadName};${e.namespace};${service};${revision};Kubernetes`;
+}
+
 /** A ClusterLoadAssignment for `clusterName` from a list of endpoints. */
 export function loadAssignment(clusterName: string, endpoints: readonly Endpoint[], withMetadata: boolean): Json {
   const byLocality = new Map<string, Endpoint[]>();
@@ -41,7 +51,9 @@ export function loadAssignment(clusterName: string, endpoints: readonly Endpoint
             health_status: e.healthy ? 'HEALTHY' : 'UNHEALTHY',
             load_balancing_weight: u32(e.weight),
           };
-          if (withMetadata) lb['metadata'] = { filter_metadata: { 'envoy.transport_socket_match': struct({ tlsMode: e.tlsMode }) } };
+          if (withMetadata) {
+            lb['metadata'] = { filter_metadata: { 'envoy.transport_socket_match': struct({ tlsMode: e.tlsMode }), istio: struct({ workload: workloadMetadata(e) }) } };
+          }
           return lb;
         }),
         load_balancing_weight: u32(eps.reduce((s, e) => s + e.weight, 0)),

@@ -1,12 +1,12 @@
 // The done-when test of the config API: every resource in Istio's own samples and test configs is accepted,
 // except what Istio itself rejects, which must be reported with Istio's reason.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { loadPaths } from './load.ts';
 import { formatKey } from './resource.ts';
+import { istioSamples } from '../../../test/samples.ts';
 
-const SAMPLES = new URL('../../../../shared/istio-samples/', import.meta.url).pathname;
+const SAMPLES = istioSamples;
 const DIRS = [
   'bookinfo/networking', 'bookinfo/platform', 'bookinfo/policy', 'bookinfo/gateway-api', 'curl', 'extauthz', 'external', 'grpc-echo', 'helloworld',
   'httpbin', 'jwt-server', 'multicluster', 'open-telemetry', 'ratelimit', 'sleep', 'tcp-echo', 'websockets', 'authz-policies',
@@ -21,7 +21,7 @@ const EXPECTED_INVALID = [
   'integration-tests/pilot/some-dir/missing-gateway.yaml|VirtualService/default/missing-gateway|spec|http, tcp or tls',
 ];
 
-test('every Istio sample is accepted except what Istio rejects', { skip: !existsSync(SAMPLES) && 'istio-samples not present' }, async () => {
+test('every Istio sample is accepted except what Istio rejects', async () => {
   const { results, ioErrors } = await loadPaths(DIRS, undefined, { cwd: SAMPLES });
   assert.deepEqual(ioErrors, []);
   assert.ok(results.length > 300, `expected the whole sample set, loaded ${results.length}`);

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { defaultValidationContext } from '../validation/report.ts';
 import { networkingValidators, type NetworkingKind } from './index.ts';
 import { loadNetworking } from './test-helpers.ts';
+import { samplePath } from '../../../../test/samples.ts';
 
-const DIR = new URL('../../../../../shared/istio-samples/analyzer-testdata/', import.meta.url).pathname;
+const DIR = samplePath('analyzer-testdata/');
 
 /** file → `Kind/name` → expected error paths and a message fragment each. */
 const EXPECTED: Record<string, Record<string, [string, RegExp][]>> = {

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { defaultValidationContext } from '../validation/report.ts';
 import { networkingValidators, type NetworkingKind } from './index.ts';
 import { loadNetworking } from './test-helpers.ts';
+import { istioSamples } from '../../../../test/samples.ts';
 
-const SAMPLES = new URL('../../../../../shared/istio-samples/', import.meta.url).pathname;
+const SAMPLES = istioSamples;
 const DIRS = ['bookinfo/networking', 'curl', 'extauthz', 'external', 'helloworld', 'httpbin', 'multicluster', 'tcp-echo', 'websockets', 'pilot-testdata-config'];
 
 function* yamlFiles(dir: string): Generator<string> {

@@ -8,8 +8,9 @@ import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { parseAllDocuments } from 'yaml';
 import { dropNulls, validateStructure } from './structural.ts';
+import { istioSamples } from '../../../../test/samples.ts';
 
-const SAMPLES = '/work/shared/istio-samples';
+const SAMPLES = istioSamples.slice(0, -1);
 const MUST_PASS = [
   'bookinfo', 'curl', 'extauthz', 'external', 'grpc-echo', 'helloworld', 'httpbin', 'jwt-server', 'multicluster',
   'open-telemetry', 'ratelimit', 'sleep', 'tcp-echo', 'websockets', 'pilot-testdata-config', 'authz-policies',

@@ -120,3 +120,17 @@ test('while the CA is away the manager retries with backoff, and gets its certif
     await ca.close();
   }
 });
+
+test("the CA's serving certificate must name the address dialled: an IP missing from its SANs is refused", async () => {
+  const ca = await startTestCa({ stateDir: tmp.dir, servingHosts: ['localhost'] });
+  try {
+    const byIp = manager(ca.address, ca.cp.ca.trustBundlePem(), 'web', 600);
+    await assert.rejects(byIp.renewNow(), /IP: 127\.0\.0\.1 is not in the cert's list/);
+    byIp.close();
+    const byName = manager(`localhost:${ca.port}`, ca.cp.ca.trustBundlePem(), 'web', 600);
+    assert.equal((await byName.renewNow()).spiffeId.serviceAccount, 'web');
+    byName.close();
+  } finally {
+    await ca.close();
+  }
+});

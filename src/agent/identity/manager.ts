@@ -3,6 +3,8 @@
 // away, and follows root-bundle changes. Consumers read `current()` and listen for `rotated` and `roots`.
 import { EventEmitter } from 'node:events';
 import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
+import { checkServerIdentity } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { type SpiffeId, formatSpiffeId, parseSpiffeId } from '../../core/names/spiffe.ts';
 import { WeftError } from '../../core/errors.ts';
@@ -52,6 +54,18 @@ export interface IdentityManagerOptions {
   /** Source of randomness in [0, 1) for jitter; injectable for tests. */
   random?: () => number;
   log?: (line: string) => void;
+}
+
+/**
+ * How to verify the CA's serving certificate. With a server name, that name. With an IP address target, the IP
+ * (against the certificate's IP SANs) — while giving TLS a placeholder SNI name, because grpc-js would otherwise send
+ * the IP as SNI, which RFC 6066 forbids and Node warns about.
+ */
+export function caChannelSettings(address: string, serverName: string | undefined): { options: grpc.ChannelOptions; verify: grpc.VerifyOptions } {
+  if (serverName) return { options: { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName }, verify: {} };
+  const host = address.startsWith('[') ? address.slice(1, address.indexOf(']')) : address.slice(0, address.lastIndexOf(':') > 0 ? address.lastIndexOf(':') : undefined);
+  if (isIP(host) === 0) return { options: {}, verify: {} };
+  return { options: { 'grpc.ssl_target_name_override': 'ca.weft.invalid' }, verify: { checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert) } };
 }
 
 /** setTimeout's limit; longer waits are split. */
@@ -174,8 +188,8 @@ export class IdentityManager extends EventEmitter<{ rotated: [WorkloadIdentity];
   async #call(csrPem: string, withCert: WorkloadIdentity | undefined): Promise<IstioCertificateResponse> {
     const o = this.#o;
     const roots = Buffer.from(this.#current ? this.#current.rootsPem + o.caRootsPem : o.caRootsPem);
-    const creds = withCert ? grpc.credentials.createSsl(roots, Buffer.from(withCert.keyPem), Buffer.from(withCert.certChainPem)) : grpc.credentials.createSsl(roots);
-    const options: grpc.ChannelOptions = o.caServerName ? { 'grpc.ssl_target_name_override': o.caServerName, 'grpc.default_authority': o.caServerName } : {};
+    const { options, verify } = caChannelSettings(o.caAddress, o.caServerName);
+    const creds = withCert ? grpc.credentials.createSsl(roots, Buffer.from(withCert.keyPem), Buffer.from(withCert.certChainPem), verify) : grpc.credentials.createSsl(roots, null, null, verify);
     const client = newCertificateClient(o.caAddress, creds, options);
     try {
       const md = new grpc.Metadata();

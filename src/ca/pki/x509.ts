@@ -81,8 +81,9 @@ export function describeCertificate(pem: string): CertDescription {
   const details = k.asymmetricKeyDetails ?? {};
   const keyType = k.asymmetricKeyType === 'ec' ? `ECDSA ${details.namedCurve ?? ''}`.trim() : k.asymmetricKeyType === 'rsa' ? `RSA ${details.modulusLength ?? ''}`.trim() : (k.asymmetricKeyType ?? 'unknown');
   return {
-    subject: c.subject.split('\n').join(', '),
-    issuer: c.issuer.split('\n').join(', '),
+    // Workload certificates have an empty subject, which Node reports as undefined.
+    subject: (c.subject ?? '').split('\n').join(', '),
+    issuer: (c.issuer ?? '').split('\n').join(', '),
     serialNumber: c.serialNumber.toLowerCase(),
     notBefore: new Date(c.validFrom).toISOString(),
     notAfter: new Date(c.validTo).toISOString(),

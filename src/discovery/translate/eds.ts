@@ -3,7 +3,9 @@
 // drives auto-mTLS transport-socket matching.
 import { outboundCluster, parseClusterName } from '../../core/names/cluster-name.ts';
 import { type Endpoint, labelsMatch } from '../snapshot/model.ts';
+import type { ProxyLocality } from '../proxy.ts';
 import type { ProxyView } from '../snapshot/view.ts';
+import { resolvePortPolicy } from './cluster-policy.ts';
 import { type Json, socketAddress, struct, u32 } from './common.ts';
 
 function locality(l: string): Json {
@@ -25,8 +27,20 @@ export function workloadMetadata(e: Endpoint): string {
   return `${e.workloadName};${e.namespace};${service};${revision};Kubernetes`;
 }
 
-/** A ClusterLoadAssignment for `clusterName` from a list of endpoints. */
-export function loadAssignment(clusterName: string, endpoints: readonly Endpoint[], withMetadata: boolean): Json {
+/**
+ * Locality failover priority of an endpoint locality relative to the proxy's, as Istio's default: 0 same
+ * region/zone/subzone, 1 same region/zone, 2 same region, 3 elsewhere. Applied when outlier detection is on.
+ */
+export function localityPriority(proxy: ProxyLocality, endpointLocality: string): number {
+  const [region = '', zone = '', subZone = ''] = endpointLocality.split('/');
+  if (region !== proxy.region) return 3;
+  if (zone !== proxy.zone) return 2;
+  if (subZone !== proxy.subZone) return 1;
+  return 0;
+}
+
+/** A ClusterLoadAssignment for `clusterName` from a list of endpoints, with failover priorities when `failoverFrom` is given. */
+export function loadAssignment(clusterName: string, endpoints: readonly Endpoint[], withMetadata: boolean, failoverFrom?: ProxyLocality): Json {
   const byLocality = new Map<string, Endpoint[]>();
   const seen = new Set<string>();
   for (const e of endpoints) {
@@ -39,12 +53,17 @@ export function loadAssignment(clusterName: string, endpoints: readonly Endpoint
     byLocality.set(e.locality, list);
   }
   const localities = [...byLocality.keys()].sort();
+  // Priorities must be contiguous from 0 (gRPC rejects gaps), so rank the raw priorities that occur.
+  const raw = new Map(localities.map((l) => [l, failoverFrom ? localityPriority(failoverFrom, l) : 0]));
+  const ranks = [...new Set(raw.values())].sort((a, b) => a - b);
   return {
     cluster_name: clusterName,
     endpoints: localities.map((l) => {
       const eps = byLocality.get(l)!;
+      const priority = ranks.indexOf(raw.get(l)!);
       return {
         locality: locality(l),
+        ...(priority > 0 ? { priority } : {}),
         lb_endpoints: eps.map((e) => {
           const lb: Json = {
             endpoint: { address: socketAddress(e.address, e.port) },
@@ -62,18 +81,27 @@ export function loadAssignment(clusterName: string, endpoints: readonly Endpoint
   };
 }
 
+/** The endpoints of one outbound EDS cluster, and whether locality failover applies to it. */
+export interface ClusterEndpoints {
+  endpoints: readonly Endpoint[];
+  /** Outlier detection is on and locality load balancing not disabled: prefer the proxy's own locality. */
+  failover: boolean;
+}
+
 /** The endpoints of one outbound cluster name, or undefined when the name is not an outbound EDS cluster the proxy sees. */
-export function clusterEndpoints(view: ProxyView, clusterName: string): readonly Endpoint[] | undefined {
+export function clusterEndpoints(view: ProxyView, clusterName: string): ClusterEndpoints | undefined {
   const parsed = parseClusterName(clusterName);
   if (!parsed.ok || parsed.value.direction !== 'outbound') return undefined;
   const { host, port, subset } = parsed.value;
   const svc = view.serviceByHost(host);
   if (!svc || svc.resolution !== 'STATIC' || !svc.ports.some((p) => p.port === port)) return undefined;
+  const dr = view.destinationRule(svc);
+  const s = subset === '' ? undefined : dr?.subsets.find((x) => x.name === subset);
+  if (subset !== '' && !s) return undefined;
+  const policy = resolvePortPolicy(dr?.trafficPolicy, s?.trafficPolicy, port);
+  const failover = policy.outlierDetection !== undefined && policy.loadBalancer?.localityLbSetting?.enabled !== false && view.proxy.locality.region !== '';
   const eps = view.endpoints(host, port);
-  if (subset === '') return eps;
-  const s = view.destinationRule(svc)?.subsets.find((x) => x.name === subset);
-  if (!s) return undefined;
-  return eps.filter((e) => labelsMatch(s.labels, e.labels));
+  return { endpoints: s ? eps.filter((e) => labelsMatch(s.labels, e.labels)) : eps, failover };
 }
 
 /** Names of every EDS cluster the proxy has. */
@@ -95,8 +123,8 @@ export function generateEndpoints(view: ProxyView, requested: readonly string[] 
   const names = requested && requested.length > 0 ? requested : edsClusterNames(view);
   const out: Json[] = [];
   for (const name of names) {
-    const eps = clusterEndpoints(view, name);
-    if (eps) out.push(loadAssignment(name, eps, withMetadata));
+    const ce = clusterEndpoints(view, name);
+    if (ce) out.push(loadAssignment(name, ce.endpoints, withMetadata, ce.failover ? view.proxy.locality : undefined));
   }
   return out;
 }

@@ -98,3 +98,33 @@ test('proxyless gRPC: listener, routes, clusters and endpoints that grpc-js-xds 
   assert.ok(v1.includes('"port_value":50051') && !v1.includes('50052'));
   assertGolden('grpc-proxyless.json', all);
 });
+
+test('locality failover: with outlier detection, the client locality gets priority 0, others follow contiguously', () => {
+  const snap = snapshotOf(
+    parseYaml(`
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: geo, namespace: default }
+spec:
+  hosts: [geo.default.svc.cluster.local]
+  ports: [{ number: 7070, name: grpc, protocol: GRPC }]
+  resolution: STATIC
+  location: MESH_INTERNAL
+  endpoints:
+  - { address: 10.0.0.1, locality: us-east/a }
+  - { address: 10.0.0.2, locality: us-east/b }
+  - { address: 10.0.0.3, locality: eu-west/a }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: geo, namespace: default }
+spec: { host: geo, trafficPolicy: { outlierDetection: { consecutive5xxErrors: 3 } } }
+`),
+  );
+  const p = parseProxy({ id: 'geo-client', metadata: { GENERATOR: 'grpc' }, locality: { region: 'us-east', zone: 'b' } });
+  assert.ok(p.ok);
+  const [cla] = generateResources(p.value, snap, TypeUrl.endpoint, ['outbound|7070||geo.default.svc.cluster.local']);
+  assertGrpcAccepts(TypeUrl.endpoint, cla!.resource);
+  const prio = (cla!.resource['endpoints'] as Array<Record<string, unknown>>).map((l) => [(l['locality'] as Record<string, string>)['zone'], l['priority'] ?? 0]);
+  assert.deepEqual(prio, [['a', 2], ['a', 1], ['b', 0]]);
+});

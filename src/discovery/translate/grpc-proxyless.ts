@@ -5,11 +5,11 @@
 // weighted clusters, retries and per-route fault config.
 import { outboundCluster, parseClusterName } from '../../core/names/cluster-name.ts';
 import { resolveHost } from '../snapshot/hosts.ts';
-import { type Service, labelsMatch } from '../snapshot/model.ts';
+import type { Service } from '../snapshot/model.ts';
 import type { ProxyView } from '../snapshot/view.ts';
 import { resolvePortPolicy, lbFields, outlierDetection } from './cluster-policy.ts';
 import { type Json, Types, adsConfigSource, duration, socketAddress, u32 } from './common.ts';
-import { loadAssignment } from './eds.ts';
+import { clusterEndpoints, loadAssignment } from './eds.ts';
 import { type RouteContext } from './route.ts';
 import { serviceRoutes } from './rds.ts';
 
@@ -134,19 +134,10 @@ export function generateGrpcEndpoints(view: ProxyView, requested: readonly strin
   const names = requested && requested.length > 0 ? requested : allClusterNames(view);
   const out: Json[] = [];
   for (const name of names) {
-    const parsed = parseClusterName(name);
-    if (!parsed.ok || parsed.value.direction !== 'outbound') continue;
-    const { host, port, subset } = parsed.value;
-    const svc = view.serviceByHost(host);
-    if (!svc || svc.resolution !== 'STATIC') continue;
-    let eps = view.endpoints(host, port);
-    if (subset !== '') {
-      const s = view.destinationRule(svc)?.subsets.find((x) => x.name === subset);
-      if (!s) continue;
-      eps = eps.filter((e) => labelsMatch(s.labels, e.labels));
-    }
+    const ce = clusterEndpoints(view, name);
+    if (!ce) continue;
     // gRPC counts UNHEALTHY endpoints out itself; send only healthy ones so a locality is never all-unhealthy noise.
-    out.push(loadAssignment(name, eps.filter((e) => e.healthy), false));
+    out.push(loadAssignment(name, ce.endpoints.filter((e) => e.healthy), false, ce.failover ? view.proxy.locality : undefined));
   }
   return out;
 }

@@ -59,6 +59,7 @@ export class DirectoryStore implements ConfigStore {
   private scanning: Promise<void> | undefined;
   private rescanRequested = false;
   private missingRetry: NodeJS.Timeout | undefined;
+  private missingReported = false;
   private closed = false;
 
   constructor(dir: string, options: DirectoryStoreOptions) {
@@ -125,19 +126,30 @@ export class DirectoryStore implements ConfigStore {
       // Every file and directory: the first load, and after events that name no file.
       const rootOk = await this.walk(this.abs, found, dirs, new Set());
       if (!rootOk) {
-        this.log('warn', `config directory ${this.dir} is gone; its resources are removed until it reappears`);
+        // Losing the whole directory is far more often a remount, a checkout or a mistake than a wish to delete
+        // every resource of the mesh: keep the last state in force, as with any other unreadable input.
+        if (!this.missingReported) this.log('error', `config directory ${this.dir} cannot be read; the last loaded configuration stays in force until it is back`);
+        this.missingReported = true;
         this.scheduleMissingRetry();
+        if (this.opts.watch) this.syncWatchers([], true);
+        return;
       }
+      this.missingReported = false;
       for (const file of this.files.keys()) if (!found.has(file)) removed.add(file);
     } else {
       // Only what the events named: a file (re-stat it), a new directory (walk it), or a vanished path.
       for (const abs of hinted) await this.lookAt(abs, found, dirs, removed);
       if (removed.size > 0) {
-        // Was it the config directory itself? Then only a full scan tells what is left.
-        await stat(this.abs).catch(() => {
+        // Did the config directory itself go? Then the full scan decides (it keeps the state in force).
+        const rootGone = await stat(this.abs).then(
+          () => false,
+          () => true,
+        );
+        if (rootGone) {
           this.fullScanNeeded = true;
           this.rescanRequested = true;
-        });
+          return;
+        }
       }
     }
     if (this.closed) return;

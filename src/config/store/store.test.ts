@@ -206,6 +206,41 @@ describe('DirectoryStore', () => {
   });
 });
 
+describe('DirectoryStore whose directory disappears', () => {
+  it('keeps the last configuration in force while the directory is gone, and reconciles when it is back', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'weft-store-'));
+    const dir = join(base, 'mesh');
+    const logs: string[] = [];
+    await mkdir(dir);
+    await writeFile(join(dir, 'a.yaml'), vs('a', 'a'));
+    await writeFile(join(dir, 'b.yaml'), vs('b', 'b'));
+    const store = await DirectoryStore.open(dir, { load, log: (l, m) => logs.push(`${l} ${m}`) });
+    try {
+      const rec = recorder(store);
+      await rm(dir, { recursive: true });
+      // Wait for the store to notice (its report), then check nothing was deleted.
+      await new Promise<void>((resolve, reject) => {
+        const deadline = Date.now() + 2000;
+        const poll = (): void => {
+          if (logs.some((l) => l.includes('cannot be read'))) resolve();
+          else if (Date.now() > deadline) reject(new Error(`not reported: ${logs.join('; ')}`));
+          else setImmediate(poll);
+        };
+        poll();
+      });
+      assert.deepEqual(store.list().map((s) => s.key.name), ['a', 'b']);
+      assert.ok(!rec.events.some((e) => e.type === 'deleted'));
+      await mkdir(dir);
+      await writeFile(join(dir, 'a.yaml'), vs('a', 'a'));
+      await eventually(store, rec.events, (e) => e.type === 'deleted' && e.key.name === 'b', 3000);
+      assert.deepEqual(store.list().map((s) => s.key.name), ['a']);
+    } finally {
+      await store.close();
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('DirectoryStore without a directory', () => {
   it('refuses a missing directory unless create is set', async () => {
     const base = await mkdtemp(join(tmpdir(), 'weft-store-'));

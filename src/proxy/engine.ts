@@ -90,6 +90,16 @@ export class ProxyEngine implements ProxyServices {
     return errors;
   }
 
+  /** RDS names the current listeners reference (XdsSink). */
+  routeNames(): Set<string> {
+    return this.state.routeNames();
+  }
+
+  /** EDS names the current clusters reference (XdsSink). */
+  endpointNames(): Set<string> {
+    return this.state.endpointNames();
+  }
+
   metricScope(direction: Direction, clusterName: string, cluster: Cluster | undefined, host: Host | undefined): MetricScope {
     const key: object | undefined = host ?? cluster;
     const cache = this.scopes[direction];

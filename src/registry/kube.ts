@@ -92,10 +92,32 @@ export function kubeToModel(configs: readonly Resource[], domainSuffix: string):
   for (const svc of configs.filter((r) => r.kind === 'Service' && r.apiVersion === 'v1') as Array<Resource<KubeServiceSpec>>) {
     const ns = nsOf(svc);
     const spec = svc.spec ?? {};
-    if (spec.type === 'ExternalName') continue;
     const host = `${svc.metadata.name}.${ns}.svc.${domainSuffix}`;
     const kports = (spec.ports ?? []).filter((p) => kubePort(p) !== undefined);
     const exportTo = (svc.metadata.annotations ?? {})[EXPORT_TO_ANNOTATION];
+    if (spec.type === 'ExternalName') {
+      // As Istio: a DNS service whose one endpoint per port is the external name.
+      if (!spec.externalName) continue;
+      services.push({
+        hostname: host,
+        namespace: ns,
+        name: svc.metadata.name,
+        source: 'Kubernetes',
+        addresses: [],
+        ports: kports.map((p) => kubePort(p)!),
+        resolution: 'DNS',
+        location: 'MESH_EXTERNAL',
+        exportTo: exportTo ? exportTo.split(',').map((x) => x.trim()) : [],
+        labels: svc.metadata.labels ?? {},
+      });
+      for (const sp of kports) {
+        endpoints.push({
+          serviceHost: host, servicePort: sp.port, address: spec.externalName, port: sp.port, labels: {}, serviceAccount: '', locality: '',
+          weight: 1, healthy: true, tlsMode: 'disabled', namespace: ns, workloadName: svc.metadata.name,
+        });
+      }
+      continue;
+    }
     services.push({
       hostname: host,
       namespace: ns,

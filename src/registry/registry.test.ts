@@ -125,6 +125,11 @@ status: { podIP: 10.2.0.2, phase: Running, conditions: [{ type: Ready, status: "
 ---
 apiVersion: v1
 kind: Service
+metadata: { name: payments, namespace: shop }
+spec: { type: ExternalName, externalName: pay.example.com, ports: [{ name: https, port: 443 }] }
+---
+apiVersion: v1
+kind: Service
 metadata: { name: api, namespace: shop }
 spec: { ports: [{ name: http, port: 8080 }] }
 ---
@@ -148,6 +153,13 @@ test('Kubernetes: Services with selector → Pod endpoints (named targetPort, re
     ['10.2.0.1', 8080, true, 'istio', 'web-sa'],
     ['10.2.0.2', 8080, false, 'disabled', 'default'],
   ]);
+});
+
+test('Kubernetes: an ExternalName Service is a DNS service to the external name', () => {
+  const s = buildRegistryState(kube, [], 'cluster.local');
+  const svc = s.services.find((x) => x.hostname === 'payments.shop.svc.cluster.local')!;
+  assert.equal(svc.resolution, 'DNS');
+  assert.deepEqual(s.endpoints.filter((e) => e.serviceHost === svc.hostname).map((e) => [e.address, e.port]), [['pay.example.com', 443]]);
 });
 
 test('Kubernetes: EndpointSlices give endpoints with their port, readiness and zone', () => {

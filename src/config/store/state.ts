@@ -43,6 +43,22 @@ export const defaultStoreLog: StoreLog = (level, message) => {
   process.stderr.write(`${new Date().toISOString()} ${level} config-store ${message}\n`);
 };
 
+/** The first candidate per key wins; every candidate's file is recorded as a claimant. */
+function resolve(candidates: Iterable<Candidate>): { winners: Map<string, Candidate>; claimants: Map<string, string[]> } {
+  const winners = new Map<string, Candidate>();
+  const claimants = new Map<string, string[]>();
+  for (const c of candidates) {
+    const ks = keyString(c.key);
+    const files = claimants.get(ks);
+    if (files) files.push(c.origin.file);
+    else claimants.set(ks, [c.origin.file]);
+    if (!winners.has(ks)) winners.set(ks, c);
+  }
+  return { winners, claimants };
+}
+
+const byKey = (a: ConfigEvent, b: ConfigEvent): number => ('key' in a && 'key' in b ? compareKeys(a.key, b.key) : 0);
+
 export class StoreState {
   private readonly table = new Map<string, StoredResource>();
   private readonly conflictMap = new Map<string, Conflict>();
@@ -90,6 +106,16 @@ export class StoreState {
    */
   commit(candidates: Iterable<Candidate>, rejectedNow: Rejection[] = [], recoveredNow: string[] = []): ConfigEvent[] {
     const revision = this.rev + 1;
+    const { winners, claimants } = resolve(candidates);
+    const events = [...this.updateRejections(rejectedNow, recoveredNow, revision), ...this.updateTable(winners, revision), ...this.updateConflicts(winners, claimants, revision)];
+    if (events.length === 0) return events;
+    this.rev = revision;
+    this.report(events);
+    for (const e of events) this.emit(e);
+    return events;
+  }
+
+  private updateRejections(rejectedNow: Rejection[], recoveredNow: string[], revision: number): ConfigEvent[] {
     const events: ConfigEvent[] = [];
     for (const r of rejectedNow) {
       this.rejected.set(r.file, r.errors);
@@ -98,29 +124,22 @@ export class StoreState {
     for (const file of recoveredNow) {
       if (this.rejected.delete(file)) events.push({ type: 'recovered', file, revision });
     }
+    return events;
+  }
 
-    const winners = new Map<string, Candidate>();
-    const claimants = new Map<string, string[]>();
-    for (const c of candidates) {
-      const ks = keyString(c.key);
-      const files = claimants.get(ks);
-      if (files) files.push(c.origin.file);
-      else claimants.set(ks, [c.origin.file]);
-      if (!winners.has(ks)) winners.set(ks, c);
-    }
-
+  /** Brings the table to the winners; returns added/updated/deleted events sorted by key. */
+  private updateTable(winners: Map<string, Candidate>, revision: number): ConfigEvent[] {
     const changes: ConfigEvent[] = [];
     for (const [ks, old] of this.table) {
-      if (!winners.has(ks)) {
-        this.table.delete(ks);
-        changes.push({ type: 'deleted', key: old.key, resource: old, origin: old.origin, revision });
-      }
+      if (winners.has(ks)) continue;
+      this.table.delete(ks);
+      changes.push({ type: 'deleted', key: old.key, resource: old, origin: old.origin, revision });
     }
     for (const [ks, c] of winners) {
       const old = this.table.get(ks);
-      if (old && old.version === c.version && old.origin.file === c.origin.file && old.origin.document === c.origin.document) continue;
       if (old && old.version === c.version) {
-        // Same content from another place (a file renamed, a duplicate took over): keep the revision, move the origin.
+        if (old.origin.file === c.origin.file && old.origin.document === c.origin.document && old.origin.line === c.origin.line) continue;
+        // Same content from another place (a file renamed, a duplicate took over): no event, the origin moves.
         this.table.set(ks, { ...old, origin: c.origin, resource: c.resource, warnings: c.warnings });
         this.sorted = undefined;
         continue;
@@ -129,31 +148,24 @@ export class StoreState {
       this.table.set(ks, stored);
       changes.push(old ? { type: 'updated', key: c.key, resource: stored, previous: old, origin: c.origin, revision } : { type: 'added', key: c.key, resource: stored, origin: c.origin, revision });
     }
-    changes.sort((a, b) => ('key' in a && 'key' in b ? compareKeys(a.key, b.key) : 0));
-    events.push(...changes);
-
-    const conflictEvents: ConfigEvent[] = [];
-    const seen = new Set<string>();
-    for (const [ks, files] of claimants) {
-      if (files.length < 2) continue;
-      seen.add(ks);
-      const prev = this.conflictMap.get(ks);
-      const winner = files[0] ?? '';
-      const key = winners.get(ks)?.key ?? { kind: '', namespace: '', name: '' };
-      if (prev && prev.files.join('\n') === files.join('\n')) continue;
-      this.conflictMap.set(ks, { key, files, winner });
-      conflictEvents.push({ type: 'conflict', key, files, winner, revision });
-    }
-    for (const ks of [...this.conflictMap.keys()]) if (!seen.has(ks)) this.conflictMap.delete(ks);
-    conflictEvents.sort((a, b) => ('key' in a && 'key' in b ? compareKeys(a.key, b.key) : 0));
-    events.push(...conflictEvents);
-
     if (changes.length > 0) this.sorted = undefined;
-    if (events.length === 0) return events;
-    this.rev = revision;
-    this.report(events);
-    for (const e of events) this.emit(e);
-    return events;
+    return changes.sort(byKey);
+  }
+
+  /** Records duplicates; returns a conflict event for each new duplicate or changed set of claimants. */
+  private updateConflicts(winners: Map<string, Candidate>, claimants: Map<string, string[]>, revision: number): ConfigEvent[] {
+    const events: ConfigEvent[] = [];
+    for (const ks of [...this.conflictMap.keys()]) if ((claimants.get(ks)?.length ?? 0) < 2) this.conflictMap.delete(ks);
+    for (const [ks, files] of claimants) {
+      const key = winners.get(ks)?.key;
+      if (files.length < 2 || key === undefined) continue;
+      const prev = this.conflictMap.get(ks);
+      if (prev && prev.files.join('\n') === files.join('\n')) continue;
+      const winner = files[0] ?? '';
+      this.conflictMap.set(ks, { key, files, winner });
+      events.push({ type: 'conflict', key, files, winner, revision });
+    }
+    return events.sort(byKey);
   }
 
   private report(events: ConfigEvent[]): void {

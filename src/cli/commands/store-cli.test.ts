@@ -91,6 +91,11 @@ describe('weft apply / get / delete', () => {
     transcript += `# mesh/team/routes.yaml after apply\n${await readFile(file, 'utf8')}\n`;
     await weft(['delete', 'vs', 'a', '-n', 'team']);
     transcript += `# mesh/team/routes.yaml after delete of a\n${await readFile(file, 'utf8')}\n`;
+    // A resource kept in a JSON file stays JSON.
+    await writeFile(join(cwd, 'mesh', 'team', 'c.json'), JSON.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'c', namespace: 'team' }, spec: { host: 'c' } }));
+    await weft(['apply', '-f', '-'], 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: c, namespace: team}\nspec: {host: c.team.svc.cluster.local}\n');
+    const json = JSON.parse(await readFile(join(cwd, 'mesh', 'team', 'c.json'), 'utf8')) as { spec: { host: string } };
+    assert.equal(json.spec.host, 'c.team.svc.cluster.local');
   });
 
   it('get prints tables, YAML and JSON; unknown names exit 1, unknown kinds exit 2', async () => {

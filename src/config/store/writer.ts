@@ -97,7 +97,7 @@ export async function writeResource(dir: string, key: ResourceKey, resource: Res
   const file = existing.origin.file;
   const { blocks, isTarget } = await documentsOf(file, existing.origin.document, key);
   if (blocks.length <= 1 && isTarget) {
-    await atomicWrite(file, yaml);
+    await atomicWrite(file, /\.json$/i.test(file) ? `${JSON.stringify(toDocument(resource, key), null, 2)}\n` : yaml);
     return file;
   }
   if (!isTarget) {

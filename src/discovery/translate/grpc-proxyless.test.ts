@@ -128,3 +128,16 @@ spec: { host: geo, trafficPolicy: { outlierDetection: { consecutive5xxErrors: 3 
   const prio = (cla!.resource['endpoints'] as Array<Record<string, unknown>>).map((l) => [(l['locality'] as Record<string, string>)['zone'], l['priority'] ?? 0]);
   assert.deepEqual(prio, [['a', 2], ['a', 1], ['b', 0]]);
 });
+
+test('proxyless gRPC server: the listener named by the server template listens where asked and accepts every RPC', () => {
+  const snap = snapshotOf(configs);
+  const name = 'grpc/server?xds.resource.listening_address=127.0.0.1:50051';
+  const [l] = generateResources(grpcClient(), snap, TypeUrl.listener, [name]);
+  assert.ok(l);
+  assert.equal(l.name, name);
+  assertEncodes(TypeUrl.listener, l.resource);
+  assertGrpcAccepts(TypeUrl.listener, l.resource);
+  assert.deepEqual(l.resource['address'], { socket_address: { address: '127.0.0.1', port_value: 50051 } });
+  const v6 = generateResources(grpcClient(), snap, TypeUrl.listener, ['grpc/server?xds.resource.listening_address=%5B%3A%3A%5D%3A8080']);
+  assert.deepEqual(v6[0]!.resource['address'], { socket_address: { address: '::', port_value: 8080 } });
+});

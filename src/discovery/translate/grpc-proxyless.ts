@@ -73,9 +73,62 @@ function allTargets(view: ProxyView): GrpcTarget[] {
   return view.services.flatMap((svc) => (svc.resolution === 'NONE' ? [] : svc.ports.map((p) => ({ name: `${svc.hostname}:${p.port}`, service: svc, port: p.port }))));
 }
 
+/**
+ * The address a proxyless gRPC *server* listens on, from its listener name (bootstrap
+ * `server_listener_resource_name_template`, e.g. `grpc/server?xds.resource.listening_address=0.0.0.0:50051`).
+ */
+export function parseServerListenerName(name: string): { host: string; port: number } | undefined {
+  const m = /[?&]xds\.resource\.listening_address=([^&]+)/.exec(name);
+  if (!m) return undefined;
+  const hostPort = decodeURIComponent(m[1]!);
+  const colon = hostPort.lastIndexOf(':');
+  const port = Number(hostPort.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+  return { host: hostPort.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/**
+ * An xDS server listener for a proxyless gRPC server (gRPC A36): its exact listening address, one plaintext chain whose
+ * HTTP connection manager accepts every RPC (`non_forwarding_action`). mTLS for proxyless servers needs gRPC
+ * certificate-provider plugins and is not generated.
+ */
+export function grpcServerListener(name: string, addr: { host: string; port: number }): Json {
+  return {
+    name,
+    address: socketAddress(addr.host, addr.port),
+    default_filter_chain: {
+      name: `inbound|${addr.port}||`,
+      filters: [
+        {
+          name: 'envoy.filters.network.http_connection_manager',
+          typed_config: {
+            '@type': Types.hcm,
+            stat_prefix: `inbound_${addr.port}`,
+            route_config: {
+              name: `inbound|${addr.port}||`,
+              virtual_hosts: [{ name: `inbound|${addr.port}||`, domains: ['*'], routes: [{ match: { prefix: '/' }, non_forwarding_action: {} }] }],
+            },
+            http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': Types.router } }],
+          },
+        },
+      ],
+    },
+  };
+}
+
 export function generateGrpcListeners(view: ProxyView, requested: readonly string[] | undefined): Json[] {
-  const targets = requested && requested.length > 0 ? requested.map((n) => resolveGrpcTarget(view, n)) : allTargets(view);
-  return targets.filter((t): t is GrpcTarget => t !== undefined).map(grpcListener);
+  if (!requested || requested.length === 0) return allTargets(view).map(grpcListener);
+  const out: Json[] = [];
+  for (const name of requested) {
+    const server = parseServerListenerName(name);
+    if (server) {
+      out.push(grpcServerListener(name, server));
+      continue;
+    }
+    const target = resolveGrpcTarget(view, name);
+    if (target) out.push(grpcListener(target));
+  }
+  return out;
 }
 
 export function generateGrpcRoutes(view: ProxyView, requested: readonly string[] | undefined): Json[] {

@@ -43,7 +43,14 @@ const route = fc.record({
   abort: fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }),
 });
 
-function virtualService(routes: Array<fc.RecordValue<{ match: unknown; weights: Array<[string, number]>; retries: number | undefined; abort: number | undefined }>>): Resource {
+interface DrawnRoute {
+  match: unknown[];
+  weights: Array<[string, number]>;
+  retries: number | undefined;
+  abort: number | undefined;
+}
+
+function virtualService(routes: DrawnRoute[]): Resource {
   return {
     apiVersion: 'networking.istio.io/v1',
     kind: 'VirtualService',
@@ -57,7 +64,7 @@ function virtualService(routes: Array<fc.RecordValue<{ match: unknown; weights: 
         const fix = 100 - scaled.reduce((s, [, w]) => s + w, 0);
         const dests = scaled.map(([s, w], i) => ({ destination: { host: 'svc', subset: s }, weight: i === 0 ? w + fix : w }));
         return {
-          ...((r.match as unknown[]).length > 0 ? { match: r.match } : {}),
+          ...(r.match.length > 0 ? { match: r.match } : {}),
           route: dests.length === 1 ? [{ destination: dests[0]!.destination }] : dests,
           ...(r.retries !== undefined ? { retries: { attempts: r.retries, retryOn: 'unavailable' } } : {}),
           ...(r.abort !== undefined ? { fault: { abort: { grpcStatus: 'UNAVAILABLE', percentage: { value: r.abort } } } } : {}),

@@ -42,6 +42,14 @@ describe('weft analyze', () => {
     assert.equal(r.code, 0, 'Info only: exit 0');
   });
 
+  it('puts resources that name no namespace into the -n namespace, as istioctl does', async () => {
+    const doc = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\nspec:\n  hosts: [r]\n  http:\n  - route:\n    - destination: {host: nowhere}\n';
+    const r = await weft(['-n', 'team', '-'], doc);
+    assert.equal(r.out, 'Error [IST0101] (VirtualService team/r) Referenced host not found: "nowhere"\n');
+    const explicit = await weft(['-n', 'team', '-'], doc.replace('{name: r}', '{name: r, namespace: default}'));
+    assert.equal(explicit.out, '');
+  });
+
   it('gives JSON with code, name, level, resource and message', async () => {
     const r = await weft(['-o', 'json', 'virtualservice_gateways.yaml', '--all-namespaces']);
     golden('json.golden', r.out);

@@ -10,7 +10,7 @@ import { allAnalyzers } from '../../config/analyze/analyzers/index.ts';
 import type { Message, MeshSettings } from '../../config/analyze/context.ts';
 import { toYaml } from '../../config/store/writer.ts';
 import type { CliIo } from '../io.ts';
-import { DEFAULT_CONFIG_DIR, lastValue, parseFlags } from './store-cli.ts';
+import { DEFAULT_CONFIG_DIR, lastValue, parseFlags, withDefaultNamespace } from './store-cli.ts';
 
 export const summary = 'Analyze configuration and report Istio analyzer messages (IST0101 …)';
 
@@ -92,7 +92,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const unparsed = results.filter((r) => r.support === 'unparsed' || r.key.kind === '');
   for (const u of unparsed) io.err(`Error(s) adding files: ${u.origin.file === '-' ? '<stdin>' : u.origin.file}: ${u.errors.map((e) => e.message).join('; ')}\n`);
 
-  const messages = analyze(itemsFromLoaded(results, namespace), { namespace, allNamespaces: all, workloads: 'auto', ...(mesh ? { mesh } : {}) });
+  const loaded = namespace === 'default' ? results : await withDefaultNamespace(results, namespace, stdin, io);
+  const messages = analyze(itemsFromLoaded(loaded, namespace), { namespace, allNamespaces: all, workloads: 'auto', ...(mesh ? { mesh } : {}) });
   if (output === 'json') io.out(JSON.stringify(toJson(messages), null, 2) + '\n');
   else if (output === 'yaml') io.out(messages.length === 0 ? '[]\n' : toYaml(toJson(messages)));
   else {

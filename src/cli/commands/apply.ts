@@ -9,7 +9,7 @@ import { contentVersion, keyString } from '../../config/store/state.ts';
 import type { StoredResource } from '../../config/store/types.ts';
 import { writeResource } from '../../config/store/writer.ts';
 import type { CliIo } from '../io.ts';
-import { configDir, lastValue, objectRef, openStore, parseFlags } from './store-cli.ts';
+import { configDir, lastValue, objectRef, openStore, parseFlags, withDefaultNamespace } from './store-cli.ts';
 import { formatText } from './validate.ts';
 
 export const summary = 'Apply configuration files to the config directory (kubectl apply for the file store)';
@@ -35,13 +35,10 @@ const spec = {
   bools: { '-h': 'help', '--help': 'help' },
 };
 
-/** The key a resource is stored under, with `-n` applied to resources in the default namespace. */
+/** The key a resource is stored under; a namespace written in the document must agree with `-n`. */
 function targetKey(r: LoadedResource, namespace: string | undefined): ResourceKey {
   if (namespace === undefined || r.key.namespace === '' || r.key.namespace === namespace) return r.key;
-  if (r.key.namespace !== 'default') {
-    throw new UsageError(`the namespace from the provided object "${r.key.namespace}" (${r.key.kind} ${r.key.name}) does not match the namespace "${namespace}"; pass --namespace=${r.key.namespace} or remove one of them`);
-  }
-  return { ...r.key, namespace };
+  throw new UsageError(`the namespace from the provided object "${r.key.namespace}" (${r.key.kind} ${r.key.name}) does not match the namespace "${namespace}"; pass --namespace=${r.key.namespace} or remove one of them`);
 }
 
 export async function run(args: string[], io: CliIo): Promise<number> {
@@ -56,7 +53,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const namespace = lastValue(p, 'namespace');
 
   const stdin = files.includes('-') ? await io.readStdin() : undefined;
-  const { results, ioErrors } = await loadPaths(files, undefined, { stdin, cwd: io.cwd });
+  const loadedPaths = await loadPaths(files, undefined, { stdin, cwd: io.cwd });
+  const { ioErrors } = loadedPaths;
+  const results = namespace === undefined || namespace === 'default' ? loadedPaths.results : await withDefaultNamespace(loadedPaths.results, namespace, stdin, io);
   for (const e of ioErrors) io.err(`weft apply: cannot read ${e.file === '-' ? '<stdin>' : e.file}: ${e.message}\n`);
   if (ioErrors.length > 0) return ExitCode.usage;
 

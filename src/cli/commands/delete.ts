@@ -7,7 +7,7 @@ import type { ResourceKey } from '../../config/api/resource.ts';
 import type { DirectoryStore } from '../../config/store/directory.ts';
 import { removeResource } from '../../config/store/writer.ts';
 import type { CliIo } from '../io.ts';
-import { configDir, kindInfoFor, lastValue, notFound, openStore, parseFlags, resolveKind, resourceName } from './store-cli.ts';
+import { configDir, kindInfoFor, lastValue, notFound, openStore, parseFlags, resolveKind, resourceName, withDefaultNamespace } from './store-cli.ts';
 
 export const summary = 'Delete resources from the config directory (kubectl delete for the file store)';
 
@@ -39,7 +39,9 @@ interface Target {
 
 async function targetsFromFiles(files: string[], namespace: string | undefined, io: CliIo): Promise<Target[] | undefined> {
   const stdin = files.includes('-') ? await io.readStdin() : undefined;
-  const { results, ioErrors } = await loadPaths(files, undefined, { stdin, cwd: io.cwd });
+  const loadedPaths = await loadPaths(files, undefined, { stdin, cwd: io.cwd });
+  const { ioErrors } = loadedPaths;
+  const results = namespace === undefined || namespace === 'default' ? loadedPaths.results : await withDefaultNamespace(loadedPaths.results, namespace, stdin, io);
   for (const e of ioErrors) io.err(`weft delete: cannot read ${e.file === '-' ? '<stdin>' : e.file}: ${e.message}\n`);
   if (ioErrors.length > 0) return undefined;
   const out: Target[] = [];
@@ -49,7 +51,7 @@ async function targetsFromFiles(files: string[], namespace: string | undefined, 
       io.err(`weft delete: skipped document ${r.origin.document} of ${r.origin.file}: ${info ? 'it has no metadata.name' : 'not a kind Weft stores'}\n`);
       continue;
     }
-    const ns = info.scope === 'Cluster' ? '' : namespace !== undefined && r.key.namespace === 'default' ? namespace : r.key.namespace;
+    const ns = info.scope === 'Cluster' ? '' : r.key.namespace;
     out.push({ info, key: { ...r.key, namespace: ns } });
   }
   return out;

@@ -80,6 +80,8 @@ describe('weft apply / get / delete', () => {
     assert.equal(r.code, 0);
     r = await weft(['apply', '-n', 'edge', '-f', '-'], doc.replace('{name: edge}', '{name: edge, namespace: other}'));
     assert.equal(r.code, 2);
+    r = await weft(['apply', '-n', 'edge', '-f', '-'], doc.replace('{name: edge}', '{name: edge, namespace: default}'));
+    assert.equal(r.code, 2, 'an explicit namespace: default conflicts with -n edge');
   });
 
   it('apply updates a resource in place inside a hand-written multi-document file', async () => {

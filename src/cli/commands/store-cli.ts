@@ -1,8 +1,11 @@
 // What `weft apply`, `weft get` and `weft delete` share: flag parsing, opening the directory store, and
 // kubectl-style names (`virtualservice.networking.istio.io/reviews`).
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { UsageError } from '../../core/errors.ts';
 import type { KindInfo } from '../../config/api/kinds.ts';
+import type { LoadedResource } from '../../config/api/load.ts';
 import { findKind, resolveKindName } from '../../config/api/kinds.ts';
 import { parseApiVersion } from '../../config/api/resource.ts';
 import { DirectoryStore } from '../../config/store/directory.ts';
@@ -101,4 +104,29 @@ export function resolveKind(name: string): KindInfo {
 /** kubectl's NotFound line. */
 export function notFound(info: KindInfo, name: string): string {
   return `Error from server (NotFound): ${resourceName(info)} "${name}" not found\n`;
+}
+
+/**
+ * kubectl and istioctl put resources that name no namespace into the `-n` namespace. The pipeline defaults them
+ * to `default`, so look at the documents again to find the ones that did not name one, and move those.
+ */
+export async function withDefaultNamespace(results: LoadedResource[], namespace: string, stdin: string | undefined, io: CliIo): Promise<LoadedResource[]> {
+  const implicit = new Map<string, Set<number>>();
+  for (const file of new Set(results.map((r) => r.origin.file))) {
+    const text = file === '-' ? (stdin ?? '') : await readFile(resolve(io.cwd, file), 'utf8').catch(() => '');
+    const docs = parseAllDocuments(text);
+    const set = new Set<number>();
+    (Array.isArray(docs) ? docs : []).forEach((d, i) => {
+      const v = d.errors.length > 0 ? undefined : (d.toJS() as unknown);
+      const meta = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)['metadata'] : undefined;
+      const items = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)['items'] : undefined;
+      if (Array.isArray(items)) return; // a List: its items keep what the pipeline decided
+      if (typeof meta !== 'object' || meta === null || (meta as Record<string, unknown>)['namespace'] === undefined) set.add(i);
+    });
+    implicit.set(file, set);
+  }
+  return results.map((r) => {
+    if (r.key.namespace !== 'default' || !implicit.get(r.origin.file)?.has(r.origin.document)) return r;
+    return { ...r, key: { ...r.key, namespace }, resource: { ...r.resource, metadata: { ...r.resource.metadata, namespace } } };
+  });
 }

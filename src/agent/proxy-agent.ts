@@ -1,0 +1,140 @@
+// The proxy agent (Istio's pilot-agent role): starts one proxy process's pieces — the engine with its own
+// listeners (sidecar: explicit outbound + inbound; router: only LDS listeners), the xDS client or static resources,
+// admin, readiness and Prometheus endpoints — and drains them on shutdown.
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type * as http from 'node:http';
+import { WeftError } from '../core/errors.ts';
+import { TypeUrl } from '../xds/protos.ts';
+import { describeErrors } from '../proxy/config/config-state.ts';
+import { AccessLog, type AccessLogEncoding } from '../proxy/access-log/access-log.ts';
+import { startAdminServer, type AdminContext, type LogLevel } from '../proxy/admin/admin-server.ts';
+import { loadBootstrap } from '../proxy/config/bootstrap.ts';
+import { ProxyEngine } from '../proxy/engine.ts';
+import { AdsClient } from '../proxy/xds-client/ads-client.ts';
+import { nodeId, nodeMetadata, type NodeIdentity } from '../proxy/xds-client/node-info.ts';
+import type { WorkloadInfo } from '../proxy/stats/istio-metrics.ts';
+
+export interface ProxyAgentOptions {
+  node: NodeIdentity;
+  /** host:port of the control plane; undefined with a bootstrap file means static config only. */
+  discoveryAddress: string | undefined;
+  /** Root CA (PEM) to verify the control plane over TLS (15012); plaintext (15010) when absent. */
+  discoveryRootCa?: Buffer | undefined;
+  /** Static resources (Envoy bootstrap static_resources) loaded before xDS. */
+  bootstrapFile?: string | undefined;
+  /** Ports; 0 picks a free port, -1 disables the listener. */
+  ports: { admin: number; outbound: number; inbound: number; stats: number; readiness: number };
+  /** Address for the outbound (explicit proxy) listener; the app is local, so loopback by default. */
+  outboundAddress: string;
+  inboundAddress: string;
+  drainMs: number;
+  accessLog?: { path: string; encoding: AccessLogEncoding } | undefined;
+  version: string;
+  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+export interface ProxyAgent {
+  engine: ProxyEngine;
+  xds: AdsClient | undefined;
+  /** Bound ports (after 0 was resolved). */
+  ports: { admin?: number; outbound?: number; inbound?: number; stats?: number; readiness?: number };
+  ready(): boolean;
+  /** Stop accepting, let requests finish (up to drainMs), close everything. */
+  shutdown(): Promise<void>;
+}
+
+export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void): Promise<ProxyAgent> {
+  const n = o.node;
+  const workload: WorkloadInfo = {
+    workload: n.labels['app'] ? `${n.labels['app']}-${n.labels['version'] ?? 'v1'}` : n.name,
+    namespace: n.namespace,
+    app: n.labels['app'] ?? 'unknown',
+    version: n.labels['version'] ?? 'unknown',
+    canonicalService: n.labels['service.istio.io/canonical-name'] ?? n.labels['app'] ?? n.name,
+    canonicalRevision: n.labels['service.istio.io/canonical-revision'] ?? n.labels['version'] ?? 'latest',
+    principal: `spiffe://cluster.local/ns/${n.namespace}/sa/${n.serviceAccount}`,
+    cluster: n.clusterId ?? 'Kubernetes',
+  };
+  let logStream: Writable | undefined;
+  if (o.accessLog) logStream = o.accessLog.path === '/dev/stdout' ? process.stdout : createWriteStream(o.accessLog.path, { flags: 'a' });
+  const engine = new ProxyEngine({ workload, accessLog: logStream ? new AccessLog(logStream, o.accessLog!.encoding) : undefined, log: o.log });
+  const ports: ProxyAgent['ports'] = {};
+  if (n.type === 'sidecar') {
+    if (o.ports.outbound >= 0) {
+      ports.outbound = await engine.listeners.bindOwn('virtualOutbound', o.outboundAddress, o.ports.outbound, 'explicit', 'outbound');
+      engine.reserved.add(ports.outbound);
+    }
+    if (o.ports.inbound >= 0) {
+      ports.inbound = await engine.listeners.bindOwn('virtualInbound', o.inboundAddress, o.ports.inbound, 'inbound', 'inbound');
+      engine.reserved.add(ports.inbound);
+    }
+  }
+  let staticReady = false;
+  if (o.bootstrapFile) {
+    const r = loadBootstrap(o.bootstrapFile);
+    const errors = [
+      ...engine.apply(TypeUrl.cluster, r.clusters, 'static'),
+      ...engine.apply(TypeUrl.endpoint, r.endpoints, 'static'),
+      ...engine.apply(TypeUrl.listener, r.listeners, 'static'),
+      ...engine.apply(TypeUrl.route, r.routes, 'static'),
+    ];
+    if (errors.length > 0) {
+      engine.close();
+      throw new WeftError('WEFT_ERR_CONFIG_INVALID', `${o.bootstrapFile}: rejected resources:\n${describeErrors(errors)}`);
+    }
+    staticReady = true;
+  }
+  let xds: AdsClient | undefined;
+  if (o.discoveryAddress) {
+    xds = new AdsClient({
+      address: o.discoveryAddress,
+      tls: o.discoveryRootCa ? { rootCa: o.discoveryRootCa } : undefined,
+      node: n,
+      sink: engine,
+      version: o.version,
+      log: o.log,
+    });
+    xds.start();
+  }
+  const ready = (): boolean => (xds ? xds.ready : staticReady);
+  const logLevel: { value: LogLevel } = { value: 'info' };
+  const ctx: AdminContext = {
+    engine,
+    xds,
+    isReady: ready,
+    node: { id: nodeId(n), metadata: nodeMetadata(n, o.version) },
+    version: o.version,
+    startedAt: Date.now(),
+    logLevel,
+    quit: onQuit,
+  };
+  const servers: http.Server[] = [];
+  const bindAdmin = async (role: 'admin' | 'readiness' | 'prometheus', address: string, port: number): Promise<number | undefined> => {
+    if (port < 0) return undefined;
+    const s = await startAdminServer(role, address, port, ctx);
+    servers.push(s.server);
+    return s.port;
+  };
+  ports.admin = await bindAdmin('admin', '127.0.0.1', o.ports.admin);
+  ports.readiness = await bindAdmin('readiness', '0.0.0.0', o.ports.readiness);
+  ports.stats = await bindAdmin('prometheus', '0.0.0.0', o.ports.stats);
+  let stopped = false;
+  return {
+    engine,
+    xds,
+    ports,
+    ready,
+    shutdown: async () => {
+      if (stopped) return;
+      stopped = true;
+      await engine.drain(o.drainMs);
+      xds?.stop();
+      for (const s of servers) {
+        s.closeAllConnections();
+        s.close();
+      }
+      if (logStream && logStream !== process.stdout) logStream.end();
+    },
+  };
+}

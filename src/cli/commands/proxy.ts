@@ -1,0 +1,157 @@
+// `weft proxy sidecar|router`: one proxy process (agent + data path), configured over xDS from the control plane
+// and/or from a static bootstrap file. Prints one line per bound port and `weft proxy ready` once the first full
+// configuration has arrived; SIGTERM/SIGINT (or POST /quitquitquit) drains and exits 0.
+// Exit codes: 0 clean shutdown, 1 invalid bootstrap config, 2 usage or I/O error (e.g. a port in use).
+import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { ExitCode, UsageError } from '../../core/errors.ts';
+import { readEnv } from '../../core/env.ts';
+import { Ports } from '../../core/ports.ts';
+import { startProxyAgent } from '../../agent/proxy-agent.ts';
+import type { CliIo } from '../io.ts';
+
+export const summary = 'Run a sidecar or gateway proxy (xDS client, HTTP/1.1 data path, admin and metrics)';
+
+const HELP = `Usage: weft proxy sidecar|router --discovery-address HOST:PORT [flags]
+
+Run Weft's proxy in the foreground. A sidecar serves its app as an explicit HTTP proxy on the outbound port
+(HTTP_PROXY=http://127.0.0.1:15001, so http://reviews:9080/ works without DNS) and takes traffic for the app on
+the inbound port; a router (gateway) binds the listeners the control plane sends.
+
+Flags:
+  --discovery-address HOST:PORT  Control plane xDS address (15010 plaintext; 15012 TLS with --discovery-ca).
+  --discovery-ca FILE       Root certificate (PEM) to verify the control plane over TLS.
+  --bootstrap FILE          Static resources (Envoy bootstrap static_resources: listeners, clusters; plus routes,
+                            endpoints) loaded before xDS. With no --discovery-address the proxy runs on these only.
+  --node-id ID              xDS node id (default sidecar~IP~NAME.NAMESPACE~NAMESPACE.svc.cluster.local).
+  --name NAME               Workload (pod) name (default the host name).
+  --namespace NS            Namespace (default "default").
+  --labels k=v,k=v          Workload labels (app, version …), sent as node metadata LABELS.
+  --service-account SA      Service account (default "default").
+  --ip IP                   Workload IP, sent as INSTANCE_IPS (default 127.0.0.1).
+  --auto-register-group G   WorkloadGroup to auto-register into (Istio's VM flow).
+  --admin-port N            Admin on 127.0.0.1 (default ${Ports.proxyAdmin}).
+  --outbound-port N         Explicit outbound HTTP proxy (default ${Ports.proxyOutbound}; sidecar only).
+  --outbound-address ADDR   Address of the outbound listener (default 127.0.0.1).
+  --inbound-port N          Inbound listener (default ${Ports.proxyInbound}; sidecar only).
+  --inbound-address ADDR    Address of the inbound listener (default 0.0.0.0).
+  --stats-port N            Prometheus /stats/prometheus (default ${Ports.proxyStats}).
+  --readiness-port N        /healthz/ready (default ${Ports.proxyReadiness}).
+  --drain-duration DUR      How long to let requests finish on shutdown (default 5s).
+  --access-log-file PATH    Write an access log (e.g. /dev/stdout); off by default.
+  --access-log-encoding E   TEXT (Istio's default format) or JSON (default TEXT).
+  Every port accepts 0 (pick a free port) or -1 (disable).
+  -h, --help                Show this help.
+
+Exit codes: 0 clean shutdown, 1 invalid bootstrap config, 2 usage or I/O error.
+`;
+
+function port(flag: string, v: string): number {
+  if (v === '-1') return -1;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 65535) throw new UsageError(`${flag} must be a port number 0-65535 (or -1 to disable), not "${v}"`);
+  return n;
+}
+
+/** Go-style durations as Istio writes them: 500ms, 5s, 1m, 1m30s. */
+export function parseDuration(flag: string, v: string): number {
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+  let total = 0;
+  let consumed = 0;
+  for (const m of v.matchAll(re)) {
+    total += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+    consumed += m[0].length;
+  }
+  if (consumed !== v.length || v === '') throw new UsageError(`${flag} must be a duration such as 500ms, 5s or 1m, not "${v}"`);
+  return total;
+}
+
+function parseLabels(v: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of v.split(',').filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--labels expects k=v,k=v, not "${part}"`);
+    out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
+}
+
+export async function run(args: string[], io: CliIo): Promise<number> {
+  if (args.length === 0 || args.includes('-h') || args.includes('--help')) {
+    io.out(HELP);
+    return args.length === 0 ? ExitCode.usage : ExitCode.ok;
+  }
+  const [mode, ...rest] = args;
+  if (mode !== 'sidecar' && mode !== 'router') throw new UsageError(`expected "sidecar" or "router", not "${mode}". Run 'weft proxy --help'.`);
+  const f: Record<string, string> = {};
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (!a.startsWith('--')) throw new UsageError(`unexpected argument "${a}"`);
+    const eq = a.indexOf('=');
+    const [k, v] = eq > 0 ? [a.slice(2, eq), a.slice(eq + 1)] : [a.slice(2), rest[++i]];
+    if (v === undefined) throw new UsageError(`${a} needs a value`);
+    f[k] = v;
+  }
+  const known = ['discovery-address', 'discovery-ca', 'bootstrap', 'node-id', 'name', 'namespace', 'labels', 'service-account', 'ip', 'auto-register-group', 'admin-port', 'outbound-port', 'outbound-address', 'inbound-port', 'inbound-address', 'stats-port', 'readiness-port', 'drain-duration', 'access-log-file', 'access-log-encoding'];
+  for (const k of Object.keys(f)) if (!known.includes(k)) throw new UsageError(`unknown flag --${k}. Run 'weft proxy --help'.`);
+  if (!f['discovery-address'] && !f['bootstrap']) throw new UsageError('--discovery-address (or --bootstrap for static config) is required');
+  const encoding = (f['access-log-encoding'] ?? 'TEXT').toUpperCase();
+  if (encoding !== 'TEXT' && encoding !== 'JSON') throw new UsageError('--access-log-encoding must be TEXT or JSON');
+  const env = readEnv();
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const ip = f['ip'] ?? '127.0.0.1';
+  const log = (level: 'info' | 'warn' | 'error', message: string): void => {
+    if (level === 'info' && (env.logLevel === 'warn' || env.logLevel === 'error')) return;
+    if (level === 'warn' && env.logLevel === 'error') return;
+    io.err(`${new Date().toISOString()} ${level} ${message}\n`);
+  };
+  let quit: () => void = () => undefined;
+  const quitting = new Promise<void>((resolve) => (quit = resolve));
+  const agent = await startProxyAgent(
+    {
+      node: {
+        type: mode,
+        ip,
+        name: f['name'] ?? hostname(),
+        namespace: f['namespace'] ?? 'default',
+        id: f['node-id'],
+        labels: f['labels'] ? parseLabels(f['labels']) : {},
+        serviceAccount: f['service-account'] ?? 'default',
+        instanceIps: [ip],
+        autoRegisterGroup: f['auto-register-group'],
+      },
+      discoveryAddress: f['discovery-address'],
+      discoveryRootCa: f['discovery-ca'] ? readFileSync(f['discovery-ca']) : undefined,
+      bootstrapFile: f['bootstrap'],
+      ports: {
+        admin: port('--admin-port', f['admin-port'] ?? String(Ports.proxyAdmin)),
+        outbound: port('--outbound-port', f['outbound-port'] ?? String(Ports.proxyOutbound)),
+        inbound: port('--inbound-port', f['inbound-port'] ?? String(Ports.proxyInbound)),
+        stats: port('--stats-port', f['stats-port'] ?? String(Ports.proxyStats)),
+        readiness: port('--readiness-port', f['readiness-port'] ?? String(Ports.proxyReadiness)),
+      },
+      outboundAddress: f['outbound-address'] ?? '127.0.0.1',
+      inboundAddress: f['inbound-address'] ?? '0.0.0.0',
+      drainMs: parseDuration('--drain-duration', f['drain-duration'] ?? '5s'),
+      accessLog: f['access-log-file'] ? { path: f['access-log-file'], encoding: encoding === 'JSON' ? 'json' : 'text' } : undefined,
+      version: pkg.version,
+      log,
+    },
+    () => quit(),
+  );
+  for (const [name, p] of Object.entries(agent.ports)) if (p !== undefined) io.out(`${name} port ${p}\n`);
+  const onSignal = (): void => quit();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  const announceReady = async (): Promise<void> => {
+    if (agent.xds) await agent.xds.whenReady();
+    io.out('weft proxy ready\n');
+  };
+  void announceReady();
+  await quitting;
+  io.err('draining\n');
+  await agent.shutdown();
+  process.removeListener('SIGTERM', onSignal);
+  process.removeListener('SIGINT', onSignal);
+  return ExitCode.ok;
+}

@@ -1,0 +1,108 @@
+// The proxy's admin and telemetry endpoints, as Envoy and pilot-agent expose them:
+//   admin (127.0.0.1:15000): /config_dump, /clusters, /stats, /stats/prometheus, /ready, /server_info, /logging,
+//                            /quitquitquit (POST)
+//   readiness (15021): /healthz/ready      Prometheus (15090): /stats/prometheus
+// These are control paths, not the data path, so node:http is fine here.
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ProxyEngine } from '../engine.ts';
+import type { AdsClient } from '../xds-client/ads-client.ts';
+import { renderConfigDump } from './config-dump.ts';
+import { renderClusters, renderEnvoyStats, renderPrometheusExtras } from './admin-stats.ts';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface AdminContext {
+  engine: ProxyEngine;
+  xds: AdsClient | undefined;
+  /** Whether the proxy is ready to take traffic (config received, listeners bound). */
+  isReady(): boolean;
+  /** Node id and metadata shown in config_dump's bootstrap section. */
+  node: { id: string; metadata: Record<string, unknown> };
+  version: string;
+  startedAt: number;
+  logLevel: { value: LogLevel };
+  /** Called for POST /quitquitquit. */
+  quit(): void;
+}
+
+export type AdminRole = 'admin' | 'readiness' | 'prometheus';
+
+export function startAdminServer(role: AdminRole, address: string, port: number, ctx: AdminContext): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer((req, res) => {
+    try {
+      handle(role, req, res, ctx);
+    } catch (e) {
+      res.statusCode = 500;
+      res.end(`internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: address, port }, () => resolve({ server, port: (server.address() as AddressInfo).port }));
+  });
+}
+
+function send(res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=UTF-8'): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-cache, max-age=0' });
+  res.end(body);
+}
+
+function handle(role: AdminRole, req: http.IncomingMessage, res: http.ServerResponse, ctx: AdminContext): void {
+  const url = new URL(req.url ?? '/', 'http://admin');
+  const path = url.pathname;
+  if (path === '/stats/prometheus' && role !== 'readiness') {
+    return send(res, 200, ctx.engine.metrics.render() + renderPrometheusExtras(ctx.engine, ctx.xds), 'text/plain; version=0.0.4; charset=utf-8');
+  }
+  if (path === '/healthz/ready' || path === '/ready') {
+    const ready = ctx.isReady() && !ctx.engine.draining;
+    if (path === '/ready') return send(res, ready ? 200 : 503, ready ? 'LIVE\n' : ctx.engine.draining ? 'DRAINING\n' : 'PRE_INITIALIZING\n');
+    return send(res, ready ? 200 : 503, ready ? '' : 'not ready: waiting for the first configuration from the control plane\n');
+  }
+  if (role !== 'admin') return send(res, 404, 'not found\n');
+  switch (path) {
+    case '/':
+      return send(res, 200, ['/config_dump', '/clusters', '/stats', '/stats/prometheus', '/ready', '/server_info', '/logging', '/quitquitquit'].join('\n') + '\n');
+    case '/config_dump':
+      return send(res, 200, JSON.stringify(renderConfigDump(ctx, url.searchParams.get('resource') ?? undefined), null, 2) + '\n', 'application/json');
+    case '/clusters':
+      return url.searchParams.get('format') === 'json'
+        ? send(res, 200, JSON.stringify(renderClusters(ctx.engine, 'json'), null, 2) + '\n', 'application/json')
+        : send(res, 200, renderClusters(ctx.engine, 'text') as string);
+    case '/stats':
+      return send(res, 200, renderEnvoyStats(ctx.engine, ctx.xds));
+    case '/server_info':
+      return send(
+        res,
+        200,
+        JSON.stringify(
+          {
+            version: `weft/${ctx.version}`,
+            state: ctx.engine.draining ? 'DRAINING' : ctx.isReady() ? 'LIVE' : 'PRE_INITIALIZING',
+            uptime_current_epoch: `${Math.floor((Date.now() - ctx.startedAt) / 1000)}s`,
+            node: { id: ctx.node.id },
+            xds: ctx.xds ? { state: ctx.xds.state, streams: ctx.xds.streams, last_error: ctx.xds.lastError ?? null } : null,
+          },
+          null,
+          2,
+        ) + '\n',
+        'application/json',
+      );
+    case '/logging': {
+      if (req.method !== 'POST') return send(res, 200, `active loggers:\n  weft: ${ctx.logLevel.value}\n`);
+      const level = url.searchParams.get('level');
+      if (level !== 'debug' && level !== 'info' && level !== 'warn' && level !== 'error') {
+        return send(res, 400, 'usage: POST /logging?level=debug|info|warn|error\n');
+      }
+      ctx.logLevel.value = level;
+      return send(res, 200, `active loggers:\n  weft: ${level}\n`);
+    }
+    case '/quitquitquit':
+      if (req.method !== 'POST') return send(res, 405, 'use POST\n');
+      send(res, 200, 'OK\n');
+      setImmediate(() => ctx.quit());
+      return;
+    default:
+      return send(res, 404, 'not found\n');
+  }
+}

@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   up: () => import('./commands/up.ts'),
   'proxy-status': () => import('./commands/proxy-status.ts'),
   'proxy-config': () => import('./commands/proxy-config.ts'),
+  proxy: () => import('./commands/proxy.ts'),
 };
 
 function usage(io: CliIo, loaded: Record<string, string>): void {

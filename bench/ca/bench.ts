@@ -21,7 +21,6 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     'key-type': { type: 'string', default: 'ecdsa-p256' },
     write: { type: 'boolean', default: false },
-    channelz: { type: 'boolean', default: false },
   },
 });
 const callers = Number(values.callers);
@@ -52,9 +51,9 @@ function ask<T>(child: ChildProcess, msg: string): Promise<T> {
 
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
-async function oneRun(): Promise<RunResult> {
+async function oneRun(mode: 'ca' | 'echo'): Promise<RunResult> {
   const tmp = tempDir('weft-ca-bench-');
-  const child = fork(new URL('./ca-server.ts', import.meta.url).pathname, [tmp.dir, keyType, values.channelz ? 'channelz' : 'no-channelz'], {
+  const child = fork(new URL('./ca-server.ts', import.meta.url).pathname, [tmp.dir, keyType, mode], {
     execArgv: process.env['CA_BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=/tmp/ca-prof'] : [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -120,11 +119,17 @@ async function oneRun(): Promise<RunResult> {
 }
 
 const results: RunResult[] = [];
+const floor: RunResult[] = [];
 for (let r = 0; r < runs; r++) {
-  const res = await oneRun();
+  const res = await oneRun('ca');
   results.push(res);
+  const echo = await oneRun('echo');
+  floor.push(echo);
   process.stdout.write(
-    JSON.stringify({ run: r + 1, keyType, callers, seconds, ...res, perSecond: Math.round(res.perSecond), p50ms: +res.p50ms.toFixed(2), p99ms: +res.p99ms.toFixed(2), caCpuMicrosPerSigning: Math.round(res.caCpuMicrosPerSigning), clientCpuMicrosPerSigning: Math.round(res.clientCpuMicrosPerSigning) }) + '\n',
+    JSON.stringify({ run: r + 1, mode: 'echo', perSecond: Math.round(echo.perSecond), p99ms: +echo.p99ms.toFixed(2), serverCpuMicrosPerCall: Math.round(echo.caCpuMicrosPerSigning) }) + '\n',
+  );
+  process.stdout.write(
+    JSON.stringify({ run: r + 1, mode: 'ca', keyType, callers, seconds, ...res, perSecond: Math.round(res.perSecond), p50ms: +res.p50ms.toFixed(2), p99ms: +res.p99ms.toFixed(2), caCpuMicrosPerSigning: Math.round(res.caCpuMicrosPerSigning), clientCpuMicrosPerSigning: Math.round(res.clientCpuMicrosPerSigning) }) + '\n',
   );
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -134,6 +139,9 @@ const summary = {
   p99ms: median(results.map((r) => r.p99ms)),
   caCpuMicrosPerSigning: median(results.map((r) => r.caCpuMicrosPerSigning)),
   clientCpuMicrosPerSigning: median(results.map((r) => r.clientCpuMicrosPerSigning)),
+  floorPerSecond: median(floor.map((r) => r.perSecond)),
+  floorCpuMicros: median(floor.map((r) => r.caCpuMicrosPerSigning)),
+  floorP99ms: median(floor.map((r) => r.p99ms)),
 };
 process.stdout.write(JSON.stringify({ median: true, keyType, ...summary }) + '\n');
 
@@ -154,6 +162,11 @@ checks (proof of possession, SAN = proven identity) and signs into a fresh 24 h 
 |---|---|---|---|---|---|---|---|
 ${results.map((r, i) => `| ${i + 1} | ${Math.round(r.perSecond)} | ${r.p50ms.toFixed(2)} ms | ${r.p99ms.toFixed(2)} ms | ${Math.round(r.caCpuMicrosPerSigning)} µs | ${Math.round(r.clientCpuMicrosPerSigning)} µs | ${r.load.toFixed(1)} | ${r.errors} |`).join('\n')}
 | **median** | **${Math.round(summary.perSecond)}** | **${summary.p50ms.toFixed(2)} ms** | **${summary.p99ms.toFixed(2)} ms** | **${Math.round(summary.caCpuMicrosPerSigning)} µs** | **${Math.round(summary.clientCpuMicrosPerSigning)} µs** | | |
+
+Side by side, same harness, same TLS credentials, a handler that answers a fixed chain without authenticating or signing
+(the floor grpc-js and TLS cost on this machine): median ${Math.round(summary.floorPerSecond)} calls/s, p99 ${summary.floorP99ms.toFixed(2)} ms,
+${Math.round(summary.floorCpuMicros)} µs server CPU per call. The CA reaches ${(summary.perSecond / summary.floorPerSecond).toFixed(2)} × the floor's
+throughput; authentication, CSR checks and signing add ${Math.round(summary.caCpuMicrosPerSigning - summary.floorCpuMicros)} µs of CPU per call.
 
 CA capacity implied by its CPU cost: ${Math.round(1e6 / summary.caCpuMicrosPerSigning)} signings/s per fully available core
 (the CA process's user + system CPU time, all threads, divided by the signings it made).

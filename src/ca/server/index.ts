@@ -17,7 +17,7 @@ import { BootstrapTokenAuthenticator } from './auth/token.ts';
 import { createCaMetrics } from './metrics.ts';
 import { pluginFiles } from './plugin.ts';
 import { type CaStats, createCertificateHandler, newCaStats } from './service.ts';
-import { ensureTokenKeys, initCaState, manifestStamp } from './store.ts';
+import { ensureTokenKeys, initCaState, loadCaState, manifestStamp } from './store.ts';
 
 export { CertificateAuthority } from './authority.ts';
 export type { CaStats } from './service.ts';
@@ -136,6 +136,15 @@ export async function startCaForControlPlane(opts: CaControlPlaneOptions): Promi
     ...(opts.defaultTtlSeconds !== undefined ? { defaultTtlSeconds: opts.defaultTtlSeconds } : {}),
   });
   log(`ca: signing with ${ca.describe()}, trust domain ${trustDomain}`);
+  const warnShortOverlap = (): void => {
+    const r = source.kind === 'self-signed' ? loadCaState(opts.stateDir)?.manifest.rotation : undefined;
+    if (!r) return;
+    const overlap = (Date.parse(r.overlapUntil) - Date.parse(r.startedAt)) / 1000;
+    if (overlap < ca.policy.maxTtlSeconds && Date.now() < Date.parse(r.overlapUntil)) {
+      log(`ca: warning: the root rotation's overlap (${Math.round(overlap)} s) is shorter than the maximum certificate TTL (${ca.policy.maxTtlSeconds} s); certificates from the old root may outlive its trust`);
+    }
+  };
+  warnShortOverlap();
   const hosts = opts.servingHosts ?? defaultServingHosts;
   const issueServing = async (): Promise<{ certChainPem: string; keyPem: string; bundlePem: string; notAfter: Date }> => ({
     ...(await ca.issueServing(hosts, controlPlaneIdentity, servingTtlSeconds)),
@@ -166,6 +175,7 @@ export async function startCaForControlPlane(opts: CaControlPlaneOptions): Promi
   };
   ca.on('updated', () => {
     log(`ca: signing material changed: now ${ca.describe()}`);
+    warnShortOverlap();
     refreshServing('CA changed');
   });
 

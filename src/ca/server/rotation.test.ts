@@ -66,6 +66,8 @@ test('during a root rotation old and new workload certificates trust each other;
     await updated;
     const bundle = ca.cp.ca.trustBundlePem();
     assert.equal(splitCertificates(bundle).length, 2, 'old and new roots are trusted together');
+    // A 1 h overlap is shorter than the 90-day maximum TTL: the operator is warned.
+    assert.ok(ca.logs.some((l) => l.includes('shorter than the maximum certificate TTL')), ca.logs.join('\n'));
 
     // A workload that only knows the old root (e.g. a fresh start with an old root-cert.pem) still reaches the CA,
     // whose serving certificate now comes from the new root via the cross-signed certificate.

@@ -47,8 +47,9 @@ const tokenKeyFile = 'token-key.pem';
 /** The trust bundle, rewritten on every change, for operators to copy (same content as `weft ca root`). */
 export const bundleFile = 'root-cert.pem';
 
-function writeSecret(path: string, pem: string): void {
-  writeFileSync(path, pem, { mode: 0o600, flag: 'wx' });
+/** Writes a private key readable by its owner only. */
+function writeSecret(path: string, pem: string, flag: 'w' | 'wx' = 'w'): void {
+  writeFileSync(path, pem, { mode: 0o600, flag });
   chmodSync(path, 0o600);
 }
 
@@ -58,6 +59,8 @@ function writeManifest(dir: string, m: CaManifest): void {
   renameSync(tmp, manifestPath(dir));
 }
 
+// Root files of a generation that ca.json does not name yet (an interrupted init or rotation) are simply
+// overwritten: nothing can be using them, because ca.json is always written last.
 async function newRoot(dir: string, trustDomain: string, keyType: CaKeyType, generation: number, now: Date): Promise<{ pem: string; keys: KeyPair }> {
   const keys = await generateCaKey(keyType);
   const pem = await createCaCertificate({ subject: rootSubject(trustDomain, generation), keys, notBefore: now, notAfter: new Date(now.getTime() + ROOT_LIFETIME_MS) });
@@ -99,7 +102,7 @@ export async function ensureTokenKeys(stateDir: string): Promise<KeyPair> {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const keys = await generateCaKey('ecdsa-p256');
     try {
-      writeSecret(path, privateKeyPem(keys.privateKey));
+      writeSecret(path, privateKeyPem(keys.privateKey), 'wx');
     } catch (e) {
       // Another process created it first: use theirs.
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

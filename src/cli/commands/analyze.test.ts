@@ -8,10 +8,11 @@ import { describe, it } from 'node:test';
 import { readEnv } from '../../core/env.ts';
 import { memoryIo } from '../io.ts';
 import { main } from '../main.ts';
+import { samplePath } from '../../../test/samples.ts';
 
 const GOLDEN_DIR = fileURLToPath(new URL('../../../test/golden/analyze/', import.meta.url));
 const BIN = fileURLToPath(new URL('../../../bin/weft.js', import.meta.url));
-const TESTDATA = '/work/shared/istio-samples/analyzer-testdata';
+const TESTDATA = samplePath('analyzer-testdata');
 const update = readEnv().updateGolden;
 
 function golden(name: string, actual: string): void {

@@ -11,10 +11,11 @@ import { after, before, describe, it } from 'node:test';
 import { readEnv } from '../../core/env.ts';
 import { memoryIo } from '../io.ts';
 import { main } from '../main.ts';
+import { istioSamples } from '../../../test/samples.ts';
 
 const GOLDEN_DIR = fileURLToPath(new URL('../../../test/golden/store-cli/', import.meta.url));
 const BIN = fileURLToPath(new URL('../../../bin/weft.js', import.meta.url));
-const SAMPLES = '/work/shared/istio-samples';
+const SAMPLES = istioSamples.slice(0, -1);
 const update = readEnv().updateGolden;
 
 function golden(name: string, actual: string): void {

@@ -9,8 +9,9 @@ import { analyzerByName } from './analyzers/index.ts';
 import { formatTemplate, messageTypeByCode, messageTypes } from './catalogue.ts';
 import type { Message } from './context.ts';
 import { istioCases } from './istio-cases.gen.ts';
+import { istioSamples, samplePath } from '../../../test/samples.ts';
 
-const TESTDATA = '/work/shared/istio-samples/analyzer-testdata';
+const TESTDATA = samplePath('analyzer-testdata');
 
 function run(files: string[], analyzer: string, meshConfig?: string): Message[] {
   const loaded = files.flatMap((f) => loadText(readFileSync(join(TESTDATA, f), 'utf8'), f));
@@ -109,7 +110,7 @@ describe('schema warnings', () => {
 });
 
 describe('workloads: auto', () => {
-  const SAMPLES = '/work/shared/istio-samples';
+  const SAMPLES = istioSamples.slice(0, -1);
   const load = (...files: string[]) => itemsFromLoaded(files.flatMap((f) => loadText(readFileSync(join(SAMPLES, f), 'utf8'), f)));
   it('treats Deployment pod templates as pods when the input has no Pod', () => {
     const ms = analyze(load('bookinfo/platform/kube/bookinfo.yaml', 'bookinfo/networking/destination-rule-all.yaml'), { workloads: 'auto' });

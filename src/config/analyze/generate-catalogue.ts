@@ -13,7 +13,7 @@ interface RawMessage {
   args?: { name: string; type: string }[];
 }
 
-const source = process.argv[2] ?? '/work/shared/istio-samples/analyzer-messages.yaml';
+const source = process.argv[2] ?? new URL('../../../../shared/istio-samples/analyzer-messages.yaml', import.meta.url).pathname;
 const doc = parse(readFileSync(source, 'utf8')) as { messages: RawMessage[] };
 const entries = doc.messages
   .slice()

@@ -1,7 +1,7 @@
 // Encodes and signs workload certificates: empty subject, critical URI SAN (the SPIFFE id), client and server
 // auth, CA:FALSE — the shape Istio issues. Built directly in DER with the signer's precomputed issuer name and key
 // id, so one issuance is a handful of buffer copies and one native signature.
-import { type KeyObject, randomBytes, sign } from 'node:crypto';
+import { type KeyObject, randomFillSync, sign } from 'node:crypto';
 import { Tag, bitString, ctx, octetString, oid, seq, time, tlv, unsignedInteger } from './der.ts';
 
 /** What a signing CA contributes to each certificate, computed once per signer. */
@@ -45,7 +45,16 @@ const enc = {
 
 const ext = (id: Buffer, critical: boolean, value: Buffer): Buffer => (critical ? seq(id, enc.critical, octetString(value)) : seq(id, octetString(value)));
 
+const algorithmCache = new WeakMap<KeyObject, { algId: Buffer; hash: string | null }>();
+
+/** The signature algorithm for a signing key; cached per key (KeyObject getters cost microseconds per call). */
 function signatureAlgorithm(key: KeyObject): { algId: Buffer; hash: string | null } {
+  let a = algorithmCache.get(key);
+  if (!a) algorithmCache.set(key, (a = computeSignatureAlgorithm(key)));
+  return a;
+}
+
+function computeSignatureAlgorithm(key: KeyObject): { algId: Buffer; hash: string | null } {
   switch (key.asymmetricKeyType) {
     case 'ec':
       return { algId: enc.ecdsaSha256, hash: 'sha256' };
@@ -59,8 +68,16 @@ function signatureAlgorithm(key: KeyObject): { algId: Buffer; hash: string | nul
 }
 
 /** A positive 127-bit random serial number (RFC 5280 allows up to 20 octets; CAs must use ≥ 64 random bits). */
+const serialPool = Buffer.alloc(16 * 256);
+let serialOffset = serialPool.length;
+
 export function randomSerial(): Buffer {
-  const b = randomBytes(16);
+  // One CSPRNG call per 256 serials.
+  if (serialOffset === serialPool.length) {
+    randomFillSync(serialPool);
+    serialOffset = 0;
+  }
+  const b = Buffer.from(serialPool.subarray(serialOffset, (serialOffset += 16)));
   b[0] = (b[0]! & 0x7f) | 0x40;
   return b;
 }
@@ -108,10 +125,4 @@ export const assembleCertificate = (u: UnsignedCertificate, signature: Buffer): 
 export function issueLeaf(signer: SignerTemplate, req: LeafRequest): Buffer {
   const u = buildLeafTbs(signer, req);
   return assembleCertificate(u, sign(u.hash, u.tbs, signer.key));
-}
-
-/** As issueLeaf, with the signature computed on libuv's thread pool so that signing overlaps other work. */
-export function issueLeafAsync(signer: SignerTemplate, req: LeafRequest): Promise<Buffer> {
-  const u = buildLeafTbs(signer, req);
-  return new Promise((resolve, reject) => sign(u.hash, u.tbs, signer.key, (e, sig) => (e ? reject(e) : resolve(assembleCertificate(u, sig)))));
 }

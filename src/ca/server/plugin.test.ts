@@ -10,6 +10,8 @@ import { WeftError } from '../../core/errors.ts';
 import { createCertificate, openssl, startTestCa, tempDir } from '../testing/harness.ts';
 import { mintBootstrapToken } from './auth/token.ts';
 import { loadPluginCa } from './plugin.ts';
+import { run } from '../../cli/commands/ca.ts';
+import { memoryIo } from '../../cli/io.ts';
 import { requireTokenKeys } from './store.ts';
 
 const tmp = tempDir();
@@ -63,4 +65,16 @@ test('a plug-in directory whose key does not match ca-cert.pem is refused, namin
   const missing = join(tmp.dir, 'missing');
   mkdirSync(missing);
   assert.throws(() => loadPluginCa(missing), /cannot read .*ca-cert\.pem/);
+});
+
+test('weft ca root and inspect read a plug-in CA directory', async () => {
+  const io = memoryIo();
+  assert.equal(await run(['root', '--plugin-ca-dir', plugin], io), 0);
+  assert.ok(new X509Certificate(io.stdout()).raw.equals(new X509Certificate(readFileSync(join(plugin, 'root-cert.pem'))).raw));
+  const io2 = memoryIo();
+  assert.equal(await run(['inspect', '--plugin-ca-dir', plugin, '-o', 'json'], io2), 0);
+  const d = JSON.parse(io2.stdout()) as { signing: { subject: string; isCa: boolean }; chain: unknown[]; trustedRoots: Array<{ subject: string }> };
+  assert.equal(d.signing.subject, 'O=Example Corp, CN=Intermediate CA cluster-1');
+  assert.equal(d.chain.length, 1);
+  assert.equal(d.trustedRoots[0]!.subject, 'O=Example Corp, CN=Example Root CA');
 });

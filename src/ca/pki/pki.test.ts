@@ -105,3 +105,18 @@ test('the DER reader never reads past its input: arbitrary bytes give a value or
     }),
   );
 });
+
+test('a mutated CSR never throws: it is refused with a reason, or still verifies', async () => {
+  const pem = readFileSync(join(tmp.dir, 'ec.csr'), 'utf8');
+  const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  fc.assert(
+    fc.property(fc.nat({ max: der.length - 1 }), fc.integer({ min: 1, max: 255 }), fc.boolean(), (at, xor, truncate) => {
+      const m = Buffer.from(der);
+      m[at] = m[at]! ^ xor;
+      const body = truncate ? m.subarray(0, at) : m;
+      const r = parseCsrPem(pemEncode('CERTIFICATE REQUEST', body));
+      return r.ok ? r.value.uris.length <= 1 : typeof r.error === 'string' && r.error.length > 0;
+    }),
+    { numRuns: 300 },
+  );
+});

@@ -2,6 +2,7 @@
 // full chain comes back; inconsistent directories fail at start with a message naming the file.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -77,4 +78,30 @@ test('weft ca root and inspect read a plug-in CA directory', async () => {
   assert.equal(d.signing.subject, 'O=Example Corp, CN=Intermediate CA cluster-1');
   assert.equal(d.chain.length, 1);
   assert.equal(d.trustedRoots[0]!.subject, 'O=Example Corp, CN=Example Root CA');
+});
+
+test('a running CA follows replaced plug-in files: the new intermediate signs', async () => {
+  const dir = join(tmp.dir, 'live');
+  mkdirSync(dir);
+  for (const f of ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem']) copyFileSync(join(plugin, f), join(dir, f));
+  const ca = await startTestCa({ stateDir: join(tmp.dir, 'state-live'), pluginCaDir: dir, pollIntervalMs: 50 });
+  try {
+    // A second intermediate from the same root, written next to the files and moved into place as an operator would.
+    const o = (args: string[]): Promise<string> => openssl(args, plugin);
+    await o(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca2-key.pem', '-out', 'ca2.csr', '-subj', '/O=Example Corp/CN=Intermediate CA cluster-1 v2']);
+    await o(['x509', '-req', '-in', 'ca2.csr', '-CA', 'root-cert.pem', '-CAkey', 'root-key.pem', '-CAcreateserial', '-out', 'ca2-cert.pem', '-days', '730', '-extfile', 'ca.ext']);
+    const updated = once(ca.cp.ca, 'updated');
+    copyFileSync(join(plugin, 'ca2-key.pem'), join(dir, 'ca-key.pem'));
+    copyFileSync(join(plugin, 'ca2-cert.pem'), join(dir, 'ca-cert.pem'));
+    writeFileSync(join(dir, 'cert-chain.pem'), readFileSync(join(plugin, 'ca2-cert.pem'), 'utf8'));
+    await updated;
+    assert.match(ca.cp.ca.describe(), /Intermediate CA cluster-1 v2/);
+    const root = readFileSync(join(plugin, 'root-cert.pem'), 'utf8');
+    const token = await mintBootstrapToken({ keys: requireTokenKeys(join(tmp.dir, 'state-live')), identity: { namespace: 'shop', serviceAccount: 'cart' }, ttlSeconds: 60 });
+    const r = await createCertificate({ address: ca.address, rootsPem: root, csrPem: (await createKeyAndCsr('ecdsa-p256', undefined)).csrPem, token });
+    assert.ok(r.ok, r.ok ? '' : r.error.details);
+    assert.equal(new X509Certificate(r.value.cert_chain[0]!).issuer, 'O=Example Corp\nCN=Intermediate CA cluster-1 v2');
+  } finally {
+    await ca.close();
+  }
 });

@@ -13,7 +13,7 @@ import { connectEcho, startEchoServer } from '../../agent/identity/testing.ts';
 import { splitCertificates } from '../pki/pem.ts';
 import { openssl, startTestCa, tempDir } from '../testing/harness.ts';
 import { mintBootstrapToken } from './auth/token.ts';
-import { requireTokenKeys } from './store.ts';
+import { requireTokenKeys, rotateRoot } from './store.ts';
 
 const tmp = tempDir();
 after(() => tmp.remove());
@@ -111,5 +111,24 @@ test('during a root rotation old and new workload certificates trust each other;
   } finally {
     for (const m of managers) m.close();
     await ca.close();
+  }
+});
+
+test('the old root leaves the trust bundle on its own when the overlap ends', async () => {
+  const d = tempDir();
+  const ca = await startTestCa({ stateDir: d.dir, pollIntervalMs: 50 });
+  try {
+    const started = once(ca.cp.ca, 'updated');
+    await rotateRoot({ stateDir: d.dir, overlapMs: 1500 });
+    await started;
+    assert.equal(splitCertificates(ca.cp.ca.trustBundlePem()).length, 2);
+    // No file changes: the clock ends the overlap, and the running CA notices.
+    await once(ca.cp.ca, 'updated');
+    assert.equal(splitCertificates(ca.cp.ca.trustBundlePem()).length, 1);
+    assert.match(new X509Certificate(ca.cp.ca.trustBundlePem()).subject, /Weft Root CA 2/);
+    assert.ok(ca.logs.some((l) => l.includes('now self-signed root generation 2') && !l.includes('rotating')), ca.logs.join('\n'));
+  } finally {
+    await ca.close();
+    d.remove();
   }
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { TypeUrl } from '../../src/xds/protos.ts';
-import { assignment, edsCluster, outboundListener, routeConfig, startProxy, startUpstream, staticCluster, viaProxy, vhost } from './helpers.ts';
+import { assignment, edsCluster, outboundListener, routeConfig, startProxy, startUpstream, staticCluster, viaProto, viaProxy, vhost } from './helpers.ts';
 
 const svc = (name: string, port = 9080, subset = ''): string => `outbound|${port}|${subset}|${name}.default.svc.cluster.local`;
 
@@ -245,4 +245,28 @@ test('a bad route configuration is rejected whole and the last good one keeps se
   assert.match(errors[0]!.errors[0]!.path, /virtual_hosts\[0\]\.routes\[0\]\.match\.safe_regex\.regex/);
   assert.equal((await viaProxy(p.port, 'http://svc/')).body, 'good');
   assert.equal(p.engine.state.versions.get(TypeUrl.route), '1');
+});
+
+test('explicit mode: CONNECT tunnels to the routed cluster; unknown ports go to PassthroughCluster (ALLOW_ANY)', async (t) => {
+  const a = await startUpstream('tunnelled');
+  const other = await startUpstream('passthrough');
+  const passthrough = viaProto(TypeUrl.cluster, { name: 'PassthroughCluster', type: 'ORIGINAL_DST', connect_timeout: { seconds: 1 }, lb_policy: 'CLUSTER_PROVIDED' });
+  const p = await startProxy({
+    clusters: [staticCluster(svc('reviews'), [a.port]), passthrough],
+    listeners: [outboundListener(9080)],
+    routes: [routeConfig('9080', [vhost('reviews', ['reviews:9080'], [{ match: { prefix: '/' }, route: { cluster: svc('reviews') } }])])],
+  });
+  t.after(async () => {
+    p.close();
+    await Promise.all([a.close(), other.close()]);
+  });
+  const curl = (args: string[]): Promise<{ stdout: string }> => promisify(execFile)('curl', ['-sS', '--max-time', '5', ...args]);
+  const viaTunnel = await curl(['-p', '-x', `http://127.0.0.1:${p.port}`, '-D', '-', 'http://reviews:9080/in-tunnel']);
+  assert.match(viaTunnel.stdout, /HTTP\/1\.1 200 Connection established/);
+  assert.match(viaTunnel.stdout, /tunnelled$/);
+  const direct = await viaProxy(p.port, `http://127.0.0.1:${other.port}/x`);
+  assert.equal(direct.status, 200);
+  assert.equal(direct.body, 'passthrough');
+  const tunnelToUnknown = await curl(['-p', '-x', `http://127.0.0.1:${p.port}`, `http://127.0.0.1:${other.port}/y`]);
+  assert.equal(tunnelToUnknown.stdout, 'passthrough');
 });

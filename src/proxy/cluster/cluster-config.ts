@@ -47,6 +47,8 @@ const lbPolicies: Record<string, LbPolicy> = {
   ROUND_ROBIN: 'round_robin',
   LEAST_REQUEST: 'least_request',
   RANDOM: 'random',
+  // ORIGINAL_DST clusters: the destination picks the host; the policy is unused.
+  CLUSTER_PROVIDED: 'round_robin',
 };
 
 export function compileCluster(raw: Raw): Result<ClusterConfig, FieldError[]> {

@@ -4,6 +4,7 @@
 // object per request, heads serialised as single strings, body bytes passed as slices (no copies, no buffering
 // except the bounded replay buffer that retries need).
 import { randomUUID } from 'node:crypto';
+import * as net from 'node:net';
 import type { Cluster } from '../cluster/cluster-manager.ts';
 import type { Host } from '../cluster/host.ts';
 import type { UpstreamConnection, UpstreamFailure, UpstreamHandler } from '../cluster/upstream-connection.ts';
@@ -16,6 +17,9 @@ import type { DownstreamConnection } from './connection.ts';
 import { writeLocalReply } from './local-reply.ts';
 import { StreamInfo, type ResponseFlag } from './stream-info.ts';
 import { redirectLocation } from './redirect.ts';
+import { connectCluster } from './connect-route.ts';
+import { PASSTHROUGH_HCM, PASSTHROUGH_ROUTE } from './passthrough.ts';
+import { PassthroughCluster } from '../../core/names/cluster-name.ts';
 
 /** Request bodies up to this size are kept for replay so the request can be retried (Envoy's buffer limit). */
 const RETRY_BUFFER_LIMIT = 64 * 1024;
@@ -71,7 +75,7 @@ export class Stream implements UpstreamHandler {
     let target = req.target;
     let authority = req.host;
     if (target.charCodeAt(0) !== 47 /* / */) {
-      if (req.method === 'CONNECT') return this.localReply(405, undefined, 'NR', 'connect_not_supported');
+      if (req.method === 'CONNECT') return this.startConnect(target);
       const m = /^http:\/\/([^/?#]+)(.*)$/i.exec(target);
       if (m) {
         authority = m[1]!.toLowerCase();
@@ -89,13 +93,19 @@ export class Stream implements UpstreamHandler {
     this.destination = hasPort ? authority : `${authority}:80`;
 
     const hcm = this.conn.hcmFor(port);
-    this.hcm = hcm;
-    if (!hcm) return this.localReply(404, undefined, 'NR', 'route_not_found');
     const services = this.conn.ctx.services;
-    const table = hcm.route.kind === 'inline' ? hcm.route.table : services.snapshot.routes.get(hcm.route.name);
-    const vh = table ? selectVirtualHost(table, authority) : undefined;
-    const input: MatchInput = { authority, path, query, method: req.method, scheme: 'http', headers: req.headers };
-    const route = vh ? matchRoute(vh, input) : undefined;
+    let route: Route | undefined;
+    if (hcm) {
+      this.hcm = hcm;
+      const table = hcm.route.kind === 'inline' ? hcm.route.table : services.snapshot.routes.get(hcm.route.name);
+      const vh = table ? selectVirtualHost(table, authority) : undefined;
+      const input: MatchInput = { authority, path, query, method: req.method, scheme: 'http', headers: req.headers };
+      route = vh ? matchRoute(vh, input) : undefined;
+    } else if (this.conn.ctx.mode === 'explicit' && services.clusters.get(PassthroughCluster)) {
+      // No service listens on this port: with ALLOW_ANY the request goes to its original destination.
+      this.hcm = PASSTHROUGH_HCM;
+      route = PASSTHROUGH_ROUTE;
+    }
     if (!route) return this.localReply(404, undefined, 'NR', 'route_not_found');
     this.route = route;
     info.routeName = route.name || undefined;
@@ -472,6 +482,7 @@ export class Stream implements UpstreamHandler {
   }
 
   onDownstreamDrain(): void {
+    if (this.tunnelSocket?.isPaused()) this.tunnelSocket.resume();
     const up = this.upstream;
     if (up && up.socket.isPaused()) up.socket.resume();
   }
@@ -495,6 +506,10 @@ export class Stream implements UpstreamHandler {
   onDownstreamBody(chunk: Buffer): void {
     if (this.done) return;
     this.info.bytesReceived += chunk.length;
+    if (this.tunnelSocket) {
+      if (!this.tunnelSocket.write(chunk)) this.conn.socket.pause();
+      return;
+    }
     if (this.tunnelling) {
       if (this.upstream && !this.upstream.socket.write(chunk)) this.conn.socket.pause();
       return;
@@ -527,6 +542,7 @@ export class Stream implements UpstreamHandler {
   /** The client half-closed: an HTTP/1.1 client that sends FIN still reads the response. */
   onDownstreamEof(): void {
     this.closeAfter = true;
+    this.tunnelSocket?.end();
     if (this.tunnelling) this.upstream?.socket.end();
   }
 
@@ -590,6 +606,78 @@ export class Stream implements UpstreamHandler {
     if (this.conn.socket.isPaused()) this.conn.socket.resume();
   }
 
+  // ---- CONNECT (explicit proxy tunnels) -------------------------------------------------------------------------
+
+  private tunnelSocket: net.Socket | undefined;
+
+  /** `CONNECT host:port`: pick the cluster as a request to that authority would, then splice bytes both ways. */
+  private startConnect(target: string): void {
+    const info = this.info;
+    const authority = target.toLowerCase();
+    info.path = target;
+    info.authority = authority;
+    const colon = authority.lastIndexOf(':');
+    const port = colon > 0 ? Number(authority.slice(colon + 1)) : NaN;
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) return this.localReply(400, undefined, 'DPE', 'http1.invalid_url');
+    this.destination = authority;
+    const services = this.conn.ctx.services;
+    this.hcm = this.conn.hcmFor(port);
+    const clusterName = connectCluster(services, this.hcm, authority, port);
+    if (clusterName === undefined) return this.localReply(404, undefined, 'NR', 'route_not_found');
+    info.upstreamCluster = clusterName;
+    const cluster = services.clusters.get(clusterName);
+    if (!cluster) return this.localReply(503, undefined, 'NC', 'cluster_not_found');
+    this.cluster = cluster;
+    const host = cluster.choose(performance.now(), services.random, authority);
+    if (!host) return this.localReply(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
+    this.host = host;
+    info.upstreamHost = host.key;
+    host.active++;
+    cluster.active++;
+    cluster.stats.rqTotal++;
+    const sock = net.connect({ host: host.address, port: host.port, noDelay: true });
+    this.tunnelSocket = sock;
+    const timer = setTimeout(() => sock.destroy(new Error('connection timeout')), cluster.config.connectTimeoutMs);
+    this.upstreamStart = performance.now();
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      if (this.done) return;
+      this.tunnelling = true;
+      this.responseStarted = true;
+      info.status = 200;
+      info.details = 'via_upstream';
+      info.upstreamServiceTimeMs = Math.round(performance.now() - this.upstreamStart);
+      this.conn.socket.write('HTTP/1.1 200 Connection established\r\n\r\n', 'latin1');
+      const held = this.conn.parser.tunnel();
+      if (held && held.length > 0) {
+        info.bytesReceived += held.length;
+        sock.write(held);
+      }
+      if (this.conn.socket.isPaused()) this.conn.socket.resume();
+    });
+    sock.on('data', (d: Buffer) => {
+      info.bytesSent += d.length;
+      if (!this.conn.socket.write(d)) sock.pause();
+    });
+    sock.on('drain', () => {
+      if (this.conn.socket.isPaused()) this.conn.socket.resume();
+    });
+    sock.on('end', () => this.conn.socket.end());
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (this.done || this.responseStarted) return;
+      this.tunnelSocket = undefined;
+      host.active--;
+      cluster.active--;
+      cluster.stats.cxConnectFail++;
+      this.closeAfter = true;
+      this.localReply(503, `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: ${e.code ?? e.message}`, 'UF', 'upstream_reset_before_response_started{connection_failure}');
+    });
+    sock.on('close', () => {
+      if (!this.done && this.responseStarted) this.finish(false);
+    });
+  }
+
   // ---- completion ----------------------------------------------------------------------------------------------
 
   private localReply(status: number, body: string | Buffer | undefined, flag: ResponseFlag | undefined, details: string, extra?: string[]): void {
@@ -612,6 +700,12 @@ export class Stream implements UpstreamHandler {
     clearTimeout(this.tryTimer);
     clearTimeout(this.retryTimer);
     if (this.upstream) this.releaseUpstream(false);
+    if (this.tunnelSocket) {
+      this.tunnelSocket.destroy();
+      this.host!.active--;
+      this.cluster!.active--;
+      this.tunnelSocket = undefined;
+    }
     const info = this.info;
     info.durationMs = performance.now() - info.startMono;
     const services = this.conn.ctx.services;

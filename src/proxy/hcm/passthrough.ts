@@ -1,0 +1,39 @@
+// The route an explicit-mode request takes when no listener serves its port and the mesh allows unknown
+// destinations (PassthroughCluster, an ORIGINAL_DST cluster): straight to the host:port the app asked for.
+import { PassthroughCluster } from '../../core/names/cluster-name.ts';
+import type { HcmConfig } from '../listener/listener-config.ts';
+import { noHeaderOps } from '../router/route-action.ts';
+import type { Route } from '../router/route-table.ts';
+
+export const PASSTHROUGH_ROUTE: Route = {
+  name: 'allow_any',
+  path: { kind: 'prefix', value: '', caseSensitive: true },
+  headers: [],
+  query: [],
+  action: {
+    kind: 'cluster',
+    clusters: [PassthroughCluster],
+    cumulative: [1],
+    totalWeight: 1,
+    timeoutMs: 0,
+    retry: undefined,
+    prefixRewrite: undefined,
+    regexRewrite: undefined,
+    hostRewrite: undefined,
+  },
+  requestHeaders: noHeaderOps,
+  responseHeaders: noHeaderOps,
+};
+
+export const PASSTHROUGH_HCM: HcmConfig = {
+  statPrefix: 'PassthroughCluster',
+  route: { kind: 'rds', name: '' },
+  useRemoteAddress: false,
+  xffNumTrustedHops: 0,
+  serverName: 'envoy',
+  serverHeaderTransformation: 'pass_through',
+  generateRequestId: true,
+  streamIdleTimeoutMs: 0,
+  maxHeaderBytes: 60 * 1024,
+  ignoredFilters: [],
+};

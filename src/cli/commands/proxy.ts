@@ -30,6 +30,7 @@ Flags:
   --service-account SA      Service account (default "default").
   --ip IP                   Workload IP, sent as INSTANCE_IPS (default 127.0.0.1).
   --auto-register-group G   WorkloadGroup to auto-register into (Istio's VM flow).
+  --pod-ports name=N,...    The workload's named ports, sent as POD_PORTS (the auto-registered entry's ports).
   --admin-port N            Admin on 127.0.0.1 (default ${Ports.proxyAdmin}).
   --outbound-port N         Explicit outbound HTTP proxy (default ${Ports.proxyOutbound}; sidecar only).
   --outbound-address ADDR   Address of the outbound listener (default 127.0.0.1).
@@ -76,6 +77,16 @@ function parseLabels(v: string): Record<string, string> {
   return out;
 }
 
+function parsePodPorts(v: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, p] of Object.entries(parseLabels(v))) {
+    const n = Number(p);
+    if (!/^\d+$/.test(p) || n < 1 || n > 65535) throw new UsageError(`--pod-ports expects name=port with a port 1-65535, not "${name}=${p}"`);
+    out[name] = n;
+  }
+  return out;
+}
+
 export async function run(args: string[], io: CliIo): Promise<number> {
   if (args.length === 0 || args.includes('-h') || args.includes('--help')) {
     io.out(HELP);
@@ -92,7 +103,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     if (v === undefined) throw new UsageError(`${a} needs a value`);
     f[k] = v;
   }
-  const known = ['discovery-address', 'discovery-ca', 'bootstrap', 'node-id', 'name', 'namespace', 'labels', 'service-account', 'ip', 'auto-register-group', 'admin-port', 'outbound-port', 'outbound-address', 'inbound-port', 'inbound-address', 'stats-port', 'readiness-port', 'drain-duration', 'access-log-file', 'access-log-encoding'];
+  const known = ['discovery-address', 'discovery-ca', 'bootstrap', 'node-id', 'name', 'namespace', 'labels', 'service-account', 'ip', 'auto-register-group', 'pod-ports', 'admin-port', 'outbound-port', 'outbound-address', 'inbound-port', 'inbound-address', 'stats-port', 'readiness-port', 'drain-duration', 'access-log-file', 'access-log-encoding'];
   for (const k of Object.keys(f)) if (!known.includes(k)) throw new UsageError(`unknown flag --${k}. Run 'weft proxy --help'.`);
   if (!f['discovery-address'] && !f['bootstrap']) throw new UsageError('--discovery-address (or --bootstrap for static config) is required');
   const encoding = (f['access-log-encoding'] ?? 'TEXT').toUpperCase();
@@ -119,6 +130,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
         serviceAccount: f['service-account'] ?? 'default',
         instanceIps: [ip],
         autoRegisterGroup: f['auto-register-group'],
+        podPorts: f['pod-ports'] ? parsePodPorts(f['pod-ports']) : undefined,
       },
       discoveryAddress: f['discovery-address'],
       discoveryRootCa: f['discovery-ca'] ? readFileSync(f['discovery-ca']) : undefined,

@@ -61,8 +61,10 @@ export class DownstreamConnection implements ParserEvents {
       case 'explicit':
         return this.ctx.services.snapshot.httpByPort.get(port);
       case 'inbound': {
+        // The chain for the port the connection arrived on (explicit mode binds one inbound listener per workload
+        // port, as `weft run` does on loopback), else the request's port (a single catch-all inbound port, 15006).
         const snap = this.ctx.services.snapshot;
-        return snap.inboundHttpByPort.get(port) ?? snap.inboundHttpDefault;
+        return snap.inboundHttpByPort.get(this.socket.localPort ?? 0) ?? snap.inboundHttpByPort.get(port) ?? snap.inboundHttpDefault;
       }
     }
   }

@@ -21,6 +21,8 @@ export interface NodeIdentity {
   autoRegisterGroup?: string;
   clusterId?: string;
   meshId?: string;
+  /** The workload's named ports (port name → container port), sent as Istio's POD_PORTS for auto-registration. */
+  podPorts?: Record<string, number>;
   /** Interception mode: NONE for explicit (HTTP proxy) mode, REDIRECT for iptables capture. */
   interceptionMode?: 'NONE' | 'REDIRECT' | 'TPROXY';
 }
@@ -46,6 +48,9 @@ export function nodeMetadata(n: NodeIdentity, version: string): Record<string, u
     WEFT_PROXY: 'true',
   };
   if (n.autoRegisterGroup) md['AUTO_REGISTER_GROUP'] = n.autoRegisterGroup;
+  if (n.podPorts && Object.keys(n.podPorts).length > 0) {
+    md['POD_PORTS'] = JSON.stringify(Object.entries(n.podPorts).map(([name, containerPort]) => ({ name, containerPort, protocol: 'TCP' })));
+  }
   return md;
 }
 

@@ -95,6 +95,13 @@ export class Cluster {
 export class ClusterManager {
   private clusters = new Map<string, Cluster>();
   private assignments = new Map<string, LoadAssignment>();
+  /** One timer for all idle-connection timeouts instead of one per request. */
+  private readonly sweeper = setInterval(() => this.sweep(), 5000).unref();
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const c of this.clusters.values()) for (const h of c.allHosts()) h.sweep(now);
+  }
 
   get(name: string): Cluster | undefined {
     return this.clusters.get(name);
@@ -145,6 +152,7 @@ export class ClusterManager {
   }
 
   close(): void {
+    clearInterval(this.sweeper);
     for (const c of this.clusters.values()) c.close();
   }
 }

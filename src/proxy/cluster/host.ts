@@ -40,6 +40,7 @@ export class Host implements HostPool {
       const c = this.idle.pop()!;
       if (!c.closed && !c.socket.destroyed) return { conn: c, reused: true };
     }
+    // (Expired idle connections are closed by sweep(); a just-expired one is still safe to reuse.)
     this.connections++;
     return { conn: new UpstreamConnection(this.address, this.port, this.connectTimeoutMs, this), reused: false };
   }
@@ -49,11 +50,14 @@ export class Host implements HostPool {
       conn.destroy();
       return;
     }
+    conn.idleSince = performance.now();
     this.idle.push(conn);
-    if (this.idleTimeoutMs > 0) {
-      conn.idleTimer = setTimeout(() => conn.destroy(), this.idleTimeoutMs);
-      conn.idleTimer.unref();
-    }
+  }
+
+  /** Close connections idle longer than the idle timeout (called periodically by the cluster manager). */
+  sweep(now: number): void {
+    if (this.idleTimeoutMs <= 0) return;
+    for (const c of this.idle.filter((c) => now - c.idleSince > this.idleTimeoutMs)) c.destroy();
   }
 
   forget(conn: UpstreamConnection): void {

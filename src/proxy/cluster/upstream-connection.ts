@@ -37,7 +37,8 @@ export class UpstreamConnection implements ParserEvents {
   responseBytes = 0;
   closed = false;
   private connectTimer: NodeJS.Timeout | undefined;
-  idleTimer: NodeJS.Timeout | undefined;
+  /** performance.now() when it went back to the pool (idle timeout is swept, not timed per request). */
+  idleSince = 0;
 
   constructor(host: string, port: number, connectTimeoutMs: number, pool: HostPool) {
     this.pool = pool;
@@ -72,7 +73,6 @@ export class UpstreamConnection implements ParserEvents {
 
   /** Start a request on this connection for the given handler. */
   attach(handler: UpstreamHandler, method: string): void {
-    clearTimeout(this.idleTimer);
     this.handler = handler;
     this.requests++;
     this.responseBytes = 0;
@@ -91,7 +91,6 @@ export class UpstreamConnection implements ParserEvents {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.connectTimer);
-    clearTimeout(this.idleTimer);
     this.parser.kill();
     this.socket.destroy();
     this.pool.forget(this);

@@ -45,6 +45,8 @@ export interface MeshSnapshot {
   readonly policies: ReadonlyMap<string, ReadonlyMap<string, readonly Resource[]>>;
   /** Endpoints by `host|servicePort` (see endpointKey). */
   readonly endpointsByService: ReadonlyMap<string, readonly Endpoint[]>;
+  /** Endpoints by workload address: how a proxy finds its own inbound ports. */
+  readonly endpointsByAddress: ReadonlyMap<string, readonly Endpoint[]>;
   /** The inputs, for /debug/configz. */
   readonly configs: readonly Resource[];
 }
@@ -122,11 +124,12 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
     peerAuthenticationsByNamespace: groupBy(pas, (p) => p.namespace),
     policies,
     endpointsByService: indexEndpoints(input.registry.endpoints),
+    endpointsByAddress: groupBy(input.registry.endpoints, (e) => e.address),
     configs,
   };
 }
 
 /** The endpoint-only fast path: same snapshot, new endpoint index. */
 export function withEndpoints(snapshot: MeshSnapshot, endpoints: readonly Endpoint[]): MeshSnapshot {
-  return { ...snapshot, endpointsByService: indexEndpoints(endpoints) };
+  return { ...snapshot, endpointsByService: indexEndpoints(endpoints), endpointsByAddress: groupBy(endpoints, (e) => e.address) };
 }

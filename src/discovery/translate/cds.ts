@@ -9,6 +9,7 @@ import type { ProxyView } from '../snapshot/view.ts';
 import { circuitBreakers, clusterTls, httpProtocolOptions, lbFields, outlierDetection, resolvePortPolicy } from './cluster-policy.ts';
 import { type Json, adsConfigSource, duration, socketAddress } from './common.ts';
 import { inboundPorts } from './inbound.ts';
+import { sharedResource } from './cache.ts';
 
 function connectTimeout(view: ProxyView, ms: number | undefined): Json {
   return duration(ms ?? view.snapshot.mesh.connectTimeoutMs);
@@ -36,8 +37,17 @@ function discovery(view: ProxyView, svc: Service, port: ServicePort, name: strin
   }
 }
 
-/** One outbound cluster for (service, port, subset). Exported for gateways, which build the same clusters. */
+/**
+ * One outbound cluster for (service, port, subset). It depends on the proxy only through which DestinationRules apply,
+ * so it is shared by every proxy with the same rules (see cache.ts).
+ */
 export function outboundClusterFor(view: ProxyView, svc: Service, port: ServicePort, subset: Subset | undefined): Json {
+  const dr = view.destinationRule(svc);
+  const key = { kind: 'cds', ns: svc.namespace, host: svc.hostname, port: port.port, subset: subset?.name ?? '', rules: dr?.sources ?? [] };
+  return sharedResource(view.snapshot, key, () => buildOutboundCluster(view, svc, port, subset));
+}
+
+function buildOutboundCluster(view: ProxyView, svc: Service, port: ServicePort, subset: Subset | undefined): Json {
   const name = outboundCluster(svc.hostname, port.port, subset?.name ?? '');
   const dr = view.destinationRule(svc);
   const policy = resolvePortPolicy(dr?.trafficPolicy, subset?.trafficPolicy, port.port);
@@ -107,9 +117,14 @@ export function inboundClusters(view: ProxyView): Json[] {
   });
 }
 
-/** The whole CDS response for a sidecar (gateways omit the inbound side). */
-export function generateClusters(view: ProxyView): Json[] {
+/** The clusters that do not depend on the proxy's own workload: special clusters and outbound clusters. */
+export function sharedClusters(view: ProxyView): Json[] {
   const out = [passthroughCluster(view), blackHoleCluster(view), ...outboundClusters(view)];
-  if (view.proxy.type === 'sidecar') out.push(inboundPassthroughCluster(view), ...inboundClusters(view));
+  if (view.proxy.type === 'sidecar') out.push(inboundPassthroughCluster(view));
   return out;
+}
+
+/** The whole CDS response: shared clusters, and for sidecars the inbound clusters of their own workload. */
+export function generateClusters(view: ProxyView): Json[] {
+  return view.proxy.type === 'sidecar' ? [...sharedClusters(view), ...inboundClusters(view)] : sharedClusters(view);
 }

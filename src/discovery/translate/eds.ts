@@ -6,6 +6,7 @@ import { type Endpoint, labelsMatch } from '../snapshot/model.ts';
 import type { ProxyLocality } from '../proxy.ts';
 import type { ProxyView } from '../snapshot/view.ts';
 import { resolvePortPolicy } from './cluster-policy.ts';
+import { sharedResource } from './cache.ts';
 import { type Json, socketAddress, struct, u32 } from './common.ts';
 
 function locality(l: string): Json {
@@ -84,6 +85,8 @@ export function loadAssignment(clusterName: string, endpoints: readonly Endpoint
 /** The endpoints of one outbound EDS cluster, and whether locality failover applies to it. */
 export interface ClusterEndpoints {
   endpoints: readonly Endpoint[];
+  /** `namespace/name` of the DestinationRules that decided subset and policy (part of the sharing key). */
+  rules: readonly string[];
   /** Outlier detection is on and locality load balancing not disabled: prefer the proxy's own locality. */
   failover: boolean;
 }
@@ -101,7 +104,12 @@ export function clusterEndpoints(view: ProxyView, clusterName: string): ClusterE
   const policy = resolvePortPolicy(dr?.trafficPolicy, s?.trafficPolicy, port);
   const failover = policy.outlierDetection !== undefined && policy.loadBalancer?.localityLbSetting?.enabled !== false && view.proxy.locality.region !== '';
   const eps = view.endpoints(host, port);
-  return { endpoints: s ? eps.filter((e) => labelsMatch(s.labels, e.labels)) : eps, failover };
+  return { endpoints: s ? eps.filter((e) => labelsMatch(s.labels, e.labels)) : eps, failover, rules: dr?.sources ?? [] };
+}
+
+function parseClusterHost(name: string): string {
+  const p = parseClusterName(name);
+  return p.ok ? p.value.host : '';
 }
 
 /** Names of every EDS cluster the proxy has. */
@@ -124,7 +132,10 @@ export function generateEndpoints(view: ProxyView, requested: readonly string[] 
   const out: Json[] = [];
   for (const name of names) {
     const ce = clusterEndpoints(view, name);
-    if (ce) out.push(loadAssignment(name, ce.endpoints, withMetadata, ce.failover ? view.proxy.locality : undefined));
+    if (!ce) continue;
+    const from = ce.failover ? view.proxy.locality : undefined;
+    const key = { kind: 'eds', name, rules: ce.rules, from: from ?? null, withMetadata, ns: view.serviceByHost(parseClusterHost(name))?.namespace ?? '' };
+    out.push(sharedResource(view.snapshot, key, () => loadAssignment(name, ce.endpoints, withMetadata, from)));
   }
   return out;
 }

@@ -10,6 +10,7 @@ import type { ProxyView } from '../snapshot/view.ts';
 import { resolvePortPolicy, lbFields, outlierDetection } from './cluster-policy.ts';
 import { type Json, Types, adsConfigSource, duration, socketAddress, u32 } from './common.ts';
 import { clusterEndpoints, loadAssignment } from './eds.ts';
+import { sharedResource } from './cache.ts';
 import { type RouteContext } from './route.ts';
 import { serviceRoutes } from './rds.ts';
 
@@ -189,8 +190,10 @@ export function generateGrpcEndpoints(view: ProxyView, requested: readonly strin
   for (const name of names) {
     const ce = clusterEndpoints(view, name);
     if (!ce) continue;
+    const from = ce.failover ? view.proxy.locality : undefined;
+    const key = { kind: 'grpc-eds', name, rules: ce.rules, from: from ?? null, ns: view.proxy.namespace };
     // gRPC counts UNHEALTHY endpoints out itself; send only healthy ones so a locality is never all-unhealthy noise.
-    out.push(loadAssignment(name, ce.endpoints.filter((e) => e.healthy), false, ce.failover ? view.proxy.locality : undefined));
+    out.push(sharedResource(view.snapshot, key, () => loadAssignment(name, ce.endpoints.filter((e) => e.healthy), false, from)));
   }
   return out;
 }

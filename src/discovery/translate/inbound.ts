@@ -1,6 +1,6 @@
 // The proxy's own workload ports: every port of a service that has an endpoint at one of the proxy's IPs
 // (plus ports named in the proxy metadata), deduplicated by target port. Inbound listeners and clusters use these.
-import { type Endpoint, type Protocol, autoRegisteredName, endpointKey, isHttpProtocol, parseProtocol } from '../snapshot/model.ts';
+import { type Endpoint, type Protocol, autoRegisteredName, isHttpProtocol, parseProtocol } from '../snapshot/model.ts';
 import type { ProxyView } from '../snapshot/view.ts';
 
 export interface InboundPort {
@@ -17,14 +17,12 @@ export interface InboundPort {
  */
 function ownEndpoints(view: ProxyView): Array<{ ep: Endpoint; protocol: Protocol; host: string }> {
   const p = view.proxy;
-  const ips = new Set(p.ipAddresses);
   const atIp: Array<{ ep: Endpoint; protocol: Protocol; host: string }> = [];
-  if (ips.size === 0) return atIp;
-  for (const svc of view.snapshot.services) {
-    for (const sp of svc.ports) {
-      for (const ep of view.snapshot.endpointsByService.get(endpointKey(svc.hostname, sp.port)) ?? []) {
-        if (ips.has(ep.address)) atIp.push({ ep, protocol: sp.protocol, host: svc.hostname });
-      }
+  for (const ip of new Set(p.ipAddresses)) {
+    for (const ep of view.snapshot.endpointsByAddress.get(ip) ?? []) {
+      const svc = view.snapshot.servicesByHost.get(ep.serviceHost)?.find((s) => s.ports.some((sp) => sp.port === ep.servicePort));
+      const sp = svc?.ports.find((x) => x.port === ep.servicePort);
+      if (sp) atIp.push({ ep, protocol: sp.protocol, host: ep.serviceHost });
     }
   }
   const names = new Set([p.name, ...(p.autoRegisterGroup !== '' ? p.ipAddresses.map((ip) => autoRegisteredName(p.autoRegisterGroup, ip)) : [])]);

@@ -246,3 +246,21 @@ spec: { address: 127.0.0.1, labels: { mesh: "yes", app: b }, ports: { http: 1808
   assert.deepEqual(ports('app-a'), ['inbound|18081||']);
   assert.deepEqual(ports('app-b'), ['inbound|18082||']);
 });
+
+test('proxies of one class share generated objects (so the server encodes them once); inbound parts are their own', () => {
+  const snap = snapshotOf(mesh);
+  const a = sidecarProxy({ ip: '10.2.0.1', name: 'web-1', namespace: 'shop', labels: { app: 'web', version: 'v1' } });
+  const b = sidecarProxy({ ip: '10.2.0.2', name: 'web-2', namespace: 'shop', labels: { version: 'v1', app: 'web' } });
+  const ca = generateResources(a, snap, TypeUrl.cluster);
+  const cb = generateResources(b, snap, TypeUrl.cluster);
+  const out = (rs: typeof ca) => rs.find((r) => r.name === 'outbound|80|v1|web.shop.svc.cluster.local')!.resource;
+  assert.equal(out(ca), out(cb), 'same object for the same outbound cluster');
+  assert.equal(generateResources(a, snap, TypeUrl.route)[0]!.resource, generateResources(b, snap, TypeUrl.route)[0]!.resource);
+  const la = generateResources(a, snap, TypeUrl.listener, ['virtualInbound'])[0]!.resource;
+  const lb = generateResources(b, snap, TypeUrl.listener, ['virtualInbound'])[0]!.resource;
+  assert.notEqual(la, lb);
+  const other = sidecarProxy({ ip: '10.2.0.3', name: 'x', namespace: 'shop', labels: { app: 'other' } });
+  assert.equal(out(generateResources(other, snap, TypeUrl.cluster)), out(ca), 'another class under the same DestinationRules shares the cluster too');
+  const elsewhere = sidecarProxy({ ip: '10.3.0.3', name: 'y', namespace: 'other', labels: { app: 'web' } });
+  assert.equal(out(generateResources(elsewhere, snap, TypeUrl.cluster)), out(ca), 'the rule is exported to every namespace: same rules, same object');
+});

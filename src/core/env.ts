@@ -61,3 +61,16 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): WeftEnv {
     },
   };
 }
+
+/**
+ * The environment a child process inherits, with `extra` set on top (`weft run` gives its app HTTP_PROXY/NO_PROXY).
+ * Entries whose value is undefined are removed.
+ */
+export function childEnv(extra: Readonly<Record<string, string | undefined>>, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env };
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}

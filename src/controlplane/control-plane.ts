@@ -68,6 +68,21 @@ export interface ControlPlane {
   close(): Promise<void>;
 }
 
+/**
+ * gRPC server options for thousands of long-lived xDS streams: channelz off (it keeps per-socket and per-call
+ * records the control plane never reads), keepalive pings so dead proxies are noticed, and big enough messages
+ * for a large mesh's CDS/EDS.
+ */
+const grpcServerOptions: grpc.ServerOptions = {
+  'grpc.enable_channelz': 0,
+  'grpc.keepalive_time_ms': 30_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  'grpc.max_send_message_length': 256 << 20,
+  'grpc.max_receive_message_length': 16 << 20,
+};
+
 function bindGrpc(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
     server.bindAsync(address, creds, (e, port) => {
@@ -148,14 +163,14 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     new Gauge({ name: 'pilot_services', help: 'Total services known to pilot.', registers: [metricsRegistry], collect() { this.set(pipeline.snapshot.services.length); } });
     new Gauge({ name: 'pilot_virt_services', help: 'Total virtual services known to pilot.', registers: [metricsRegistry], collect() { this.set(pipeline.snapshot.virtualServices.length); } });
 
-    const plain = new grpc.Server();
+    const plain = new grpc.Server(grpcServerOptions);
     server.register(plain);
     // The CSR service is served over TLS only: bootstrap tokens must not travel in clear.
     cleanups.push(() => shutdownGrpc(plain));
     const xdsPort = await bindGrpc(plain, hostPort(listen, o.xdsPort ?? 15010), grpc.ServerCredentials.createInsecure());
     let xdsTlsPort: number | undefined;
     if (o.ca) {
-      const tls = new grpc.Server();
+      const tls = new grpc.Server(grpcServerOptions);
       server.register(tls);
       o.ca.register(tls);
       cleanups.push(() => shutdownGrpc(tls));

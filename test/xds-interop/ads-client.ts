@@ -96,9 +96,9 @@ export class SotwClient {
   autoAck: ((r: SotwResponse) => void) | undefined;
   readonly ended: Promise<grpc.StatusObject>;
 
-  constructor(address: string, node: ClientNode) {
+  constructor(address: string, node: ClientNode, creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(), options: grpc.ClientOptions = {}) {
     const Ctor = adsClientCtor();
-    this.#client = new Ctor(address, grpc.credentials.createInsecure());
+    this.#client = new Ctor(address, creds, options);
     this.#node = node;
     this.#call = (this.#client as InstanceType<AdsClientCtor>).StreamAggregatedResources();
     this.ended = new Promise((resolve) => this.#call.on('status', resolve));
@@ -161,9 +161,9 @@ export class DeltaClient {
   #first = true;
   readonly ended: Promise<grpc.StatusObject>;
 
-  constructor(address: string, node: ClientNode) {
+  constructor(address: string, node: ClientNode, creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(), options: grpc.ClientOptions = {}) {
     const Ctor = adsClientCtor();
-    this.#client = new Ctor(address, grpc.credentials.createInsecure());
+    this.#client = new Ctor(address, creds, options);
     this.#node = node;
     this.#call = (this.#client as InstanceType<AdsClientCtor>).DeltaAggregatedResources();
     this.ended = new Promise((resolve) => this.#call.on('status', resolve));

@@ -23,11 +23,11 @@ export interface WeftProcess {
 }
 
 /** Start `weft up` with every port on 0 and wait (bounded) for `weft control plane ready`. */
-export async function startWeft(configDir: string, stateDir: string, extraArgs: string[] = [], timeoutMs = 20_000): Promise<WeftProcess> {
+export async function startWeft(configDir: string, stateDir: string, extraArgs: string[] = [], timeoutMs = 20_000, env: Record<string, string> = {}): Promise<WeftProcess> {
   const child = spawn(nodeBin, [weftBin, 'up', '--config-dir', configDir, '--state-dir', stateDir, '--xds-port', '0', '--xds-tls-port', '0', '--monitoring-port', '0', ...extraArgs], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WEFT_LOG_LEVEL: 'info' },
+    env: { ...process.env, WEFT_LOG_LEVEL: 'info', ...env },
   });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));

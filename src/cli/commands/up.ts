@@ -3,6 +3,7 @@
 // and `weft control plane ready`; SIGTERM or SIGINT shuts everything down and exits 0.
 // Exit codes: 0 clean shutdown, 1 invalid config at start-up, 2 usage or I/O error (e.g. a port in use).
 import { mkdir } from 'node:fs/promises';
+import { resolve, sep } from 'node:path';
 import { ExitCode, UsageError } from '../../core/errors.ts';
 import { readEnv } from '../../core/env.ts';
 import { formatSpiffeId } from '../../core/names/spiffe.ts';
@@ -98,6 +99,9 @@ export function parseUpArgs(args: readonly string[]): UpOptions | 'help' {
   if (stateDir === undefined) throw new UsageError('--state-dir is required (or set WEFT_STATE_DIR): where the CA keeps its keys');
   const quiet = o.debounceQuietMs ?? 100;
   const max = o.debounceMaxMs ?? 10_000;
+  const cfg = resolve(o.configDir);
+  const st = resolve(stateDir);
+  if (st === cfg || st.startsWith(cfg + sep)) throw new UsageError(`--state-dir (${stateDir}) must not be inside --config-dir (${o.configDir}): the CA's files would be read as config`);
   if (max < quiet) throw new UsageError(`--debounce-max (${max} ms) must not be shorter than --debounce-quiet (${quiet} ms)`);
   return {
     configDir: o.configDir,

@@ -3,6 +3,7 @@
 import type { Connection } from './connection.ts';
 import type { EncodedResource } from './encode.ts';
 import type { XdsMetrics } from './metrics.ts';
+import type { Names } from './names.ts';
 import type { XdsView } from './types.ts';
 
 /** Things that happen on streams, for tests, benchmarks and logs. */
@@ -16,7 +17,7 @@ export type XdsEvent =
 export interface ServeContext<P> {
   view(): XdsView<P>;
   /** Generate and encode a type for a connection (cached per view by the proxy's cache key). Throws on bad output. */
-  generate(conn: Connection<P>, typeUrl: string, names: readonly string[] | undefined): EncodedResource[];
+  generate(conn: Connection<P>, typeUrl: string, names: Names | undefined): readonly EncodedResource[];
   metrics: XdsMetrics;
   now(): number;
   emit(e: XdsEvent): void;

@@ -6,7 +6,8 @@ import type { Connection } from './connection.ts';
 import type { ServeContext } from './context.ts';
 import { pushType } from './pusher.ts';
 import { settleResponse } from './settle.ts';
-import { WatchedType, isSotwFullSetType } from './watch.ts';
+import { internNames } from './names.ts';
+import { WatchedType, isSotwFullSetType, withoutNames } from './watch.ts';
 
 /** The fields of envoy.service.discovery.v3.DeltaDiscoveryRequest the server reads (proto-loader form). */
 export interface DeltaRequest {
@@ -28,33 +29,37 @@ export function onDeltaRequest<P>(ctx: ServeContext<P>, conn: Connection<P>, req
   let w = conn.watched.get(typeUrl);
   if (w === undefined) {
     const wildcard = subscribe.includes('*') || (subscribe.length === 0 && isSotwFullSetType(typeUrl));
-    w = new WatchedType(typeUrl, wildcard ? undefined : new Set(subscribe));
-    for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) w.sent.set(name, { version, resource: undefined });
+    const names = wildcard ? undefined : internNames(subscribe);
+    w = new WatchedType(typeUrl, names);
+    const initial = Object.entries(req.initial_resource_versions ?? {});
+    if (initial.length > 0) w.sent = new Map(initial.map(([name, version]) => [name, { version, resource: undefined }]));
     conn.watched.set(typeUrl, w);
-    pushType(ctx, conn, w, { force: true, startMs: now, newlySubscribed: wildcard ? [] : subscribe });
+    pushType(ctx, conn, w, { force: true, startMs: now, newlySubscribed: names });
     return;
   }
   const nonce = req.response_nonce ?? '';
   if (nonce !== '') settleResponse(ctx, conn, w, nonce, req.error_detail, '');
   if (subscribe.length === 0 && unsubscribe.length === 0) return;
 
-  const added: string[] = [];
-  if (unsubscribe.includes('*')) w.names = new Set();
-  for (const name of unsubscribe) {
-    w.names?.delete(name);
-    // The proxy dropped it: it no longer has it, and must not be told it was removed.
-    w.sent.delete(name);
-    w.acked.delete(name);
+  if (unsubscribe.length > 0) {
+    if (unsubscribe.includes('*')) w.names = internNames([]);
+    else if (w.names !== undefined) {
+      const drop = new Set(unsubscribe);
+      w.names = internNames(w.names.list.filter((n) => !drop.has(n)));
+    }
+    // The proxy dropped them: it no longer has them, and must not be told they were removed.
+    w.sent = withoutNames(w.sent, unsubscribe);
   }
   if (subscribe.includes('*')) {
     w.names = undefined;
     pushType(ctx, conn, w, { force: false, startMs: now });
     return;
   }
-  for (const name of subscribe) {
-    if (w.names === undefined || w.names.has(name)) continue;
-    w.names.add(name);
-    added.push(name);
-  }
-  if (added.length > 0) pushType(ctx, conn, w, { names: added, scope: new Set(added), newlySubscribed: added, force: false, startMs: now });
+  const current = w.names;
+  if (current === undefined) return; // wildcard already covers explicit names
+  const added = subscribe.filter((n) => !current.set.has(n));
+  if (added.length === 0) return;
+  w.names = internNames([...current.list, ...added]);
+  const addedNames = internNames(added);
+  pushType(ctx, conn, w, { names: addedNames, scope: addedNames, newlySubscribed: addedNames, force: false, startMs: now });
 }

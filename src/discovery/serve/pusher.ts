@@ -5,6 +5,7 @@ import { typeShortName, type XdsTypeUrl } from '../../xds/protos.ts';
 import type { Connection } from './connection.ts';
 import type { ServeContext } from './context.ts';
 import type { EncodedResource } from './encode.ts';
+import { internNames, type Names } from './names.ts';
 import { mergePush } from './push-queue.ts';
 import type { PushRequest } from './types.ts';
 import { type Diff, type WatchedType, diffDelta, diffSotw } from './watch.ts';
@@ -17,11 +18,11 @@ export function typeLabel(typeUrl: string): string {
 
 export interface TypePush {
   /** Names to generate; undefined = the subscription as it stands. */
-  names?: readonly string[] | undefined;
+  names?: Names | undefined;
   /** Limit delta removals to these names (partial regeneration). */
-  scope?: ReadonlySet<string> | undefined;
+  scope?: Names | undefined;
   /** Delta: names the proxy just subscribed to (non-existent ones are reported removed). */
-  newlySubscribed?: readonly string[];
+  newlySubscribed?: Names | undefined;
   /** Answer even if nothing changed (a request that expects a response). */
   force: boolean;
   startMs: number;
@@ -31,47 +32,42 @@ export interface TypePush {
 export function pushType<P>(ctx: ServeContext<P>, conn: Connection<P>, w: WatchedType, p: TypePush): void {
   if (conn.closed) return;
   const names = p.names ?? w.requestedNames();
-  if (names !== undefined && names.length === 0 && !p.force && (p.newlySubscribed ?? []).length === 0) return;
-  let generated: EncodedResource[];
+  const newly = p.newlySubscribed;
+  if (names !== undefined && names.list.length === 0 && !p.force && (newly?.list.length ?? 0) === 0) return;
+  let generated: readonly EncodedResource[];
   try {
-    generated = names !== undefined && names.length === 0 ? [] : ctx.generate(conn, w.typeUrl, names);
+    generated = names !== undefined && names.list.length === 0 ? [] : ctx.generate(conn, w.typeUrl, names);
   } catch (e) {
     ctx.metrics.pushErrors.inc({ type: typeLabel(w.typeUrl) });
     ctx.log('warn', `xDS: cannot generate ${typeLabel(w.typeUrl).toUpperCase()} for ${conn.info?.node.id ?? '?'}: ${e instanceof Error ? e.message : String(e)}; the proxy keeps its last config`);
     return;
   }
-  const diff =
-    conn.protocol === 'sotw'
-      ? diffSotw(w, generated, p.force)
-      : diffDelta(w, generated, p.scope, p.newlySubscribed ?? [], p.force);
+  const diff = conn.protocol === 'sotw' ? diffSotw(w, generated, p.force) : diffDelta(w, generated, p.scope, newly, p.force);
   if (diff === undefined) return;
   send(ctx, conn, w, diff, p.startMs);
 }
+
+/** Response messages are built once per diff and shared by every connection that sends the same diff. */
+const sotwBodies = new WeakMap<Diff, unknown[]>();
+const deltaBodies = new WeakMap<Diff, unknown[]>();
 
 function send<P>(ctx: ServeContext<P>, conn: Connection<P>, w: WatchedType, diff: Diff, startMs: number): void {
   const version = ctx.view().version;
   const nonce = conn.nextNonce();
   let message: unknown;
   if (conn.protocol === 'sotw') {
-    message = { version_info: version, resources: diff.resources.map((r) => r.any), type_url: w.typeUrl, nonce };
+    let resources = sotwBodies.get(diff);
+    if (!resources) sotwBodies.set(diff, (resources = diff.resources.map((r) => r.any)));
+    message = { version_info: version, resources, type_url: w.typeUrl, nonce };
   } else {
-    message = {
-      system_version_info: version,
-      resources: diff.resources.map((r) => ({ name: r.name, version: r.version, resource: r.any })),
-      type_url: w.typeUrl,
-      removed_resources: diff.removed,
-      nonce,
-    };
+    let resources = deltaBodies.get(diff);
+    if (!resources) deltaBodies.set(diff, (resources = diff.resources.map((r) => ({ name: r.name, version: r.version, resource: r.any }))));
+    message = { system_version_info: version, resources, type_url: w.typeUrl, removed_resources: diff.removed, nonce };
   }
   const now = ctx.now();
-  w.recordSent(
-    { nonce, version, resources: new Map(diff.resources.map((r) => [r.name, r.version])), removed: diff.removed, startMs, sentAtMs: now },
-    diff.resources,
-    diff.fullSet,
-  );
+  w.recordSent({ nonce, version, count: diff.resources.length, removed: diff.removed.length, after: diff.after, startMs, sentAtMs: now });
   const label = typeLabel(w.typeUrl);
   ctx.metrics.pushes.inc({ type: label });
-  ctx.metrics.configSize.observe({ type: label }, diff.resources.reduce((n, r) => n + r.any.value.length, 0));
   ctx.send(conn, message);
   ctx.emit({ kind: 'push', connId: conn.info?.connId ?? '', typeUrl: w.typeUrl, nonce, version, resources: diff.resources.length, removed: diff.removed.length });
 }
@@ -82,6 +78,19 @@ function edsNameAffected(name: string, changed: ReadonlySet<string>): boolean {
   const c = parseClusterName(name);
   return c.ok && changed.has(c.value.host);
 }
+
+/** Memo: (subscription, changed set) → the affected names, shared by every connection with that subscription. */
+const affectedMemo = new WeakMap<Names, WeakMap<ReadonlySet<string>, Names>>();
+
+function affectedNames(subscribed: Names, changed: ReadonlySet<string>): Names {
+  let byChanged = affectedMemo.get(subscribed);
+  if (!byChanged) affectedMemo.set(subscribed, (byChanged = new WeakMap()));
+  let hit = byChanged.get(changed);
+  if (!hit) byChanged.set(changed, (hit = internNames(subscribed.list.filter((n) => edsNameAffected(n, changed)))));
+  return hit;
+}
+
+const noChanges: ReadonlySet<string> = new Set();
 
 /** Run a queued push on a connection: every watched type for a full push, EDS for the named clusters otherwise. */
 export function pushConnection<P>(ctx: ServeContext<P>, conn: Connection<P>, req: PushRequest): void {
@@ -96,15 +105,14 @@ export function pushConnection<P>(ctx: ServeContext<P>, conn: Connection<P>, req
       continue;
     }
     if (typeLabel(w.typeUrl) !== 'eds') continue;
-    const changed = req.edsNames ?? new Set<string>();
     const subscribed = w.requestedNames();
     if (subscribed === undefined) {
       // Wildcard EDS (rare): regenerate all; only changed resources go out anyway.
       pushType(ctx, conn, w, { force: false, startMs: req.startMs });
       continue;
     }
-    const names = subscribed.filter((n) => edsNameAffected(n, changed));
-    if (names.length === 0) continue;
-    pushType(ctx, conn, w, { names, scope: new Set(names), force: false, startMs: req.startMs });
+    const names = affectedNames(subscribed, req.edsNames ?? noChanges);
+    if (names.list.length === 0) continue;
+    pushType(ctx, conn, w, { names, scope: names, force: false, startMs: req.startMs });
   }
 }

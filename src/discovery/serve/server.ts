@@ -8,6 +8,7 @@ import type { ServeContext, XdsEvent } from './context.ts';
 import { onDeltaRequest, type DeltaRequest } from './delta.ts';
 import { encodeResource, type EncodedResource } from './encode.ts';
 import { createXdsMetrics, type XdsMetrics } from './metrics.ts';
+import type { Names } from './names.ts';
 import { nodeFromWire } from './node.ts';
 import { PushQueue } from './push-queue.ts';
 import { pushConnection } from './pusher.ts';
@@ -47,7 +48,8 @@ export class DiscoveryServer<P> {
   readonly #now: () => number;
   readonly #ctx: ServeContext<P>;
   /** Generated output per (cache key, type, names) for the current view. */
-  #cache = new Map<string, EncodedResource[]>();
+  #cache = new Map<string, readonly EncodedResource[]>();
+  #cacheNames = new Set<Names>();
   #connCounter = 0;
 
   constructor(opts: DiscoveryServerOptions<P>) {
@@ -90,7 +92,13 @@ export class DiscoveryServer<P> {
   update(view: XdsView<P>, push: PushRequest): void {
     this.#view = view;
     this.#cache = new Map();
+    this.#cacheNames = new Set();
     this.push(push);
+    const t0 = this.#now();
+    const n = this.#conns.size;
+    void this.#queue.idle().then(() =>
+      this.#ctx.log('debug', `xDS: ${push.full ? 'full' : 'endpoint'} push of ${view.version} queued to ${n} connections; queue drained ${this.#now() - t0} ms later (${push.reasons.join(',')})`),
+    );
   }
 
   /** Queue a push to every connection (merged with anything already queued for it). */
@@ -216,18 +224,22 @@ export class DiscoveryServer<P> {
     }
   }
 
-  #generate(conn: Connection<P>, typeUrl: string, names: readonly string[] | undefined): EncodedResource[] {
+  #generate(conn: Connection<P>, typeUrl: string, names: Names | undefined): readonly EncodedResource[] {
     const proxy = conn.proxy;
     if (proxy === undefined) return [];
     if (conn.cacheKey?.view !== this.#view) conn.cacheKey = { view: this.#view, key: this.#view.cacheKey?.(proxy) };
     const shared = conn.cacheKey.key;
-    const key = shared === undefined ? undefined : `${shared}\u0000${typeUrl}\u0000${names === undefined ? '*' : names.join('\u0001')}`;
+    const key = shared === undefined ? undefined : `${shared}\u0000${typeUrl}\u0000${names === undefined ? '*' : names.id}`;
     if (key !== undefined) {
       const hit = this.#cache.get(key);
       if (hit !== undefined) return hit;
     }
-    const generated = this.#view.generate(proxy, typeUrl, names).map((r) => encodeResource(typeUrl, r));
-    if (key !== undefined) this.#cache.set(key, generated);
+    const generated = this.#view.generate(proxy, typeUrl, names?.list).map((r) => encodeResource(typeUrl, r));
+    if (key !== undefined) {
+      this.#cache.set(key, generated);
+      // The cache key names the Names object by id: keep it alive as long as the entry.
+      if (names !== undefined) this.#cacheNames.add(names);
+    }
     return generated;
   }
 

@@ -5,7 +5,8 @@
 import type { Connection } from './connection.ts';
 import type { ServeContext } from './context.ts';
 import { pushType } from './pusher.ts';
-import { WatchedType, isSotwFullSetType } from './watch.ts';
+import { internNames, type Names } from './names.ts';
+import { WatchedType, emptyResources, isSotwFullSetType, withoutNames } from './watch.ts';
 import { settleResponse } from './settle.ts';
 
 /** The fields of envoy.service.discovery.v3.DiscoveryRequest the server reads (proto-loader form). */
@@ -19,15 +20,10 @@ export interface SotwRequest {
 }
 
 /** Subscription named by a SotW request: undefined = wildcard (LDS/CDS with no names, or `*`). */
-export function sotwSubscription(typeUrl: string, names: readonly string[]): Set<string> | undefined {
+export function sotwSubscription(typeUrl: string, names: readonly string[]): Names | undefined {
   if (names.includes('*')) return undefined;
   if (names.length === 0 && isSotwFullSetType(typeUrl)) return undefined;
-  return new Set(names);
-}
-
-function sameSubscription(a: Set<string> | undefined, b: Set<string> | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.size === b.size && [...a].every((n) => b.has(n));
+  return internNames(names);
 }
 
 export function onSotwRequest<P>(ctx: ServeContext<P>, conn: Connection<P>, req: SotwRequest): void {
@@ -38,14 +34,14 @@ export function onSotwRequest<P>(ctx: ServeContext<P>, conn: Connection<P>, req:
   const now = ctx.now();
   let w = conn.watched.get(typeUrl);
   if (w === undefined || nonce === '') {
-    // A new subscription, or the proxy re-requesting after it lost state: always answer.
+    // A new subscription, or the proxy re-requesting after it lost state: always answer with everything.
     const sub = sotwSubscription(typeUrl, names);
     if (w === undefined) {
       w = new WatchedType(typeUrl, sub);
       conn.watched.set(typeUrl, w);
     } else {
       w.names = sub;
-      w.sent.clear();
+      w.sent = emptyResources;
     }
     pushType(ctx, conn, w, { force: true, startMs: now });
     return;
@@ -56,10 +52,15 @@ export function onSotwRequest<P>(ctx: ServeContext<P>, conn: Connection<P>, req:
   // ACK, or a subscription change sent later with the same, already acknowledged, nonce.
   if (nonce !== w.sentNonce || w.outstanding.length > 0) return;
   const sub = sotwSubscription(typeUrl, names);
-  if (sameSubscription(w.names, sub)) return;
-  const added = sub === undefined ? undefined : [...sub].filter((n) => !w.names?.has(n));
-  if (sub !== undefined) for (const n of w.sent.keys()) if (!sub.has(n)) w.sent.delete(n);
+  // Interned: equal subscriptions are the same object.
+  if (sub === w.names) return;
+  const before = w.names;
+  if (sub !== undefined) w.sent = withoutNames(w.sent, [...w.sent.keys()].filter((n) => !sub.set.has(n)));
   w.names = sub;
-  if (isSotwFullSetType(typeUrl)) pushType(ctx, conn, w, { force: true, startMs: now });
-  else if (added === undefined || added.length > 0) pushType(ctx, conn, w, { names: added, force: false, startMs: now });
+  if (isSotwFullSetType(typeUrl)) {
+    pushType(ctx, conn, w, { force: true, startMs: now });
+    return;
+  }
+  const added = sub === undefined ? undefined : sub.list.filter((n) => !before?.set.has(n));
+  if (added === undefined || added.length > 0) pushType(ctx, conn, w, { names: added === undefined ? undefined : internNames(added), force: false, startMs: now });
 }

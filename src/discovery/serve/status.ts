@@ -41,14 +41,14 @@ export interface ProxySync {
 
 export function typeSync(w: WatchedType | undefined): TypeSync {
   if (w === undefined || w.sentNonce === undefined) {
-    return { status: 'NOT SENT', resources: 0, subscribed: w === undefined ? [] : (w.requestedNames() ?? ['*']) };
+    return { status: 'NOT SENT', resources: 0, subscribed: w === undefined ? [] : [...(w.requestedNames()?.list ?? ['*'])] };
   }
   const base = {
     sent_version: w.sentVersion ?? '',
     sent_nonce: w.sentNonce,
     ...(w.ackedVersion !== undefined ? { acked_version: w.ackedVersion, acked_nonce: w.ackedNonce ?? '' } : {}),
     resources: w.sent.size,
-    subscribed: w.requestedNames() ?? ['*'],
+    subscribed: [...(w.requestedNames()?.list ?? ['*'])],
   };
   if (w.nack !== undefined && w.nack.nonce === w.sentNonce) return { status: 'NACKED', ...base, error: w.nack.message };
   if (w.ackedNonce === w.sentNonce) return { status: 'SYNCED', ...base };

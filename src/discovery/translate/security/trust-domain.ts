@@ -35,8 +35,8 @@ export function expandTrustDomainAliases(values: readonly string[], trustDomains
   return out;
 }
 
-/** A trust domain pattern (`*` prefix wildcard allowed) against a concrete domain. */
-function domainMatches(pattern: string, td: string): boolean {
-  if (pattern.startsWith('*')) return td.endsWith(pattern.slice(1));
-  return pattern === td;
+/** Does a bundle trust domain match the principal's trust domain (which may be a `*suffix` pattern)? */
+function domainMatches(bundleTd: string, principalTd: string): boolean {
+  if (principalTd.startsWith('*')) return bundleTd.endsWith(principalTd.slice(1));
+  return bundleTd === principalTd;
 }

@@ -137,7 +137,9 @@ export function generateGatewayListeners(view: ProxyView): Json[] {
       }
     }
     if (chains.length === 0) continue;
-    const listener: Json = { name: `0.0.0.0_${port}`, address: socketAddress('0.0.0.0', port), traffic_direction: 'OUTBOUND', filter_chains: chains };
+    // A server's `bind` (an IP) sets the listener address, as in Istio; servers on one port share the first one's.
+    const bind = servers.find((b) => b.server.bind && !b.server.bind.startsWith('unix://'))?.server.bind ?? '0.0.0.0';
+    const listener: Json = { name: `${bind}_${port}`, address: socketAddress(bind, port), traffic_direction: 'OUTBOUND', filter_chains: chains };
     if (needsTlsInspector) listener['listener_filters'] = [listenerFilter.tlsInspector];
     out.push(listener);
   }

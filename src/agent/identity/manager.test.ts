@@ -10,6 +10,7 @@ import { requireTokenKeys } from '../../ca/server/store.ts';
 import { startTestCa, tempDir } from '../../ca/testing/harness.ts';
 import { IdentityManager } from './manager.ts';
 import { connectEcho, startEchoServer, waitForIdentity } from './testing.ts';
+import { formatSecretTable, secretSummaries } from './describe.ts';
 
 const tmp = tempDir();
 after(() => tmp.remove());
@@ -84,6 +85,12 @@ test('SPIFFE peer validation refuses a peer with the wrong identity', async () =
     const server = await startEchoServer(db, policy);
     await assert.rejects(connectEcho(server.port, web.current()!, { trustDomains: ['cluster.local'], allow: (id) => id.serviceAccount === 'payments' }), /not allowed/);
     await assert.rejects(connectEcho(server.port, web.current()!, { trustDomains: ['other.example'] }), /not in trust domain other\.example/);
+    // What `proxy-config secret` shows for this workload.
+    const rows = secretSummaries(web.current()!);
+    assert.deepEqual(rows.map((r) => [r.resourceName, r.type, r.validCert]), [['default', 'Cert Chain', true], ['ROOTCA', 'CA', true]]);
+    assert.deepEqual(rows[0]!.uris, ['spiffe://cluster.local/ns/default/sa/web']);
+    assert.equal(rows[0]!.serialNumber, web.current()!.serialNumber);
+    assert.match(formatSecretTable(rows), /^RESOURCE NAME +TYPE +STATUS +VALID CERT +SERIAL NUMBER +NOT AFTER +NOT BEFORE\ndefault +Cert Chain +ACTIVE +true +[0-9a-f]+ +\d{4}-/);
     await server.close();
   } finally {
     web.close();

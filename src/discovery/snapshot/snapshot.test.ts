@@ -206,3 +206,31 @@ test('withEndpoints replaces only the endpoint index', () => {
   assert.equal(t.services, s.services);
   assert.equal(t.endpointsByService.size, 0);
 });
+
+test('policiesFor: mesh-wide, namespace-wide, then workload-selected policies of a kind', async () => {
+  const { policiesFor } = await import('./policies.ts');
+  const s = snap(load(`
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: deny-all, namespace: istio-system }
+spec: {}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ns-allow, namespace: shop }
+spec: { action: ALLOW, rules: [{ from: [{ source: { namespaces: [shop] } }] }] }
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: web-only, namespace: shop }
+spec: { selector: { matchLabels: { app: web } }, action: DENY, rules: [{ to: [{ operation: { paths: [/admin] } }] }] }
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: elsewhere, namespace: other }
+spec: {}
+`));
+  const names = (labels: Record<string, string>) => policiesFor(s, 'AuthorizationPolicy', proxy('shop', labels)).map((p) => `${p.scope}:${p.resource.metadata.name}`);
+  assert.deepEqual(names({ app: 'web' }), ['mesh:deny-all', 'namespace:ns-allow', 'workload:web-only']);
+  assert.deepEqual(names({ app: 'db' }), ['mesh:deny-all', 'namespace:ns-allow']);
+});

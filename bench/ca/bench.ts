@@ -13,6 +13,7 @@ import { newCertificateClient } from '../../src/ca/proto/service.ts';
 import { mintBootstrapToken } from '../../src/ca/server/auth/token.ts';
 import { requireTokenKeys } from '../../src/ca/server/store.ts';
 import { tempDir } from '../../src/ca/testing/harness.ts';
+import { H2Caller, decodeResponse, frameRequest } from './h2-caller.ts';
 
 const { values } = parseArgs({
   options: {
@@ -21,12 +22,15 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     'key-type': { type: 'string', default: 'ecdsa-p256' },
     write: { type: 'boolean', default: false },
+    client: { type: 'string', default: 'h2' },
   },
 });
 const callers = Number(values.callers);
 const seconds = Number(values.seconds);
 const runs = Number(values.runs);
 const keyType = values['key-type'] === 'rsa-2048' ? 'rsa-2048' : 'ecdsa-p256';
+/** `h2`: lean node:http2 gRPC callers (default); `grpc-js`: @grpc/grpc-js clients (costlier per call). */
+const clientKind = values.client === 'grpc-js' ? 'grpc-js' : 'h2';
 
 interface RunResult {
   signings: number;
@@ -62,18 +66,28 @@ async function oneRun(mode: 'ca' | 'echo'): Promise<RunResult> {
     const keys = requireTokenKeys(tmp.dir);
     const workers = await Promise.all(
       Array.from({ length: callers }, async (_, i) => {
-        const client = newCertificateClient(`127.0.0.1:${port}`, grpc.credentials.createSsl(Buffer.from(roots)), { 'grpc.use_local_subchannel_pool': 1, 'grpc.enable_channelz': 0 });
         const sa = `bench-${i}`;
-        const csr = await createKeyAndCsr('ecdsa-p256', `spiffe://cluster.local/ns/bench/sa/${sa}`);
+        const csr = (await createKeyAndCsr('ecdsa-p256', `spiffe://cluster.local/ns/bench/sa/${sa}`)).csrPem;
+        const token = await mintBootstrapToken({ keys, identity: { namespace: 'bench', serviceAccount: sa }, ttlSeconds: 3600 });
+        if (clientKind === 'h2') {
+          const caller = new H2Caller(port, roots, token, frameRequest(csr, 0));
+          return { call: () => caller.call(), close: () => caller.close() };
+        }
+        const client = newCertificateClient(`127.0.0.1:${port}`, grpc.credentials.createSsl(Buffer.from(roots)), { 'grpc.use_local_subchannel_pool': 1, 'grpc.enable_channelz': 0 });
         const md = new grpc.Metadata();
-        md.set('authorization', `Bearer ${await mintBootstrapToken({ keys, identity: { namespace: 'bench', serviceAccount: sa }, ttlSeconds: 3600 })}`);
-        return { client, csr: csr.csrPem, md };
+        md.set('authorization', `Bearer ${token}`);
+        const call = (): Promise<void> =>
+          new Promise((resolve, reject) => client.CreateCertificate({ csr, validity_duration: 0 }, md, { deadline: Date.now() + 10_000 }, (e) => (e ? reject(e) : resolve())));
+        return { call, close: () => client.close() };
       }),
     );
-    const call = (w: (typeof workers)[number]): Promise<void> =>
-      new Promise((resolve, reject) => w.client.CreateCertificate({ csr: w.csr, validity_duration: 0 }, w.md, { deadline: Date.now() + 10_000 }, (e) => (e ? reject(e) : resolve())));
-    // Warm up: connect every caller and sign a few.
+    const call = (w: (typeof workers)[number]): Promise<unknown> => w.call();
+    // Warm up: connect every caller and sign a few; check that real certificates come back.
     await Promise.all(workers.map(async (w) => { for (let i = 0; i < 5; i++) await call(w); }));
+    if (clientKind === 'h2') {
+      const chain = decodeResponse((await workers[0]!.call()) as Buffer);
+      if (mode === 'ca' && (chain.length !== 2 || !chain[0]!.includes('BEGIN CERTIFICATE'))) throw new Error('the CA did not return a certificate chain');
+    }
     const latencies: number[] = [];
     let errors = 0;
     const caCpu0 = await ask<{ cpuMicros: number }>(child, 'cpu');
@@ -97,7 +111,7 @@ async function oneRun(mode: 'ca' | 'echo'): Promise<RunResult> {
     const elapsed = (performance.now() - start) / 1000;
     const clientCpu = process.cpuUsage(clientCpu0);
     const caCpu1 = await ask<{ cpuMicros: number }>(child, 'cpu');
-    for (const w of workers) w.client.close();
+    for (const w of workers) w.close();
     latencies.sort((a, b) => a - b);
     const n = latencies.length;
     return {
@@ -149,12 +163,12 @@ if (values.write) {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const md = `# CA benchmark: CSR signings over the real gRPC API
 
-Command: \`node_modules/.bin/node bench/ca/bench.ts --callers ${callers} --seconds ${seconds} --runs ${runs} --key-type ${keyType} --write\`
+Command: \`node_modules/.bin/node bench/ca/bench.ts --callers ${callers} --seconds ${seconds} --runs ${runs} --key-type ${keyType} --client ${clientKind} --write\`
 
 Machine: ${cpus().length} × ${cpu}, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}.
 
 Setup: the CA (\`startCaForControlPlane\`, self-signed ${keyType} root) runs in its own process behind a grpc-js server with the
-15012 TLS credentials. ${callers} callers, each on its own TLS connection, send \`CreateCertificate\` back to back for ${seconds} s
+15012 TLS credentials. ${callers} callers (${clientKind === 'h2' ? 'lean node:http2 gRPC callers, bench/ca/h2-caller.ts' : '@grpc/grpc-js clients'}), each on its own TLS connection, send \`CreateCertificate\` back to back for ${seconds} s
 after a warm-up, authenticated by bootstrap tokens; each request carries an ECDSA P-256 CSR that the CA parses,
 checks (proof of possession, SAN = proven identity) and signs into a fresh 24 h certificate. Callers and CA share the machine.
 

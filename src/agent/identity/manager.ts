@@ -142,7 +142,10 @@ export class IdentityManager extends EventEmitter<{ rotated: [WorkloadIdentity];
         this.#failures = 0;
         const life = id.notAfter.getTime() - id.notBefore.getTime();
         const jitter = (this.#o.random() * 2 - 1) * this.#o.jitterFraction;
-        this.#schedule(id.notBefore.getTime() + life * (this.#o.renewAtFraction + jitter));
+        // Never sooner than a quarter of the lifetime (at most 1 s) from now: a clock ahead of the CA's, or a
+        // certificate cut short by an expiring CA, must not turn renewal into a tight loop.
+        const earliest = Date.now() + Math.min(1000, life / 4);
+        this.#schedule(Math.max(earliest, id.notBefore.getTime() + life * (this.#o.renewAtFraction + jitter)));
       },
       (e: unknown) => {
         const err = e instanceof Error ? e : new Error(String(e));

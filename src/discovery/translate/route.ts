@@ -136,10 +136,15 @@ function retryPolicy(ctx: RouteContext, r: HTTPRoute): Json | undefined {
   out['retry_on'] = r.retries.retryOn ?? (ctx.grpc ? 'unavailable,cancelled' : 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes');
   const perTry = parseDurationMs(r.retries.perTryTimeout);
   if (perTry !== undefined && !ctx.grpc) out['per_try_timeout'] = duration(perTry);
-  if (ctx.grpc) out['retry_back_off'] = { base_interval: duration(25), max_interval: duration(250) };
-  else {
-    out['retry_host_predicate'] = [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': Types.previousHosts } }];
-    out['host_selection_retry_max_attempts'] = 5;
+  const backoff = parseDurationMs(r.retries.backoff);
+  if (backoff !== undefined && backoff > 0) out['retry_back_off'] = { base_interval: duration(backoff), max_interval: duration(backoff * 10) };
+  else if (ctx.grpc) out['retry_back_off'] = { base_interval: duration(25), max_interval: duration(250) };
+  if (!ctx.grpc) {
+    // Istio retries on another host unless told not to (retryIgnorePreviousHosts: false).
+    if (r.retries.retryIgnorePreviousHosts !== false) {
+      out['retry_host_predicate'] = [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': Types.previousHosts } }];
+      out['host_selection_retry_max_attempts'] = 5;
+    }
     if ((out['retry_on'] as string).includes('retriable-status-codes')) out['retriable_status_codes'] = [503];
   }
   return out;
@@ -200,7 +205,10 @@ function routeAction(ctx: RouteContext, r: HTTPRoute, m: HTTPMatchRequest | unde
   }
   if (r.rewrite?.uriRegexRewrite) action['regex_rewrite'] = { pattern: { regex: r.rewrite.uriRegexRewrite.match }, substitution: r.rewrite.uriRegexRewrite.rewrite };
   if (r.rewrite?.authority) action['host_rewrite_literal'] = r.rewrite.authority;
-  const mirrors = [...(r.mirror ? [{ destination: r.mirror, percentage: r.mirrorPercentage }] : []), ...(r.mirrors ?? [])];
+  // mirrorPercent / mirror_percent are the deprecated integer forms of mirrorPercentage.
+  const legacyPercent = r.mirrorPercent ?? r.mirror_percent;
+  const mirrorPct = r.mirrorPercentage ?? (legacyPercent !== undefined ? { value: legacyPercent } : undefined);
+  const mirrors = [...(r.mirror ? [{ destination: r.mirror, percentage: mirrorPct }] : []), ...(r.mirrors ?? [])];
   if (mirrors.length > 0) {
     action['request_mirror_policies'] = mirrors.map((mi) => ({
       cluster: destinationCluster(ctx, mi.destination),
@@ -219,6 +227,7 @@ const redirectCodes: Record<number, string> = { 301: 'MOVED_PERMANENTLY', 302: '
 function redirectAction(r: NonNullable<HTTPRoute['redirect']>): Json {
   const out: Json = {};
   if (r.uri !== undefined) out['path_redirect'] = r.uri;
+  else if (r.prefixRewrite !== undefined) out['prefix_rewrite'] = r.prefixRewrite;
   if (r.authority !== undefined) out['host_redirect'] = r.authority;
   if (r.port !== undefined) out['port_redirect'] = r.port;
   if (r.scheme !== undefined) out['scheme_redirect'] = r.scheme;

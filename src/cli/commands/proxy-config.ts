@@ -48,7 +48,7 @@ function istioConfig(resource: Json): string {
 }
 
 function clusterRows(entries: unknown[]): string[][] {
-  return entries.map((e) => {
+  const rows = entries.map((e) => {
     const c = obj(obj(e)['cluster']);
     const name = str(c['name']);
     const type = str(c['type']) || (c['cluster_type'] ? 'AGGREGATE' : 'EDS');
@@ -56,6 +56,9 @@ function clusterRows(entries: unknown[]): string[][] {
     if (!p.ok) return [name, '-', '-', '-', type, '-'];
     return [p.value.host === '' ? '' : p.value.host, String(p.value.port), p.value.subset === '' ? '-' : p.value.subset, p.value.direction, type, istioConfig(c)];
   });
+  // istioctl's order: by service, then port, subset and direction.
+  const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  return rows.sort((a, b) => cmp(a[0]!, b[0]!) || Number(a[1]) - Number(b[1]) || cmp(a[2]!, b[2]!) || cmp(a[3]!, b[3]!));
 }
 
 function matchOf(fcm: Json): string {

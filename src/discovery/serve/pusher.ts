@@ -50,6 +50,7 @@ export function pushType<P>(ctx: ServeContext<P>, conn: Connection<P>, w: Watche
 /** Response messages are built once per diff and shared by every connection that sends the same diff. */
 const sotwBodies = new WeakMap<Diff, unknown[]>();
 const deltaBodies = new WeakMap<Diff, unknown[]>();
+const diffBytes = new WeakMap<Diff, number>();
 
 function send<P>(ctx: ServeContext<P>, conn: Connection<P>, w: WatchedType, diff: Diff, startMs: number): void {
   const version = ctx.view().version;
@@ -68,6 +69,9 @@ function send<P>(ctx: ServeContext<P>, conn: Connection<P>, w: WatchedType, diff
   w.recordSent({ nonce, version, count: diff.resources.length, removed: diff.removed.length, after: diff.after, startMs, sentAtMs: now });
   const label = typeLabel(w.typeUrl);
   ctx.metrics.pushes.inc({ type: label });
+  let bytes = diffBytes.get(diff);
+  if (bytes === undefined) diffBytes.set(diff, (bytes = diff.resources.reduce((n, r) => n + r.any.value.length, 0)));
+  ctx.metrics.configSize.observe({ type: label }, bytes);
   ctx.send(conn, message);
   ctx.emit({ kind: 'push', connId: conn.info?.connId ?? '', typeUrl: w.typeUrl, nonce, version, resources: diff.resources.length, removed: diff.removed.length });
 }

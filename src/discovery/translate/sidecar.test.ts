@@ -264,3 +264,18 @@ test('proxies of one class share generated objects (so the server encodes them o
   const elsewhere = sidecarProxy({ ip: '10.3.0.3', name: 'y', namespace: 'other', labels: { app: 'web' } });
   assert.equal(out(generateResources(elsewhere, snap, TypeUrl.cluster)), out(ca), 'the rule is exported to every namespace: same rules, same object');
 });
+
+test('route details: retry backoff, keeping previous hosts, legacy mirrorPercent, redirect prefix rewrite', async () => {
+  const { translateHttpRoute } = await import('./route.ts');
+  const { proxyView } = await import('../snapshot/view.ts');
+  const ctx = { view: proxyView(snapshotOf(mesh), client()), port: 80, gateway: 'mesh', grpc: false };
+  const dest = { destination: { host: 'web.shop.svc.cluster.local' } };
+  const [r] = translateHttpRoute(ctx, { route: [dest], retries: { attempts: 2, backoff: '100ms', retryIgnorePreviousHosts: false }, mirror: dest.destination, mirrorPercent: 5 });
+  const action = r!['route'] as J;
+  assert.deepEqual((action['retry_policy'] as J)['retry_back_off'], { base_interval: { seconds: 0, nanos: 100_000_000 }, max_interval: { seconds: 1 } });
+  assert.equal((action['retry_policy'] as J)['retry_host_predicate'], undefined);
+  assert.deepEqual(((action['request_mirror_policies'] as J[])[0]!['runtime_fraction'] as J)['default_value'], { numerator: 50_000, denominator: 'MILLION' });
+  const [redirect] = translateHttpRoute(ctx, { match: [{ uri: { prefix: '/a/' } }], redirect: { prefixRewrite: '/b/' } });
+  assert.deepEqual(redirect!['redirect'], { prefix_rewrite: '/b/', response_code: 'MOVED_PERMANENTLY' });
+  assertEncodes(TypeUrl.route, { name: 'x', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [r, redirect] }] });
+});

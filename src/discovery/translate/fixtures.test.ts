@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Resource } from '../../config/api/resource.ts';
 import { loadText } from '../../config/api/load.ts';
+import { istioSamples } from '../../../test/samples.ts';
 import { readEnv } from '../../core/env.ts';
 import { formatNodeId } from '../../core/names/node-id.ts';
 import { messageType, encodeAny, type XdsTypeUrl } from '../../xds/protos.ts';
@@ -17,7 +18,7 @@ import { buildSnapshot, type MeshSnapshot } from '../snapshot/snapshot.ts';
 import type { MeshSettings } from '../snapshot/mesh.ts';
 
 export const here = dirname(fileURLToPath(import.meta.url));
-export const samples = '/work/shared/istio-samples';
+export const samples = istioSamples.replace(/\/$/, '');
 
 /** Parse and validate YAML with the config API's loader, as the store does; invalid input fails the test. */
 export function parseYaml(text: string, file = 'test.yaml'): Resource[] {

@@ -16,24 +16,26 @@ export const addonPath = fileURLToPath(new URL('../../../native/build/Release/we
 
 let loaded: NativeAddon | WeftError | undefined;
 
-/** The addon, or a WeftError (WEFT_ERR_UNAVAILABLE) that says how to build it. */
-export function loadAddon(): NativeAddon | WeftError {
-  if (loaded) return loaded;
+/** The addon, or a WeftError (WEFT_ERR_UNAVAILABLE) that says how to build it. `path` is for tests. */
+export function loadAddon(path = addonPath): NativeAddon | WeftError {
+  if (path === addonPath && loaded) return loaded;
+  let result: NativeAddon | WeftError;
   try {
-    const mod: unknown = createRequire(import.meta.url)(addonPath);
+    const mod: unknown = createRequire(import.meta.url)(path);
     if (typeof mod !== 'object' || mod === null || typeof (mod as { originalDst?: unknown }).originalDst !== 'function') {
-      throw new TypeError(`${addonPath} does not export originalDst`);
+      throw new TypeError(`${path} does not export originalDst`);
     }
-    loaded = mod as NativeAddon;
+    result = mod as NativeAddon;
   } catch (cause) {
-    loaded = new WeftError(
+    result = new WeftError(
       'WEFT_ERR_UNAVAILABLE',
-      `transparent capture needs Weft's native addon, which is not built (${addonPath}). ` +
+      `transparent capture needs Weft's native addon, which is not built (${path}). ` +
         'Build it with `npm run build:native` (needs a C compiler, make and python3); `npm install` builds it too.',
       { cause },
     );
   }
-  return loaded;
+  if (path === addonPath) loaded = result;
+  return result;
 }
 
 /** The addon; throws the build instructions when it is missing. */

@@ -57,6 +57,8 @@ export interface WorkloadNamespace {
   exec(command: string, args: readonly string[], options?: NamespaceSpawnOptions): ChildProcess;
   /** Run a command inside the namespace to completion and collect its output. */
   run(command: string, args: readonly string[], options?: { input?: string; timeoutMs?: number }): Promise<CommandResult>;
+  /** Write one of the namespace's own /etc files (`resolv.conf`, `hosts`), seen by processes started afterwards. */
+  writeEtcFile(file: 'resolv.conf' | 'hosts', contents: string): void;
   /** Install the capture rules (iptables-restore, and ip6tables-restore when the namespace has IPv6). */
   applyCapture(options?: Partial<CaptureOptions>): Promise<void>;
   /** `iptables-save` (or ip6tables-save) inside the namespace: what is installed now. */
@@ -118,6 +120,7 @@ export async function createWorkloadNamespace(options: WorkloadNamespaceOptions)
     hostIp6: v6?.host,
     exec: (command, args, spawnOptions = {}) => spawn(ipPath(), ['netns', 'exec', netns, command, ...args], spawnOptions),
     run: (command, args, runOptions = {}) => runTool('ip', ['netns', 'exec', netns, command, ...args], runOptions.input, runOptions.timeoutMs),
+    writeEtcFile: (file, contents) => writeEtc(netns, file, contents),
     applyCapture: async (capture = {}) => {
       const opts = captureOptions(capture);
       await applyRules(netns, 'ipv4', captureRules(opts, 'ipv4'));

@@ -15,8 +15,9 @@ export interface OriginalDestination {
 
 /**
  * The original destination of an accepted TCP connection, or undefined when the connection was not redirected
- * (it reached the listener directly, so there is no NAT entry). Throws WEFT_ERR_UNAVAILABLE when the native addon
- * is not built, WEFT_ERR_IO when the socket has no file descriptor (closed, or not a TCP socket).
+ * (it reached the listener directly: conntrack has no entry, or its original destination is the listener itself).
+ * Throws WEFT_ERR_UNAVAILABLE when the native addon is not built, WEFT_ERR_IO when the socket has no file
+ * descriptor (closed, or not a TCP socket).
  */
 export function originalDestination(socket: Socket): OriginalDestination | undefined {
   const addon = requireAddon();
@@ -25,12 +26,19 @@ export function originalDestination(socket: Socket): OriginalDestination | undef
     throw new WeftError('WEFT_ERR_IO', 'originalDestination: the socket has no file descriptor (closed, or not a TCP socket)');
   }
   try {
-    return addon.originalDst(fd);
+    const dst = addon.originalDst(fd);
+    return dst.port === socket.localPort && sameAddress(dst.address, socket.localAddress) ? undefined : dst;
   } catch (e) {
     // ENOENT: conntrack has no NAT entry for this connection, i.e. it was not redirected.
     if (errnoCode(e) === 'ENOENT') return undefined;
     throw new WeftError('WEFT_ERR_IO', `originalDestination: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
+}
+
+/** Equal addresses, an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) being equal to its IPv4 address. */
+function sameAddress(a: string, b: string | undefined): boolean {
+  const plain = (x: string): string => x.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+  return b !== undefined && plain(a) === plain(b);
 }
 
 /** The fd of a net.Socket's libuv TCP handle (Node exposes it as `_handle.fd` on Unix). */

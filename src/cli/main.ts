@@ -19,6 +19,8 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   'proxy-status': () => import('./commands/proxy-status.ts'),
   'proxy-config': () => import('./commands/proxy-config.ts'),
   proxy: () => import('./commands/proxy.ts'),
+  run: () => import('./commands/run.ts'),
+  demo: () => import('./commands/demo.ts'),
 };
 
 function usage(io: CliIo, loaded: Record<string, string>): void {

@@ -1,0 +1,262 @@
+// `weft run … -- CMD ARGS`: one workload outside Kubernetes — its sidecar (`weft proxy sidecar`, auto-registered
+// through a WorkloadGroup as Istio's VMs are), then the app with HTTP_PROXY pointing at the sidecar. Signals go to
+// the app first; once it has exited the sidecar drains and stops. Exits with the app's status; never restarts.
+// Exit codes: the app's own (128+N when killed by signal N); 1 when the sidecar died under a running app;
+// 2 usage errors or when the workload could not start (control plane unreachable, port in use, no root for --capture).
+import { stat } from 'node:fs/promises';
+import { ExitCode, UsageError, WeftError, describeError } from '../../core/errors.ts';
+import { parseDurationMs } from '../../discovery/snapshot/mesh.ts';
+import { exitCodeOf, describeExit } from '../../runner/process.ts';
+import { ensureWorkloadGroup } from '../../runner/workload-group.ts';
+import { startWorkload, waitAppListening, type WorkloadPort } from '../../runner/workload.ts';
+import type { CliIo } from '../io.ts';
+
+export const summary = 'Run an app beside its sidecar on this machine (auto-registered via a WorkloadGroup)';
+
+const HELP = `Usage: weft run --name NAME [flags] -- CMD [ARGS...]
+
+Start CMD as a mesh workload on this machine: first its sidecar ('weft proxy sidecar'), which connects to the
+control plane and auto-registers the workload in a WorkloadGroup (as an Istio VM does), then — once the sidecar is
+ready — CMD, with HTTP_PROXY/http_proxy set to the sidecar's outbound port (NO_PROXY: localhost) so that
+http://reviews:9080/ goes through the mesh. The app must listen on 127.0.0.1:PORT; other workloads reach it
+through the sidecar's inbound listener on the workload's own loopback address (127.0.10.x), PORT.
+
+Flags:
+  --name NAME                 Workload (pod) name. Required.
+  --namespace NS              Namespace (default "default").
+  --service-account SA        Service account: the workload's identity spiffe://<td>/ns/NS/sa/SA (default "default").
+  --labels k=v,...            Labels (app, version …): Services and DestinationRule subsets select on these.
+  --port [NAME=]PORT          The port the app listens on (127.0.0.1). NAME is the Service port name it serves
+                              (e.g. http=9080); named ports become the WorkloadEntry's ports. One port for now.
+  --workload-group NAME       WorkloadGroup to register in (default: the app label, else NAME, when --port is
+                              given; no registration for an outbound-only workload).
+  --config-dir DIR            The control plane's config directory: create the WorkloadGroup there if it is missing.
+  --discovery-address H:P     Control plane xDS address (default 127.0.0.1:15010).
+  --ip ADDR                   The workload's address (default: a free loopback address 127.0.10.x, claimed for
+                              the run). On another machine than the control plane, pass this machine's IP.
+  --no-hold                   Start the app at once instead of holding it until the sidecar is ready.
+  --drain DURATION            How long the app may take to exit after SIGTERM before SIGKILL (default 10s).
+  --ready-timeout DURATION    Give up when the sidecar is not ready within this time (default 30s).
+  --capture                   Transparent capture in a network namespace (needs root; see docs/run.md).
+  -h, --help                  Show this help.
+
+Exit codes: the app's own status (128+N when killed by signal N); 1 when the sidecar exited while the app ran
+(the app is then stopped: nothing restarts silently); 2 usage error or the workload could not start.
+`;
+
+export interface RunOptions {
+  name: string;
+  namespace: string;
+  serviceAccount: string;
+  labels: Record<string, string>;
+  ports: WorkloadPort[];
+  workloadGroup: string | undefined;
+  configDir: string | undefined;
+  discoveryAddress: string;
+  ip: string | undefined;
+  hold: boolean;
+  drainMs: number;
+  readyTimeoutMs: number;
+  capture: boolean;
+  command: string;
+  args: string[];
+}
+
+function duration(flag: string, v: string): number {
+  const ms = parseDurationMs(v);
+  if (ms === undefined) throw new UsageError(`${flag} must be a duration such as 500ms, 10s or 1m, not "${v}"`);
+  return ms;
+}
+
+export function parseLabels(v: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of v.split(',').filter((s) => s !== '')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--labels expects k=v,k=v, not "${part}"`);
+    out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
+}
+
+export function parsePort(v: string): WorkloadPort {
+  const eq = v.indexOf('=');
+  const name = eq > 0 ? v.slice(0, eq) : undefined;
+  const num = eq > 0 ? v.slice(eq + 1) : v;
+  const port = Number(num);
+  if (!/^\d+$/.test(num) || port < 1 || port > 65535) throw new UsageError(`--port expects [NAME=]PORT with PORT 1-65535, not "${v}"`);
+  if (name !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new UsageError(`--port name "${name}" must be a DNS label such as http or http-web`);
+  return { name, port };
+}
+
+export function parseRunArgs(args: readonly string[]): RunOptions | 'help' {
+  const dash = args.indexOf('--');
+  const flags = dash >= 0 ? args.slice(0, dash) : args;
+  const cmd = dash >= 0 ? args.slice(dash + 1) : [];
+  const o: Partial<RunOptions> = { ports: [], hold: true, capture: false };
+  for (let i = 0; i < flags.length; i++) {
+    const a = flags[i] ?? '';
+    if (a === '-h' || a === '--help') return 'help';
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    const inline = eq > 0 ? a.slice(eq + 1) : undefined;
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const v = flags[++i];
+      if (v === undefined) throw new UsageError(`flag ${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--name': o.name = value(); break;
+      case '--namespace': case '-n': o.namespace = value(); break;
+      case '--service-account': o.serviceAccount = value(); break;
+      case '--labels': o.labels = { ...o.labels, ...parseLabels(value()) }; break;
+      case '--port': o.ports!.push(parsePort(value())); break;
+      case '--workload-group': o.workloadGroup = value(); break;
+      case '--config-dir': o.configDir = value(); break;
+      case '--discovery-address': o.discoveryAddress = value(); break;
+      case '--ip': o.ip = value(); break;
+      case '--no-hold': o.hold = false; break;
+      case '--drain': o.drainMs = duration(flag, value()); break;
+      case '--ready-timeout': o.readyTimeoutMs = duration(flag, value()); break;
+      case '--capture': o.capture = true; break;
+      default:
+        throw new UsageError(a.startsWith('-') ? `unknown flag ${a}; run 'weft run --help'` : `unexpected argument "${a}": put the app's command after --, e.g. weft run --name web --port 8080 -- node server.js`);
+    }
+  }
+  if (o.name === undefined) throw new UsageError('--name is required: the workload (pod) name, e.g. --name reviews-v1');
+  if (!/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(o.name)) throw new UsageError(`--name "${o.name}" must be a DNS name (lower case letters, digits, '-' and '.')`);
+  if (cmd.length === 0) throw new UsageError("no command: put the app's command after --, e.g. weft run --name web --port 8080 -- node server.js");
+  const ports = o.ports ?? [];
+  if (ports.length > 1) throw new UsageError('only one --port is supported for now: the sidecar binds one inbound listener (see docs/run.md)');
+  if (o.ip === '127.0.0.1' || o.ip === 'localhost') throw new UsageError('--ip 127.0.0.1 is where the app itself listens; give the workload its own address (default: a free 127.0.10.x)');
+  const labels = o.labels ?? {};
+  const group = o.workloadGroup ?? (ports.length > 0 ? (labels['app'] ?? o.name) : undefined);
+  return {
+    name: o.name,
+    namespace: o.namespace ?? 'default',
+    serviceAccount: o.serviceAccount ?? 'default',
+    labels,
+    ports,
+    workloadGroup: group,
+    configDir: o.configDir,
+    discoveryAddress: o.discoveryAddress ?? '127.0.0.1:15010',
+    ip: o.ip,
+    hold: o.hold ?? true,
+    drainMs: o.drainMs ?? 10_000,
+    readyTimeoutMs: o.readyTimeoutMs ?? 30_000,
+    capture: o.capture ?? false,
+    command: cmd[0]!,
+    args: cmd.slice(1),
+  };
+}
+
+async function isExecutable(cmd: string): Promise<boolean> {
+  if (cmd.includes('/')) return stat(cmd).then(() => true, () => false);
+  return true; // found through PATH by the spawn; a failure is reported as exit 127
+}
+
+export async function run(args: string[], io: CliIo): Promise<number> {
+  const o = parseRunArgs(args);
+  if (o === 'help') {
+    io.out(HELP);
+    return ExitCode.ok;
+  }
+  if (o.capture) {
+    if (process.getuid?.() !== 0) {
+      io.err('weft run: --capture needs root: it creates a network namespace, a veth pair and iptables rules (as Istio\'s init container). Run it with sudo, or drop --capture to use explicit mode (HTTP_PROXY), which needs no privileges.\n');
+      return ExitCode.usage;
+    }
+    io.err('weft run: --capture is not available in this build yet: the transparent-capture data path is still being wired into the sidecar. Use explicit mode (drop --capture).\n');
+    return ExitCode.usage;
+  }
+  if (!(await isExecutable(o.command))) {
+    io.err(`weft run: ${o.command}: no such file\n`);
+    return ExitCode.usage;
+  }
+  if (o.configDir !== undefined && o.workloadGroup !== undefined) {
+    const r = await ensureWorkloadGroup({ configDir: o.configDir, name: o.workloadGroup, namespace: o.namespace, labels: o.labels, serviceAccount: o.serviceAccount });
+    io.err(`weft run: WorkloadGroup ${o.namespace}/${o.workloadGroup} ${r.created ? `created in ${r.file}` : `found in ${r.file}`}\n`);
+  }
+  const log = (source: 'app' | 'sidecar', line: string): void => {
+    if (source === 'sidecar') io.err(`[sidecar] ${line}\n`);
+  };
+  let w;
+  try {
+    w = await startWorkload({
+      name: o.name,
+      namespace: o.namespace,
+      serviceAccount: o.serviceAccount,
+      labels: o.labels,
+      ports: o.ports,
+      workloadGroup: o.workloadGroup,
+      discoveryAddress: o.discoveryAddress,
+      ip: o.ip,
+      command: o.command,
+      args: o.args,
+      holdApplicationUntilProxyStarts: o.hold,
+      readyTimeoutMs: o.readyTimeoutMs,
+      appDrainMs: o.drainMs,
+      sidecarDrain: '2s',
+      inheritAppOutput: true,
+      onLine: log,
+    });
+  } catch (e) {
+    if (e instanceof WeftError && e.code !== 'WEFT_ERR_INTERNAL') {
+      io.err(`weft run: ${hint(e.message, o.workloadGroup, o.namespace)}\n`);
+      return ExitCode.usage;
+    }
+    throw e;
+  }
+  const sp = w.sidecarPorts;
+  const inbound = o.ports[0] ? `, inbound ${w.ip}:${o.ports[0].port} → app 127.0.0.1:${o.ports[0].port}` : '';
+  io.err(
+    `weft run: ${o.name} sidecar ready (address ${w.ip}, HTTP_PROXY http://127.0.0.1:${sp.outbound ?? '?'}${inbound}, admin http://127.0.0.1:${sp.admin}, readiness :${sp.readiness}, stats :${sp.stats}${o.workloadGroup ? `, WorkloadGroup ${o.namespace}/${o.workloadGroup}` : ''}); started ${[o.command, ...o.args].join(' ')}\n`,
+  );
+  if (o.ports[0]) {
+    void waitAppListening(w.app, o.ports[0].port, o.readyTimeoutMs).then(
+      () => io.err(`weft run: ${o.name} is serving on 127.0.0.1:${o.ports[0]!.port}\n`),
+      (e: unknown) => {
+        if (w.app.status === undefined) io.err(`weft run: warning: ${describeError(e)}\n`);
+      },
+    );
+  }
+
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      io.err(`weft run: ${sig}: stopping ${o.name} (the app first, up to ${o.drainMs / 1000}s, then its sidecar)\n`);
+      void w.stop(sig);
+    } else {
+      io.err(`weft run: ${sig} again: killing ${o.name} now\n`);
+      w.app.signal('SIGKILL');
+      w.sidecar.signal('SIGKILL');
+    }
+  };
+  const onInt = (): void => onSignal('SIGINT');
+  const onTerm = (): void => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  try {
+    const first = await Promise.race([w.app.exited.then(() => 'app' as const), w.sidecar.exited.then(() => 'sidecar' as const)]);
+    if (first === 'sidecar' && w.app.status === undefined && signals === 0) {
+      io.err(`weft run: the sidecar of ${o.name} exited (${describeExit(w.sidecar.status!)}) while the app was running; stopping the app (weft run never restarts anything). Its last output:\n${w.sidecar.tail()}\n`);
+      await w.stop('SIGTERM');
+      return 1;
+    }
+    const status = await w.stop('SIGTERM');
+    if (signals === 0) io.err(`weft run: the app exited (${describeExit(status)}); sidecar stopped\n`);
+    return exitCodeOf(status);
+  } finally {
+    process.removeListener('SIGINT', onInt);
+    process.removeListener('SIGTERM', onTerm);
+  }
+}
+
+/** Add the next step to the errors a user is likely to meet. */
+function hint(message: string, group: string | undefined, namespace: string): string {
+  if (group !== undefined && /WorkloadGroup \S+ not found/.test(message)) {
+    return `${message}\n  Apply one (see docs/run.md), or let weft run write it: add --config-dir <the directory weft up watches>.\n  Example: weft run --config-dir mesh --workload-group ${group} -n ${namespace} …`;
+  }
+  return message;
+}

@@ -1,0 +1,59 @@
+// Starts `weft up` as a child process and waits for its ready line, reading back the ports it bound. Prefers
+// Istio's ports (15010, 15012, 15014) when they are free, so that `weft proxy-status` finds it without flags.
+import { Ports } from '../core/ports.ts';
+import { freePort, probePort } from './ports.ts';
+import { Supervised } from './process.ts';
+import { WEFT_BIN } from './sidecar.ts';
+
+export interface ControlPlaneSpec {
+  configDir: string;
+  /** Where the CA keeps its keys (kept across runs: a warm start reuses the root). */
+  stateDir: string;
+  readyTimeoutMs: number;
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+export interface StartedControlPlane {
+  process: Supervised;
+  /** host:port of xDS, plaintext. */
+  xdsAddress: string;
+  /** host:port of xDS + CA over TLS. */
+  xdsTlsAddress: string;
+  /** host:port of /metrics and /debug. */
+  monitoringAddress: string;
+}
+
+async function preferred(port: number): Promise<number> {
+  return (await probePort('127.0.0.1', port)) === undefined ? port : freePort();
+}
+
+export async function startControlPlaneProcess(s: ControlPlaneSpec): Promise<StartedControlPlane> {
+  const xds = await preferred(Ports.xdsPlaintext);
+  const tls = await preferred(Ports.xdsTls);
+  const mon = await preferred(Ports.monitoring);
+  const p = new Supervised({
+    name: 'control plane',
+    command: process.execPath,
+    args: [WEFT_BIN, 'up', '--config-dir', s.configDir, '--state-dir', s.stateDir, '--listen', '127.0.0.1', '--xds-port', String(xds), '--xds-tls-port', String(tls), '--monitoring-port', String(mon)],
+    onLine: s.onLine,
+  });
+  try {
+    await p.waitForLine(/^weft control plane ready$/, s.readyTimeoutMs);
+  } catch (e) {
+    await p.stop(2000);
+    throw e;
+  }
+  const find = (re: RegExp): string => {
+    for (const l of p.recent) {
+      const m = re.exec(l);
+      if (m) return m[1]!;
+    }
+    return '';
+  };
+  return {
+    process: p,
+    xdsAddress: find(/xDS \(plaintext\) listening on (\S+)$/) || `127.0.0.1:${xds}`,
+    xdsTlsAddress: find(/xDS \+ CA \(TLS\) listening on (\S+)$/) || `127.0.0.1:${tls}`,
+    monitoringAddress: find(/monitoring listening on http:\/\/(\S+?) /) || `127.0.0.1:${mon}`,
+  };
+}

@@ -1,0 +1,146 @@
+// Starts `weft proxy sidecar|router` as a child process with the node metadata auto-registration needs (labels,
+// service account, address, POD_PORTS, AUTO_REGISTER_GROUP), and waits until it is really ready: xDS config
+// received, and — for a workload that serves ports — its own inbound clusters present (the control plane has
+// registered it and pushed the config that routes to the app).
+import { fileURLToPath } from 'node:url';
+import { WeftError } from '../core/errors.ts';
+import { Supervised } from './process.ts';
+
+/** The `weft` entry point, run with the same Node as this process. */
+export const WEFT_BIN = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
+
+export interface ProxySpec {
+  kind: 'sidecar' | 'router';
+  /** Workload (pod) name; also the node id's pod part. */
+  name: string;
+  namespace: string;
+  serviceAccount: string;
+  labels: Readonly<Record<string, string>>;
+  /** The workload's address (INSTANCE_IPS); the inbound listener binds here. */
+  ip: string;
+  /** The app's ports: the sidecar takes inbound traffic on ip:port and forwards to 127.0.0.1:port. */
+  ports: ReadonlyArray<{ name: string | undefined; port: number }>;
+  workloadGroup: string | undefined;
+  discoveryAddress: string;
+  /** Outbound (explicit proxy) port; 0 or absent picks a free one. */
+  outboundPort?: number | undefined;
+  /** How long the proxy lets requests finish when stopped (Go duration, e.g. "1s"). */
+  drainDuration: string;
+  /** Extra `weft proxy` flags (e.g. --access-log-file). */
+  extraArgs?: readonly string[];
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+export interface ProxyPorts {
+  admin: number;
+  outbound: number | undefined;
+  inbound: number | undefined;
+  readiness: number;
+  stats: number;
+}
+
+export interface StartedProxy {
+  process: Supervised;
+  ports: ProxyPorts;
+}
+
+export function proxyArgs(s: ProxySpec): string[] {
+  const inbound = s.ports[0];
+  const labels = Object.entries(s.labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const named = s.ports.filter((p) => p.name !== undefined).map((p) => `${p.name}=${p.port}`);
+  return [
+    WEFT_BIN,
+    'proxy',
+    s.kind,
+    '--discovery-address', s.discoveryAddress,
+    '--name', s.name,
+    '--namespace', s.namespace,
+    '--service-account', s.serviceAccount,
+    '--ip', s.ip,
+    ...(labels !== '' ? ['--labels', labels] : []),
+    ...(s.workloadGroup !== undefined ? ['--auto-register-group', s.workloadGroup] : []),
+    ...(named.length > 0 ? ['--pod-ports', named.join(',')] : []),
+    '--admin-port', '0',
+    '--stats-port', '0',
+    '--readiness-port', '0',
+    ...(s.kind === 'sidecar'
+      ? ['--outbound-port', String(s.outboundPort ?? 0), '--inbound-port', inbound ? String(inbound.port) : '-1', '--inbound-address', s.ip]
+      : []),
+    '--drain-duration', s.drainDuration,
+    ...(s.extraArgs ?? []),
+  ];
+}
+
+/** Lines from the proxy that mean it will never become ready as configured: fail fast with them. */
+const FATAL = /WorkloadGroup \S+ not found|EADDRINUSE|EADDRNOTAVAIL|rejected by the control plane|PERMISSION_DENIED|UNAUTHENTICATED/;
+
+/**
+ * Start the proxy and wait until it is ready (see the module comment). Throws a WeftError whose message quotes the
+ * proxy's own explanation when it exits or reports a fatal error first; the process is stopped in that case.
+ */
+export async function startProxy(s: ProxySpec, timeoutMs: number): Promise<StartedProxy> {
+  const p = new Supervised({ name: `${s.name}/${s.kind}`, command: process.execPath, args: proxyArgs(s), onLine: s.onLine });
+  try {
+    await p.waitForLine(/^weft proxy ready$/, timeoutMs, FATAL);
+    const port = (name: string): number | undefined => {
+      for (const l of p.recent) {
+        const m = new RegExp(`^${name} port (\\d+)$`).exec(l);
+        if (m) return Number(m[1]);
+      }
+      return undefined;
+    };
+    const admin = port('admin');
+    const readiness = port('readiness');
+    const stats = port('stats');
+    if (admin === undefined || readiness === undefined || stats === undefined) throw new WeftError('WEFT_ERR_INTERNAL', `${p.name} did not print its admin, readiness and stats ports`);
+    const ports: ProxyPorts = { admin, readiness, stats, outbound: port('outbound'), inbound: port('inbound') };
+    await waitReadyEndpoint(p, readiness, timeoutMs);
+    if (s.kind === 'sidecar') await waitInboundClusters(p, admin, s.ports.map((x) => x.port), timeoutMs, s.workloadGroup);
+    return { process: p, ports };
+  } catch (e) {
+    await p.stop(2000);
+    throw e;
+  }
+}
+
+async function get(url: string): Promise<{ status: number; body: string } | undefined> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return { status: r.status, body: await r.text() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Poll `check` every 50 ms until it returns true, the process exits, or the deadline passes. */
+export async function pollUntil(p: Supervised | undefined, timeoutMs: number, check: () => Promise<boolean>, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (p?.status !== undefined) throw new WeftError('WEFT_ERR_UNAVAILABLE', `${p.name} exited while waiting for ${what()}; its last output:\n${p.tail()}`);
+    if (Date.now() > deadline) throw new WeftError('WEFT_ERR_UNAVAILABLE', `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what()}${p ? `; last output of ${p.name}:\n${p.tail()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function waitReadyEndpoint(p: Supervised, readiness: number, timeoutMs: number): Promise<void> {
+  return pollUntil(p, timeoutMs, async () => (await get(`http://127.0.0.1:${readiness}/healthz/ready`))?.status === 200, () => `${p.name} /healthz/ready`);
+}
+
+/** The sidecar knows its own workload once the control plane sent an inbound cluster for each app port. */
+function waitInboundClusters(p: Supervised, admin: number, ports: readonly number[], timeoutMs: number, group: string | undefined): Promise<void> {
+  if (ports.length === 0) return Promise.resolve();
+  return pollUntil(
+    p,
+    timeoutMs,
+    async () => {
+      const body = (await get(`http://127.0.0.1:${admin}/clusters`))?.body ?? '';
+      return ports.every((port) => body.includes(`inbound|${port}||::`));
+    },
+    () =>
+      `the control plane to send ${p.name} its inbound config for port${ports.length > 1 ? 's' : ''} ${ports.join(', ')}` +
+      ` (is there a Service or ServiceEntry in its namespace selecting its labels${group !== undefined ? `, and does WorkloadGroup ${group} exist` : ''}?)`,
+  );
+}

@@ -183,13 +183,18 @@ export async function startCaForControlPlane(opts: CaControlPlaneOptions): Promi
   // one stat() per interval; files are read only when something changed.
   const stamp = (): string | undefined => (source.kind === 'plugin' ? pluginStamp(source.dir) : manifestStamp(opts.stateDir));
   let lastStamp = stamp();
+  let lastError = '';
   const poll = setInterval(() => {
     const s = stamp();
     try {
       if (s !== lastStamp || ca.rotationEndsBy(Date.now())) ca.reload();
       lastStamp = s;
+      lastError = '';
     } catch (e) {
-      log(`ca: could not reload the CA, keeping the current one: ${e instanceof Error ? e.message : String(e)}`);
+      // Retried at every poll (files may be mid-replacement), logged once per distinct problem.
+      const message = e instanceof Error ? e.message : String(e);
+      if (message !== lastError) log(`ca: could not reload the CA, keeping the current one: ${message}`);
+      lastError = message;
     }
     // Renew the serving certificate at half life.
     if (pending === 0 && Date.now() > serving.notAfter.getTime() - (servingTtlSeconds * 1000) / 2) refreshServing('half life');

@@ -157,8 +157,10 @@ export class MeshPipeline {
   }
 
   /** Apply the store's configs to the registry without hearing our own change back; returns what moved. */
-  #applyConfigs(): { configs: Resource[]; change: RegistryChange | undefined } {
+  #applyConfigs(kinds?: ReadonlySet<string>): { configs: Resource[]; change: RegistryChange | undefined } {
     const configs = this.#o.store.list().map((s) => s.resource);
+    // The registry reads only registry kinds: when none changed, its state cannot have changed either.
+    if (kinds !== undefined && kinds.size > 0 && ![...kinds].some((k) => registryKinds.has(k))) return { configs, change: undefined };
     this.#rebuilding = true;
     try {
       this.#o.registry.setConfigs(configs);
@@ -189,7 +191,7 @@ export class MeshPipeline {
     let kind: 'full' | 'endpoints' = c.full ? 'full' : 'endpoints';
     const before = this.#served;
     if (c.full) {
-      const applied = this.#applyConfigs();
+      const applied = this.#applyConfigs(c.reasons.every((r) => r === 'config') ? kinds : undefined);
       const change = applied.change;
       const registryOnly = kinds.size > 0 && [...kinds].every((k) => registryKinds.has(k)) && c.reasons.every((r) => r === 'config');
       if (registryOnly && change === undefined) {

@@ -6,7 +6,7 @@ import { adsServiceDefinition } from '../../xds/protos.ts';
 import { Connection, type StreamSink } from './connection.ts';
 import type { ServeContext, XdsEvent } from './context.ts';
 import { onDeltaRequest, type DeltaRequest } from './delta.ts';
-import { encodeResource, type EncodedResource } from './encode.ts';
+import { EncodeCache, encodeResource, type EncodedResource } from './encode.ts';
 import { createXdsMetrics, type XdsMetrics } from './metrics.ts';
 import type { Names } from './names.ts';
 import { nodeFromWire } from './node.ts';
@@ -50,6 +50,7 @@ export class DiscoveryServer<P> {
   /** Generated output per (cache key, type, names) for the current view. */
   #cache = new Map<string, readonly EncodedResource[]>();
   #cacheNames = new Set<Names>();
+  readonly #encodeCache = new EncodeCache();
   #connCounter = 0;
 
   constructor(opts: DiscoveryServerOptions<P>) {
@@ -93,6 +94,7 @@ export class DiscoveryServer<P> {
     this.#view = view;
     this.#cache = new Map();
     this.#cacheNames = new Set();
+    this.#encodeCache.rotate();
     this.push(push);
     const t0 = this.#now();
     const n = this.#conns.size;
@@ -234,7 +236,7 @@ export class DiscoveryServer<P> {
       const hit = this.#cache.get(key);
       if (hit !== undefined) return hit;
     }
-    const generated = this.#view.generate(proxy, typeUrl, names?.list).map((r) => encodeResource(typeUrl, r));
+    const generated = this.#view.generate(proxy, typeUrl, names?.list).map((r) => encodeResource(typeUrl, r, this.#encodeCache));
     if (key !== undefined) {
       this.#cache.set(key, generated);
       // The cache key names the Names object by id: keep it alive as long as the entry.

@@ -2,7 +2,7 @@
 // workloads holding old-root certificates and workloads holding new-root certificates trust each other throughout.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -11,7 +11,8 @@ import { memoryIo } from '../../cli/io.ts';
 import { IdentityManager, type WorkloadIdentity } from '../../agent/identity/manager.ts';
 import { connectEcho, startEchoServer } from '../../agent/identity/testing.ts';
 import { splitCertificates } from '../pki/pem.ts';
-import { openssl, startTestCa, tempDir } from '../testing/harness.ts';
+import { createCertificate, openssl, startTestCa, tempDir, waitForLog } from '../testing/harness.ts';
+import { createKeyAndCsr } from '../../agent/identity/csr.ts';
 import { mintBootstrapToken } from './auth/token.ts';
 import { requireTokenKeys, rotateRoot } from './store.ts';
 
@@ -132,3 +133,30 @@ test('the old root leaves the trust bundle on its own when the overlap ends', as
     d.remove();
   }
 });
+
+test('a damaged ca.json under a running CA is logged once and the current CA keeps signing', async () => {
+  const d = tempDir();
+  const ca = await startTestCa({ stateDir: d.dir, pollIntervalMs: 20 });
+  try {
+    const bundle = ca.cp.ca.trustBundlePem();
+    writeFileSync(join(d.dir, 'ca', 'ca.json'), '{ damaged');
+    assert.match(await waitForLog(ca, /could not reload the CA/), /ca\.json is not valid JSON/);
+    // Further polls (20 ms apart) keep failing but do not repeat the line.
+    await once(setTimeoutEmitter(200), 'tick');
+    assert.equal(ca.logs.filter((l) => l.includes('could not reload the CA')).length, 1);
+    assert.equal(ca.cp.ca.trustBundlePem(), bundle);
+    const token = await mintBootstrapToken({ keys: requireTokenKeys(d.dir), identity: { namespace: 'a', serviceAccount: 'b' }, ttlSeconds: 60 });
+    const r = await createCertificate({ address: ca.address, rootsPem: bundle, csrPem: (await createKeyAndCsr('ecdsa-p256', undefined)).csrPem, token });
+    assert.ok(r.ok);
+  } finally {
+    await ca.close();
+    d.remove();
+  }
+});
+
+/** An emitter that ticks once after `ms`: lets the CA's poller run several times (asserting an absence needs time). */
+function setTimeoutEmitter(ms: number): EventEmitter {
+  const e = new EventEmitter();
+  setTimeout(() => e.emit('tick'), ms);
+  return e;
+}

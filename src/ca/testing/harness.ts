@@ -1,6 +1,7 @@
 // Test harness for the CA: a real gRPC server on 127.0.0.1:0 with the control plane's TLS credentials, a plain
 // @grpc/grpc-js client for CreateCertificate, temporary directories and an openssl runner. Used by tests and bench.
 import { execFile } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,13 +20,22 @@ export interface TestCa {
   address: string;
   port: number;
   logs: string[];
+  /** Emits 'line' for every log line, so tests can wait for one. */
+  logEvents: EventEmitter<{ line: [string] }>;
   close(): Promise<void>;
 }
 
 /** Starts the CA on a fresh gRPC server bound to 127.0.0.1 (port 0 unless given). */
 export async function startTestCa(opts: Partial<CaControlPlaneOptions> & { stateDir: string; port?: number; serverOptions?: grpc.ServerOptions }): Promise<TestCa> {
   const logs: string[] = [];
-  const cp = await startCaForControlPlane({ log: (l) => logs.push(l), ...opts });
+  const logEvents = new EventEmitter<{ line: [string] }>();
+  const cp = await startCaForControlPlane({
+    log: (l) => {
+      logs.push(l);
+      logEvents.emit('line', l);
+    },
+    ...opts,
+  });
   const server = new grpc.Server(opts.serverOptions);
   cp.register(server);
   const port = await new Promise<number>((resolve, reject) =>
@@ -37,6 +47,7 @@ export async function startTestCa(opts: Partial<CaControlPlaneOptions> & { state
     port,
     address: `127.0.0.1:${port}`,
     logs,
+    logEvents,
     async close() {
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await cp.close();
@@ -79,4 +90,18 @@ export function openssl(args: string[], cwd?: string): Promise<string> {
   return new Promise((resolve, reject) =>
     execFile('openssl', args, { cwd, timeout: 20_000 }, (e, stdout, stderr) => (e ? reject(new Error(`openssl ${args.join(' ')}: ${stderr || e.message}`)) : resolve(stdout))),
   );
+}
+
+/** Resolves with the first log line (already logged or future) that matches `re`. */
+export function waitForLog(ca: TestCa, re: RegExp): Promise<string> {
+  const seen = ca.logs.find((l) => re.test(l));
+  if (seen) return Promise.resolve(seen);
+  return new Promise((resolve) => {
+    const on = (l: string): void => {
+      if (!re.test(l)) return;
+      ca.logEvents.off('line', on);
+      resolve(l);
+    };
+    ca.logEvents.on('line', on);
+  });
 }

@@ -41,6 +41,8 @@ Subcommands:
                   [--key-type ecdsa-p256|rsa-2048]  [--ca-server-name NAME]
 
 The state dir defaults to $WEFT_STATE_DIR. Durations use Go syntax (90s, 30m, 24h); 'd' (days) is accepted too.
+Exit codes: 0 done; 2 usage error, no CA in the state dir, unreadable file, refused rotation, or a CA request that
+failed (unreachable, credentials refused, identity refused).
 `;
 
 const flagSpec = {

@@ -461,6 +461,39 @@ describe('Bookinfo in explicit-proxy mode (HTTP_PROXY set, as weft run does)', (
   });
 });
 
+describe('details v2, the sample\'s egress client', () => {
+  test('asks the Google Books API through the proxy (http://www.googleapis.com/…) and maps the volume', async () => {
+    const volume = {
+      items: [{ volumeInfo: {
+        authors: ['William Shakespeare'], publishedDate: '2002-02-04', printType: 'BOOK', pageCount: 80, publisher: 'Courier Corporation',
+        language: 'en', industryIdentifiers: [{ type: 'ISBN_13', identifier: '9780486424613' }, { type: 'ISBN_10', identifier: '0486424618' }],
+      } }],
+    };
+    const books = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(volume));
+    });
+    await new Promise<void>((r) => books.listen(0, '127.0.0.1', r));
+    running.push({ server: books, port: 0, url: '', stop: () => new Promise((r) => books.close(() => r())) });
+    const booksAddr = `127.0.0.1:${(books.address() as AddressInfo).port}`;
+    const proxy = await forwardProxy((host) => (host === 'www.googleapis.com' ? booksAddr : undefined));
+    const details = await start({ service: 'details', version: 'v2', env: { ...NO_ENV, httpProxy: proxy.url } });
+    const d = await call(`${details.app.url}/details/0`, { headers: { 'x-request-id': 'egress-1' } });
+    assert.equal(d.status, 200);
+    assert.deepEqual(JSON.parse(d.body), {
+      id: 0, author: 'William Shakespeare', year: '2002-02-04', type: 'paperback', pages: 80, publisher: 'Courier Corporation',
+      language: 'English', 'ISBN-10': '0486424618', 'ISBN-13': '9780486424613',
+    });
+    assert.deepEqual(proxy.seen.map((x) => [x.requestTarget, x.headers['x-request-id']]), [['http://www.googleapis.com/books/v1/volumes?q=isbn:0486424618', 'egress-1']]);
+
+    // No route to the outside (REGISTRY_ONLY, say): a 400 with the reason, as the sample's rescue does.
+    const blocked = await start({ service: 'details', version: 'v2', env: { ...NO_ENV, httpProxy: (await forwardProxy(() => undefined)).url } });
+    const b = await call(`${blocked.app.url}/details/0`);
+    assert.equal(b.status, 400);
+    assert.match((JSON.parse(b.body) as { error: string }).error, /status 503/);
+  });
+});
+
 test('backend addresses follow the sample\'s variables, and flags override them', () => {
   const env = NO_ENV.bookinfo;
   assert.equal(backendUrl('details', env), 'http://details:9080');

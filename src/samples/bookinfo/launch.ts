@@ -1,6 +1,7 @@
 // Starts one Bookinfo service from plain values: which service and version, where to listen, where its backends
 // are, and the explicit-proxy settings. main.ts (the command line) and the tests both come through here.
 import type { BookinfoEnv } from '../../core/env.ts';
+import type { DetailsVersion } from './details.ts';
 import type { RatingsVersion } from './ratings.ts';
 import type { ReviewsVersion } from './reviews.ts';
 import { OutboundClient } from './shared/http-client.ts';
@@ -16,7 +17,7 @@ export const BOOKINFO_PORT = 9080;
 
 export interface ServiceSpec {
   service: BookinfoService;
-  /** reviews: v1|v2|v3; ratings: v1|v-faulty|v-delayed|v-unavailable|v-unhealthy; others: v1. Default v1. */
+  /** reviews: v1|v2|v3; ratings: v1|v-faulty|v-delayed|v-unavailable|v-unhealthy; details: v1|v2; productpage: v1. Default v1. */
   version?: string;
   /** Listen port (default 9080; 0 picks a free one). */
   port?: number;
@@ -27,6 +28,8 @@ export interface ServiceSpec {
   /** Environment values, as read by src/core/env.ts. */
   env: { httpProxy: string | undefined; noProxy: string | undefined; bookinfo: BookinfoEnv };
   log: LogFn;
+  /** details v2: the Google Books volumes endpoint to ask (default http://www.googleapis.com/books/v1/volumes). */
+  bookService?: string;
   /** productpage's per-attempt backend deadline (tests shorten it). */
   timeoutMs?: number;
 }
@@ -74,9 +77,16 @@ export async function createApp(spec: ServiceSpec): Promise<BookinfoApp> {
   const version = spec.version ?? spec.env.bookinfo.serviceVersion ?? 'v1';
   const url = (name: 'details' | 'reviews' | 'ratings'): string => backendUrl(name, spec.env.bookinfo, spec.backends?.[name]);
   switch (spec.service) {
-    case 'details':
-      oneOf('details', version, ['v1'] as const);
-      return (await import('./details.ts')).createDetailsApp();
+    case 'details': {
+      const { createDetailsApp, DETAILS_VERSIONS } = await import('./details.ts');
+      const v = oneOf<DetailsVersion>('details', version, DETAILS_VERSIONS);
+      return createDetailsApp({
+        version: v,
+        log: spec.log,
+        ...(v === 'v2' ? { client: outbound(spec) } : {}),
+        ...(spec.bookService !== undefined ? { bookServiceUrl: spec.bookService } : {}),
+      });
+    }
     case 'ratings': {
       const { createRatingsApp, RATINGS_VERSIONS } = await import('./ratings.ts');
       return createRatingsApp({ version: oneOf<RatingsVersion>('ratings', version, RATINGS_VERSIONS) });

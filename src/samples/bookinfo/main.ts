@@ -16,10 +16,12 @@ Flags:
   --port N              Listen port (default ${BOOKINFO_PORT}; 0 picks a free one).
   --address ADDR        Listen address (default 0.0.0.0).
   --version V           reviews: v1 (no stars), v2 (black stars), v3 (red stars); ratings: v1, v-faulty,
-                        v-delayed, v-unavailable, v-unhealthy. Default $SERVICE_VERSION, else v1.
+                        v-delayed, v-unavailable, v-unhealthy; details: v1, v2 (asks the Google Books API).
+                        Default $SERVICE_VERSION, else v1.
   --details HOST:PORT   Where productpage finds details (default $DETAILS_HOSTNAME[.$SERVICES_DOMAIN]:$DETAILS_SERVICE_PORT,
   --reviews HOST:PORT   i.e. details:9080; likewise reviews and ratings).
   --ratings HOST:PORT
+  --book-service URL    details v2: the volumes endpoint (default http://www.googleapis.com/books/v1/volumes).
   --drain SECONDS       On SIGTERM, how long in-flight requests may take before connections are closed (default 10).
   -h, --help            Show this help.
 
@@ -56,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
         reviews: { type: 'string' },
         ratings: { type: 'string' },
         drain: { type: 'string' },
+        'book-service': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -84,6 +87,7 @@ export async function main(argv: string[]): Promise<number> {
     running = await startService({
       service: service as BookinfoService,
       ...(values.version !== undefined ? { version: values.version } : {}),
+      ...(values['book-service'] !== undefined ? { bookService: values['book-service'] } : {}),
       port: portFlag(values.port, '--port') ?? BOOKINFO_PORT,
       host: values.address ?? '0.0.0.0',
       backends,

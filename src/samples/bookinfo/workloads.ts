@@ -47,6 +47,12 @@ export const BOOKINFO_WORKLOADS: readonly BookinfoWorkload[] = [
   workload('productpage', 'v1'),
 ];
 
+/**
+ * details-v2 (platform/kube/bookinfo-details-v2.yaml, which names no service account): the egress example, asking
+ * http://www.googleapis.com for the book. Not among the six started by default.
+ */
+export const DETAILS_V2_WORKLOAD: BookinfoWorkload = { ...workload('details', 'v2'), serviceAccount: 'default' };
+
 export interface CommandOptions {
   /** Port the app listens on (on one machine each workload needs its own; default 9080). */
   port?: number;

@@ -1,6 +1,6 @@
 // The proxy's own workload ports: every port of a service that has an endpoint at one of the proxy's IPs
 // (plus ports named in the proxy metadata), deduplicated by target port. Inbound listeners and clusters use these.
-import { type Endpoint, type Protocol, autoRegisteredName, isHttpProtocol, parseProtocol } from '../snapshot/model.ts';
+import { type Endpoint, type Protocol, autoRegisteredName, isHttpProtocol, labelsMatch, parseProtocol } from '../snapshot/model.ts';
 import type { ProxyView } from '../snapshot/view.ts';
 
 export interface InboundPort {
@@ -13,7 +13,9 @@ export interface InboundPort {
 
 /**
  * The endpoints that are this proxy's own workload: at one of its IPs, and — when several workloads share an address,
- * as they do on loopback in one-machine mode — named as the proxy (its pod name or its auto-registered entry).
+ * as they can on loopback in one-machine mode — its auto-registered entry or those whose labels include the proxy's.
+ * Only fields in the proxy's class and its addresses are read (never its name), so proxies that the server's
+ * generation cache treats as equal get equal inbound config.
  */
 function ownEndpoints(view: ProxyView): Array<{ ep: Endpoint; protocol: Protocol; host: string }> {
   const p = view.proxy;
@@ -25,9 +27,10 @@ function ownEndpoints(view: ProxyView): Array<{ ep: Endpoint; protocol: Protocol
       if (sp) atIp.push({ ep, protocol: sp.protocol, host: ep.serviceHost });
     }
   }
-  const names = new Set([p.name, ...(p.autoRegisterGroup !== '' ? p.ipAddresses.map((ip) => autoRegisteredName(p.autoRegisterGroup, ip)) : [])]);
-  const named = atIp.filter((x) => names.has(x.ep.workloadName));
-  return named.length > 0 ? named : atIp;
+  const autoNames = new Set(p.autoRegisterGroup !== '' ? p.ipAddresses.map((ip) => autoRegisteredName(p.autoRegisterGroup, ip)) : []);
+  const hasLabels = Object.keys(p.labels).length > 0;
+  const mine = atIp.filter((x) => autoNames.has(x.ep.workloadName) || (hasLabels && labelsMatch(p.labels, x.ep.labels)));
+  return mine.length > 0 ? mine : atIp;
 }
 
 export function inboundPorts(view: ProxyView): InboundPort[] {

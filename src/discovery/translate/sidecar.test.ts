@@ -239,12 +239,12 @@ kind: WorkloadEntry
 metadata: { name: app-b, namespace: default }
 spec: { address: 127.0.0.1, labels: { mesh: "yes", app: b }, ports: { http: 18082 } }
 `));
-  const ports = (name: string) =>
-    gen(sidecarProxy({ ip: '127.0.0.1', name }), snap, TypeUrl.cluster)
+  const ports = (name: string, app: string) =>
+    gen(sidecarProxy({ ip: '127.0.0.1', name, labels: { app } }), snap, TypeUrl.cluster)
       .map((c) => String(c['name']))
       .filter((n) => n.startsWith('inbound|'));
-  assert.deepEqual(ports('app-a'), ['inbound|18081||']);
-  assert.deepEqual(ports('app-b'), ['inbound|18082||']);
+  assert.deepEqual(ports('app-a', 'a'), ['inbound|18081||']);
+  assert.deepEqual(ports('app-b', 'b'), ['inbound|18082||']);
 });
 
 test('proxies of one class share generated objects (so the server encodes them once); inbound parts are their own', () => {

@@ -68,6 +68,21 @@ export function caChannelSettings(address: string, serverName: string | undefine
   return { options: { 'grpc.ssl_target_name_override': 'ca.weft.invalid' }, verify: { checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert) } };
 }
 
+/**
+ * gRPC credentials and channel options for talking to the control plane on 15012 (CA or xDS): its serving
+ * certificate verified against `rootsPem` and the address, and, when given, the workload's certificate presented
+ * for mTLS. Build a new channel after a rotation to present the new certificate.
+ */
+export function controlPlaneCredentials(o: { address: string; rootsPem: string; identity?: Pick<WorkloadIdentity, 'certChainPem' | 'keyPem'>; serverName?: string }): {
+  credentials: grpc.ChannelCredentials;
+  options: grpc.ChannelOptions;
+} {
+  const { options, verify } = caChannelSettings(o.address, o.serverName);
+  const roots = Buffer.from(o.rootsPem);
+  const credentials = o.identity ? grpc.credentials.createSsl(roots, Buffer.from(o.identity.keyPem), Buffer.from(o.identity.certChainPem), verify) : grpc.credentials.createSsl(roots, null, null, verify);
+  return { credentials, options };
+}
+
 /** setTimeout's limit; longer waits are split. */
 const maxTimerMs = 2_147_483_647;
 
@@ -190,10 +205,13 @@ export class IdentityManager extends EventEmitter<{ rotated: [WorkloadIdentity];
 
   async #call(csrPem: string, withCert: WorkloadIdentity | undefined): Promise<IstioCertificateResponse> {
     const o = this.#o;
-    const roots = Buffer.from(this.#current ? this.#current.rootsPem + o.caRootsPem : o.caRootsPem);
-    const { options, verify } = caChannelSettings(o.caAddress, o.caServerName);
-    const creds = withCert ? grpc.credentials.createSsl(roots, Buffer.from(withCert.keyPem), Buffer.from(withCert.certChainPem), verify) : grpc.credentials.createSsl(roots, null, null, verify);
-    const client = newCertificateClient(o.caAddress, creds, options);
+    const { credentials, options } = controlPlaneCredentials({
+      address: o.caAddress,
+      rootsPem: this.#current ? this.#current.rootsPem + o.caRootsPem : o.caRootsPem,
+      ...(withCert ? { identity: withCert } : {}),
+      ...(o.caServerName ? { serverName: o.caServerName } : {}),
+    });
+    const client = newCertificateClient(o.caAddress, credentials, options);
     try {
       const md = new grpc.Metadata();
       const token = withCert ? undefined : await o.token?.();

@@ -12,6 +12,7 @@ import type { Raw } from './config/raw.ts';
 import { emptySnapshot, type ProxySnapshot } from './config/snapshot.ts';
 import type { Direction, ProxyServices } from './hcm/services.ts';
 import { ListenerManager } from './listener/listener-manager.ts';
+import type { SecretStore } from './tls/secrets.ts';
 import { IstioMetrics, workloadFromMetadata, type MetricScope, type WorkloadInfo } from './stats/istio-metrics.ts';
 
 export interface EngineOptions {
@@ -33,6 +34,8 @@ export class ProxyEngine implements ProxyServices {
   readonly accessLog: AccessLog | undefined;
   readonly workload: WorkloadInfo;
   draining = false;
+  /** Workload identity for mutual TLS (set by the agent when it has one). */
+  secrets: SecretStore | undefined;
   /** Ports the proxy binds itself (never bound again for an LDS listener). */
   readonly reserved = new Set<number>();
   private readonly rand: () => number;
@@ -90,6 +93,13 @@ export class ProxyEngine implements ProxyServices {
     return errors;
   }
 
+  /** Give the proxy its workload identity (SDS `default` and `ROOTCA`): inbound mTLS and ISTIO_MUTUAL upstreams. */
+  setSecrets(secrets: SecretStore): void {
+    this.secrets = secrets;
+    this.clusters.secrets = secrets;
+    this.clusters.setClusters(this.state.clusterConfigs().map((c) => c));
+  }
+
   /** RDS names the current listeners reference (XdsSink). */
   routeNames(): Set<string> {
     return this.state.routeNames();
@@ -100,7 +110,8 @@ export class ProxyEngine implements ProxyServices {
     return this.state.endpointNames();
   }
 
-  metricScope(direction: Direction, clusterName: string, cluster: Cluster | undefined, host: Host | undefined): MetricScope {
+  metricScope(direction: Direction, clusterName: string, cluster: Cluster | undefined, host: Host | undefined, peer?: string): MetricScope {
+    if (direction === 'inbound' && peer !== undefined) return this.inboundPeerScope(peer);
     const key: object | undefined = host ?? cluster;
     const cache = this.scopes[direction];
     let scope = key ? cache.get(key) : this.noClusterScopes.get(`${direction}|${clusterName}`);
@@ -136,6 +147,29 @@ export class ProxyEngine implements ProxyServices {
     }
     if (key) cache.set(key, scope);
     else this.noClusterScopes.set(`${direction}|${clusterName}`, scope);
+    return scope;
+  }
+
+  private readonly peerScopes = new Map<string, MetricScope>();
+
+  /** Inbound requests over mutual TLS: the peer's SPIFFE id gives source_principal (bounded by the mesh's identities). */
+  private inboundPeerScope(peer: string): MetricScope {
+    let scope = this.peerScopes.get(peer);
+    if (scope) return scope;
+    const me = this.workload;
+    const m = /^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(peer);
+    const source = { ...workloadFromMetadata(undefined), principal: peer, namespace: m?.[1] ?? 'unknown', workload: m?.[2] ?? 'unknown' };
+    scope = this.metrics.scope({
+      reporter: 'destination',
+      source,
+      destination: me,
+      destinationService: `${me.canonicalService}.${me.namespace}.svc.cluster.local`,
+      destinationServiceName: me.canonicalService,
+      destinationServiceNamespace: me.namespace,
+      requestProtocol: 'http',
+      connectionSecurityPolicy: 'mutual_tls',
+    });
+    if (this.peerScopes.size < 10_000) this.peerScopes.set(peer, scope);
     return scope;
   }
 

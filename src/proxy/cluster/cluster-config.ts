@@ -2,6 +2,7 @@
 // Runtime state (hosts, pools, counters) lives in ./cluster-manager.ts and survives config versions.
 import type { FieldError, Result } from '../../core/result.ts';
 import { Errors, type Raw, arr, at, durationMs, obj, str, wrappedNum } from '../config/raw.ts';
+import { compileTransportMatches, compileTransportSocket, type TransportMatch, type UpstreamTls } from '../tls/upstream-tls.ts';
 
 export type DiscoveryType = 'eds' | 'static' | 'strict_dns' | 'original_dst';
 export type LbPolicy = 'round_robin' | 'least_request' | 'random';
@@ -17,6 +18,8 @@ export interface EndpointConfig {
   priority: number;
   /** Istio workload metadata (`filter_metadata.istio.workload`: name;namespace;service;revision;cluster) when present. */
   workload: string | undefined;
+  /** filter_metadata["envoy.transport_socket_match"] (Istio: tlsMode=istio for endpoints with a sidecar). */
+  socketMatch: Record<string, string>;
 }
 
 export interface ClusterConfig {
@@ -39,7 +42,9 @@ export interface ClusterConfig {
   idleTimeoutMs: number;
   /** Outlier detection: eject a host after this many consecutive 5xx (0 = off). */
   outlier: { consecutive5xx: number; consecutiveGatewayErrors: number; baseEjectionMs: number; maxEjectionPercent: number } | undefined;
-  /** Upstream TLS origination requested by the control plane (not yet implemented: such clusters are rejected). */
+  /** Upstream TLS (transport_socket), and the per-endpoint choices of transport_socket_matches. */
+  tls: UpstreamTls | undefined;
+  tlsMatches: TransportMatch[];
   raw: Raw;
 }
 
@@ -90,9 +95,8 @@ export function compileCluster(raw: Raw): Result<ClusterConfig, FieldError[]> {
   const thresholds = obj(arr(obj(raw['circuit_breakers'])?.['thresholds'])[0]);
   const http = obj(obj(obj(raw['typed_extension_protocol_options'])?.['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'])?.['common_http_protocol_options']) ?? obj(raw['common_http_protocol_options']);
   const od = obj(raw['outlier_detection']);
-  if (raw['transport_socket'] !== undefined && str(obj(raw['transport_socket'])?.['name']) !== 'envoy.transport_sockets.raw_buffer') {
-    errors.add('transport_socket', 'upstream TLS origination is not implemented yet in this proxy');
-  }
+  const tls = compileTransportSocket(raw['transport_socket'], 'transport_socket', errors);
+  const tlsMatches = compileTransportMatches(raw, errors);
   const value: ClusterConfig = {
     name,
     type,
@@ -113,6 +117,8 @@ export function compileCluster(raw: Raw): Result<ClusterConfig, FieldError[]> {
           maxEjectionPercent: wrappedNum(od['max_ejection_percent']) ?? 10,
         }
       : undefined,
+    tls,
+    tlsMatches,
     raw,
   };
   return errors.any ? { ok: false, error: errors.list } : { ok: true, value };
@@ -148,7 +154,10 @@ function compileEndpoints(raw: Raw, path: string, errors: Errors): EndpointConfi
         return errors.add(at(epath, 'endpoint.address.socket_address'), 'endpoint needs a socket address with address and port_value 1..65535');
       }
       const health = str(eo['health_status']) ?? 'UNKNOWN';
-      const istio = obj(obj(obj(eo['metadata'])?.['filter_metadata'])?.['istio']);
+      const fm = obj(obj(eo['metadata'])?.['filter_metadata']);
+      const istio = obj(fm?.['istio']);
+      const socketMatch: Record<string, string> = {};
+      for (const [k, v] of Object.entries(obj(fm?.['envoy.transport_socket_match']) ?? {})) if (typeof v === 'string') socketMatch[k] = v;
       out.push({
         address,
         port,
@@ -156,6 +165,7 @@ function compileEndpoints(raw: Raw, path: string, errors: Errors): EndpointConfi
         healthy: health === 'UNKNOWN' || health === 'HEALTHY' || health === 'DEGRADED',
         priority,
         workload: str(istio?.['workload']),
+        socketMatch,
       });
     });
   });

@@ -3,6 +3,7 @@
 import type { ClusterConfig, EndpointConfig, LoadAssignment } from './cluster-config.ts';
 import { Host } from './host.ts';
 import { makeLoadBalancer, type LoadBalancer } from './load-balancer.ts';
+import type { SecretStore } from '../tls/secrets.ts';
 
 export class Cluster {
   config: ClusterConfig;
@@ -14,8 +15,11 @@ export class Cluster {
   private readonly dynamic = new Map<string, Host>();
   stats = { rqTotal: 0, rqRetry: 0, cxConnectFail: 0, rqTimeout: 0, overflow: 0, noHealthy: 0 };
 
-  constructor(config: ClusterConfig) {
+  secrets: SecretStore | undefined;
+
+  constructor(config: ClusterConfig, secrets: SecretStore | undefined) {
     this.config = config;
+    this.secrets = secrets;
     this.lb = makeLoadBalancer(config.lbPolicy);
     if (config.type !== 'eds') this.setEndpoints(config.endpoints);
   }
@@ -39,6 +43,7 @@ export class Cluster {
       h.healthy = e.healthy;
       h.priority = e.priority;
       h.workload = e.workload;
+      h.socketMatch = e.socketMatch;
       this.tune(h);
       next.push(h);
     }
@@ -47,6 +52,14 @@ export class Cluster {
   }
 
   private tune(h: Host): void {
+    h.secrets = this.secrets;
+    h.tls = this.config.tls;
+    for (const m of this.config.tlsMatches) {
+      if (Object.entries(m.match).every(([k, v]) => h.socketMatch[k] === v)) {
+        h.tls = m.tls;
+        break;
+      }
+    }
     h.connectTimeoutMs = this.config.connectTimeoutMs;
     h.idleTimeoutMs = this.config.idleTimeoutMs;
     h.maxRequestsPerConnection = this.config.maxRequestsPerConnection;
@@ -93,6 +106,8 @@ export class Cluster {
 }
 
 export class ClusterManager {
+  /** Workload secrets for ISTIO_MUTUAL upstreams (undefined: no identity, such connections fail with UF). */
+  secrets: SecretStore | undefined;
   private clusters = new Map<string, Cluster>();
   private assignments = new Map<string, LoadAssignment>();
   /** One timer for all idle-connection timeouts instead of one per request. */
@@ -121,9 +136,10 @@ export class ClusterManager {
     for (const c of configs) {
       const existing = this.clusters.get(c.name);
       if (existing) {
+        existing.secrets = this.secrets;
         existing.update(c);
         next.set(c.name, existing);
-      } else next.set(c.name, new Cluster(c));
+      } else next.set(c.name, new Cluster(c, this.secrets));
     }
     for (const [name, c] of this.clusters) if (!next.has(name)) c.close();
     this.clusters = next;

@@ -1,6 +1,8 @@
 // An upstream host at runtime: its address, health, outlier state, active request count (for least request)
 // and its HTTP/1.1 connection pool (idle keep-alive connections reused LIFO, so the warmest socket goes first).
 import { UpstreamConnection, type HostPool } from './upstream-connection.ts';
+import { tlsConnectOptions, type UpstreamTls } from '../tls/upstream-tls.ts';
+import type { SecretStore } from '../tls/secrets.ts';
 
 export class Host implements HostPool {
   readonly address: string;
@@ -27,6 +29,10 @@ export class Host implements HostPool {
   connectTimeoutMs = 5000;
   idleTimeoutMs = 3_600_000;
   maxRequestsPerConnection = 0;
+  /** TLS origination for connections to this host (cluster transport socket or the matching socket match). */
+  tls: UpstreamTls | undefined;
+  secrets: SecretStore | undefined;
+  socketMatch: Record<string, string> = {};
 
   constructor(address: string, port: number) {
     this.address = address;
@@ -42,7 +48,8 @@ export class Host implements HostPool {
     }
     // (Expired idle connections are closed by sweep(); a just-expired one is still safe to reuse.)
     this.connections++;
-    return { conn: new UpstreamConnection(this.address, this.port, this.connectTimeoutMs, this), reused: false };
+    const tlsOptions = this.tls ? tlsConnectOptions(this.tls, this.secrets) : undefined;
+    return { conn: new UpstreamConnection(this.address, this.port, this.connectTimeoutMs, this, tlsOptions), reused: false };
   }
 
   release(conn: UpstreamConnection): void {

@@ -1,6 +1,7 @@
 // One HTTP/1.1 connection to an upstream host: a socket plus a response parser, carrying one request at a time
 // for whichever attempt currently owns it. Kept alive in the host's pool between requests.
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { Http1Parser, type ParserEvents } from '../http1/parser.ts';
 import type { MessageHead, ResponseHead, HeadError } from '../http1/head.ts';
 
@@ -40,12 +41,20 @@ export class UpstreamConnection implements ParserEvents {
   /** performance.now() when it went back to the pool (idle timeout is swept, not timed per request). */
   idleSince = 0;
 
-  constructor(host: string, port: number, connectTimeoutMs: number, pool: HostPool) {
+  /** TLS options for an encrypted connection, a string when TLS is required but impossible (no certificate yet). */
+  constructor(host: string, port: number, connectTimeoutMs: number, pool: HostPool, tlsOptions?: tls.ConnectionOptions | string) {
     this.pool = pool;
     this.parser = new Http1Parser('response', this);
-    this.socket = net.connect({ host, port, noDelay: true });
+    if (typeof tlsOptions === 'string') {
+      // Fail like a connect failure, asynchronously, so the caller sees the same event order as for a refused TCP connect.
+      this.socket = new net.Socket();
+      setImmediate(() => this.fail('connect_failure', tlsOptions));
+      return;
+    }
+    this.socket = tlsOptions ? tls.connect({ ...tlsOptions, host, port }) : net.connect({ host, port, noDelay: true });
+    if (tlsOptions) this.socket.setNoDelay(true);
     this.connectTimer = setTimeout(() => this.fail('connect_timeout', 'connection timeout'), connectTimeoutMs);
-    this.socket.on('connect', () => {
+    this.socket.on(tlsOptions ? 'secureConnect' : 'connect', () => {
       clearTimeout(this.connectTimer);
       this.connected = true;
       this.handler?.onUpstreamConnect();

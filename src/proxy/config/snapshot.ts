@@ -16,6 +16,8 @@ export interface ProxySnapshot {
   /** Istio's `virtualInbound` HTTP chains by destination port, and its port-less HTTP chain. */
   inboundHttpByPort: ReadonlyMap<number, HcmConfig>;
   inboundHttpDefault: HcmConfig | undefined;
+  /** The same for chains matching transport_protocol "tls" (mutual TLS from peer sidecars). */
+  inboundTlsHttpByPort: ReadonlyMap<number, HcmConfig>;
 }
 
 export const emptySnapshot: ProxySnapshot = {
@@ -25,6 +27,7 @@ export const emptySnapshot: ProxySnapshot = {
   tcpByPort: new Map(),
   inboundHttpByPort: new Map(),
   inboundHttpDefault: undefined,
+  inboundTlsHttpByPort: new Map(),
 };
 
 /** Istio's name for the inbound capture listener (15006). */
@@ -44,13 +47,18 @@ export function buildSnapshot(listeners: ReadonlyMap<string, ListenerConfig>, ro
   }
   const inboundHttpByPort = new Map<number, HcmConfig>();
   let inboundHttpDefault: HcmConfig | undefined;
+  const inboundTlsHttpByPort = new Map<number, HcmConfig>();
   const inbound = listeners.get(VIRTUAL_INBOUND);
   if (inbound) {
     for (const c of [...inbound.chains, ...(inbound.defaultChain ? [inbound.defaultChain] : [])]) {
+      if (c.action.kind === 'http' && c.transportProtocol === 'tls' && c.destinationPort !== undefined) {
+        if (!inboundTlsHttpByPort.has(c.destinationPort)) inboundTlsHttpByPort.set(c.destinationPort, c.action.hcm);
+        continue;
+      }
       if (c.action.kind !== 'http' || (c.transportProtocol !== undefined && c.transportProtocol !== 'raw_buffer')) continue;
       if (c.destinationPort === undefined) inboundHttpDefault ??= c.action.hcm;
       else if (!inboundHttpByPort.has(c.destinationPort)) inboundHttpByPort.set(c.destinationPort, c.action.hcm);
     }
   }
-  return { listeners, routes, httpByPort, tcpByPort, inboundHttpByPort, inboundHttpDefault };
+  return { listeners, routes, httpByPort, tcpByPort, inboundHttpByPort, inboundHttpDefault, inboundTlsHttpByPort };
 }

@@ -25,6 +25,16 @@ export interface ListenerContext {
   maxHeaderBytes: number;
 }
 
+/** What the transport told us about a downstream connection (mutual TLS on the inbound listener). */
+export interface DownstreamTls {
+  /** The peer's SPIFFE id (validated against the mesh roots), if it presented one. */
+  peer: string | undefined;
+  /** The service port from the SNI Istio clients send (`outbound_.9080_._.reviews…`), if any. */
+  sniPort: number | undefined;
+  /** The TCP socket under the TLS session (for addresses and ports). */
+  transport: net.Socket;
+}
+
 export class DownstreamConnection implements ParserEvents {
   readonly socket: net.Socket;
   readonly ctx: ListenerContext;
@@ -34,23 +44,36 @@ export class DownstreamConnection implements ParserEvents {
   /** Requests served on this connection. */
   served = 0;
   readonly localAddress: string;
+  readonly localPort: number;
   readonly remoteAddress: string;
   readonly remoteIp: string;
 
-  constructor(socket: net.Socket, ctx: ListenerContext) {
+  readonly tls: DownstreamTls | undefined;
+
+  constructor(socket: net.Socket, ctx: ListenerContext, tls?: DownstreamTls) {
     this.socket = socket;
     this.ctx = ctx;
+    this.tls = tls;
     this.parser = new Http1Parser('request', this, ctx.maxHeaderBytes);
-    this.remoteIp = socket.remoteAddress ?? '';
-    this.localAddress = `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`;
-    this.remoteAddress = `${this.remoteIp}:${socket.remotePort ?? 0}`;
+    const tcp = tls?.transport ?? socket;
+    this.localPort = tcp.localPort ?? 0;
+    this.remoteIp = tcp.remoteAddress ?? '';
+    this.localAddress = `${tcp.localAddress ?? ''}:${tcp.localPort ?? 0}`;
+    this.remoteAddress = `${this.remoteIp}:${tcp.remotePort ?? 0}`;
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('end', () => this.onPeerEnd());
     socket.on('error', () => this.onClose());
     socket.on('close', () => this.onClose());
     socket.on('drain', () => this.current?.onDownstreamDrain());
-    ctx.services.track(socket);
+    ctx.services.track(tcp);
+  }
+
+  /** Whether plaintext to `port` is refused because the port only accepts mutual TLS (STRICT). */
+  refusesPlaintext(port: number): boolean {
+    if (this.ctx.mode !== 'inbound' || this.tls) return false;
+    const snap = this.ctx.services.snapshot;
+    return !snap.inboundHttpByPort.has(this.localPort) && !snap.inboundHttpByPort.has(port) && (snap.inboundTlsHttpByPort.has(this.localPort) || snap.inboundTlsHttpByPort.has(port));
   }
 
   /** The HCM for a request to `port` (explicit mode looks it up per request). */
@@ -64,7 +87,15 @@ export class DownstreamConnection implements ParserEvents {
         // The chain for the port the connection arrived on (explicit mode binds one inbound listener per workload
         // port, as `weft run` does on loopback), else the request's port (a single catch-all inbound port, 15006).
         const snap = this.ctx.services.snapshot;
-        return snap.inboundHttpByPort.get(this.socket.localPort ?? 0) ?? snap.inboundHttpByPort.get(port) ?? snap.inboundHttpDefault;
+        const local = this.localPort;
+        if (this.tls) {
+          const tlsPort = this.tls.sniPort ?? port;
+          return snap.inboundTlsHttpByPort.get(local) ?? snap.inboundTlsHttpByPort.get(tlsPort) ?? snap.inboundHttpByPort.get(local) ?? snap.inboundHttpByPort.get(tlsPort) ?? snap.inboundHttpDefault;
+        }
+        const plain = snap.inboundHttpByPort.get(local) ?? snap.inboundHttpByPort.get(port);
+        // Plaintext to a port that only accepts mutual TLS (PeerAuthentication STRICT): no chain matches.
+        if (!plain && (snap.inboundTlsHttpByPort.has(local) || snap.inboundTlsHttpByPort.has(port))) return undefined;
+        return plain ?? snap.inboundHttpDefault;
       }
     }
   }

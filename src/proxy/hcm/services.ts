@@ -5,6 +5,7 @@ import type { Cluster, ClusterManager } from '../cluster/cluster-manager.ts';
 import type { Host } from '../cluster/host.ts';
 import type { ProxySnapshot } from '../config/snapshot.ts';
 import type { MetricScope } from '../stats/istio-metrics.ts';
+import type { SecretStore } from '../tls/secrets.ts';
 
 export type Direction = 'outbound' | 'inbound';
 
@@ -13,11 +14,13 @@ export interface ProxyServices {
   readonly snapshot: ProxySnapshot;
   readonly clusters: ClusterManager;
   readonly accessLog: AccessLog | undefined;
+  /** Workload TLS secrets (SDS default/ROOTCA), when the proxy has an identity. */
+  readonly secrets: SecretStore | undefined;
   /** True while draining (SIGTERM): responses carry `connection: close`. */
   readonly draining: boolean;
   random(): number;
   /** The metric scope (pre-rendered labels) for requests in this direction to this cluster/host. */
-  metricScope(direction: Direction, clusterName: string, cluster: Cluster | undefined, host: Host | undefined): MetricScope;
+  metricScope(direction: Direction, clusterName: string, cluster: Cluster | undefined, host: Host | undefined, peer?: string): MetricScope;
   /** Operational log (bugs caught on the request path are reported here, never thrown). */
   log(level: 'info' | 'warn' | 'error', message: string): void;
   /** Connection accounting for drain. */

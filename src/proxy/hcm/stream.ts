@@ -95,6 +95,11 @@ export class Stream implements UpstreamHandler {
     const hcm = this.conn.hcmFor(port);
     const services = this.conn.ctx.services;
     let route: Route | undefined;
+    if (!hcm && this.conn.refusesPlaintext(port)) {
+      // PeerAuthentication STRICT: no filter chain takes plaintext here; Envoy closes such connections.
+      this.info.addFlag('NR');
+      return this.abort('filter_chain_not_found');
+    }
     if (hcm) {
       this.hcm = hcm;
       const table = hcm.route.kind === 'inline' ? hcm.route.table : services.snapshot.routes.get(hcm.route.name);
@@ -174,6 +179,10 @@ export class Stream implements UpstreamHandler {
         case 'x-forwarded-for':
           xff = xff === undefined ? value : `${xff},${value}`;
           continue;
+        case 'x-forwarded-client-cert':
+          // Only this proxy vouches for the peer (Envoy's SANITIZE_SET for a client it terminated TLS for).
+          if (this.conn.tls) continue;
+          break;
         case 'x-request-id':
           requestId = value;
           break;
@@ -188,7 +197,9 @@ export class Stream implements UpstreamHandler {
       }
       s += `${name}: ${value}\r\n`;
     }
-    if (!xfp) s += 'x-forwarded-proto: http\r\n';
+    if (!xfp) s += `x-forwarded-proto: ${this.conn.tls ? 'https' : 'http'}\r\n`;
+    const own = this.conn.ctx.services.secrets?.current()?.spiffeId;
+    if (this.conn.tls?.peer !== undefined && own !== undefined) s += `x-forwarded-client-cert: By=${own};URI=${this.conn.tls.peer}\r\n`;
     if (hcm.useRemoteAddress) xff = xff === undefined ? this.conn.remoteIp : `${xff},${this.conn.remoteIp}`;
     if (xff !== undefined) s += `x-forwarded-for: ${xff}\r\n`;
     info.xff = xff;
@@ -710,7 +721,7 @@ export class Stream implements UpstreamHandler {
     info.durationMs = performance.now() - info.startMono;
     const services = this.conn.ctx.services;
     const clusterName = info.upstreamCluster ?? '';
-    services.metricScope(this.conn.ctx.direction, clusterName, this.cluster, this.host).record(info.status, info.flagString, info.durationMs, info.bytesReceived, info.bytesSent);
+    services.metricScope(this.conn.ctx.direction, clusterName, this.cluster, this.host, this.conn.tls?.peer).record(info.status, info.flagString, info.durationMs, info.bytesReceived, info.bytesSent);
     services.accessLog?.log(info);
     if (reset) {
       this.conn.socket.destroy();

@@ -43,6 +43,8 @@ export interface ListenerConfig {
   port: number;
   /** false for Istio's per-service listeners reached through the virtual outbound listener. */
   bindToPort: boolean;
+  /** Istio's capture listeners (virtualOutbound, virtualInbound): reached via the proxy's own ports, never bound. */
+  useOriginalDst: boolean;
   chains: FilterChainConfig[];
   defaultChain: FilterChainConfig | undefined;
 }
@@ -69,7 +71,7 @@ export function compileListener(raw: Raw): Result<ListenerConfig, FieldError[]> 
   const dc = obj(raw['default_filter_chain']);
   const defaultChain = dc ? compileChain(dc, 'default_filter_chain', errors) : undefined;
   if (chains.length === 0 && !defaultChain) errors.add('filter_chains', 'listener needs at least one filter chain');
-  const value: ListenerConfig = { name, address, port, bindToPort: bool(raw['bind_to_port']) !== false, chains, defaultChain };
+  const value: ListenerConfig = { name, address, port, bindToPort: bool(raw['bind_to_port']) !== false, useOriginalDst: bool(raw['use_original_dst']) === true, chains, defaultChain };
   return errors.any ? { ok: false, error: errors.list } : { ok: true, value };
 }
 

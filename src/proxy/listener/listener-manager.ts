@@ -6,6 +6,7 @@ import { DownstreamConnection, type ListenerContext } from '../hcm/connection.ts
 import type { ProxyServices, Direction } from '../hcm/services.ts';
 import type { FilterChainConfig, ListenerConfig } from './listener-config.ts';
 import { proxyTcp } from './tcp-proxy.ts';
+import { acceptInbound } from './inbound-tls.ts';
 
 export interface BoundListener {
   name: string;
@@ -18,7 +19,10 @@ export interface BoundListener {
 
 export class ListenerManager {
   private readonly services: ProxyServices;
+  /** LDS listeners bound to their own sockets (gateways), by name. */
   readonly bound = new Map<string, BoundListener>();
+  /** The proxy's own ports (explicit outbound, inbound), by name. */
+  readonly own = new Map<string, BoundListener>();
 
   constructor(services: ProxyServices) {
     this.services = services;
@@ -27,13 +31,16 @@ export class ListenerManager {
   /** Bind one of the proxy's own ports (outbound explicit proxy or inbound). Resolves with the bound port. */
   bindOwn(name: string, address: string, port: number, mode: 'explicit' | 'inbound', direction: Direction): Promise<number> {
     const ctx: ListenerContext = { services: this.services, direction, mode, hcm: undefined, listenerName: name, maxHeaderBytes: 60 * 1024 };
-    const server = net.createServer({ noDelay: true }, (socket) => new DownstreamConnection(socket, ctx));
-    return this.listen(name, server, address, port, undefined);
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      if (mode === 'inbound') acceptInbound(socket, ctx, this.services.secrets);
+      else new DownstreamConnection(socket, ctx);
+    });
+    return this.listen(this.own, name, server, address, port, undefined);
   }
 
-  private listen(name: string, server: net.Server, address: string, port: number, config: ListenerConfig | undefined): Promise<number> {
+  private listen(into: Map<string, BoundListener>, name: string, server: net.Server, address: string, port: number, config: ListenerConfig | undefined): Promise<number> {
     const entry: BoundListener = { name, server, config, port, error: undefined };
-    this.bound.set(name, entry);
+    into.set(name, entry);
     return new Promise((resolve, reject) => {
       server.once('error', (e) => {
         entry.error = e.message;
@@ -51,11 +58,10 @@ export class ListenerManager {
   /** Reconcile bound LDS listeners with the current config. Bind errors are recorded, not thrown. */
   async reconcile(listeners: Iterable<ListenerConfig>, reserved: ReadonlySet<number>): Promise<void> {
     const wanted = new Map<string, ListenerConfig>();
-    for (const l of listeners) if (l.bindToPort && !reserved.has(l.port)) wanted.set(l.name, l);
+    for (const l of listeners) if (l.bindToPort && !l.useOriginalDst && !reserved.has(l.port) && !this.own.has(l.name)) wanted.set(l.name, l);
     for (const [name, b] of this.bound) {
-      if (b.config === undefined) continue; // the proxy's own ports
       const w = wanted.get(name);
-      if (w && w.port === b.config.port && w.address === b.config.address) {
+      if (w && b.config && w.port === b.config.port && w.address === b.config.address) {
         b.config = w;
         wanted.delete(name);
       } else {
@@ -67,7 +73,7 @@ export class ListenerManager {
     for (const l of wanted.values()) {
       const holder: { config: ListenerConfig } = { config: l };
       const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket, this.bound.get(l.name)?.config ?? holder.config));
-      binds.push(this.listen(l.name, server, l.address, l.port, l).catch(() => undefined));
+      binds.push(this.listen(this.bound, l.name, server, l.address, l.port, l).catch(() => undefined));
     }
     await Promise.all(binds);
   }
@@ -95,7 +101,7 @@ export class ListenerManager {
 
   /** Stop accepting everywhere (drain). */
   stopAccepting(): void {
-    for (const b of this.bound.values()) b.server.close();
+    for (const b of [...this.bound.values(), ...this.own.values()]) b.server.close();
   }
 }
 

@@ -1,0 +1,83 @@
+// Inbound protocol detection (Envoy's tls_inspector): the first byte of a connection tells TLS (0x16, a handshake
+// record) from plaintext. TLS connections are terminated with the workload identity and must present a client
+// certificate signed by the mesh roots that carries a SPIFFE id; plaintext goes straight to the HTTP codec (the
+// inbound chains then decide whether plaintext is allowed on that port: PERMISSIVE vs STRICT).
+import type * as net from 'node:net';
+import { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
+import type { SecretStore } from '../tls/secrets.ts';
+import { DownstreamConnection, type DownstreamTls, type ListenerContext } from '../hcm/connection.ts';
+
+/** Parse the service port out of Istio's outbound SNI `outbound_.9080_.v1_.reviews.default.svc.cluster.local`. */
+export function portFromSni(sni: string | undefined): number | undefined {
+  const m = sni ? /^outbound_\.(\d+)_\./.exec(sni) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The URI SAN that is a SPIFFE id, if exactly one. */
+function spiffeOf(cert: tls.PeerCertificate | undefined): string | undefined {
+  const uris = (cert?.subjectaltname ?? '').split(', ').filter((s) => s.startsWith('URI:spiffe://'));
+  return uris.length === 1 ? uris[0]!.slice(4) : undefined;
+}
+
+export function acceptInbound(socket: net.Socket, ctx: ListenerContext, secrets: SecretStore | undefined): void {
+  socket.once('data', (first: Buffer) => {
+    socket.pause();
+    if (first[0] !== 0x16) {
+      socket.unshift(first);
+      new DownstreamConnection(socket, ctx);
+      socket.resume();
+      return;
+    }
+    const secureContext = secrets?.serverContext();
+    if (!secureContext) {
+      // No workload certificate yet: TLS cannot be terminated.
+      socket.destroy();
+      return;
+    }
+    // The first bytes were already read from the socket, so TLS runs over a stream that replays them.
+    const transport = replayingDuplex(socket, first);
+    const t = new tls.TLSSocket(transport, { isServer: true, secureContext, requestCert: true, rejectUnauthorized: true });
+    t.on('error', () => {
+      t.destroy();
+      socket.destroy();
+    });
+    t.once('secure', () => {
+      const peer = spiffeOf(t.getPeerCertificate());
+      if (!peer) {
+        t.destroy();
+        socket.destroy();
+        return;
+      }
+      const info: DownstreamTls = { peer, sniPort: portFromSni((t as tls.TLSSocket & { servername?: string | false }).servername || undefined), transport: socket };
+      new DownstreamConnection(t as unknown as net.Socket, ctx, info);
+    });
+  });
+  socket.on('error', () => socket.destroy());
+}
+
+/** A Duplex over `socket` that first yields `head` (bytes already consumed while sniffing the protocol). */
+function replayingDuplex(socket: net.Socket, head: Buffer): Duplex {
+  const d = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end(cb);
+    },
+    destroy(err, cb) {
+      socket.destroy();
+      cb(err);
+    },
+  });
+  d.push(head);
+  socket.on('data', (c: Buffer) => {
+    if (!d.push(c)) socket.pause();
+  });
+  socket.on('end', () => d.push(null));
+  socket.on('close', () => d.destroy());
+  return d;
+}

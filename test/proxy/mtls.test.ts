@@ -1,0 +1,147 @@
+// Sidecar to sidecar over mutual TLS with identities from a real CA (the identity library, Istio's CSR API):
+// client sidecar (explicit outbound, ISTIO_MUTUAL cluster via transport_socket_matches) → server sidecar inbound
+// (TLS detected, SPIFFE client validated) → app. openssl sees the server's SPIFFE certificate; plaintext to a STRICT
+// port is refused; the server's metrics carry mutual_tls and the client's principal.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { formatSpiffeId } from '../../src/core/names/spiffe.ts';
+import { mintBootstrapToken } from '../../src/ca/server/auth/token.ts';
+import { requireTokenKeys } from '../../src/ca/server/store.ts';
+import { startTestCa, tempDir } from '../../src/ca/testing/harness.ts';
+import { IdentityManager } from '../../src/agent/identity/manager.ts';
+import { TypeUrl } from '../../src/xds/protos.ts';
+import { ProxyEngine } from '../../src/proxy/engine.ts';
+import { SecretStore } from '../../src/proxy/tls/secrets.ts';
+import { unknownWorkload } from '../../src/proxy/stats/istio-metrics.ts';
+import { hcm, outboundListener, rawExchange, routeConfig, startUpstream, viaProto, viaProxy, vhost } from './helpers.ts';
+
+const tmp = tempDir('weft-proxy-mtls-');
+after(() => tmp.remove());
+
+const SDS = { ads: {}, resource_api_version: 'V3' };
+const ISTIO_MUTUAL = {
+  name: 'envoy.transport_sockets.tls',
+  typed_config: {
+    '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+    common_tls_context: {
+      alpn_protocols: ['istio-peer-exchange', 'istio'],
+      tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: SDS }],
+      combined_validation_context: { default_validation_context: {}, validation_context_sds_secret_config: { name: 'ROOTCA', sds_config: SDS } },
+    },
+    sni: 'outbound_.9080_._.reviews.default.svc.cluster.local',
+  },
+};
+const DOWNSTREAM_MTLS = {
+  name: 'envoy.transport_sockets.tls',
+  typed_config: {
+    '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+    common_tls_context: {
+      tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: SDS }],
+      combined_validation_context: { default_validation_context: {}, validation_context_sds_secret_config: { name: 'ROOTCA', sds_config: SDS } },
+    },
+    require_client_certificate: { value: true },
+  },
+};
+
+async function identity(address: string, roots: string, sa: string): Promise<SecretStore> {
+  const m = new IdentityManager({
+    caAddress: address,
+    caRootsPem: roots,
+    token: () => mintBootstrapToken({ keys: requireTokenKeys(tmp.dir), identity: { namespace: 'default', serviceAccount: sa }, ttlSeconds: 600 }),
+    identity: { trustDomain: 'cluster.local', namespace: 'default', serviceAccount: sa },
+    ttlSeconds: 3600,
+  });
+  after(() => m.close());
+  const store = new SecretStore();
+  const id = await m.start();
+  store.update({ certChainPem: id.certChainPem, keyPem: id.keyPem, rootsPem: id.rootsPem, spiffeId: formatSpiffeId(id.spiffeId) });
+  m.on('rotated', (n) => store.update({ certChainPem: n.certChainPem, keyPem: n.keyPem, rootsPem: n.rootsPem, spiffeId: formatSpiffeId(n.spiffeId) }));
+  return store;
+}
+
+test('client sidecar → mTLS → server sidecar → app; openssl sees the SPIFFE cert; plaintext to STRICT is refused', async (t) => {
+  const ca = await startTestCa({ stateDir: tmp.dir });
+  const roots = ca.cp.ca.trustBundlePem();
+  const app = await startUpstream('reviews-app');
+  const server = new ProxyEngine({ workload: { ...unknownWorkload, canonicalService: 'reviews', namespace: 'default' }, log: () => undefined });
+  const client = new ProxyEngine({ workload: unknownWorkload, log: () => undefined });
+  t.after(async () => {
+    client.close();
+    server.close();
+    await app.close();
+    await ca.close();
+  });
+  server.setSecrets(await identity(ca.address, roots, 'reviews'));
+  client.setSecrets(await identity(ca.address, roots, 'productpage'));
+
+  // Server sidecar: virtualInbound with a mutual-TLS-only (STRICT) chain for 9080 → inbound|9080|| → the app.
+  const inboundPort = await server.listeners.bindOwn('virtualInbound', '127.0.0.1', 0, 'inbound', 'inbound');
+  server.apply(TypeUrl.cluster, [viaProto(TypeUrl.cluster, { name: 'inbound|9080||', type: 'STATIC', connect_timeout: { seconds: 1 }, load_assignment: { cluster_name: 'inbound|9080||', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: app.port } } } }] }] } })], '1');
+  server.apply(
+    TypeUrl.listener,
+    [
+      viaProto(TypeUrl.listener, {
+        name: 'virtualInbound',
+        address: { socket_address: { address: '0.0.0.0', port_value: 15006 } },
+        filter_chains: [
+          {
+            name: 'inbound|9080||-mtls',
+            filter_chain_match: { destination_port: { value: 9080 }, transport_protocol: 'tls' },
+            transport_socket: DOWNSTREAM_MTLS,
+            filters: [hcm({ route_config: { name: 'inbound|9080||', virtual_hosts: [{ name: 'inbound|http|9080', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'inbound|9080||' } }] }] } })],
+          },
+        ],
+      }),
+    ],
+    '1',
+  );
+
+  // Client sidecar: ISTIO_MUTUAL to endpoints labelled tlsMode=istio (auto mTLS), the endpoint being the server's inbound port.
+  const outboundPort = await client.listeners.bindOwn('virtualOutbound', '127.0.0.1', 0, 'explicit', 'outbound');
+  const name = 'outbound|9080||reviews.default.svc.cluster.local';
+  client.apply(
+    TypeUrl.cluster,
+    [
+      viaProto(TypeUrl.cluster, {
+        name,
+        type: 'EDS',
+        connect_timeout: { seconds: 1 },
+        eds_cluster_config: { service_name: name, eds_config: { ads: {} } },
+        transport_socket_matches: [
+          { name: 'tlsMode-istio', match: { tlsMode: 'istio' }, transport_socket: ISTIO_MUTUAL },
+          { name: 'tlsMode-disabled', match: {}, transport_socket: { name: 'envoy.transport_sockets.raw_buffer', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer' } } },
+        ],
+      }),
+    ],
+    '1',
+  );
+  client.apply(
+    TypeUrl.endpoint,
+    [
+      viaProto(TypeUrl.endpoint, {
+        cluster_name: name,
+        endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: inboundPort } } }, metadata: { filter_metadata: { 'envoy.transport_socket_match': { tlsMode: 'istio' } } } }] }],
+      }),
+    ],
+    '1',
+  );
+  client.apply(TypeUrl.listener, [outboundListener(9080)], '1');
+  client.apply(TypeUrl.route, [routeConfig('9080', [vhost('reviews', ['reviews:9080'], [{ match: { prefix: '/' }, route: { cluster: name } }])])], '1');
+
+  const r = await viaProxy(outboundPort, 'http://reviews:9080/reviews/0');
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.body, 'reviews-app');
+  const seen = app.requests[0]!.headers;
+  assert.equal(seen['x-forwarded-client-cert'], 'By=spiffe://cluster.local/ns/default/sa/reviews;URI=spiffe://cluster.local/ns/default/sa/productpage');
+
+  const { stdout } = await promisify(execFile)('sh', ['-c', `openssl s_client -connect 127.0.0.1:${inboundPort} -servername outbound_.9080_._.reviews.default.svc.cluster.local </dev/null 2>/dev/null | openssl x509 -noout -ext subjectAltName`]);
+  assert.match(stdout, /URI:spiffe:\/\/cluster\.local\/ns\/default\/sa\/reviews/);
+
+  const plain = await rawExchange(inboundPort, 'GET / HTTP/1.1\r\nHost: reviews:9080\r\n\r\n');
+  assert.equal(plain, '', 'STRICT: a plaintext request gets no response, the connection is closed');
+
+  const prom = server.metrics.render();
+  assert.match(prom, /istio_requests_total\{reporter="destination",source_workload="productpage",[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage"[^}]*response_code="200"[^}]*connection_security_policy="mutual_tls"\} 1/);
+});

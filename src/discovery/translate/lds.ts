@@ -70,13 +70,30 @@ export function outboundListeners(view: ProxyView): Json[] {
     if (entry.tcp.length === 0) continue;
     const tlsSvcs = entry.tcp.filter((t) => t.tls);
     const chains: Json[] = tlsSvcs.map((t) => tcpChain(view, t.svc, port, `outbound|${port}||${t.svc.hostname}`, true));
-    const plain = entry.tcp.find((t) => !t.tls);
+    // Plain TCP services with addresses (VIPs or CIDRs, e.g. a ServiceEntry for an external IP range) match on the
+    // original destination; at most one without addresses takes the rest of the port.
+    const ranged = entry.tcp.filter((t) => !t.tls && t.svc.addresses.length > 0);
+    for (const t of ranged) {
+      const chain = tcpChain(view, t.svc, port, `outbound|${port}||${t.svc.hostname}`, false);
+      chain['filter_chain_match'] = { prefix_ranges: t.svc.addresses.map(cidrRange).filter((r): r is Json => r !== undefined) };
+      chains.push(chain);
+    }
+    const plain = entry.tcp.find((t) => !t.tls && t.svc.addresses.length === 0);
     const extra: Json = tlsSvcs.length > 0 ? { listener_filters: [listenerFilter.tlsInspector] } : {};
     if (plain) chains.push(tcpChain(view, plain.svc, port, `outbound|${port}||${plain.svc.hostname}`, false));
     else extra['default_filter_chain'] = { name: 'PassthroughFilterChain', filters: [tcpProxyFilter(PassthroughCluster, passthroughTarget(view))] };
     out.push(outboundListener(name, '0.0.0.0', port, chains, extra));
   }
   return [...out, ...vipListeners];
+}
+
+/** `10.0.0.0/8` or `10.0.0.1` as an Envoy CidrRange; undefined when malformed. */
+function cidrRange(a: string): Json | undefined {
+  const [ip = '', len] = a.split('/');
+  const max = ip.includes(':') ? 128 : 32;
+  const prefix = len === undefined ? max : Number(len);
+  if (ip === '' || !Number.isInteger(prefix) || prefix < 0 || prefix > max) return undefined;
+  return { address_prefix: ip, prefix_len: u32(prefix) };
 }
 
 function passthroughTarget(view: ProxyView): string {

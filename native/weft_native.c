@@ -1,6 +1,9 @@
-// Weft's native addon: the one thing Node cannot do by itself for transparent capture, reading the
-// destination a connection had before iptables REDIRECT rewrote it (getsockopt SO_ORIGINAL_DST for IPv4,
-// IP6T_SO_ORIGINAL_DST for IPv6). Plain Node-API (node_api.h) so one build loads in every Node version.
+// Weft's native addon: the two things Node cannot do by itself for transparent capture. Read the destination
+// a connection had before iptables REDIRECT rewrote it (getsockopt SO_ORIGINAL_DST for IPv4,
+// IP6T_SO_ORIGINAL_DST for IPv6), and create a socket inside another network namespace (setns around
+// socket()), so a sidecar in the host's namespace can own listeners in its workload's namespace.
+// Plain Node-API (node_api.h) so one build loads in every Node version.
+#define _GNU_SOURCE // setns, CLONE_NEWNET
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
 #endif
@@ -8,6 +11,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +37,9 @@ static const char *errno_code(int e) {
     case ENOPROTOOPT: return "ENOPROTOOPT";
     case EINVAL: return "EINVAL";
     case EPERM: return "EPERM";
+    case EADDRINUSE: return "EADDRINUSE";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case EACCES: return "EACCES";
     default: return "EIO";
   }
 }
@@ -95,9 +105,92 @@ static napi_value original_dst(napi_env env, napi_callback_info info) {
   return make_result(env, text, ntohs(dst6.sin6_port), 6);
 }
 
+// Fill a sockaddr from text; returns its length, 0 when the text is not an address of that family.
+static socklen_t make_sockaddr(int family, const char *text, int port, struct sockaddr_storage *out) {
+  memset(out, 0, sizeof *out);
+  if (family == AF_INET) {
+    struct sockaddr_in *a = (struct sockaddr_in *)out;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, text, &a->sin_addr) == 1 ? sizeof *a : 0;
+  }
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+  a6->sin6_family = AF_INET6;
+  a6->sin6_port = htons((uint16_t)port);
+  return inet_pton(AF_INET6, text, &a6->sin6_addr) == 1 ? sizeof *a6 : 0;
+}
+
+// socketInNetns(nsPath: string, family: 4 | 6, udp: boolean, bindAddress: string | null, bindPort: number): fd
+// Creates a socket inside the network namespace at nsPath (e.g. /run/netns/<name>), optionally bound, and
+// returns its fd; the calling thread is back in its own namespace before this returns. A socket belongs to the
+// namespace it was created in for its whole life, so Node can then listen, connect or send on it as usual.
+static napi_value socket_in_netns(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  char path[512], addr[INET6_ADDRSTRLEN];
+  int32_t family, port = 0;
+  bool udp = false, has_addr = false;
+  napi_valuetype t;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 ||
+      napi_get_value_string_utf8(env, argv[0], path, sizeof path, NULL) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &family) != napi_ok || (family != 4 && family != 6) ||
+      napi_get_value_bool(env, argv[2], &udp) != napi_ok || napi_typeof(env, argv[3], &t) != napi_ok ||
+      napi_get_value_int32(env, argv[4], &port) != napi_ok || port < 0 || port > 65535) {
+    napi_throw_type_error(env, "EINVAL", "socketInNetns(nsPath, family 4|6, udp, bindAddress|null, bindPort)");
+    return NULL;
+  }
+  if (t == napi_string) {
+    if (napi_get_value_string_utf8(env, argv[3], addr, sizeof addr, NULL) != napi_ok) return NULL;
+    has_addr = true;
+  }
+  int af = family == 4 ? AF_INET : AF_INET6;
+  struct sockaddr_storage sa;
+  socklen_t salen = 0;
+  if (has_addr && (salen = make_sockaddr(af, addr, port, &sa)) == 0) {
+    napi_throw_type_error(env, "EINVAL", "socketInNetns: bindAddress is not an address of that family");
+    return NULL;
+  }
+
+  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (self < 0) return throw_errno(env, "open /proc/thread-self/ns/net", errno);
+  int target = open(path, O_RDONLY | O_CLOEXEC);
+  if (target < 0) {
+    int e = errno;
+    close(self);
+    return throw_errno(env, "open network namespace", e);
+  }
+  if (setns(target, CLONE_NEWNET) != 0) {
+    int e = errno;
+    close(self);
+    close(target);
+    return throw_errno(env, "setns", e);
+  }
+  int fd = socket(af, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  int socket_errno = errno;
+  // Back to our own namespace before anything else can run on this thread; failing that is unrecoverable.
+  if (setns(self, CLONE_NEWNET) != 0) abort();
+  close(self);
+  close(target);
+  if (fd < 0) return throw_errno(env, "socket", socket_errno);
+
+  int one = 1, zero = 0;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (af == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  if (has_addr && bind(fd, (struct sockaddr *)&sa, salen) != 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, "bind", e);
+  }
+  napi_value result;
+  napi_create_int32(env, fd, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_value fn;
   napi_create_function(env, "originalDst", NAPI_AUTO_LENGTH, original_dst, NULL, &fn);
   napi_set_named_property(env, exports, "originalDst", fn);
+  napi_create_function(env, "socketInNetns", NAPI_AUTO_LENGTH, socket_in_netns, NULL, &fn);
+  napi_set_named_property(env, exports, "socketInNetns", fn);
   return exports;
 }

@@ -9,6 +9,8 @@ import { WeftError } from '../../core/errors.ts';
 export interface NativeAddon {
   /** getsockopt(SO_ORIGINAL_DST or IP6T_SO_ORIGINAL_DST) on a connected TCP socket's fd; throws with `code` = errno name. */
   originalDst(fd: number): { address: string; port: number; family: 4 | 6 };
+  /** A socket created inside the namespace at nsPath (optionally bound); returns its fd. */
+  socketInNetns(nsPath: string, family: 4 | 6, udp: boolean, bindAddress: string | null, bindPort: number): number;
 }
 
 /** Where node-gyp puts the addon. */
@@ -22,8 +24,8 @@ export function loadAddon(path = addonPath): NativeAddon | WeftError {
   let result: NativeAddon | WeftError;
   try {
     const mod: unknown = createRequire(import.meta.url)(path);
-    if (typeof mod !== 'object' || mod === null || typeof (mod as { originalDst?: unknown }).originalDst !== 'function') {
-      throw new TypeError(`${path} does not export originalDst`);
+    if (typeof mod !== 'object' || mod === null || typeof (mod as { originalDst?: unknown }).originalDst !== 'function' || typeof (mod as { socketInNetns?: unknown }).socketInNetns !== 'function') {
+      throw new TypeError(`${path} does not export originalDst and socketInNetns: rebuild it`);
     }
     result = mod as NativeAddon;
   } catch (cause) {

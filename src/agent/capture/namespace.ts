@@ -68,7 +68,7 @@ export interface WorkloadNamespace {
 }
 
 /** Namespaces this process created and has not destroyed: removed synchronously if the process exits first. */
-const live = new Set<string>();
+const live = new Map<string, string>();
 let exitHookInstalled = false;
 
 /**
@@ -87,7 +87,7 @@ export async function createWorkloadNamespace(options: WorkloadNamespaceOptions)
   const v6 = options.ipv6 ? ula64() : undefined;
 
   writeOwner(netns);
-  live.add(netns);
+  live.set(netns, hostVeth);
   installExitHook();
   try {
     await ip('netns', 'add', netns);
@@ -141,12 +141,13 @@ export async function applyRules(netns: string, family: IpFamily, lines: readonl
 
 /** Remove a namespace and everything recorded with it. Never throws: cleanup must finish what it can. */
 export async function removeNamespace(netns: string, hostVeth: string | undefined): Promise<void> {
-  // Deleting the namespace deletes eth0 inside it, and with it the host end of the pair.
-  await runTool('ip', ['netns', 'del', netns]).catch(() => undefined);
+  // The host end first: deleting it removes the pair at once, whereas the kernel tears a deleted namespace's
+  // devices down asynchronously (and only once no process is left inside it).
   if (hostVeth) {
     const link = await runTool('ip', ['link', 'show', hostVeth]).catch(() => undefined);
     if (link?.code === 0) await runTool('ip', ['link', 'del', hostVeth]).catch(() => undefined);
   }
+  await runTool('ip', ['netns', 'del', netns]).catch(() => undefined);
   removeFiles(netns);
   live.delete(netns);
 }
@@ -199,11 +200,13 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const netns of live) {
-      try {
-        execFileSync(ipPath(), ['netns', 'del', netns], { stdio: 'ignore' });
-      } catch {
-        // already gone
+    for (const [netns, hostVeth] of live) {
+      for (const args of [['link', 'del', hostVeth], ['netns', 'del', netns]]) {
+        try {
+          execFileSync(ipPath(), args, { stdio: 'ignore' });
+        } catch {
+          // already gone
+        }
       }
       removeFiles(netns);
     }

@@ -9,6 +9,7 @@ import type { Server, Socket } from 'node:net';
 import { encodeResponse, isAddressQuery, parseQuery, Rcode, RecordType } from './codec.ts';
 import type { AnswerRecord, DnsQuery } from './codec.ts';
 import type { NameTable } from './name-table.ts';
+import { listenInNamespace, udpSocketInNamespace } from '../capture/netns-socket.ts';
 
 /** How to run the proxy. */
 export interface DnsProxyOptions {
@@ -24,6 +25,11 @@ export interface DnsProxyOptions {
   readonly ttlSeconds?: number;
   /** How long to wait for each upstream, ms. Default 2000. */
   readonly upstreamTimeoutMs?: number;
+  /**
+   * Listen inside this network namespace (a `weft-…` workload namespace) while this process, and so the
+   * forwarding to the upstreams, stays in its own. Default: this process's namespace.
+   */
+  readonly netns?: string;
 }
 
 /** Counters, for the sidecar's stats. */
@@ -82,7 +88,7 @@ export async function startDnsProxy(options: DnsProxyOptions): Promise<DnsProxy>
     return encodeResponse(query, Rcode.SERVFAIL);
   };
 
-  const { udp, tcp, port } = await bindBoth(host, options.port ?? 15053);
+  const { udp, tcp, port } = await bindBoth(host, options.port ?? 15053, options.netns);
   const connections = new Set<Socket>();
   udp.on('message', (msg, rinfo) => {
     void handle(msg, 'udp').then((reply) => {
@@ -196,26 +202,31 @@ function readFrames(socket: Socket, onFrame: (frame: Buffer) => void): void {
 }
 
 /** Bind UDP and TCP on one port; with port 0, retry until both get the same free port. */
-async function bindBoth(host: string, port: number): Promise<{ udp: UdpSocket; tcp: Server; port: number }> {
+async function bindBoth(host: string, port: number, netns: string | undefined): Promise<{ udp: UdpSocket; tcp: Server; port: number }> {
   for (let attempt = 0; ; attempt++) {
-    const udp = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind(port, host, () => {
-        udp.off('error', reject);
-        resolve();
-      });
-    });
-    const bound = udp.address().port;
-    const tcp = createServer();
-    try {
+    const udp = netns ? await udpSocketInNamespace(netns, { host, port }) : createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    if (!netns) {
       await new Promise<void>((resolve, reject) => {
-        tcp.once('error', reject);
-        tcp.listen(bound, host, () => {
-          tcp.off('error', reject);
+        udp.once('error', reject);
+        udp.bind(port, host, () => {
+          udp.off('error', reject);
           resolve();
         });
       });
+    }
+    const bound = udp.address().port;
+    const tcp = createServer();
+    try {
+      if (netns) await listenInNamespace(tcp, netns, { host, port: bound });
+      else {
+        await new Promise<void>((resolve, reject) => {
+          tcp.once('error', reject);
+          tcp.listen(bound, host, () => {
+            tcp.off('error', reject);
+            resolve();
+          });
+        });
+      }
       udp.on('error', () => {}); // per-datagram send errors (peer gone) must not crash the sidecar
       return { udp, tcp, port: bound };
     } catch (e) {

@@ -1,0 +1,69 @@
+// Sockets inside a workload's network namespace, owned by a process that stays in the host's namespace.
+// This lets the sidecar keep the host's network (the control plane and peers on 127.0.0.0/8 stay reachable,
+// the DNS proxy's upstreams too) while its capture listeners (15001, 15006, 15053) and its deliveries to the
+// app live in the workload's namespace, where the iptables rules send the app's traffic. The addon creates the
+// socket in the namespace (setns around socket()); a socket keeps its namespace for life, so Node then uses it
+// as any other.
+
+import { createSocket } from 'node:dgram';
+import type { Socket as UdpSocket } from 'node:dgram';
+import { isIPv6, Socket } from 'node:net';
+import type { Server } from 'node:net';
+import { WeftError } from '../../core/errors.ts';
+import { requireAddon } from './addon.ts';
+
+/** The handle `ip netns add` creates for a named namespace. */
+export function netnsPath(netns: string): string {
+  return `/run/netns/${netns}`;
+}
+
+function socketIn(netns: string, udp: boolean, host: string | null, port: number, family?: 4 | 6): number {
+  const fam = family ?? (host !== null && isIPv6(host) ? 6 : 4);
+  try {
+    return requireAddon().socketInNetns(netnsPath(netns), fam, udp, host, port);
+  } catch (e) {
+    if (e instanceof WeftError) throw e;
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new WeftError('WEFT_ERR_IO', `cannot open a socket in network namespace ${netns} (${host ?? '*'}:${port}): ${msg}`, { cause: e });
+  }
+}
+
+/**
+ * Make `server` listen on host:port inside the namespace. Use '::' for a dual-stack listener (IPv4 peers appear
+ * as ::ffff:a.b.c.d), '127.0.0.1' for loopback only. Port 0 picks a free port (see server.address()).
+ */
+export function listenInNamespace(server: Server, netns: string, address: { host: string; port: number }, backlog = 511): Promise<void> {
+  const fd = socketIn(netns, false, address.host, address.port);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ fd, backlog }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/**
+ * A TCP connection made from inside the namespace (to the app, e.g. 127.0.0.1:<port>), optionally from a local
+ * address (Istio delivers inbound traffic from 127.0.0.6, which the capture rules let through).
+ */
+export function connectInNamespace(netns: string, to: { host: string; port: number; localAddress?: string }): Socket {
+  const fd = socketIn(netns, false, to.localAddress ?? null, 0, isIPv6(to.host) ? 6 : 4);
+  const socket = new Socket({ fd, readable: true, writable: true });
+  socket.connect(to.port, to.host);
+  return socket;
+}
+
+/** A UDP socket bound to host:port inside the namespace. */
+export function udpSocketInNamespace(netns: string, address: { host: string; port: number }): Promise<UdpSocket> {
+  const six = isIPv6(address.host);
+  const fd = socketIn(netns, true, address.host, address.port);
+  const socket = createSocket(six ? 'udp6' : 'udp4');
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ fd }, () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+  });
+}

@@ -29,6 +29,8 @@ export interface ProxyView {
   /** PeerAuthentication mode for an inbound port of this proxy (PERMISSIVE when nothing says otherwise). */
   mtlsMode(port: number): Exclude<MtlsMode, 'UNSET'>;
   readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** Whether outbound listeners and routes on `port` include `service` (Sidecar egress listeners may be port-scoped). */
+  outboundPortAllowed(service: Service, port: number): boolean;
 }
 
 function sidecarFor(s: MeshSnapshot, proxy: Proxy): SidecarRecord | undefined {
@@ -40,10 +42,14 @@ function sidecarFor(s: MeshSnapshot, proxy: Proxy): SidecarRecord | undefined {
   return (s.sidecarsByNamespace.get(s.mesh.rootNamespace) ?? []).find((sc) => !sc.spec.workloadSelector);
 }
 
-/** Sidecar egress `namespace/host` patterns: does one admit a config in `ns` for `host`? */
-function egressAdmits(sidecar: SidecarRecord | undefined, proxyNs: string, ns: string, hosts: readonly string[]): boolean {
+/**
+ * Sidecar egress `namespace/host` patterns: does one admit a config in `ns` for `host`? With `port`, only egress
+ * listeners without a port or with that port count (Istio's port-scoped egress listeners).
+ */
+function egressAdmits(sidecar: SidecarRecord | undefined, proxyNs: string, ns: string, hosts: readonly string[], port?: number): boolean {
   if (!sidecar || !sidecar.spec.egress || sidecar.spec.egress.length === 0) return true;
   for (const eg of sidecar.spec.egress) {
+    if (port !== undefined && eg.port?.number !== undefined && eg.port.number !== port) continue;
     for (const pattern of eg.hosts) {
       const slash = pattern.indexOf('/');
       const pns = slash < 0 ? '*' : pattern.slice(0, slash);
@@ -175,5 +181,6 @@ export function proxyView(snapshot: MeshSnapshot, proxy: Proxy): ProxyView {
     gateways,
     mtlsMode: (port) => mtlsModeFor(snapshot, proxy, port),
     outboundTrafficPolicy: sidecar?.spec.outboundTrafficPolicy?.mode ?? snapshot.mesh.outboundTrafficPolicy,
+    outboundPortAllowed: (svc, port) => egressAdmits(sidecar, proxy.namespace, svc.namespace, [svc.hostname], port),
   };
 }

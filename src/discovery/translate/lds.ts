@@ -46,6 +46,7 @@ export function outboundListeners(view: ProxyView): Json[] {
   const vipListeners: Json[] = [];
   for (const svc of view.services) {
     for (const sp of svc.ports) {
+      if (!view.outboundPortAllowed(svc, sp.port)) continue;
       const entry = byPort.get(sp.port) ?? { http: false, tcp: [] };
       byPort.set(sp.port, entry);
       if (isHttpProtocol(sp.protocol)) {

@@ -11,7 +11,7 @@ import { type RouteContext, defaultRoute, translateHttpRoutes } from './route.ts
 /** Outbound HTTP ports of the services the proxy sees, ascending. */
 export function httpPorts(view: ProxyView): number[] {
   const ports = new Set<number>();
-  for (const svc of view.services) for (const p of svc.ports) if (isHttpProtocol(p.protocol)) ports.add(p.port);
+  for (const svc of view.services) for (const p of svc.ports) if (isHttpProtocol(p.protocol) && view.outboundPortAllowed(svc, p.port)) ports.add(p.port);
   return [...ports].sort((a, b) => a - b);
 }
 
@@ -55,7 +55,7 @@ export function sidecarRouteConfig(view: ProxyView, port: number): Json {
   const vhosts: Json[] = [];
   for (const svc of view.services) {
     const sp = svc.ports.find((p) => p.port === port);
-    if (!sp || !isHttpProtocol(sp.protocol)) continue;
+    if (!sp || !isHttpProtocol(sp.protocol) || !view.outboundPortAllowed(svc, port)) continue;
     const names = [...hostAliases(svc.hostname, port, view.proxy.namespace, view.snapshot.domainSuffix), ...svc.addresses.flatMap((a) => [a, `${a}:${port}`])];
     const domains = claimDomains(used, names);
     if (domains.length === 0) continue;

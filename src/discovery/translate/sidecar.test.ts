@@ -279,3 +279,19 @@ test('route details: retry backoff, keeping previous hosts, legacy mirrorPercent
   assert.deepEqual(redirect!['redirect'], { prefix_rewrite: '/b/', response_code: 'MOVED_PERMANENTLY' });
   assertEncodes(TypeUrl.route, { name: 'x', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [r, redirect] }] });
 });
+
+test('Sidecar egress listeners scoped to a port limit which services appear on which port', () => {
+  const scoped = parseYaml(`
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: default, namespace: shop }
+spec:
+  egress:
+  - port: { number: 80, protocol: HTTP, name: http }
+    hosts: ["./web.shop.svc.cluster.local"]
+  - hosts: ["./db.shop.svc.cluster.local"]
+`);
+  const snap = snapshotOf([...mesh, ...scoped]);
+  const names = gen(client(), snap, TypeUrl.listener).map((l) => l['name']);
+  assert.deepEqual(names, ['virtualOutbound', '0.0.0.0_80', '10.96.0.20_5432', 'virtualInbound'], "web's TCP port 9000 is not in any egress listener");
+});

@@ -14,6 +14,9 @@ import { ProxyEngine } from '../proxy/engine.ts';
 import { AdsClient } from '../proxy/xds-client/ads-client.ts';
 import { nodeId, nodeMetadata, type NodeIdentity } from '../proxy/xds-client/node-info.ts';
 import type { WorkloadInfo } from '../proxy/stats/istio-metrics.ts';
+import { SecretStore } from '../proxy/tls/secrets.ts';
+import { formatSpiffeId } from '../core/names/spiffe.ts';
+import { IdentityManager, type WorkloadIdentity } from './identity/manager.ts';
 
 export interface ProxyAgentOptions {
   node: NodeIdentity;
@@ -31,6 +34,8 @@ export interface ProxyAgentOptions {
   drainMs: number;
   accessLog?: { path: string; encoding: AccessLogEncoding } | undefined;
   version: string;
+  /** Workload identity from the CA (Istio's CSR API): enables inbound mTLS and ISTIO_MUTUAL upstreams. */
+  identity?: { caAddress: string; caRootsPem: string; trustDomain: string; token: () => string | undefined | Promise<string | undefined> } | undefined;
   log: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -85,6 +90,23 @@ export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void):
     }
     staticReady = true;
   }
+  let identity: IdentityManager | undefined;
+  if (o.identity) {
+    const secrets = new SecretStore();
+    const put = (id: WorkloadIdentity): void => secrets.update({ certChainPem: id.certChainPem, keyPem: id.keyPem, rootsPem: id.rootsPem, spiffeId: formatSpiffeId(id.spiffeId) });
+    identity = new IdentityManager({
+      caAddress: o.identity.caAddress,
+      caRootsPem: o.identity.caRootsPem,
+      token: o.identity.token,
+      identity: { trustDomain: o.identity.trustDomain, namespace: n.namespace, serviceAccount: n.serviceAccount },
+      log: (line) => o.log('info', line),
+    });
+    identity.on('rotated', put);
+    identity.on('error', (e) => o.log('warn', `identity: ${e.message}`));
+    engine.setSecrets(secrets);
+    // Certificates arrive in the background (the CA may be late); until then mTLS connections fail with UF.
+    identity.start().then(put, (e: unknown) => o.log('error', `identity: ${e instanceof Error ? e.message : String(e)}`));
+  }
   let xds: AdsClient | undefined;
   if (o.discoveryAddress) {
     xds = new AdsClient({
@@ -97,7 +119,7 @@ export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void):
     });
     xds.start();
   }
-  const ready = (): boolean => (xds ? xds.ready : staticReady);
+  const ready = (): boolean => (xds ? xds.ready : staticReady) && (identity === undefined || identity.current() !== undefined);
   const logLevel: { value: LogLevel } = { value: 'info' };
   const ctx: AdminContext = {
     engine,
@@ -130,6 +152,7 @@ export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void):
       stopped = true;
       await engine.drain(o.drainMs);
       xds?.stop();
+      identity?.close();
       for (const s of servers) {
         s.closeAllConnections();
         s.close();

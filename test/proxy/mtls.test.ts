@@ -110,7 +110,7 @@ test('client sidecar → mTLS → server sidecar → app; openssl sees the SPIFF
         connect_timeout: { seconds: 1 },
         eds_cluster_config: { service_name: name, eds_config: { ads: {} } },
         transport_socket_matches: [
-          { name: 'tlsMode-istio', match: { tlsMode: 'istio' }, transport_socket: ISTIO_MUTUAL },
+          { name: 'tlsMode-istio', match: { fields: { tlsMode: { stringValue: 'istio' } } }, transport_socket: ISTIO_MUTUAL },
           { name: 'tlsMode-disabled', match: {}, transport_socket: { name: 'envoy.transport_sockets.raw_buffer', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer' } } },
         ],
       }),
@@ -122,7 +122,7 @@ test('client sidecar → mTLS → server sidecar → app; openssl sees the SPIFF
     [
       viaProto(TypeUrl.endpoint, {
         cluster_name: name,
-        endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: inboundPort } } }, metadata: { filter_metadata: { 'envoy.transport_socket_match': { tlsMode: 'istio' } } } }] }],
+        endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: inboundPort } } }, metadata: { filter_metadata: { 'envoy.transport_socket_match': { fields: { tlsMode: { stringValue: 'istio' } } } } } }] }],
       }),
     ],
     '1',
@@ -144,4 +144,56 @@ test('client sidecar → mTLS → server sidecar → app; openssl sees the SPIFF
 
   const prom = server.metrics.render();
   assert.match(prom, /istio_requests_total\{reporter="destination",source_workload="productpage",[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage"[^}]*response_code="200"[^}]*connection_security_policy="mutual_tls"\} 1/);
+});
+
+test('regression: an ISTIO_MUTUAL cluster without a workload certificate answers 503 UF (the process does not crash)', async (t) => {
+  const app = await startUpstream('unreached');
+  const engine = new ProxyEngine({ workload: unknownWorkload, log: () => undefined });
+  t.after(async () => {
+    engine.close();
+    await app.close();
+  });
+  const port = await engine.listeners.bindOwn('virtualOutbound', '127.0.0.1', 0, 'explicit', 'outbound');
+  engine.apply(TypeUrl.cluster, [viaProto(TypeUrl.cluster, { name: 'mtls', type: 'STATIC', connect_timeout: { seconds: 1 }, transport_socket: ISTIO_MUTUAL, load_assignment: { cluster_name: 'mtls', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: app.port } } } }] }] } })], '1');
+  engine.apply(TypeUrl.listener, [outboundListener(80)], '1');
+  engine.apply(TypeUrl.route, [routeConfig('80', [vhost('all', ['*'], [{ match: { prefix: '/' }, route: { cluster: 'mtls' } }])])], '1');
+  for (let i = 0; i < 2; i++) {
+    const r = await viaProxy(port, 'http://svc/');
+    assert.equal(r.status, 503);
+    assert.match(r.body, /no workload certificate/);
+  }
+});
+
+test('auto mTLS: an endpoint whose metadata says tlsMode=disabled (no sidecar) gets plaintext', async (t) => {
+  const app = await startUpstream('plain-app');
+  const engine = new ProxyEngine({ workload: unknownWorkload, log: () => undefined });
+  t.after(async () => {
+    engine.close();
+    await app.close();
+  });
+  const port = await engine.listeners.bindOwn('virtualOutbound', '127.0.0.1', 0, 'explicit', 'outbound');
+  engine.apply(
+    TypeUrl.cluster,
+    [
+      viaProto(TypeUrl.cluster, {
+        name: 'auto',
+        type: 'STATIC',
+        connect_timeout: { seconds: 1 },
+        transport_socket_matches: [
+          { name: 'tlsMode-istio', match: { fields: { tlsMode: { stringValue: 'istio' } } }, transport_socket: ISTIO_MUTUAL },
+          { name: 'tlsMode-disabled', match: {}, transport_socket: { name: 'envoy.transport_sockets.raw_buffer' } },
+        ],
+        load_assignment: {
+          cluster_name: 'auto',
+          endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: app.port } } }, metadata: { filter_metadata: { 'envoy.transport_socket_match': { fields: { tlsMode: { stringValue: 'disabled' } } } } } }] }],
+        },
+      }),
+    ],
+    '1',
+  );
+  engine.apply(TypeUrl.listener, [outboundListener(80)], '1');
+  engine.apply(TypeUrl.route, [routeConfig('80', [vhost('all', ['*'], [{ match: { prefix: '/' }, route: { cluster: 'auto' } }])])], '1');
+  const r = await viaProxy(port, 'http://svc/');
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'plain-app');
 });

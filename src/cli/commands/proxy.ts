@@ -31,6 +31,11 @@ Flags:
   --ip IP                   Workload IP, sent as INSTANCE_IPS (default 127.0.0.1).
   --auto-register-group G   WorkloadGroup to auto-register into (Istio's VM flow).
   --pod-ports name=N,...    The workload's named ports, sent as POD_PORTS (the auto-registered entry's ports).
+  --ca-address HOST:PORT    The CA (Istio CSR API, usually the control plane's 15012): get a workload certificate
+                            and use mutual TLS (inbound, and ISTIO_MUTUAL clusters). Needs --ca-root-cert.
+  --ca-root-cert FILE       The mesh root certificate (PEM) that signed the CA's serving certificate.
+  --token-file FILE         Bootstrap token for the first certificate (else WEFT_BOOTSTRAP_TOKEN).
+  --trust-domain TD         Trust domain of the workload's SPIFFE id (default cluster.local).
   --admin-port N            Admin on 127.0.0.1 (default ${Ports.proxyAdmin}).
   --outbound-port N         Explicit outbound HTTP proxy (default ${Ports.proxyOutbound}; sidecar only).
   --outbound-address ADDR   Address of the outbound listener (default 127.0.0.1).
@@ -65,6 +70,11 @@ export function parseDuration(flag: string, v: string): number {
   }
   if (consumed !== v.length || v === '') throw new UsageError(`${flag} must be a duration such as 500ms, 5s or 1m, not "${v}"`);
   return total;
+}
+
+function readCaRoots(file: string | undefined): string {
+  if (!file) throw new UsageError('--ca-address needs --ca-root-cert FILE (the mesh root certificate, PEM)');
+  return readFileSync(file, 'utf8');
 }
 
 function parseLabels(v: string): Record<string, string> {
@@ -103,7 +113,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     if (v === undefined) throw new UsageError(`${a} needs a value`);
     f[k] = v;
   }
-  const known = ['discovery-address', 'discovery-ca', 'bootstrap', 'node-id', 'name', 'namespace', 'labels', 'service-account', 'ip', 'auto-register-group', 'pod-ports', 'admin-port', 'outbound-port', 'outbound-address', 'inbound-port', 'inbound-address', 'stats-port', 'readiness-port', 'drain-duration', 'access-log-file', 'access-log-encoding'];
+  const known = ['discovery-address', 'discovery-ca', 'bootstrap', 'node-id', 'name', 'namespace', 'labels', 'service-account', 'ip', 'auto-register-group', 'pod-ports', 'ca-address', 'ca-root-cert', 'token-file', 'trust-domain', 'admin-port', 'outbound-port', 'outbound-address', 'inbound-port', 'inbound-address', 'stats-port', 'readiness-port', 'drain-duration', 'access-log-file', 'access-log-encoding'];
   for (const k of Object.keys(f)) if (!known.includes(k)) throw new UsageError(`unknown flag --${k}. Run 'weft proxy --help'.`);
   if (!f['discovery-address'] && !f['bootstrap']) throw new UsageError('--discovery-address (or --bootstrap for static config) is required');
   const encoding = (f['access-log-encoding'] ?? 'TEXT').toUpperCase();
@@ -147,11 +157,22 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       drainMs: parseDuration('--drain-duration', f['drain-duration'] ?? '5s'),
       accessLog: f['access-log-file'] ? { path: f['access-log-file'], encoding: encoding === 'JSON' ? 'json' : 'text' } : undefined,
       version: pkg.version,
+      identity: f['ca-address']
+        ? {
+            caAddress: f['ca-address'],
+            caRootsPem: readCaRoots(f['ca-root-cert']),
+            trustDomain: f['trust-domain'] ?? 'cluster.local',
+            token: () => (f['token-file'] ? readFileSync(f['token-file'], 'utf8').trim() : env.bootstrapToken),
+          }
+        : undefined,
       log,
     },
     () => quit(),
   );
   for (const [name, p] of Object.entries(agent.ports)) if (p !== undefined) io.out(`${name} port ${p}\n`);
+  // A bug on one request must not take every other connection down with it: report it and keep serving.
+  const onBug = (e: unknown): void => log('error', `internal error (please report it with weft bug-report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  process.on('uncaughtException', onBug);
   const onSignal = (): void => quit();
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);

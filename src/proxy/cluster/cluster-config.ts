@@ -1,7 +1,7 @@
 // Cluster (CDS) and ClusterLoadAssignment (EDS) resources compiled into typed, immutable values.
 // Runtime state (hosts, pools, counters) lives in ./cluster-manager.ts and survives config versions.
 import type { FieldError, Result } from '../../core/result.ts';
-import { Errors, type Raw, arr, at, durationMs, obj, str, wrappedNum } from '../config/raw.ts';
+import { Errors, type Raw, arr, at, durationMs, obj, plainStruct, str, wrappedNum } from '../config/raw.ts';
 import { compileTransportMatches, compileTransportSocket, type TransportMatch, type UpstreamTls } from '../tls/upstream-tls.ts';
 
 export type DiscoveryType = 'eds' | 'static' | 'strict_dns' | 'original_dst';
@@ -155,16 +155,16 @@ function compileEndpoints(raw: Raw, path: string, errors: Errors): EndpointConfi
       }
       const health = str(eo['health_status']) ?? 'UNKNOWN';
       const fm = obj(obj(eo['metadata'])?.['filter_metadata']);
-      const istio = obj(fm?.['istio']);
+      const istio = plainStruct(fm?.['istio']);
       const socketMatch: Record<string, string> = {};
-      for (const [k, v] of Object.entries(obj(fm?.['envoy.transport_socket_match']) ?? {})) if (typeof v === 'string') socketMatch[k] = v;
+      for (const [k, v] of Object.entries(plainStruct(fm?.['envoy.transport_socket_match']))) if (typeof v === 'string') socketMatch[k] = v;
       out.push({
         address,
         port,
         weight: wrappedNum(eo['load_balancing_weight']) || 1,
         healthy: health === 'UNKNOWN' || health === 'HEALTHY' || health === 'DEGRADED',
         priority,
-        workload: str(istio?.['workload']),
+        workload: str(istio['workload']),
         socketMatch,
       });
     });

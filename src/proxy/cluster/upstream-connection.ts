@@ -47,7 +47,10 @@ export class UpstreamConnection implements ParserEvents {
     this.parser = new Http1Parser('response', this);
     if (typeof tlsOptions === 'string') {
       // Fail like a connect failure, asynchronously, so the caller sees the same event order as for a refused TCP connect.
+      // The placeholder socket is destroyed up front; writes to it are dropped (their error has a listener).
       this.socket = new net.Socket();
+      this.socket.on('error', () => undefined);
+      this.socket.destroy();
       setImmediate(() => this.fail('connect_failure', tlsOptions));
       return;
     }

@@ -66,3 +66,29 @@ export function durationMs(v: unknown): number | undefined {
 }
 
 export const at = joinPath;
+
+/**
+ * google.protobuf.Struct as decodeAny() leaves it (`{ fields: { k: { stringValue: 'v' } } }`, protobufjs has no JSON
+ * mapping for Struct) or already plain JSON (hand-written bootstrap files): returned as plain JSON.
+ */
+export function plainStruct(v: unknown): Raw {
+  const o = obj(v);
+  if (!o) return {};
+  const fields = obj(o['fields']);
+  if (!fields || Object.keys(o).length !== 1) return o;
+  const out: Raw = {};
+  for (const [k, x] of Object.entries(fields)) out[k] = plainValue(x);
+  return out;
+}
+
+function plainValue(v: unknown): unknown {
+  const o = obj(v);
+  if (!o) return v;
+  if ('stringValue' in o) return o['stringValue'];
+  if ('numberValue' in o) return o['numberValue'];
+  if ('boolValue' in o) return o['boolValue'];
+  if ('nullValue' in o) return null;
+  if ('structValue' in o) return plainStruct(o['structValue']);
+  if ('listValue' in o) return arr(obj(o['listValue'])?.['values']).map(plainValue);
+  return plainStruct(o);
+}

@@ -3,7 +3,7 @@
 // or certificates from files (DestinationRule SIMPLE / MUTUAL). Peer names are checked as SPIFFE ids or SANs.
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions, PeerCertificate } from 'node:tls';
-import { type Errors, type Raw, arr, at, obj, str } from '../config/raw.ts';
+import { type Errors, type Raw, arr, at, obj, plainStruct, str } from '../config/raw.ts';
 import { compileStringMatcher, type StringTest } from '../router/matchers.ts';
 import type { SecretStore } from './secrets.ts';
 
@@ -96,7 +96,7 @@ export function compileTransportMatches(raw: Raw, errors: Errors): TransportMatc
   return arr(raw['transport_socket_matches']).map((m, i) => {
     const o = obj(m) ?? {};
     const match: Record<string, string> = {};
-    for (const [k, v] of Object.entries(obj(o['match']) ?? {})) if (typeof v === 'string') match[k] = v;
+    for (const [k, v] of Object.entries(plainStruct(o['match']))) if (typeof v === 'string') match[k] = v;
     return { name: str(o['name']) ?? '', match, tls: compileTransportSocket(o['transport_socket'], at(at('transport_socket_matches', i), 'transport_socket'), errors) };
   });
 }

@@ -9,7 +9,7 @@ import type { GatewayRecord } from '../snapshot/snapshot.ts';
 import type { ProxyView } from '../snapshot/view.ts';
 import type { VirtualServiceRecord } from '../snapshot/virtual-services.ts';
 import { type Json, Types, sdsSecret, socketAddress, tcpProxyFilter } from './common.ts';
-import { hcmFilter, listenerFilter } from './listener-parts.ts';
+import { hcmFilter, istioDownstreamTls, listenerFilter } from './listener-parts.ts';
 import { claimDomains } from './rds.ts';
 import { type RouteContext, destinationCluster, translateHttpRoutes } from './route.ts';
 
@@ -58,14 +58,20 @@ export function httpsRouteName(b: BoundServer): string {
   return `https.${b.server.port.number}.${b.server.port.name ?? b.index}.${b.gateway.name}.${b.gateway.namespace}`;
 }
 
+/**
+ * DownstreamTlsContext for an HTTPS server: SIMPLE (certificate only), MUTUAL (client certificate required),
+ * OPTIONAL_MUTUAL (verified when presented), ISTIO_MUTUAL (the gateway's own workload certificate and the mesh roots).
+ */
 function serverTls(tls: ServerTLSSettings | undefined): Json {
+  if (tls?.mode === 'ISTIO_MUTUAL') return istioDownstreamTls(['h2', 'http/1.1']);
+  const mutual = tls?.mode === 'MUTUAL' || tls?.mode === 'OPTIONAL_MUTUAL';
   const common: Json = {};
   if (tls?.credentialName) {
     common['tls_certificate_sds_secret_configs'] = [sdsSecret(tls.credentialName)];
-    if (tls.mode === 'MUTUAL') common['validation_context_sds_secret_config'] = sdsSecret(`${tls.credentialName}-cacert`);
+    if (mutual) common['validation_context_sds_secret_config'] = sdsSecret(`${tls.credentialName}-cacert`);
   } else {
     if (tls?.serverCertificate && tls.privateKey) common['tls_certificates'] = [{ certificate_chain: { filename: tls.serverCertificate }, private_key: { filename: tls.privateKey } }];
-    if (tls?.mode === 'MUTUAL' && tls.caCertificates) common['validation_context'] = { trusted_ca: { filename: tls.caCertificates } };
+    if (mutual && tls?.caCertificates) common['validation_context'] = { trusted_ca: { filename: tls.caCertificates } };
   }
   common['alpn_protocols'] = ['h2', 'http/1.1'];
   return {

@@ -67,7 +67,7 @@ function customChain(provider: string, mutate: (tc: Json) => void = () => {}) {
     const r: ExtAuthzRequest = { method: 'GET', path, host: 'httpbin.foo:8000', headers, sourceIp: '127.0.0.1', destinationPort: 8000 };
     const d = rbac({ ...r });
     assert.equal(d.allowed, true, 'the CUSTOM RBAC filter only has shadow rules');
-    const metadata = d.shadow?.policy ? { 'envoy.filters.http.rbac': { istio_ext_authz_shadow_effective_policy_id: d.shadow.policy } } : {};
+    const metadata: Record<string, Record<string, unknown>> = d.shadow?.policy ? { 'envoy.filters.http.rbac': { istio_ext_authz_shadow_effective_policy_id: d.shadow.policy } } : {};
     return ext({ ...r, metadata });
   };
 }

@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   up: () => import('./commands/up.ts'),
   'proxy-status': () => import('./commands/proxy-status.ts'),
   'proxy-config': () => import('./commands/proxy-config.ts'),
+  authz: () => import('./commands/authz.ts'),
   proxy: () => import('./commands/proxy.ts'),
   run: () => import('./commands/run.ts'),
   demo: () => import('./commands/demo.ts'),

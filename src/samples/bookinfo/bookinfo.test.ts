@@ -340,6 +340,20 @@ describe('Bookinfo when backends fail', () => {
     }
   });
 
+  test('ratings slower than productpage waits (test-delay with reviews v2): the reviews-unavailable message', async () => {
+    const details = await start({ service: 'details' });
+    const hole = await blackHole();
+    try {
+      const reviews = await start({ service: 'reviews', version: 'v2', backends: { ratings: hole.addr } }); // waits 10 s
+      const pp = await start({ service: 'productpage', timeoutMs: 200, backends: { details: details.addr, reviews: reviews.addr, ratings: hole.addr } });
+      const page = (await call(`${pp.app.url}/productpage`)).body;
+      assert.ok(page.includes(REVIEWS_UNAVAILABLE));
+      assert.equal(count(page, RATINGS_UNAVAILABLE), 0);
+    } finally {
+      await hole.close();
+    }
+  });
+
   test('details failing with a status (fault injection 555): the details-unavailable message, status passed to the API', async () => {
     const failing = createServer((_req, res) => {
       res.writeHead(555);

@@ -270,3 +270,34 @@ test('explicit mode: CONNECT tunnels to the routed cluster; unknown ports go to 
   const tunnelToUnknown = await curl(['-p', '-x', `http://127.0.0.1:${p.port}`, `http://127.0.0.1:${other.port}/y`]);
   assert.equal(tunnelToUnknown.stdout, 'passthrough');
 });
+
+test('fault injection from typed_per_filter_config: abort with a status (FI) and fixed delay (DI)', async (t) => {
+  const a = await startUpstream('app');
+  const FAULT = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
+  const p = await startProxy({
+    clusters: [staticCluster('app', [a.port])],
+    listeners: [outboundListener(80)],
+    routes: [
+      routeConfig('80', [
+        vhost('all', ['*'], [
+          { match: { prefix: '/abort' }, route: { cluster: 'app' }, typed_per_filter_config: { 'envoy.filters.http.fault': { '@type': FAULT, abort: { http_status: 418, percentage: { numerator: 100 } } } } },
+          { match: { prefix: '/delay' }, route: { cluster: 'app' }, typed_per_filter_config: { 'envoy.filters.http.fault': { '@type': FAULT, delay: { fixed_delay: { nanos: 150_000_000 }, percentage: { numerator: 100 } } } } },
+          { match: { prefix: '/' }, route: { cluster: 'app' } },
+        ]),
+      ]),
+    ],
+  });
+  t.after(async () => {
+    p.close();
+    await a.close();
+  });
+  const aborted = await viaProxy(p.port, 'http://svc/abort');
+  assert.equal(aborted.status, 418);
+  assert.equal(aborted.body, 'fault filter abort');
+  assert.equal(a.requests.length, 0, 'an aborted request never reaches the upstream');
+  const started = performance.now();
+  const delayed = await viaProxy(p.port, 'http://svc/delay', { method: 'POST', body: 'held' });
+  assert.ok(performance.now() - started >= 150, 'the request was held for the fixed delay');
+  assert.equal(delayed.status, 200);
+  assert.equal(delayed.body, 'app:held');
+});

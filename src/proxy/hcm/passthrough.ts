@@ -23,6 +23,7 @@ export const PASSTHROUGH_ROUTE: Route = {
   },
   requestHeaders: noHeaderOps,
   responseHeaders: noHeaderOps,
+  fault: undefined,
 };
 
 export const PASSTHROUGH_HCM: HcmConfig = {

@@ -14,6 +14,8 @@ export type ResponseFlag =
   | 'UPE' // upstream protocol error
   | 'DC' // downstream connection termination
   | 'DPE' // downstream protocol error
+  | 'DI' // delay injected by the fault filter
+  | 'FI' // aborted by the fault filter
   | 'SI'; // stream idle timeout
 
 export class StreamInfo {

@@ -19,6 +19,7 @@ import { StreamInfo, type ResponseFlag } from './stream-info.ts';
 import { redirectLocation } from './redirect.ts';
 import { connectCluster } from './connect-route.ts';
 import { PASSTHROUGH_HCM, PASSTHROUGH_ROUTE } from './passthrough.ts';
+import type { FaultConfig } from '../filters/fault/fault.ts';
 import { PassthroughCluster } from '../../core/names/cluster-name.ts';
 
 /** Request bodies up to this size are kept for replay so the request can be retried (Envoy's buffer limit). */
@@ -114,6 +115,41 @@ export class Stream implements UpstreamHandler {
     if (!route) return this.localReply(404, undefined, 'NR', 'route_not_found');
     this.route = route;
     info.routeName = route.name || undefined;
+    // Body bytes are kept (bounded) from here on, for retries and for requests held by an injected delay.
+    if (req.body !== 'none') this.replay = [];
+    const fault = route.fault;
+    if (fault !== undefined) {
+      const delay = fault.delayMs > 0 && fault.delayFraction > 0 && services.random() < fault.delayFraction;
+      const abort = fault.abortStatus > 0 && fault.abortFraction > 0 && services.random() < fault.abortFraction;
+      const go = (): void => (abort ? this.faultAbort(fault) : this.dispatch(route, authority, target, path, query));
+      if (delay) {
+        // Stop reading the request while it waits, so its body cannot pile up in memory.
+        info.addFlag('DI');
+        this.conn.socket.pause();
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          if (this.done) return;
+          this.conn.socket.resume();
+          go();
+        }, fault.delayMs);
+        return;
+      }
+      return go();
+    }
+    this.dispatch(route, authority, target, path, query);
+  }
+
+  private faultAbort(fault: FaultConfig): void {
+    if (fault.abortGrpcStatus !== undefined) {
+      return this.localReply(200, undefined, 'FI', 'fault_filter_abort', ['content-type', 'application/grpc', 'grpc-status', String(fault.abortGrpcStatus), 'grpc-message', 'fault filter abort']);
+    }
+    this.localReply(fault.abortStatus, 'fault filter abort', 'FI', 'fault_filter_abort');
+  }
+
+  /** After routing (and any injected delay): answer directly, redirect, or forward to a cluster. */
+  private dispatch(route: Route, authority: string, target: string, path: string, query: string): void {
+    const info = this.info;
+    const services = this.conn.ctx.services;
     const action = route.action;
     switch (action.kind) {
       case 'direct':
@@ -136,11 +172,9 @@ export class Stream implements UpstreamHandler {
     }
     this.retry = action.retry;
     this.retriesLeft = action.retry?.numRetries ?? 0;
-    if (req.body !== 'none') {
-      this.replay = [];
-      this.replayBytes = 0;
-    } else this.requestEnded = false;
     this.upstreamHead = this.buildUpstreamHead(action, authority, target, path, query);
+    // The request may have ended already (bodiless, or while a fault delay held it): the route timeout starts now.
+    if (this.requestEnded && action.timeoutMs > 0) this.startGlobalTimer();
     this.attempt();
   }
 

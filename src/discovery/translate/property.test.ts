@@ -96,7 +96,7 @@ test('random VirtualServices: proxyless output is accepted by grpc-js-xds, sidec
         assert.deepEqual(got.clusters, want);
       }
     }),
-    { numRuns: 60, seed: 7 },
+    { numRuns: 30, seed: 7 },
   );
 });
 

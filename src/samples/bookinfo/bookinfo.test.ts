@@ -247,7 +247,9 @@ describe('Bookinfo, services calling each other directly', () => {
 
   test('productpage counts backend results in /metrics', async () => {
     const m = (await call(`${productpage.v1.app.url}/metrics`)).body;
-    assert.match(m, /request_result\{destination_app="reviews",response_code="200"\} \d+/);
+    assert.match(m, /^# TYPE request_result_total counter$/m);
+    assert.match(m, /^request_result_total\{destination_app="reviews",response_code="200"\} [1-9]\d*$/m);
+    assert.match(m, /^request_result_created\{destination_app="details",response_code="200"\} \d+(\.\d+)?$/m);
   });
 });
 

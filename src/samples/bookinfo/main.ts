@@ -77,6 +77,11 @@ export async function main(argv: string[]): Promise<number> {
   const drainSeconds = Number(values.drain ?? '10');
   if (!Number.isFinite(drainSeconds) || drainSeconds < 0) return fail(`--drain must be a number of seconds, not "${values.drain ?? ''}"`);
 
+  // Listen for the stop signal before binding, so that a SIGTERM during start-up still ends in a clean exit.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   const env = readEnv();
   let running: RunningApp;
   try {
@@ -105,10 +110,7 @@ export async function main(argv: string[]): Promise<number> {
   const proxy = env.httpProxy !== undefined && env.httpProxy !== '' ? `via HTTP_PROXY ${env.httpProxy}${env.noProxy ? ` (NO_PROXY ${env.noProxy})` : ''}` : 'direct';
   out(`bookinfo ${service} listening on ${values.address ?? '0.0.0.0'}:${running.port}, outbound ${proxy}`);
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopSignal;
   out(`bookinfo ${service}: ${signal} received, finishing in-flight requests (up to ${drainSeconds}s)`);
   await running.stop(drainSeconds * 1000);
   out(`bookinfo ${service}: stopped`);

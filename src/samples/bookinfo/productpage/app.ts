@@ -2,13 +2,13 @@
 // cookie (and then sends `end-user: <name>` to its backends, which Istio's routing samples match on), and serves
 // the same data as JSON under /api/v1/products. Timeouts and the one retry of reviews follow Istio's sample.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Counter, Registry } from 'prom-client';
 import type { OutboundClient } from '../shared/http-client.ts';
 import { describeResult, parseJson } from '../shared/http-client.ts';
 import type { BookinfoApp, LogFn } from '../shared/server.ts';
 import { methodNotAllowed, notFound, readBody, send, sendJson } from '../shared/server.ts';
 import { FRONTEND_FORWARDED, forwardHeaders } from '../shared/trace-headers.ts';
 import type { DetailsView, Product, ReviewView, ReviewsView, RatingView } from './page.ts';
+import { METRICS_CONTENT_TYPE, RequestResults } from './metrics.ts';
 import { renderIndex, renderProductPage } from './page.ts';
 import { SessionCodec } from './session.ts';
 
@@ -48,13 +48,7 @@ type Fetched = { status: number; body: unknown };
 export function createProductpageApp(options: ProductpageOptions): BookinfoApp {
   const sessions = new SessionCodec(options.sessionSecret);
   const timeoutMs = options.timeoutMs ?? BACKEND_TIMEOUT_MS;
-  const registry = new Registry();
-  const results = new Counter({
-    name: 'request_result',
-    help: 'Results of requests',
-    labelNames: ['destination_app', 'response_code'],
-    registers: [registry],
-  });
+  const results = new RequestResults();
   const base: Record<Backend, string> = { details: options.detailsUrl, reviews: options.reviewsUrl, ratings: options.ratingsUrl };
   const unavailable: Record<Backend, string> = { details: DETAILS_UNAVAILABLE, reviews: REVIEWS_UNAVAILABLE, ratings: RATINGS_UNAVAILABLE_PRODUCT };
 
@@ -76,14 +70,14 @@ export function createProductpageApp(options: ProductpageOptions): BookinfoApp {
       if (r.kind === 'response' && r.status === 200) {
         const body = parseJson(r.body);
         if (body !== undefined) {
-          results.inc({ destination_app: backend, response_code: 200 });
+          results.inc(backend, 200);
           return { status: 200, body };
         }
       }
       options.log(`productpage: ${backend} attempt ${i + 1}/${attempts} failed: ${describeResult(r)}`);
       status = r.kind === 'response' && r.status !== 200 ? r.status : 500;
     }
-    results.inc({ destination_app: backend, response_code: status });
+    results.inc(backend, status);
     return { status, body: { error: unavailable[backend] } };
   }
 
@@ -155,7 +149,7 @@ export function createProductpageApp(options: ProductpageOptions): BookinfoApp {
         case '/productpage':
           return productPage(req, res);
         case '/metrics':
-          return send(res, 200, registry.contentType, await registry.metrics());
+          return send(res, 200, METRICS_CONTENT_TYPE, results.render());
       }
     },
     close() {

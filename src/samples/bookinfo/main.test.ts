@@ -117,7 +117,9 @@ describe('bookinfo main.ts', () => {
       up.on('error', () => res.writeHead(502).end());
       up.end();
     });
-    const env = { HTTP_PROXY: `http://127.0.0.1:${proxyPort}`, NO_PROXY: 'localhost' };
+    // What weft run gives its app (src/runner/workload.ts appEnv), including Node's own env-proxy switch.
+    const proxy = `http://127.0.0.1:${proxyPort}`;
+    const env = { HTTP_PROXY: proxy, http_proxy: proxy, NO_PROXY: 'localhost,127.0.0.1,::1', no_proxy: 'localhost,127.0.0.1,::1', NODE_USE_ENV_PROXY: '1' };
     const started = await Promise.all(BOOKINFO_WORKLOADS.map(async (w) => [w.name, await startWorkload(w.name, env)] as const));
     for (const [name, s] of started) ports[name] = s.port;
 
@@ -129,6 +131,8 @@ describe('bookinfo main.ts', () => {
     assert.equal((await page()).split('glyphicon glyphicon-star" style="color: black"').length - 1, 9);
     reviewsTo = 'reviews-v3';
     assert.equal((await page()).split('glyphicon glyphicon-star" style="color: red"').length - 1, 9);
+    // Each call crossed the proxy exactly once, with an absolute URI.
+    assert.deepEqual([...new Set(seen)].sort(), ['GET http://details:9080/details/0', 'GET http://ratings:9080/ratings/0', 'GET http://reviews:9080/reviews/0']);
     assert.ok(seen.includes('GET http://reviews:9080/reviews/0'), seen.join('\n'));
     assert.ok(seen.includes('GET http://ratings:9080/ratings/0'), seen.join('\n'));
 

@@ -40,7 +40,7 @@ export class ProxyEngine implements ProxyServices {
   readonly reserved = new Set<number>();
   private readonly rand: () => number;
   readonly log: NonNullable<EngineOptions['log']>;
-  private readonly sockets = new Set<net.Socket>();
+  private readonly sockets = new Map<net.Socket, (() => void) | undefined>();
   private readonly scopes = { outbound: new WeakMap<object, MetricScope>(), inbound: new WeakMap<object, MetricScope>() };
   private readonly noClusterScopes = new Map<string, MetricScope>();
   /** Resolves the first time every subscribed type has been received (readiness). */
@@ -59,8 +59,8 @@ export class ProxyEngine implements ProxyServices {
   /** Bound, so it can be handed around as a function. */
   readonly random = (): number => this.rand();
 
-  track(socket: net.Socket): void {
-    this.sockets.add(socket);
+  track(socket: net.Socket, closeIfIdle?: () => void): void {
+    this.sockets.set(socket, closeIfIdle);
     socket.once('close', () => this.sockets.delete(socket));
   }
 
@@ -177,6 +177,8 @@ export class ProxyEngine implements ProxyServices {
   async drain(ms: number): Promise<void> {
     this.draining = true;
     this.listeners.stopAccepting();
+    // Keep-alive connections between requests close now; busy ones close after their response (connection: close).
+    for (const closeIfIdle of this.sockets.values()) closeIfIdle?.();
     const deadline = Date.now() + ms;
     while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     this.close();
@@ -184,7 +186,7 @@ export class ProxyEngine implements ProxyServices {
 
   close(): void {
     this.listeners.stopAccepting();
-    for (const s of this.sockets) s.destroy();
+    for (const s of this.sockets.keys()) s.destroy();
     this.clusters.close();
     this.accessLog?.flush();
   }

@@ -244,3 +244,32 @@ test('a client that disconnects before the response is logged DC and the upstrea
   });
   assert.match(cap.lines()[0]!, /" 0 DC downstream_remote_disconnect /);
 });
+
+test('drain: idle keep-alive connections close at once, a busy one gets its response with connection: close', async (t) => {
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((r) => (release = r));
+  const slow = await startUpstream('slow', (_req, res) => void held.then(() => res.end('finished')));
+  const p = await proxyTo([staticCluster('slow', [slow.port])], { cluster: 'slow' });
+  t.after(async () => {
+    p.close();
+    await slow.close();
+  });
+  const idle = net.connect(p.port, '127.0.0.1');
+  await new Promise<void>((r) => idle.once('connect', () => r()));
+  const idleClosed = new Promise<void>((r) => idle.once('close', () => r()));
+  const busy = new Promise<string>((resolve) => {
+    const s = net.connect(p.port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: svc\r\n\r\n'));
+    let out = '';
+    s.on('data', (d) => (out += d.toString()));
+    s.on('close', () => resolve(out));
+  });
+  await new Promise<void>((r) => slow.server.once('request', () => r()));
+  const drained = p.engine.drain(30_000);
+  await idleClosed;
+  release();
+  const response = await busy;
+  assert.match(response, /^HTTP\/1\.1 200 OK/);
+  assert.match(response, /connection: close/);
+  assert.match(response, /finished$/);
+  await drained;
+});

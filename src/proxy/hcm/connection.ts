@@ -66,7 +66,9 @@ export class DownstreamConnection implements ParserEvents {
     socket.on('error', () => this.onClose());
     socket.on('close', () => this.onClose());
     socket.on('drain', () => this.current?.onDownstreamDrain());
-    ctx.services.track(tcp);
+    ctx.services.track(tcp, () => {
+      if (this.current === undefined) this.close();
+    });
   }
 
   /** Whether plaintext to `port` is refused because the port only accepts mutual TLS (STRICT). */

@@ -23,6 +23,6 @@ export interface ProxyServices {
   metricScope(direction: Direction, clusterName: string, cluster: Cluster | undefined, host: Host | undefined, peer?: string): MetricScope;
   /** Operational log (bugs caught on the request path are reported here, never thrown). */
   log(level: 'info' | 'warn' | 'error', message: string): void;
-  /** Connection accounting for drain. */
-  track(socket: import('node:net').Socket): void;
+  /** Connection accounting for drain; `closeIfIdle` lets a drain close keep-alive connections between requests. */
+  track(socket: import('node:net').Socket, closeIfIdle?: () => void): void;
 }

@@ -3,8 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import * as net from 'node:net';
 import { TypeUrl } from '../../src/xds/protos.ts';
-import { assignment, edsCluster, outboundListener, routeConfig, startProxy, startUpstream, staticCluster, viaProto, viaProxy, vhost } from './helpers.ts';
+import { assignment, edsCluster, hcm, outboundListener, routeConfig, startProxy, startUpstream, staticCluster, viaProto, viaProxy, vhost } from './helpers.ts';
 
 const svc = (name: string, port = 9080, subset = ''): string => `outbound|${port}|${subset}|${name}.default.svc.cluster.local`;
 
@@ -300,4 +301,50 @@ test('fault injection from typed_per_filter_config: abort with a status (FI) and
   assert.ok(performance.now() - started >= 150, 'the request was held for the fixed delay');
   assert.equal(delayed.status, 200);
   assert.equal(delayed.body, 'app:held');
+});
+
+test('gateway (router) listeners from LDS are bound, follow updates, and are closed when removed', async (t) => {
+  const a = await startUpstream('gw-backend');
+  const p = await startProxy({ clusters: [staticCluster('backend', [a.port])] });
+  t.after(async () => {
+    p.close();
+    await a.close();
+  });
+  const free = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+  const gateway = (body: string): Record<string, unknown> =>
+    viaProto(TypeUrl.listener, {
+      name: `0.0.0.0_${free}`,
+      address: { socket_address: { address: '127.0.0.1', port_value: free } },
+      filter_chains: [{ filters: [hcm({ route_config: { name: `http.${free}`, virtual_hosts: [{ name: 'bookinfo', domains: ['*'], routes: [{ match: { prefix: '/static' }, direct_response: { status: 200, body: { inline_string: body } } }, { match: { prefix: '/' }, route: { cluster: 'backend' } }] }] } }, { use_remote_address: { value: true } })] }],
+    });
+  p.engine.apply(TypeUrl.listener, [gateway('v1')], '1');
+  await p.engine.listeners.reconcile(p.engine.snapshot.listeners.values(), p.engine.reserved);
+  const get = async (path: string): Promise<{ status: number; body: string }> => {
+    const r = await fetch(`http://127.0.0.1:${free}${path}`);
+    return { status: r.status, body: await r.text() };
+  };
+  assert.deepEqual(await get('/static'), { status: 200, body: 'v1' });
+  assert.deepEqual(await get('/productpage'), { status: 200, body: 'gw-backend' });
+  assert.equal(a.requests[0]!.headers['x-forwarded-for'], '127.0.0.1', 'use_remote_address appends the client address');
+  p.engine.apply(TypeUrl.listener, [gateway('v2')], '2');
+  assert.deepEqual(await get('/static'), { status: 200, body: 'v2' });
+  p.engine.apply(TypeUrl.listener, [], '3');
+  await p.engine.listeners.reconcile(p.engine.snapshot.listeners.values(), p.engine.reserved);
+  await assert.rejects(
+    new Promise((resolve, reject) => {
+      const c = net.connect(free, '127.0.0.1');
+      c.once('connect', () => {
+        c.destroy();
+        resolve(undefined);
+      });
+      c.once('error', reject);
+    }),
+    /ECONNREFUSED/,
+  );
+  assert.equal((await get('/static')).status, 404, 'a kept-alive connection of the removed listener gets NR');
 });

@@ -4,7 +4,7 @@
 import type * as net from 'node:net';
 import { Http1Parser, type ParserEvents } from '../http1/parser.ts';
 import type { HeadError, MessageHead } from '../http1/head.ts';
-import type { HcmConfig } from '../listener/listener-config.ts';
+import { selectChain, type HcmConfig } from '../listener/listener-config.ts';
 import type { Direction, ProxyServices } from './services.ts';
 import { Stream } from './stream.ts';
 import { StreamInfo } from './stream-info.ts';
@@ -81,8 +81,13 @@ export class DownstreamConnection implements ParserEvents {
   /** The HCM for a request to `port` (explicit mode looks it up per request). */
   hcmFor(port: number): HcmConfig | undefined {
     switch (this.ctx.mode) {
-      case 'listener':
-        return this.ctx.hcm;
+      case 'listener': {
+        // The listener's current config: a keep-alive connection follows LDS updates from its next request on.
+        const l = this.ctx.services.snapshot.listeners.get(this.ctx.listenerName);
+        if (!l) return undefined; // removed: requests still arriving on its connections get 404 NR
+        const chain = selectChain(l, this.localPort);
+        return chain?.action.kind === 'http' ? chain.action.hcm : undefined;
+      }
       case 'explicit':
         return this.ctx.services.snapshot.httpByPort.get(port);
       case 'inbound': {

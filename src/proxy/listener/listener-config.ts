@@ -155,3 +155,14 @@ function compileHcm(raw: Raw, path: string, errors: Errors): HcmConfig | undefin
     ignoredFilters: ignored,
   };
 }
+
+/** filter_chain_match on destination port (plaintext chains only for now), else the default chain. */
+export function selectChain(l: ListenerConfig, port: number): FilterChainConfig | undefined {
+  let wildcard: FilterChainConfig | undefined;
+  for (const c of l.chains) {
+    if (c.transportProtocol === 'tls') continue;
+    if (c.destinationPort === port) return c;
+    if (c.destinationPort === undefined) wildcard ??= c;
+  }
+  return wildcard ?? l.defaultChain;
+}

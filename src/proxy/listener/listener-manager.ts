@@ -4,7 +4,7 @@
 import * as net from 'node:net';
 import { DownstreamConnection, type ListenerContext } from '../hcm/connection.ts';
 import type { ProxyServices, Direction } from '../hcm/services.ts';
-import type { FilterChainConfig, ListenerConfig } from './listener-config.ts';
+import { selectChain, type ListenerConfig } from './listener-config.ts';
 import { proxyTcp } from './tcp-proxy.ts';
 import { acceptInbound } from './inbound-tls.ts';
 
@@ -103,15 +103,4 @@ export class ListenerManager {
   stopAccepting(): void {
     for (const b of [...this.bound.values(), ...this.own.values()]) b.server.close();
   }
-}
-
-/** filter_chain_match on destination port (plaintext chains only for now), else the default chain. */
-export function selectChain(l: ListenerConfig, port: number): FilterChainConfig | undefined {
-  let wildcard: FilterChainConfig | undefined;
-  for (const c of l.chains) {
-    if (c.transportProtocol === 'tls') continue;
-    if (c.destinationPort === port) return c;
-    if (c.destinationPort === undefined) wildcard ??= c;
-  }
-  return wildcard ?? l.defaultChain;
 }

@@ -72,6 +72,9 @@ function removeDotSegments(path: string): string {
   return `/${out.join('/')}`;
 }
 
+/** Paths made only of these characters, with no `/.` and (when merging) no `//`, are already normal. */
+const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+
 /** Normalise the path part of a request target (`/a/../b?x=1` → `/b?x=1` under BASE). */
 export function normalizePath(target: string, mode: PathNormalization): string {
   if (mode === 'NONE') return target;
@@ -80,6 +83,7 @@ export function normalizePath(target: string, mode: PathNormalization): string {
   const query = q < 0 ? '' : target.slice(q);
   const first = path.charCodeAt(0);
   if (first !== 47 /* / */ && first !== 92 /* \\ */) return target; // `*` (OPTIONS) and other non-path targets are left alone
+  if (PLAIN_PATH.test(path) && !path.includes('/.') && (mode === 'BASE' || !path.includes('//'))) return target;
   let p = removeDotSegments(canonicalEscapes(path, mode === 'DECODE_AND_MERGE_SLASHES'));
   if (mode !== 'BASE') p = p.replace(/\/{2,}/g, '/');
   return p + query;

@@ -40,6 +40,23 @@ export function compileCidr(raw: unknown, path: string, errors: Errors): ((ip: s
 
 type ValueTest = (v: unknown) => boolean;
 
+/**
+ * envoy.type.matcher.v3.StringMatcher with direct closures for the common case-sensitive forms (the router's compiler
+ * lower-cases through a helper on every call); everything else goes to the router's compiler.
+ */
+export function fastStringMatcher(raw: unknown, path: string, errors: Errors): ((v: string) => boolean) | undefined {
+  const o = obj(raw);
+  if (o && o['ignore_case'] !== true) {
+    const e = o['exact'];
+    if (typeof e === 'string') return (v) => v === e;
+    const p = o['prefix'];
+    if (typeof p === 'string') return (v) => v.startsWith(p);
+    const s = o['suffix'];
+    if (typeof s === 'string') return (v) => v.endsWith(s);
+  }
+  return compileStringMatcher(raw, path, errors);
+}
+
 /** envoy.type.matcher.v3.ValueMatcher. */
 export function compileValueMatcher(raw: unknown, path: string, errors: Errors): ValueTest | undefined {
   const o = obj(raw);
@@ -48,7 +65,7 @@ export function compileValueMatcher(raw: unknown, path: string, errors: Errors):
     return undefined;
   }
   if (o['string_match'] !== undefined) {
-    const t = compileStringMatcher(o['string_match'], at(path, 'string_match'), errors);
+    const t = fastStringMatcher(o['string_match'], at(path, 'string_match'), errors);
     return t && ((v) => typeof v === 'string' && t(v));
   }
   if (o['list_match'] !== undefined) {

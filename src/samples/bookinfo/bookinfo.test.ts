@@ -226,6 +226,29 @@ describe('Bookinfo, services calling each other directly', () => {
     assert.match(logout.headers['set-cookie']?.[0] ?? '', /^session=;.*Max-Age=0/);
   });
 
+  test('a user name is shown as text, never as markup', async () => {
+    const pp = productpage.v1;
+    const login = await call(`${pp.app.url}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `username=${encodeURIComponent('<script>alert(1)</script>')}`,
+    });
+    const cookie = (login.headers['set-cookie']?.[0] ?? '').split(';')[0] ?? '';
+    const page = (await call(`${pp.app.url}/productpage`, { headers: { cookie } })).body;
+    assert.ok(page.includes('Signed in as <b id="user">&lt;script&gt;alert(1)&lt;/script&gt;</b>'));
+    assert.ok(!page.includes('<script>'));
+
+    // A name outside ASCII travels to the backends as its UTF-8 bytes and the page still renders in full.
+    const v2 = productpage.v2;
+    const login2 = await call(`${v2.app.url}/login`, { method: 'POST', body: `username=${encodeURIComponent('łukasz\r\nx-evil: 1')}` });
+    const cookie2 = (login2.headers['set-cookie']?.[0] ?? '').split(';')[0] ?? '';
+    const page2 = (await call(`${v2.app.url}/productpage`, { headers: { cookie: cookie2, 'x-request-id': 'utf8-user' } })).body;
+    assert.ok(page2.includes('Signed in as <b id="user">łukaszx-evil: 1</b>'));
+    assert.equal(count(page2, BLACK_STAR), 9);
+    const line = await reviews.v2.logLine((l) => l.includes('x-request-id=utf8-user'));
+    assert.equal(Buffer.from(/end-user=(.*)$/.exec(line)?.[1] ?? '', 'latin1').toString('utf8'), 'łukaszx-evil: 1');
+  });
+
   test('the JSON API: products, details, reviews and ratings of a product', async () => {
     const url = productpage.v3.app.url;
     const products = JSON.parse((await call(`${url}/api/v1/products`)).body) as { id: number; title: string }[];

@@ -56,7 +56,8 @@ export function createProductpageApp(options: ProductpageOptions): BookinfoApp {
   function outboundHeaders(req: IncomingMessage): Record<string, string> {
     const headers = forwardHeaders(req.headers, FRONTEND_FORWARDED);
     const user = sessions.user(req.headers.cookie);
-    if (user !== undefined) headers['end-user'] = user;
+    // Header values travel as bytes: send the name's UTF-8 bytes (node:http writes strings as latin1).
+    if (user !== undefined) headers['end-user'] = Buffer.from(user, 'utf8').toString('latin1');
     return headers;
   }
 
@@ -100,7 +101,8 @@ export function createProductpageApp(options: ProductpageOptions): BookinfoApp {
     const body = await readBody(req, 16 * 1024);
     if (body === undefined) return sendJson(res, 413, { error: 'login form larger than 16 KiB' });
     const form = new URLSearchParams(body);
-    const user = (form.get('username') ?? url.searchParams.get('username') ?? '').trim();
+    // Control characters could not travel in the end-user header; a name is printable text.
+    const user = (form.get('username') ?? url.searchParams.get('username') ?? '').replace(/[\u0000-\u001f\u007f]/g, '').trim();
     res.setHeader('set-cookie', user === '' ? sessions.signOut() : sessions.signIn(user));
     redirectBack(req, res);
   }

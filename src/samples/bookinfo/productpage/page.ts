@@ -80,14 +80,20 @@ ${body}
 `;
 }
 
-function nav(user: string | undefined): string {
-  const right = user === undefined
-    ? `<form method="post" action="login" name="login_form">
+/** The top bar: the signed-in user, the sign-in form, or (on the index page) neither. */
+type NavState = { kind: 'signed-in'; user: string } | { kind: 'signed-out' } | { kind: 'bare' };
+
+function nav(state: NavState): string {
+  let right = '';
+  if (state.kind === 'signed-out') {
+    right = `<form method="post" action="login" name="login_form">
     <input type="text" name="username" id="username" placeholder="User Name" required>
     <input type="password" name="passwd" placeholder="Password">
     <button type="submit" id="sign-in-button">Sign in</button>
-  </form>`
-    : `<span class="user">Signed in as <b id="user">${escapeHtml(user)}</b> ( <a href="logout">sign out</a> )</span>`;
+  </form>`;
+  } else if (state.kind === 'signed-in') {
+    right = `<span class="user">Signed in as <b id="user">${escapeHtml(state.user)}</b> ( <a href="logout">sign out</a> )</span>`;
+  }
   return `<nav>
   <a class="brand" href="#">BookInfo Sample</a>
   ${right}
@@ -162,7 +168,8 @@ function reviewsBox(view: ReviewsView): string {
 }
 
 export function renderProductPage(model: ProductPageModel): string {
-  return layout('Simple Bookstore App', `${nav(model.user)}
+  const state: NavState = model.user === undefined ? { kind: 'signed-out' } : { kind: 'signed-in', user: model.user };
+  return layout('Simple Bookstore App', `${nav(state)}
 <main>
 <h1 id="title">${escapeHtml(model.product.title)}</h1>
 <p class="summary">${model.product.descriptionHtml}</p>
@@ -187,7 +194,7 @@ function serviceRows(node: ServiceNode, depth: number): string[] {
 }
 
 export function renderIndex(tree: ServiceNode): string {
-  return layout('Simple Bookstore App', `${nav(undefined).replace(/<form[\s\S]*<\/form>/, '')}
+  return layout('Simple Bookstore App', `${nav({ kind: 'bare' })}
 <main>
 <h3>Bookinfo is a small bookstore made of four services; productpage calls the others as shown below.</h3>
 <table>

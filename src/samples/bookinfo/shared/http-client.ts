@@ -2,7 +2,7 @@
 // explicit mode, to the sidecar as a forward proxy with an absolute URI (`GET http://reviews:9080/reviews/0`).
 // Connections are not pooled, as in Istio's sample, so load spreads over backends even without a mesh.
 import { Agent, request } from 'node:http';
-import type { RequestOptions } from 'node:http';
+import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import type { HttpProxy } from './proxy-env.ts';
 import { NoProxy } from './proxy-env.ts';
 
@@ -50,33 +50,26 @@ export class OutboundClient {
     if (proxy?.authorization !== undefined) options.headers['proxy-authorization'] = proxy.authorization;
 
     return new Promise((resolve) => {
-      let settled = false;
-      const settle = (r: UpstreamResult): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve(r);
-      };
-      const req = request(options, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_BODY_BYTES) {
-            settle({ kind: 'error', message: `response from ${url.href} is larger than ${MAX_BODY_BYTES} bytes` });
-            req.destroy();
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('end', () => settle({ kind: 'response', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', (e) => settle({ kind: 'error', message: e.message }));
-        res.on('aborted', () => settle({ kind: 'error', message: `${url.href}: response aborted` }));
-      });
+      let req: ClientRequest;
+      try {
+        req = request(options);
+      } catch (e) {
+        // node:http refuses some inputs synchronously (a header value it cannot send, say).
+        resolve({ kind: 'error', message: `${url.href}: ${e instanceof Error ? e.message : String(e)}` });
+        return;
+      }
       const timer = setTimeout(() => {
         settle({ kind: 'timeout', afterMs: timeoutMs });
         req.destroy();
       }, timeoutMs);
+      let settled = false;
+      function settle(r: UpstreamResult): void {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(r);
+      }
+      req.on('response', (res) => readResponse(res, url, settle, () => req.destroy()));
       req.on('error', (e) => settle({ kind: 'error', message: `${url.href}${proxy ? ` via proxy ${proxy.href}` : ''}: ${e.message}` }));
       req.end();
     });
@@ -86,6 +79,24 @@ export class OutboundClient {
   close(): void {
     this.#agent.destroy();
   }
+}
+
+/** Collect a response body up to MAX_BODY_BYTES and settle with it. */
+function readResponse(res: IncomingMessage, url: URL, settle: (r: UpstreamResult) => void, abort: () => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  res.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) {
+      settle({ kind: 'error', message: `response from ${url.href} is larger than ${MAX_BODY_BYTES} bytes` });
+      abort();
+      return;
+    }
+    chunks.push(chunk);
+  });
+  res.on('end', () => settle({ kind: 'response', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+  res.on('error', (e) => settle({ kind: 'error', message: e.message }));
+  res.on('aborted', () => settle({ kind: 'error', message: `${url.href}: response aborted` }));
 }
 
 /** Parse a JSON body; undefined when it is not JSON (a proxy's plain-text error page, say). */

@@ -16,7 +16,7 @@ import type { ProxyModel } from '../discovery/serve/types.ts';
 import type { MeshSettings } from '../discovery/snapshot/mesh.ts';
 import type { MeshSnapshot } from '../discovery/snapshot/snapshot.ts';
 import { ServiceRegistry } from '../registry/registry.ts';
-import { createMonitoringServer } from './monitoring.ts';
+import { createMonitoringServer, type MonitoringSource } from './monitoring.ts';
 import { MeshPipeline, type Generate } from './pipeline.ts';
 
 export type Log = (level: 'debug' | 'info' | 'warn', message: string) => void;
@@ -109,33 +109,21 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       log: (level, m) => log(level === 'error' ? 'warn' : level, `config: ${m}`),
     }));
   const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
-  const closeAll = async (): Promise<void> => {
-    for (const c of cleanups.reverse()) await c();
-  };
+  let closing: Promise<void> | undefined;
+  // Close in reverse order of start; idempotent.
+  const closeAll = (): Promise<void> =>
+    (closing ??= (async () => {
+      for (const c of cleanups.reverse()) await c();
+    })());
   try {
-    const rejected = store.rejections();
-    if (rejected.length > 0) {
-      const lines = rejected.flatMap((r) => r.errors.map((e) => `  ${r.file}${e.document !== undefined ? ` (document ${e.document})` : ''}: ${e.path ? e.path + ': ' : ''}${e.message}`));
-      throw new WeftError('WEFT_ERR_CONFIG_INVALID', `the config directory ${o.configDir} has invalid files; fix them (or check them with 'weft validate -f ${o.configDir}') and start again:\n${lines.join('\n')}`);
-    }
-    for (const c of store.conflicts()) log('warn', `config: ${formatKey(c.key)} is defined in ${c.files.join(', ')}; ${c.winner} wins`);
+    checkStartupConfig(store, o.configDir, log);
 
     const registry = new ServiceRegistry({ domainSuffix, ...(o.autoRegisterGraceMs !== undefined ? { autoRegisterGraceMs: o.autoRegisterGraceMs } : {}) });
     cleanups.push(() => registry.close());
     const metricsRegistry = new Registry();
     collectDefaultMetrics({ register: metricsRegistry });
     const xdsMetrics = createXdsMetrics(metricsRegistry);
-    const model: ProxyModel<Proxy> = {
-      parse: (node) => {
-        const parsed = parseProxy({ id: node.id, metadata: node.metadata, locality: node.locality, user_agent_name: node.userAgentName });
-        if (!parsed.ok) return parsed;
-        const reg = registry.autoRegister(parsed.value);
-        if (!reg.ok) return reg;
-        if (reg.value !== undefined) log('info', `auto-registered ${reg.value.namespace}/${reg.value.name} for proxy ${node.id}`);
-        return parsed;
-      },
-      disconnected: (proxy) => registry.disconnected(proxy),
-    };
+    const model = proxyModel(registry, log);
     // The server starts with an empty view; the pipeline's first snapshot replaces it before any port opens.
     const server = new DiscoveryServer<Proxy>({
       model,
@@ -160,8 +148,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     });
     cleanups.push(() => pipeline.close());
     server.update(pipeline.view(), { full: true, reasons: ['startup'], startMs: Date.now() });
-    new Gauge({ name: 'pilot_services', help: 'Total services known to pilot.', registers: [metricsRegistry], collect() { this.set(pipeline.snapshot.services.length); } });
-    new Gauge({ name: 'pilot_virt_services', help: 'Total virtual services known to pilot.', registers: [metricsRegistry], collect() { this.set(pipeline.snapshot.virtualServices.length); } });
+    snapshotGauges(metricsRegistry, pipeline);
 
     const plain = new grpc.Server(grpcServerOptions);
     server.register(plain);
@@ -178,26 +165,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     }
     cleanups.push(() => server.closeAll());
 
-    const instance = `weft-${hostname()}-${process.pid}`;
-    const http = createMonitoringServer({
-      registries: [metricsRegistry],
-      connections: () => server.connections(),
-      instance,
-      version: () => pipeline.version,
-      ready: () => true,
-      configz: () => ({
-        version: pipeline.version,
-        resources: pipeline.snapshot.configs,
-        rejections: store.rejections(),
-        conflicts: store.conflicts(),
-      }),
-      registryz: () => ({
-        version: pipeline.version,
-        services: pipeline.snapshot.services,
-        endpoints: Object.fromEntries(pipeline.snapshot.endpointsByService),
-        autoRegistered: registry.autoRegistered(),
-      }),
-    });
+    const http = createMonitoringServer(monitoringSource(metricsRegistry, server, pipeline, store, registry));
     const monitoringPort = await listenHttp(http, listen, o.monitoringPort ?? 15014);
     cleanups.push(() => closeHttp(http));
     return {
@@ -215,6 +183,53 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     await closeAll();
     throw e;
   }
+}
+
+/** Refuse invalid config at start-up (nothing is served half-configured); warn about duplicate keys. */
+function checkStartupConfig(store: ConfigStore, configDir: string, log: Log): void {
+  const rejected = store.rejections();
+  if (rejected.length > 0) {
+    const lines = rejected.flatMap((r) => r.errors.map((e) => `  ${r.file}${e.document !== undefined ? ` (document ${e.document})` : ''}: ${e.path ? e.path + ': ' : ''}${e.message}`));
+    throw new WeftError('WEFT_ERR_CONFIG_INVALID', `the config directory ${configDir} has invalid files; fix them (or check them with 'weft validate -f ${configDir}') and start again:\n${lines.join('\n')}`);
+  }
+  for (const c of store.conflicts()) log('warn', `config: ${formatKey(c.key)} is defined in ${c.files.join(', ')}; ${c.winner} wins`);
+}
+
+/** Nodes become Proxies; a proxy naming a WorkloadGroup is auto-registered on connect (or refused with why). */
+function proxyModel(registry: ServiceRegistry, log: Log): ProxyModel<Proxy> {
+  return {
+    parse: (node) => {
+      const parsed = parseProxy({ id: node.id, metadata: node.metadata, locality: node.locality, user_agent_name: node.userAgentName });
+      if (!parsed.ok) return parsed;
+      const reg = registry.autoRegister(parsed.value);
+      if (!reg.ok) return reg;
+      if (reg.value !== undefined) log('info', `auto-registered ${reg.value.namespace}/${reg.value.name} for proxy ${node.id}`);
+      return parsed;
+    },
+    disconnected: (proxy) => registry.disconnected(proxy),
+  };
+}
+
+function snapshotGauges(registry: Registry, pipeline: MeshPipeline): void {
+  new Gauge({ name: 'pilot_services', help: 'Total services known to pilot.', registers: [registry], collect() { this.set(pipeline.snapshot.services.length); } });
+  new Gauge({ name: 'pilot_virt_services', help: 'Total virtual services known to pilot.', registers: [registry], collect() { this.set(pipeline.snapshot.virtualServices.length); } });
+}
+
+function monitoringSource(metrics: Registry, server: DiscoveryServer<Proxy>, pipeline: MeshPipeline, store: ConfigStore, registry: ServiceRegistry): MonitoringSource {
+  return {
+    registries: [metrics],
+    connections: () => server.connections(),
+    instance: `weft-${hostname()}-${process.pid}`,
+    version: () => pipeline.version,
+    ready: () => true,
+    configz: () => ({ version: pipeline.version, resources: pipeline.snapshot.configs, rejections: store.rejections(), conflicts: store.conflicts() }),
+    registryz: () => ({
+      version: pipeline.version,
+      services: pipeline.snapshot.services,
+      endpoints: Object.fromEntries(pipeline.snapshot.endpointsByService),
+      autoRegistered: registry.autoRegistered(),
+    }),
+  };
 }
 
 function listenHttp(server: HttpServer, host: string, port: number): Promise<number> {

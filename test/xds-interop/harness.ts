@@ -76,7 +76,7 @@ export interface ClientResult {
 }
 
 export interface XdsClientProcess {
-  run(cmd: { target: string; calls: number; metadata?: Record<string, string>; untilBackend?: string; timeoutMs?: number }): Promise<ClientResult>;
+  run(cmd: { target: string; calls: number; metadata?: Record<string, string>; untilBackend?: string; timeoutMs?: number; concurrency?: number }): Promise<ClientResult>;
   stop(): Promise<void>;
 }
 

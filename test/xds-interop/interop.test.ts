@@ -39,7 +39,7 @@ after(async () => {
 });
 
 test('weighted split 80/20 over 500 calls, within ±8 points', async () => {
-  const r = await client!.run({ target: target('split'), calls: 500, timeoutMs: 30_000 });
+  const r = await client!.run({ target: target('split'), calls: 500, timeoutMs: 30_000, concurrency: 10 });
   assert.deepEqual(r.errors, {});
   const v1 = r.backends['v1'] ?? 0;
   const v2 = r.backends['v2'] ?? 0;
@@ -56,7 +56,7 @@ test('header-match routing: x-user: tester goes to v2, everyone else to v1', asy
 });
 
 test('fault abort: about half of the calls fail with UNAVAILABLE (HTTP 503)', async () => {
-  const r = await client!.run({ target: target('fault'), calls: 400, timeoutMs: 30_000 });
+  const r = await client!.run({ target: target('fault'), calls: 400, timeoutMs: 30_000, concurrency: 10 });
   const failed = r.errors['UNAVAILABLE'] ?? 0;
   assert.equal(failed + (r.backends['v1'] ?? 0), 400, JSON.stringify(r));
   const pct = (100 * failed) / 400;

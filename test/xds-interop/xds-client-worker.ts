@@ -20,6 +20,8 @@ interface Command {
   /** Stop as soon as a call is answered by this backend (for "takes effect within" measurements). */
   untilBackend?: string;
   timeoutMs?: number;
+  /** Calls in flight at once (default 1). */
+  concurrency?: number;
 }
 
 function client(target: string): InstanceType<typeof Echo> {
@@ -48,12 +50,19 @@ async function runCommand(cmd: Command): Promise<Record<string, unknown>> {
   const errors: Record<string, number> = {};
   const t0 = Date.now();
   const timeoutMs = cmd.timeoutMs ?? 10_000;
-  for (let i = 0; i < cmd.calls && Date.now() - t0 < timeoutMs; i++) {
-    const r = await call(c, md, timeoutMs);
-    if (r.backend !== undefined) backends[r.backend] = (backends[r.backend] ?? 0) + 1;
-    else errors[r.code ?? '?'] = (errors[r.code ?? '?'] ?? 0) + 1;
-    if (cmd.untilBackend !== undefined && r.backend === cmd.untilBackend) break;
-  }
+  let started = 0;
+  let stop = false;
+  const worker = async (): Promise<void> => {
+    while (!stop && started < cmd.calls && Date.now() - t0 < timeoutMs) {
+      started++;
+      const r = await call(c, md, timeoutMs);
+      if (r.backend !== undefined) backends[r.backend] = (backends[r.backend] ?? 0) + 1;
+      else errors[r.code ?? '?'] = (errors[r.code ?? '?'] ?? 0) + 1;
+      if (cmd.untilBackend !== undefined && r.backend === cmd.untilBackend) stop = true;
+    }
+  };
+  // Sequential unless asked otherwise: `untilBackend` and the flaky backend's alternation need one call at a time.
+  await Promise.all(Array.from({ length: Math.max(1, cmd.concurrency ?? 1) }, worker));
   return { id: cmd.id, backends, errors, elapsedMs: Date.now() - t0 };
 }
 

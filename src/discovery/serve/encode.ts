@@ -65,6 +65,9 @@ export function encodeResource(typeUrl: string, r: GeneratedResource, cache?: En
   } catch (e) {
     throw new Error(`resource "${r.name}" of ${typeUrl} cannot be encoded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
+  // protobufjs hands back small buffers as slices of Node's shared 8 KiB pool; a cached slice would pin a whole
+  // slab. Keep an exact-size copy instead.
+  any = { type_url: any.type_url, value: new Uint8Array(any.value) };
   const version = versionOf(any.value);
   memo.set(r.resource, { typeUrl, any, version });
   if (key !== undefined) cache?.set(key, { any, version });

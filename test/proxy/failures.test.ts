@@ -6,6 +6,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { AccessLog } from '../../src/proxy/access-log/access-log.ts';
+import { renderClusters } from '../../src/proxy/admin/admin-stats.ts';
 import { outboundListener, rawExchange, routeConfig, startProxy, startUpstream, staticCluster, viaProxy, vhost, type TestProxy } from './helpers.ts';
 
 function captureLog(): { log: AccessLog; lines: () => string[] } {
@@ -272,4 +273,22 @@ test('drain: idle keep-alive connections close at once, a busy one gets its resp
   assert.match(response, /connection: close/);
   assert.match(response, /finished$/);
   await drained;
+});
+
+test('outlier detection ejects a host after consecutive 5xx; traffic then goes to the healthy one', async (t) => {
+  const bad = await startUpstream('bad', (_req, res) => {
+    res.statusCode = 503;
+    res.end('bad');
+  });
+  const good = await startUpstream('good');
+  const p = await proxyTo([staticCluster('od', [bad.port, good.port], { outlier_detection: { consecutive_5xx: { value: 2 }, base_ejection_time: { seconds: 30 }, max_ejection_percent: { value: 50 } } })], { cluster: 'od' });
+  t.after(async () => {
+    p.close();
+    await Promise.all([bad.close(), good.close()]);
+  });
+  const statuses: number[] = [];
+  for (let i = 0; i < 12; i++) statuses.push((await viaProxy(p.port, 'http://svc/')).status);
+  assert.equal(statuses.filter((s) => s === 503).length, 2, `two failures eject the bad host: ${statuses.join(',')}`);
+  assert.deepEqual(statuses.slice(-8), Array(8).fill(200));
+  assert.match(renderClusters(p.engine, 'text') as string, /health_flags::\/failed_outlier_check/);
 });

@@ -63,6 +63,15 @@ test('JWT claims and TCP connections', async () => {
   assert.match(tcp8000.out, /DENIED — connection closed \(ns\[foo\]-policy\[deny-admin\]-rule\[0\]\)/);
 });
 
+test('STRICT mTLS on a port refuses a plaintext peer before any policy', async () => {
+  const r = await check(['httpbin-v1.foo', '--config-dir', '.', '--port', '9443', '--path', '/status']);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /mTLS: {6}PERMISSIVE on port 9443|mTLS: {6}STRICT on port 9443/);
+  assert.match(r.out, /DENIED — connection refused \(PeerAuthentication foo\/httpbin-strict-9443: STRICT mTLS refuses plaintext/);
+  const mtls = await check(['httpbin-v1.foo', '--config-dir', '.', '--port', '9443', '--path', '/status', '--principal', 'cluster.local/ns/foo/sa/sleep']);
+  assert.equal(mtls.code, 0, mtls.out);
+});
+
 test('usage errors exit 2', async () => {
   assert.equal((await check([])).code, 2);
   const bad = await check(['nodots', '--config-dir', '.']);

@@ -259,7 +259,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     ...(principal ? { peerPrincipal: principal.startsWith('spiffe://') ? principal : `spiffe://${principal}` } : {}),
     ...(jwt ? { jwt } : {}),
   };
-  const verdict = describeFilters(filters, req);
+  const strictPlaintext = !req.peerPrincipal && sec.mtls.modeFor(port) === 'STRICT';
+  const verdict = strictPlaintext
+    ? { steps: [], allowed: false as const, decidedBy: `PeerAuthentication ${sec.mtls.from[0] ?? ''}: STRICT mTLS refuses plaintext connections; give --principal for an mTLS peer` }
+    : describeFilters(filters, req);
   const mtlsPorts = [...sec.mtls.ports].map(([pt, m]) => `port ${pt}: ${m}`);
 
   if (output === 'json') {
@@ -293,7 +296,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     if (verdict.steps.length > 0) lines.push(indent(renderTable(['FILTER', 'ACTION', 'RESULT', 'MATCHED'], verdict.steps.map((s) => [s.filter, s.action, s.result, s.matched]))).trimEnd());
     if (verdict.allowed === 'custom') lines.push(`Decision:  CUSTOM — the external authorizer decides (rule ${verdict.decidedBy})`);
     else if (verdict.allowed) lines.push('Decision:  ALLOWED');
-    else lines.push(`Decision:  DENIED — ${tcp ? 'connection closed' : `403 ${verdict.body}`} (${verdict.decidedBy})`);
+    else if (strictPlaintext) lines.push(`Decision:  DENIED — connection refused (${verdict.decidedBy})`);
+    else lines.push(`Decision:  DENIED — ${tcp ? 'connection closed' : `403 ${'body' in verdict ? verdict.body : ''}`} (${verdict.decidedBy})`);
     io.out(`${lines.join('\n')}\n`);
   }
   return verdict.allowed === false ? ExitCode.invalid : ExitCode.ok;

@@ -348,3 +348,25 @@ test('gateway (router) listeners from LDS are bound, follow updates, and are clo
   );
   assert.equal((await get('/static')).status, 404, 'a kept-alive connection of the removed listener gets NR');
 });
+
+test('RING_HASH with a header hash policy keeps each user on one endpoint; requests without the header spread', async (t) => {
+  const ups = await Promise.all(['h1', 'h2', 'h3', 'h4'].map((n) => startUpstream(n)));
+  const p = await startProxy({
+    clusters: [staticCluster('sticky', ups.map((u) => u.port), { lb_policy: 'RING_HASH' })],
+    listeners: [outboundListener(80)],
+    routes: [routeConfig('80', [vhost('all', ['*'], [{ match: { prefix: '/' }, route: { cluster: 'sticky', hash_policy: [{ header: { header_name: 'x-user' } }] } }])])],
+  });
+  t.after(async () => {
+    p.close();
+    await Promise.all(ups.map((u) => u.close()));
+  });
+  const owner = async (user?: string): Promise<string> => (await viaProxy(p.port, 'http://svc/', { headers: user ? { 'x-user': user } : {} })).headers['x-upstream'] as string;
+  const users = Array.from({ length: 12 }, (_, i) => `user-${i}`);
+  const first = new Map<string, string>();
+  for (const u of users) first.set(u, await owner(u));
+  for (const u of users) assert.equal(await owner(u), first.get(u), `${u} stays on ${first.get(u)}`);
+  assert.ok(new Set(first.values()).size >= 2, 'users are spread over the endpoints');
+  const anonymous = new Set<string>();
+  for (let i = 0; i < 40; i++) anonymous.add(await owner());
+  assert.ok(anonymous.size >= 3, 'no hash: random spread');
+});

@@ -5,7 +5,7 @@ import { Errors, type Raw, arr, at, durationMs, obj, plainStruct, str, wrappedNu
 import { compileTransportMatches, compileTransportSocket, type TransportMatch, type UpstreamTls } from '../tls/upstream-tls.ts';
 
 export type DiscoveryType = 'eds' | 'static' | 'strict_dns' | 'original_dst';
-export type LbPolicy = 'round_robin' | 'least_request' | 'random';
+export type LbPolicy = 'round_robin' | 'least_request' | 'random' | 'ring_hash';
 
 export interface EndpointConfig {
   /** IP address or (strict_dns) host name. */
@@ -32,6 +32,8 @@ export interface ClusterConfig {
   connectTimeoutMs: number;
   /** Endpoints from load_assignment (static, strict_dns); EDS clusters get theirs from ClusterLoadAssignment. */
   endpoints: EndpointConfig[];
+  /** ring_hash_lb_config.minimum_ring_size (Envoy default 1024). */
+  minRingSize: number;
   /** circuit_breakers default thresholds (Envoy defaults 1024). */
   maxConnections: number;
   maxPendingRequests: number;
@@ -54,6 +56,9 @@ const lbPolicies: Record<string, LbPolicy> = {
   RANDOM: 'random',
   // ORIGINAL_DST clusters: the destination picks the host; the policy is unused.
   CLUSTER_PROVIDED: 'round_robin',
+  RING_HASH: 'ring_hash',
+  // Same affinity as a ring (see ring-hash.ts).
+  MAGLEV: 'ring_hash',
 };
 
 export function compileCluster(raw: Raw): Result<ClusterConfig, FieldError[]> {
@@ -83,11 +88,7 @@ export function compileCluster(raw: Raw): Result<ClusterConfig, FieldError[]> {
   if (raw['cluster_type'] !== undefined) errors.add('cluster_type', 'custom cluster types (aggregate …) are not supported yet');
   const lbName = str(raw['lb_policy']) ?? 'ROUND_ROBIN';
   let lbPolicy = lbPolicies[lbName];
-  if (!lbPolicy) {
-    // RING_HASH / MAGLEV are not implemented yet: fall back to least request rather than reject Istio's config.
-    if (lbName === 'RING_HASH' || lbName === 'MAGLEV') lbPolicy = 'least_request';
-    else errors.add('lb_policy', `load balancing policy ${lbName} is not supported`);
-  }
+  if (!lbPolicy) errors.add('lb_policy', `load balancing policy ${lbName} is not supported`);
   const connectTimeout = durationMs(raw['connect_timeout']) ?? 5000;
   if (Number.isNaN(connectTimeout)) errors.add('connect_timeout', 'malformed duration');
   const eds = obj(raw['eds_cluster_config']);
@@ -104,6 +105,7 @@ export function compileCluster(raw: Raw): Result<ClusterConfig, FieldError[]> {
     lbPolicy: lbPolicy ?? 'round_robin',
     connectTimeoutMs: connectTimeout,
     endpoints,
+    minRingSize: Math.min(wrappedNum(obj(raw['ring_hash_lb_config'])?.['minimum_ring_size']) ?? 1024, 65536),
     maxConnections: wrappedNum(thresholds?.['max_connections']) ?? 1024,
     maxPendingRequests: wrappedNum(thresholds?.['max_pending_requests']) ?? 1024,
     maxRequests: wrappedNum(thresholds?.['max_requests']) ?? 1024,

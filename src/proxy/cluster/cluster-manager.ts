@@ -20,14 +20,14 @@ export class Cluster {
   constructor(config: ClusterConfig, secrets: SecretStore | undefined) {
     this.config = config;
     this.secrets = secrets;
-    this.lb = makeLoadBalancer(config.lbPolicy);
+    this.lb = makeLoadBalancer(config.lbPolicy, config.minRingSize);
     if (config.type !== 'eds') this.setEndpoints(config.endpoints);
   }
 
   update(config: ClusterConfig): void {
-    const lbChanged = config.lbPolicy !== this.config.lbPolicy;
+    const lbChanged = config.lbPolicy !== this.config.lbPolicy || config.minRingSize !== this.config.minRingSize;
     this.config = config;
-    if (lbChanged) this.lb = makeLoadBalancer(config.lbPolicy);
+    if (lbChanged) this.lb = makeLoadBalancer(config.lbPolicy, config.minRingSize);
     if (config.type !== 'eds') this.setEndpoints(config.endpoints);
     for (const h of this.hosts) this.tune(h);
   }
@@ -66,9 +66,9 @@ export class Cluster {
   }
 
   /** Pick a host. For ORIGINAL_DST clusters the destination (host:port of the request) names the host. */
-  choose(now: number, random: () => number, destination: string | undefined): Host | undefined {
+  choose(now: number, random: () => number, destination: string | undefined, hash?: number): Host | undefined {
     if (this.config.type === 'original_dst') return destination === undefined ? undefined : this.originalDst(destination);
-    return this.lb.choose(this.hosts, now, random);
+    return this.lb.choose(this.hosts, now, random, hash);
   }
 
   private originalDst(destination: string): Host | undefined {

@@ -3,9 +3,11 @@
 // host are used; unhealthy (EDS) and ejected (outlier) hosts are skipped.
 import type { LbPolicy } from './cluster-config.ts';
 import type { Host } from './host.ts';
+import { RingHash } from './ring-hash.ts';
 
 export interface LoadBalancer {
-  choose(hosts: readonly Host[], now: number, random: () => number): Host | undefined;
+  /** `hash`: the request's hash for consistent-hash policies (ignored by the others). */
+  choose(hosts: readonly Host[], now: number, random: () => number, hash?: number): Host | undefined;
 }
 
 /** The available hosts of the best priority. Allocation only when some hosts are unavailable. */
@@ -63,8 +65,10 @@ class RandomLb implements LoadBalancer {
   }
 }
 
-export function makeLoadBalancer(policy: LbPolicy): LoadBalancer {
+export function makeLoadBalancer(policy: LbPolicy, minRingSize = 1024): LoadBalancer {
   switch (policy) {
+    case 'ring_hash':
+      return new RingHash(minRingSize);
     case 'round_robin':
       return new RoundRobin();
     case 'least_request':

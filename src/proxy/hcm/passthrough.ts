@@ -20,6 +20,7 @@ export const PASSTHROUGH_ROUTE: Route = {
     prefixRewrite: undefined,
     regexRewrite: undefined,
     hostRewrite: undefined,
+    hashPolicies: [],
   },
   requestHeaders: noHeaderOps,
   responseHeaders: noHeaderOps,

@@ -18,6 +18,7 @@ import { writeLocalReply } from './local-reply.ts';
 import { StreamInfo, type ResponseFlag } from './stream-info.ts';
 import { redirectLocation } from './redirect.ts';
 import { connectCluster } from './connect-route.ts';
+import { requestHash } from '../router/hash-key.ts';
 import { PASSTHROUGH_HCM, PASSTHROUGH_ROUTE } from './passthrough.ts';
 import type { FaultConfig } from '../filters/fault/fault.ts';
 import { PassthroughCluster } from '../../core/names/cluster-name.ts';
@@ -39,6 +40,8 @@ export class Stream implements UpstreamHandler {
   private upstream: UpstreamConnection | undefined;
   private upstreamHead = '';
   private destination: string | undefined;
+  /** Consistent-hash key of this request (route hash_policy), if any. */
+  private hash: number | undefined;
   private retry: RetryPolicy | undefined;
   private retriesLeft = 0;
   private replay: Buffer[] | undefined;
@@ -172,6 +175,7 @@ export class Stream implements UpstreamHandler {
     }
     this.retry = action.retry;
     this.retriesLeft = action.retry?.numRetries ?? 0;
+    if (action.hashPolicies.length > 0) this.hash = requestHash(action.hashPolicies, this.req.headers, query, this.conn.remoteIp);
     this.upstreamHead = this.buildUpstreamHead(action, authority, target, path, query);
     // The request may have ended already (bodiless, or while a fault delay held it): the route timeout starts now.
     if (this.requestEnded && action.timeoutMs > 0) this.startGlobalTimer();
@@ -256,7 +260,7 @@ export class Stream implements UpstreamHandler {
 
   private attempt(): void {
     const cluster = this.cluster!;
-    const host = cluster.choose(performance.now(), this.conn.ctx.services.random, this.destination);
+    const host = cluster.choose(performance.now(), this.conn.ctx.services.random, this.destination, this.hash);
     if (!host) {
       cluster.stats.noHealthy++;
       return this.localReply(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');

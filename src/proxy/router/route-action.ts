@@ -24,6 +24,13 @@ export interface RetryPolicy {
   backoffMaxMs: number;
 }
 
+/** Envoy RouteAction.HashPolicy: what a consistent-hash load balancer hashes. */
+export type HashPolicy =
+  | { kind: 'header'; name: string; terminal: boolean }
+  | { kind: 'cookie'; name: string; terminal: boolean }
+  | { kind: 'source_ip'; terminal: boolean }
+  | { kind: 'query'; name: string; terminal: boolean };
+
 export type RedirectCode = 301 | 302 | 303 | 307 | 308;
 
 export type RouteAction =
@@ -39,6 +46,8 @@ export type RouteAction =
       prefixRewrite: string | undefined;
       regexRewrite: { re: RE2JS; substitution: string } | undefined;
       hostRewrite: string | undefined;
+      /** For RING_HASH / MAGLEV clusters; [] = none. */
+      hashPolicies: HashPolicy[];
     }
   | {
       kind: 'redirect';
@@ -197,6 +206,7 @@ function compileForward(route: Raw, path: string, errors: Errors): RouteAction |
     prefixRewrite: str(route['prefix_rewrite']),
     regexRewrite,
     hostRewrite: str(route['host_rewrite_literal']),
+    hashPolicies: compileHashPolicies(route['hash_policy'], at(path, 'hash_policy'), errors),
   };
 }
 
@@ -233,4 +243,21 @@ export function pickCluster(a: Extract<RouteAction, { kind: 'cluster' }>, random
   const x = random * a.totalWeight;
   for (let i = 0; i < a.cumulative.length; i++) if (x < a.cumulative[i]!) return a.clusters[i]!;
   return a.clusters[a.clusters.length - 1]!;
+}
+
+function compileHashPolicies(raw: unknown, path: string, errors: Errors): HashPolicy[] {
+  const out: HashPolicy[] = [];
+  arr(raw).forEach((h, i) => {
+    const o = obj(h) ?? {};
+    const terminal = o['terminal'] === true;
+    const header = str(obj(o['header'])?.['header_name']);
+    const cookie = str(obj(o['cookie'])?.['name']);
+    const query = str(obj(o['query_parameter'])?.['name']);
+    if (header) out.push({ kind: 'header', name: header.toLowerCase(), terminal });
+    else if (cookie) out.push({ kind: 'cookie', name: cookie, terminal });
+    else if (obj(o['connection_properties'])?.['source_ip'] === true) out.push({ kind: 'source_ip', terminal });
+    else if (query) out.push({ kind: 'query', name: query, terminal });
+    else errors.add(at(path, i), 'hash policy needs header, cookie, connection_properties.source_ip or query_parameter (filter_state is not supported)');
+  });
+  return out;
 }

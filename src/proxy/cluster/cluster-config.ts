@@ -87,7 +87,7 @@ export function compileCluster(raw: Raw): Result<ClusterConfig, FieldError[]> {
   }
   if (raw['cluster_type'] !== undefined) errors.add('cluster_type', 'custom cluster types (aggregate …) are not supported yet');
   const lbName = str(raw['lb_policy']) ?? 'ROUND_ROBIN';
-  let lbPolicy = lbPolicies[lbName];
+  const lbPolicy = lbPolicies[lbName];
   if (!lbPolicy) errors.add('lb_policy', `load balancing policy ${lbName} is not supported`);
   const connectTimeout = durationMs(raw['connect_timeout']) ?? 5000;
   if (Number.isNaN(connectTimeout)) errors.add('connect_timeout', 'malformed duration');

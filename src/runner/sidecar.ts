@@ -4,6 +4,7 @@
 // registered it and pushed the config that routes to the app).
 import { fileURLToPath } from 'node:url';
 import { WeftError } from '../core/errors.ts';
+import { identityArgs, type ProxyIdentity } from './identity.ts';
 import { Supervised } from './process.ts';
 
 /** The `weft` entry point, run with the same Node as this process. */
@@ -26,6 +27,8 @@ export interface ProxySpec {
   outboundPort?: number | undefined;
   /** How long the proxy lets requests finish when stopped (Go duration, e.g. "1s"). */
   drainDuration: string;
+  /** Certificate from the CA (mTLS); plaintext only when absent. */
+  identity?: ProxyIdentity | undefined;
   /** Extra `weft proxy` flags (e.g. --access-log-file). */
   extraArgs?: readonly string[];
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
@@ -68,6 +71,7 @@ export function proxyArgs(s: ProxySpec): string[] {
     ...(s.kind === 'sidecar'
       ? ['--outbound-port', String(s.outboundPort ?? 0), '--inbound-port', inbound ? String(inbound.port) : '-1', '--inbound-address', s.ip]
       : []),
+    ...identityArgs(s.identity),
     '--drain-duration', s.drainDuration,
     ...(s.extraArgs ?? []),
   ];

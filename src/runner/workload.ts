@@ -3,7 +3,9 @@
 // the signal and drains, then the sidecar drains and stops. Nothing is ever restarted.
 import * as net from 'node:net';
 import { childEnv } from '../core/env.ts';
+import { parseDurationMs } from '../discovery/snapshot/mesh.ts';
 import { WeftError } from '../core/errors.ts';
+import type { ProxyIdentity } from './identity.ts';
 import { claimLoopbackAddress, freePort, requirePortFree, type AddressClaim } from './ports.ts';
 import { Supervised, type ExitStatus } from './process.ts';
 import { pollUntil, startProxy, type ProxyPorts, type StartedProxy } from './sidecar.ts';
@@ -40,6 +42,8 @@ export interface WorkloadSpec {
   inheritAppOutput: boolean;
   onLine?: (source: 'app' | 'sidecar', line: string, stream: 'stdout' | 'stderr') => void;
   sidecarArgs?: readonly string[];
+  /** The sidecar's certificate source (mTLS); see identity.ts. */
+  identity?: ProxyIdentity | undefined;
 }
 
 export interface RunningWorkload {
@@ -127,6 +131,7 @@ export async function startWorkload(spec: WorkloadSpec): Promise<RunningWorkload
       workloadGroup: spec.workloadGroup,
       discoveryAddress: spec.discoveryAddress,
       outboundPort: outbound,
+      identity: spec.identity,
       drainDuration: spec.sidecarDrain,
       extraArgs: spec.sidecarArgs,
       onLine: (line, stream) => spec.onLine?.('sidecar', line, stream),
@@ -158,7 +163,8 @@ export async function startWorkload(spec: WorkloadSpec): Promise<RunningWorkload
   const stop = (signal: NodeJS.Signals = 'SIGTERM'): Promise<ExitStatus> => {
     stopping ??= (async () => {
       const status = await started.stop(spec.appDrainMs, signal);
-      await sidecar.process.stop(5000);
+      // The sidecar drains for its drain duration; past that and a margin, it is killed.
+      await sidecar.process.stop((parseDurationMs(spec.sidecarDrain) ?? 5000) + 2000);
       await release();
       return status;
     })();

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WeftError } from '../../core/errors.ts';
 import { startControlPlaneProcess, type StartedControlPlane } from '../control-plane.ts';
+import { localIdentity, type ProxyIdentity } from '../identity.ts';
 import { freePort, requirePortFree } from '../ports.ts';
 import { describeExit, type Supervised } from '../process.ts';
 import { pollUntil, startProxy, type StartedProxy } from '../sidecar.ts';
@@ -68,8 +69,8 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      await Promise.all(workloads.map((w) => w.stop('SIGTERM')));
-      await gateway?.process.stop(5000);
+      // Workloads (each: app, then its sidecar) and the gateway together; the control plane last.
+      await Promise.all([...workloads.map((w) => w.stop('SIGTERM')), gateway?.process.stop(3000)]);
       await cp?.process.stop(5000);
       // Anything that never got as far as a handle (a failed start) is stopped by its starter; this is the net.
       await Promise.all(started.map((p) => p.stop(2000)));
@@ -86,6 +87,10 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     o.progress(`weft demo: control plane ready (xDS ${cp.xdsAddress}, monitoring ${cp.monitoringAddress}) [${since()}]`);
 
     const xds = cp.xdsAddress;
+    const cpState = join(o.stateDir, 'controlplane');
+    const tokens = join(o.stateDir, 'tokens');
+    const identity = (name: string, namespace: string, serviceAccount: string): Promise<ProxyIdentity> =>
+      localIdentity({ controlPlaneStateDir: cpState, caAddress: cp!.xdsTlsAddress, namespace, serviceAccount, outDir: tokens, name });
     const gatewayLog = logTo('istio-ingressgateway');
     // Started together; allSettled so that a failure never leaves a sibling starting unseen (no orphans).
     const settled = await Promise.allSettled([
@@ -101,6 +106,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
           workloadGroup: undefined,
           discoveryAddress: xds,
           drainDuration: '1s',
+          identity: await identity('istio-ingressgateway', 'istio-system', 'istio-ingressgateway-service-account'),
           onLine: gatewayLog,
         },
         o.readyTimeoutMs,
@@ -109,7 +115,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
         return undefined;
       }),
       ...DEMO_WORKLOADS.map((w) =>
-        startDemoWorkload(w, xds, o.readyTimeoutMs, logTo(w.name)).then((r) => {
+        identity(w.name, 'default', w.serviceAccount).then((id) => startDemoWorkload(w, xds, id, o.readyTimeoutMs, logTo(w.name))).then((r) => {
           workloads.push(r);
           return undefined;
         }),
@@ -146,7 +152,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   }
 }
 
-async function startDemoWorkload(w: DemoWorkload, xds: string, timeoutMs: number, log: (line: string) => void): Promise<RunningWorkload> {
+async function startDemoWorkload(w: DemoWorkload, xds: string, identity: ProxyIdentity, timeoutMs: number, log: (line: string) => void): Promise<RunningWorkload> {
   const port = await freePort(['127.0.0.1']);
   return startWorkload({
     name: w.name,
@@ -163,6 +169,7 @@ async function startDemoWorkload(w: DemoWorkload, xds: string, timeoutMs: number
     appDrainMs: 3000,
     sidecarDrain: '1s',
     inheritAppOutput: false,
+    identity,
     onLine: (source, line) => log(`[${source}] ${line}`),
   });
 }

@@ -175,3 +175,28 @@ test('trust-domain aliases widen principals', () => {
   const text = JSON.stringify(sec.httpFilters);
   assert.ok(text.includes('spiffe://td1/ns/foo/sa/sleep') && text.includes('spiffe://cluster.local/ns/foo/sa/sleep'));
 });
+
+test('claim-based routing: @request.auth.claims keys become jwt_authn metadata matchers the proxy can evaluate', async () => {
+  const { routeClaimMatcher, routingClaim } = await import('./claim-routing.ts');
+  const { compileRouteMetadataMatcher } = await import('../../../proxy/filters/rbac/values.ts');
+  const { Errors } = await import('../../../proxy/config/raw.ts');
+  assert.deepEqual(routingClaim('@request.auth.claims.group'), ['group']);
+  assert.deepEqual(routingClaim('@request.auth.claims.a.b'), ['a', 'b']);
+  assert.deepEqual(routingClaim('@request.auth.claims[a][b.c]'), ['a', 'b.c']);
+  for (const bad of ['@request.auth.claims', '@request.auth.claims.', '@request.auth.claims-x', 'request.auth.claims.a', 'end-user']) assert.equal(routingClaim(bad), undefined, bad);
+  const m = routeClaimMatcher('@request.auth.claims.groups', { exact: 'group1' })!;
+  assert.deepEqual(m, { filter: 'envoy.filters.http.jwt_authn', path: [{ key: 'payload' }, { key: 'groups' }], value: { or_match: { value_matchers: [{ list_match: { one_of: { string_match: { exact: 'group1' } } } }, { string_match: { exact: 'group1' } }] } } });
+  // The route proto accepts it as a dynamic_metadata matcher.
+  const route = { name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/', dynamic_metadata: [m, routeClaimMatcher('@request.auth.claims.admin', { exact: 'true' }, true)] }, route: { cluster: 'c' } }] }] };
+  const decoded = decodeAny(encodeAny('type.googleapis.com/envoy.config.route.v3.RouteConfiguration', route));
+  const dm = (((decoded['virtual_hosts'] as Json[])[0]!['routes'] as Json[])[0]!['match'] as Json)['dynamic_metadata'] as Json[];
+  const errors = new Errors();
+  const [groups, notAdmin] = dm.map((x, i) => compileRouteMetadataMatcher(x, `dm[${i}]`, errors)!);
+  const jwt = (claims: Json) => ({ principal: 'i/s', claims, audiences: [], presenter: '' });
+  assert.equal(groups!(jwt({ groups: ['group2', 'group1'] })), true);
+  assert.equal(groups!(jwt({ groups: 'group1' })), true);
+  assert.equal(groups!(jwt({ groups: ['group2'] })), false);
+  assert.equal(groups!(undefined), false);
+  assert.equal(notAdmin!(jwt({ admin: 'true' })), false);
+  assert.equal(notAdmin!(jwt({})), true);
+});

@@ -165,3 +165,12 @@ export function compileUriTemplate(template: string, path: string, errors: Error
 }
 
 export type { Raw };
+
+/**
+ * A route's `dynamic_metadata` matcher (claim-based routing) as a predicate over the request's verified JWT: the
+ * router calls it with the JwtInfo the jwt_authn filter produced (undefined when no token was verified).
+ */
+export function compileRouteMetadataMatcher(raw: unknown, path: string, errors: Errors): ((jwt: AuthzRequest['jwt']) => boolean) | undefined {
+  const m = compileMetadataMatcher(raw, path, errors);
+  return m && ((jwt) => m(jwt ? { jwt, sourceIp: '', destinationPort: 0 } : { sourceIp: '', destinationPort: 0 }));
+}

@@ -54,3 +54,21 @@ export function buildWorkloadSecurity(input: SecurityInput): WorkloadSecurity {
     notes: authz.notes,
   };
 }
+
+/** MeshConfig pathNormalization.normalization. */
+export type PathNormalizationMode = 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
+
+/** The HTTP connection manager fields for a MeshConfig pathNormalization mode (default BASE), as Istio sets them. */
+export function hcmPathNormalization(mode: PathNormalizationMode = 'BASE'): Json {
+  switch (mode) {
+    case 'NONE':
+      return { normalize_path: { value: false } };
+    case 'BASE':
+      return { normalize_path: { value: true } };
+    case 'MERGE_SLASHES':
+      return { normalize_path: { value: true }, merge_slashes: true };
+    case 'DECODE_AND_MERGE_SLASHES':
+      return { normalize_path: { value: true }, merge_slashes: true, path_with_escaped_slashes_action: 'UNESCAPE_AND_FORWARD' };
+  }
+}
+export { routeClaimMatcher, routingClaim } from './claim-routing.ts';

@@ -200,3 +200,13 @@ test('claim-based routing: @request.auth.claims keys become jwt_authn metadata m
   assert.equal(notAdmin!(jwt({ admin: 'true' })), false);
   assert.equal(notAdmin!(jwt({})), true);
 });
+
+test('pathNormalization → HCM fields, and the proxy reads them back as the same mode', async () => {
+  const { hcmPathNormalization } = await import('./index.ts');
+  const { normalizationOfHcm } = await import('../../../proxy/security/path-normalize.ts');
+  for (const mode of ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] as const) {
+    const hcm = { '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager', stat_prefix: 's', rds: { route_config_name: 'r', config_source: { ads: {} } }, ...hcmPathNormalization(mode) };
+    const decoded = decodeAny(encodeAny(hcm['@type'], hcm));
+    assert.equal(normalizationOfHcm(decoded), mode);
+  }
+});

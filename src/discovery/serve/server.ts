@@ -202,6 +202,7 @@ export class DiscoveryServer<P> {
     }
     const parsed = this.#model.parse(node, peer);
     if (!parsed.ok) {
+      this.#ctx.log('warn', `xDS: refused ${node.id} from ${conn.peerAddress}: ${parsed.error}`);
       conn.sink.close({ code: grpc.status.INVALID_ARGUMENT, details: `node ${node.id}: ${parsed.error}` });
       this.#drop(conn);
       return false;
@@ -210,6 +211,7 @@ export class DiscoveryServer<P> {
     conn.info = { connId: `${node.id}-${++this.#connCounter}`, node, peer, protocol: conn.protocol, connectedAt: new Date(this.#now()) };
     this.metrics.connected.inc({ version: versionLabel(node.metadata['ISTIO_VERSION']) });
     this.#model.connected?.(parsed.value, conn.info);
+    this.#ctx.log('info', `xDS: ${node.id} connected (${conn.protocol}, peer ${conn.peerAddress}${conn.peerIdentity ? `, ${conn.peerIdentity}` : ''})`);
     this.#ctx.emit({ kind: 'connect', connId: conn.info.connId, nodeId: node.id });
     return true;
   }
@@ -222,6 +224,7 @@ export class DiscoveryServer<P> {
     if (conn.info !== undefined && conn.proxy !== undefined) {
       this.metrics.connected.dec({ version: versionLabel(conn.info.node.metadata['ISTIO_VERSION']) });
       this.#model.disconnected?.(conn.proxy, conn.info);
+      this.#ctx.log('info', `xDS: ${conn.info.node.id} disconnected after ${((this.#now() - conn.info.connectedAt.getTime()) / 1000).toFixed(1)} s`);
       this.#ctx.emit({ kind: 'disconnect', connId: conn.info.connId, nodeId: conn.info.node.id });
     }
   }

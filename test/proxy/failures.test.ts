@@ -292,3 +292,42 @@ test('outlier detection ejects a host after consecutive 5xx; traffic then goes t
   assert.deepEqual(statuses.slice(-8), Array(8).fill(200));
   assert.match(renderClusters(p.engine, 'text') as string, /health_flags::\/failed_outlier_check/);
 });
+
+test('circuit breaking: max_connections 1 + max_pending_requests 1 → the third concurrent request gets 503 UO', async (t) => {
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  let arrived = 0;
+  let resolveArrived: () => void = () => undefined;
+  const arrivedFirst = new Promise<void>((resolve) => (resolveArrived = resolve));
+  const slow = await startUpstream('cb', (_req, res) => {
+    arrived++;
+    if (arrived === 1) resolveArrived();
+    void gate.then(() => res.end('served'));
+  });
+  const cap = captureLog();
+  const p = await proxyTo(
+    [staticCluster('cb', [slow.port], { circuit_breakers: { thresholds: [{ max_connections: { value: 1 }, max_pending_requests: { value: 1 } }] } })],
+    { cluster: 'cb' },
+    cap.log,
+  );
+  t.after(async () => {
+    p.close();
+    await slow.close();
+  });
+  const first = viaProxy(p.port, 'http://svc/1');
+  await arrivedFirst;
+  const second = viaProxy(p.port, 'http://svc/2');
+  // The second is pending inside the proxy (no connection free); a third overflows.
+  await new Promise<void>((resolve) => {
+    const check = (): void => (p.engine.clusters.get('cb')!.pending.length === 1 ? resolve() : void setImmediate(check));
+    check();
+  });
+  const third = await viaProxy(p.port, 'http://svc/3');
+  assert.equal(third.status, 503);
+  assert.match(third.body, /reset reason: overflow/);
+  release();
+  assert.equal((await first).body, 'served');
+  assert.equal((await second).body, 'served');
+  assert.equal(arrived, 2, 'the pending request went out on the freed connection');
+  assert.match(cap.lines().join('\n'), /" 503 UO /);
+});

@@ -1,12 +1,16 @@
 // The runtime side of clusters: one Cluster per CDS resource, its hosts from EDS (or the inline load assignment),
 // its load balancer and counters. Hosts keep their pools across config versions when their address is unchanged.
 import type { ClusterConfig, EndpointConfig, LoadAssignment } from './cluster-config.ts';
-import { Host } from './host.ts';
+import { Host, type ConnectionBudget } from './host.ts';
 import { makeLoadBalancer, type LoadBalancer } from './load-balancer.ts';
 import type { SecretStore } from '../tls/secrets.ts';
 
-export class Cluster {
+export class Cluster implements ConnectionBudget {
   config: ClusterConfig;
+  /** Connections open to all hosts (circuit_breakers max_connections). */
+  connections = 0;
+  /** Requests waiting for a connection (circuit_breakers max_pending_requests), oldest first. */
+  readonly pending: (() => void)[] = [];
   hosts: Host[] = [];
   lb: LoadBalancer;
   /** Requests in flight across hosts (circuit breaker max_requests). */
@@ -51,7 +55,23 @@ export class Cluster {
     this.hosts = next;
   }
 
+  get maxConnections(): number {
+    return this.config.maxConnections;
+  }
+
+  onConnectionFree(): void {
+    const next = this.pending.shift();
+    if (next) queueMicrotask(next);
+  }
+
+  /** A pending request found every slot taken by idle connections of other hosts: close one of those. */
+  freeIdleSlot(): boolean {
+    for (const h of this.allHosts()) if (h.closeOneIdle()) return true;
+    return false;
+  }
+
   private tune(h: Host): void {
+    h.budget = this;
     h.secrets = this.secrets;
     h.tls = this.config.tls;
     for (const m of this.config.tlsMatches) {

@@ -4,6 +4,14 @@ import { UpstreamConnection, type HostPool } from './upstream-connection.ts';
 import { tlsConnectOptions, type UpstreamTls } from '../tls/upstream-tls.ts';
 import type { SecretStore } from '../tls/secrets.ts';
 
+/** The cluster-wide connection budget (circuit_breakers max_connections) that a host's pool draws from. */
+export interface ConnectionBudget {
+  connections: number;
+  maxConnections: number;
+  /** A connection was released or closed: a request waiting for one may proceed. */
+  onConnectionFree(): void;
+}
+
 export class Host implements HostPool {
   readonly address: string;
   readonly port: number;
@@ -33,6 +41,7 @@ export class Host implements HostPool {
   tls: UpstreamTls | undefined;
   secrets: SecretStore | undefined;
   socketMatch: Record<string, string> = {};
+  budget: ConnectionBudget | undefined;
 
   constructor(address: string, port: number) {
     this.address = address;
@@ -40,13 +49,21 @@ export class Host implements HostPool {
     this.key = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
   }
 
-  /** An idle connection if one is open, else a new one (connecting; writes are buffered until connected). */
-  acquire(): { conn: UpstreamConnection; reused: boolean } {
+  /**
+   * An idle connection if one is open, else a new one (connecting; writes are buffered until connected), or
+   * undefined when the cluster's max_connections is reached (the caller waits as a pending request).
+   */
+  acquire(): { conn: UpstreamConnection; reused: boolean } | undefined {
     while (this.idle.length > 0) {
       const c = this.idle.pop()!;
       if (!c.closed && !c.socket.destroyed) return { conn: c, reused: true };
     }
     // (Expired idle connections are closed by sweep(); a just-expired one is still safe to reuse.)
+    const budget = this.budget;
+    if (budget) {
+      if (budget.connections >= budget.maxConnections) return undefined;
+      budget.connections++;
+    }
     this.connections++;
     const tlsOptions = this.tls ? tlsConnectOptions(this.tls, this.secrets) : undefined;
     return { conn: new UpstreamConnection(this.address, this.port, this.connectTimeoutMs, this, tlsOptions), reused: false };
@@ -59,6 +76,7 @@ export class Host implements HostPool {
     }
     conn.idleSince = performance.now();
     this.idle.push(conn);
+    this.budget?.onConnectionFree();
   }
 
   /** Close connections idle longer than the idle timeout (called periodically by the cluster manager). */
@@ -69,8 +87,20 @@ export class Host implements HostPool {
 
   forget(conn: UpstreamConnection): void {
     this.connections--;
+    if (this.budget) {
+      this.budget.connections--;
+      this.budget.onConnectionFree();
+    }
     const i = this.idle.indexOf(conn);
     if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  /** Close one idle connection (to free a slot of the cluster's budget for another host). */
+  closeOneIdle(): boolean {
+    const c = this.idle.shift();
+    if (!c) return false;
+    c.destroy();
+    return true;
   }
 
   get idleCount(): number {

@@ -40,6 +40,8 @@ export class Stream implements UpstreamHandler {
   private upstream: UpstreamConnection | undefined;
   private upstreamHead = '';
   private destination: string | undefined;
+  /** Set while queued for a connection (max_connections reached). */
+  private waiter: (() => void) | undefined;
   /** Consistent-hash key of this request (route hash_policy), if any. */
   private hash: number | undefined;
   private retry: RetryPolicy | undefined;
@@ -265,13 +267,15 @@ export class Stream implements UpstreamHandler {
       cluster.stats.noHealthy++;
       return this.localReply(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
     }
+    const acquired = host.acquire();
+    if (!acquired) return this.waitForConnection(cluster);
     this.host = host;
     this.info.upstreamHost = host.key;
     this.info.attempts++;
     host.active++;
     host.totalRequests++;
     cluster.active++;
-    const { conn } = host.acquire();
+    const conn = acquired.conn;
     this.upstream = conn;
     conn.attach(this, this.req.method);
     this.upstreamStart = performance.now();
@@ -283,6 +287,22 @@ export class Stream implements UpstreamHandler {
     if (this.replay) for (const c of this.replay) this.writeUpstreamBody(c);
     if (this.requestEnded && this.req.body === 'chunked') sock.write(lastChunk(this.requestTrailers), 'latin1');
     sock.uncork();
+  }
+
+  /** max_connections reached: wait as a pending request (bounded by max_pending_requests, else 503 UO). */
+  private waitForConnection(cluster: Cluster): void {
+    if (cluster.pending.length >= cluster.config.maxPendingRequests) {
+      cluster.stats.overflow++;
+      return this.localReply(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO', 'upstream_reset_before_response_started{overflow}');
+    }
+    const waiter = (): void => {
+      this.waiter = undefined;
+      if (!this.done) this.attempt();
+    };
+    this.waiter = waiter;
+    cluster.pending.push(waiter);
+    // Slots held by idle connections to other hosts are given back, so this request can open its own.
+    cluster.freeIdleSlot();
   }
 
   /** Leave the current attempt (the upstream connection is closed unless reusable). */
@@ -749,6 +769,12 @@ export class Stream implements UpstreamHandler {
     clearTimeout(this.tryTimer);
     clearTimeout(this.retryTimer);
     if (this.upstream) this.releaseUpstream(false);
+    if (this.waiter) {
+      const q = this.cluster!.pending;
+      const i = q.indexOf(this.waiter);
+      if (i >= 0) q.splice(i, 1);
+      this.waiter = undefined;
+    }
     if (this.tunnelSocket) {
       this.tunnelSocket.destroy();
       this.host!.active--;

@@ -4,7 +4,12 @@
 // Exit codes: the app's own (128+N when killed by signal N); 1 when the sidecar died under a running app;
 // 2 usage errors or when the workload could not start (control plane unreachable, port in use, no root for --capture).
 import { stat } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { readEnv } from '../../core/env.ts';
 import { ExitCode, UsageError, WeftError, describeError } from '../../core/errors.ts';
+import { Ports } from '../../core/ports.ts';
+import { localIdentity, type ProxyIdentity } from '../../runner/identity.ts';
 import { parseDurationMs } from '../../discovery/snapshot/mesh.ts';
 import { exitCodeOf, describeExit } from '../../runner/process.ts';
 import { ensureWorkloadGroup } from '../../runner/workload-group.ts';
@@ -34,6 +39,12 @@ Flags:
   --discovery-address H:P     Control plane xDS address (default 127.0.0.1:15010).
   --ip ADDR                   The workload's address (default: a free loopback address 127.0.10.x, claimed for
                               the run). On another machine than the control plane, pass this machine's IP.
+  --control-plane-state-dir DIR
+                              The state dir of 'weft up' on this machine (default $WEFT_STATE_DIR): weft run
+                              mints the workload's bootstrap token from it and uses its root certificate.
+  --token-file FILE           Bootstrap token ('weft ca token') instead, e.g. on another machine;
+  --ca-root-cert FILE         with the mesh root certificate ('weft ca root').
+  --ca-address HOST:PORT      The CA (default: the discovery host, port 15012).
   --no-hold                   Start the app at once instead of holding it until the sidecar is ready.
   --drain DURATION            How long the app may take to exit after SIGTERM before SIGKILL (default 10s).
   --ready-timeout DURATION    Give up when the sidecar is not ready within this time (default 30s).
@@ -58,6 +69,10 @@ export interface RunOptions {
   drainMs: number;
   readyTimeoutMs: number;
   capture: boolean;
+  controlPlaneStateDir: string | undefined;
+  tokenFile: string | undefined;
+  caRootCert: string | undefined;
+  caAddress: string | undefined;
   command: string;
   args: string[];
 }
@@ -119,6 +134,10 @@ export function parseRunArgs(args: readonly string[]): RunOptions | 'help' {
       case '--drain': o.drainMs = duration(flag, value()); break;
       case '--ready-timeout': o.readyTimeoutMs = duration(flag, value()); break;
       case '--capture': o.capture = true; break;
+      case '--control-plane-state-dir': o.controlPlaneStateDir = value(); break;
+      case '--token-file': o.tokenFile = value(); break;
+      case '--ca-root-cert': o.caRootCert = value(); break;
+      case '--ca-address': o.caAddress = value(); break;
       default:
         throw new UsageError(a.startsWith('-') ? `unknown flag ${a}; run 'weft run --help'` : `unexpected argument "${a}": put the app's command after --, e.g. weft run --name web --port 8080 -- node server.js`);
     }
@@ -129,6 +148,7 @@ export function parseRunArgs(args: readonly string[]): RunOptions | 'help' {
   const ports = o.ports ?? [];
   if (ports.length > 1) throw new UsageError('only one --port is supported for now: the sidecar binds one inbound listener (see docs/run.md)');
   if (o.ip === '127.0.0.1' || o.ip === 'localhost') throw new UsageError('--ip 127.0.0.1 is where the app itself listens; give the workload its own address (default: a free 127.0.10.x)');
+  if (o.tokenFile !== undefined && o.caRootCert === undefined) throw new UsageError('--token-file needs --ca-root-cert FILE (the mesh root certificate: weft ca root --state-dir <control plane state dir>)');
   const labels = o.labels ?? {};
   const group = o.workloadGroup ?? (ports.length > 0 ? (labels['app'] ?? o.name) : undefined);
   return {
@@ -145,6 +165,10 @@ export function parseRunArgs(args: readonly string[]): RunOptions | 'help' {
     drainMs: o.drainMs ?? 10_000,
     readyTimeoutMs: o.readyTimeoutMs ?? 30_000,
     capture: o.capture ?? false,
+    controlPlaneStateDir: o.controlPlaneStateDir ?? readEnv().stateDir,
+    tokenFile: o.tokenFile,
+    caRootCert: o.caRootCert,
+    caAddress: o.caAddress,
     command: cmd[0]!,
     args: cmd.slice(1),
   };
@@ -177,6 +201,14 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     const r = await ensureWorkloadGroup({ configDir: o.configDir, name: o.workloadGroup, namespace: o.namespace, labels: o.labels, serviceAccount: o.serviceAccount });
     io.err(`weft run: WorkloadGroup ${o.namespace}/${o.workloadGroup} ${r.created ? `created in ${r.file}` : `found in ${r.file}`}\n`);
   }
+  const caAddress = o.caAddress ?? `${o.discoveryAddress.slice(0, o.discoveryAddress.lastIndexOf(':'))}:${Ports.xdsTls}`;
+  let identity: ProxyIdentity | undefined;
+  if (o.tokenFile !== undefined && o.caRootCert !== undefined) identity = { caAddress, rootCert: o.caRootCert, tokenFile: o.tokenFile };
+  else if (o.controlPlaneStateDir !== undefined) {
+    identity = await localIdentity({ controlPlaneStateDir: o.controlPlaneStateDir, caAddress, namespace: o.namespace, serviceAccount: o.serviceAccount, outDir: join(tmpdir(), `weft-${userInfo().uid}`, 'tokens'), name: `${o.namespace}.${o.name}` });
+  } else {
+    io.err('weft run: warning: no workload certificate (give --control-plane-state-dir, or --token-file and --ca-root-cert): calls to workloads that require mTLS — every auto-registered workload, by auto-mTLS — will fail with 503.\n');
+  }
   const log = (source: 'app' | 'sidecar', line: string): void => {
     if (source === 'sidecar') io.err(`[sidecar] ${line}\n`);
   };
@@ -199,6 +231,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       sidecarDrain: '2s',
       inheritAppOutput: true,
       onLine: log,
+      identity,
     });
   } catch (e) {
     if (e instanceof WeftError && e.code !== 'WEFT_ERR_INTERNAL') {

@@ -1,0 +1,200 @@
+// `weft run` as a real process beside a real `weft up`: a server workload auto-registered through a WorkloadGroup
+// that `weft run` writes, reached by name from a client workload (curl through its sidecar, mTLS between the
+// sidecars); signal forwarding and ordered stop; the app's exit status; clear errors for the usual mistakes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const weft = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
+const root = mkdtempSync(join(tmpdir(), 'weft-run-test-'));
+const configDir = join(root, 'config');
+const stateDir = join(root, 'state');
+const echoApp = join(root, 'echo.mjs');
+let up: ChildProcess;
+let xds = '';
+let ca = '';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Proc {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exit: Promise<number | null>;
+  waitFor: (re: RegExp, ms?: number) => Promise<void>;
+}
+
+function start(args: string[]): Proc {
+  const child = spawn(process.execPath, [weft, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiters = new Set<() => void>();
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    for (const w of waiters) w();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+    for (const w of waiters) w();
+  });
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const waitFor = (re: RegExp, ms = 30_000): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (re.test(out) || re.test(err)) {
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`timed out waiting for ${re}; stdout:\n${out}\nstderr:\n${err}`));
+      }, ms);
+      waiters.add(check);
+      void exit.then((code) => {
+        if (!waiters.has(check)) return;
+        waiters.delete(check);
+        clearTimeout(timer);
+        reject(new Error(`exited ${code} before ${re}; stdout:\n${out}\nstderr:\n${err}`));
+      });
+      check();
+    });
+  return { child, out: () => out, err: () => err, exit, waitFor };
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+before(async () => {
+  mkdirSync(configDir, { recursive: true });
+  writeFileSync(
+    join(configDir, 'echo-service.yaml'),
+    'apiVersion: v1\nkind: Service\nmetadata:\n  name: echo\n  namespace: default\nspec:\n  ports:\n  - port: 9080\n    name: http\n  selector:\n    app: echo\n',
+  );
+  writeFileSync(
+    echoApp,
+    `import http from 'node:http';
+const [port, version] = process.argv.slice(2);
+const server = http.createServer((req, res) => res.end('echo ' + version + ' ' + req.url + '\\n')).listen(Number(port), '127.0.0.1');
+process.on('SIGTERM', () => { console.log('app: SIGTERM, draining'); server.close(() => process.exit(0)); });
+`,
+  );
+  up = start(['up', '--config-dir', configDir, '--state-dir', stateDir, '--xds-port', '0', '--xds-tls-port', '0', '--monitoring-port', '0']).child;
+  const p = { out: '' };
+  await new Promise<void>((resolve, reject) => {
+    up.stdout!.on('data', (d: Buffer) => {
+      p.out += d.toString();
+      if (p.out.includes('weft control plane ready')) resolve();
+    });
+    up.once('exit', (c) => reject(new Error(`weft up exited ${c}`)));
+  });
+  xds = /xDS \(plaintext\) listening on (\S+)/.exec(p.out)![1]!;
+  ca = /xDS \+ CA \(TLS\) listening on (\S+)/.exec(p.out)![1]!;
+});
+
+after(() => {
+  up.kill('SIGTERM');
+  rmSync(root, { recursive: true, force: true });
+});
+
+const mesh = (): string[] => ['--discovery-address', xds, '--ca-address', ca, '--control-plane-state-dir', stateDir];
+
+test('weft run: auto-registered server reached by name from a client workload over mTLS; SIGTERM drains the app, then the sidecar', { timeout: 90_000 }, async () => {
+  const port = await freePort();
+  const server = start(['run', '--name', 'echo-v1', '--labels', 'app=echo,version=v1', '--port', `http=${port}`, '--config-dir', configDir, ...mesh(), '--', process.execPath, echoApp, String(port), 'v1']);
+  try {
+    await server.waitFor(/echo-v1 is serving on 127\.0\.0\.1:/);
+    assert.match(server.err(), /WorkloadGroup default\/echo created in /);
+    const group = readFileSync(join(configDir, 'default', 'workloadgroup-echo.yaml'), 'utf8');
+    assert.match(group, /kind: WorkloadGroup/);
+    assert.match(group, /app: echo/);
+    const address = /sidecar ready \(address (127\.0\.\d+\.\d+)/.exec(server.err())![1]!;
+
+    // curl honours http_proxy: the client's sidecar routes http://echo:9080 to echo-v1's sidecar, which forwards to the app.
+    const client = start(['run', '--name', 'client-1', '--labels', 'app=client', ...mesh(), '--', 'curl', '-sS', '-f', '--max-time', '10', 'http://echo:9080/hello']);
+    assert.equal(await client.exit, 0, client.err());
+    assert.equal(client.out(), 'echo v1 /hello\n');
+    assert.match(client.err(), /the app exited \(exit code 0\); sidecar stopped/);
+
+    // The request arrived through echo-v1's inbound listener on its own address, over mutual TLS.
+    const stats = Number(/stats :(\d+)/.exec(server.err())![1]);
+    const prom = await (await fetch(`http://127.0.0.1:${stats}/stats/prometheus`)).text();
+    assert.match(prom, /istio_requests_total\{reporter="destination",[^}]*destination_service="echo\.default\.svc\.cluster\.local"[^}]*connection_security_policy="mutual_tls"[^}]*\} 1/);
+    assert.ok(address.startsWith('127.0.'));
+
+    const kids = childrenOf(server.child.pid!);
+    assert.equal(kids.length, 2, 'weft run has two children: the sidecar and the app');
+    server.child.kill('SIGTERM');
+    assert.equal(await server.exit, 0);
+    assert.match(server.out() + server.err(), /app: SIGTERM, draining/);
+    assert.deepEqual(kids.filter(alive), [], 'the app and the sidecar are gone');
+  } finally {
+    if (server.child.exitCode === null) server.child.kill('SIGKILL');
+  }
+});
+
+test("weft run: exits with the app's status and never restarts it", { timeout: 30_000 }, async () => {
+  const r = start(['run', '--name', 'exit-7', ...mesh(), '--', 'sh', '-c', 'exit 7']);
+  assert.equal(await r.exit, 7, r.err());
+  assert.match(r.err(), /the app exited \(exit code 7\)/);
+});
+
+test('weft run: clear errors — control plane unreachable, port in use, unknown WorkloadGroup, no command', { timeout: 30_000 }, async () => {
+  const dead = await freePort();
+  const a = start(['run', '--name', 'a', '--discovery-address', `127.0.0.1:${dead}`, '--', 'true']);
+  assert.equal(await a.exit, 2);
+  assert.match(a.err(), new RegExp(`cannot reach the control plane at 127\\.0\\.0\\.1:${dead} \\(ECONNREFUSED\\)\\. Start it with 'weft up`));
+
+  const busy = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => busy.once('listening', r));
+  const port = (busy.address() as net.AddressInfo).port;
+  const b = start(['run', '--name', 'b', '--port', `http=${port}`, ...mesh(), '--', 'true']);
+  assert.equal(await b.exit, 2);
+  assert.match(b.err(), new RegExp(`port ${port} on 127\\.0\\.0\\.1 \\(b's app port\\) is not available \\(EADDRINUSE\\)`));
+  busy.close();
+
+  const c = start(['run', '--name', 'c', '--port', `http=${await freePort()}`, '--workload-group', 'nope', ...mesh(), '--', 'true']);
+  assert.equal(await c.exit, 2);
+  assert.match(c.err(), /WorkloadGroup default\/nope not found/);
+  assert.match(c.err(), /--config-dir/);
+
+  const d = start(['run', '--name', 'd']);
+  assert.equal(await d.exit, 2);
+  assert.match(d.err(), /no command: put the app's command after --/);
+  assert.ok(!existsSync(join(configDir, 'default', 'workloadgroup-nope.yaml')), 'nothing written without --config-dir');
+});

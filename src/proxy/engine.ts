@@ -10,7 +10,7 @@ import type { Host } from './cluster/host.ts';
 import { ConfigState, type ResourceError } from './config/config-state.ts';
 import type { Raw } from './config/raw.ts';
 import { emptySnapshot, type ProxySnapshot } from './config/snapshot.ts';
-import type { Direction, ProxyServices } from './hcm/services.ts';
+import type { Direction, ProxyServices, TrackedConnection } from './hcm/services.ts';
 import { ListenerManager } from './listener/listener-manager.ts';
 import type { SecretStore } from './tls/secrets.ts';
 import { IstioMetrics, workloadFromMetadata, type MetricScope, type WorkloadInfo } from './stats/istio-metrics.ts';
@@ -40,7 +40,12 @@ export class ProxyEngine implements ProxyServices {
   readonly reserved = new Set<number>();
   private readonly rand: () => number;
   readonly log: NonNullable<EngineOptions['log']>;
-  private readonly sockets = new Map<net.Socket, (() => void) | undefined>();
+  private readonly sockets = new Map<net.Socket, TrackedConnection | undefined>();
+  /** One timer enforces every connection's idle timeouts (no timer per request). */
+  private readonly sweeper = setInterval(() => {
+    const now = performance.now();
+    for (const c of this.sockets.values()) c?.sweep(now);
+  }, 1000).unref();
   private readonly scopes = { outbound: new WeakMap<object, MetricScope>(), inbound: new WeakMap<object, MetricScope>() };
   private readonly noClusterScopes = new Map<string, MetricScope>();
   /** Resolves the first time every subscribed type has been received (readiness). */
@@ -59,8 +64,8 @@ export class ProxyEngine implements ProxyServices {
   /** Bound, so it can be handed around as a function. */
   readonly random = (): number => this.rand();
 
-  track(socket: net.Socket, closeIfIdle?: () => void): void {
-    this.sockets.set(socket, closeIfIdle);
+  track(socket: net.Socket, conn?: TrackedConnection): void {
+    this.sockets.set(socket, conn);
     socket.once('close', () => this.sockets.delete(socket));
   }
 
@@ -178,7 +183,7 @@ export class ProxyEngine implements ProxyServices {
     this.draining = true;
     this.listeners.stopAccepting();
     // Keep-alive connections between requests close now; busy ones close after their response (connection: close).
-    for (const closeIfIdle of this.sockets.values()) closeIfIdle?.();
+    for (const c of this.sockets.values()) c?.closeIfIdle();
     const deadline = Date.now() + ms;
     while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     this.close();
@@ -186,6 +191,7 @@ export class ProxyEngine implements ProxyServices {
 
   close(): void {
     this.listeners.stopAccepting();
+    clearInterval(this.sweeper);
     for (const s of this.sockets.keys()) s.destroy();
     this.clusters.close();
     this.accessLog?.flush();

@@ -7,7 +7,8 @@ import * as net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { AccessLog } from '../../src/proxy/access-log/access-log.ts';
 import { renderClusters } from '../../src/proxy/admin/admin-stats.ts';
-import { outboundListener, rawExchange, routeConfig, startProxy, startUpstream, staticCluster, viaProxy, vhost, type TestProxy } from './helpers.ts';
+import { hcm, outboundListener, rawExchange, routeConfig, startProxy, startUpstream, staticCluster, viaProto, viaProxy, vhost, type TestProxy } from './helpers.ts';
+import { TypeUrl } from '../../src/xds/protos.ts';
 
 function captureLog(): { log: AccessLog; lines: () => string[] } {
   const out = new PassThrough();
@@ -330,4 +331,41 @@ test('circuit breaking: max_connections 1 + max_pending_requests 1 → the third
   assert.equal((await second).body, 'served');
   assert.equal(arrived, 2, 'the pending request went out on the freed connection');
   assert.match(cap.lines().join('\n'), /" 503 UO /);
+});
+
+test('idle timeouts: a silent upstream hits stream_idle_timeout (408, SI); an idle keep-alive connection is closed', async (t) => {
+  const silent = await startUpstream('silent', () => undefined);
+  const cap = captureLog();
+  const p = await startProxy({ clusters: [staticCluster('silent', [silent.port])] }, cap.log);
+  t.after(async () => {
+    p.close();
+    await silent.close();
+  });
+  const port = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const n = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(n));
+    });
+  });
+  p.engine.apply(
+    TypeUrl.listener,
+    [
+      viaProto(TypeUrl.listener, {
+        name: 'gw',
+        address: { socket_address: { address: '127.0.0.1', port_value: port } },
+        filter_chains: [{ filters: [hcm({ route_config: { name: 'r', virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'silent', timeout: { seconds: 0 } } }] }] } }, { stream_idle_timeout: { nanos: 300_000_000 }, common_http_protocol_options: { idle_timeout: { nanos: 300_000_000 } } })] }],
+      }),
+    ],
+    '1',
+  );
+  await p.engine.listeners.reconcile(p.engine.snapshot.listeners.values(), p.engine.reserved);
+  const out = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: svc\r\n\r\n', 10_000);
+  assert.match(out, /^HTTP\/1\.1 408 /);
+  assert.match(cap.lines()[0]!, /" 408 SI stream_idle_timeout /);
+  const idleClosed = await new Promise<boolean>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('close', () => resolve(true));
+    s.on('error', () => resolve(false));
+  });
+  assert.ok(idleClosed);
 });

@@ -66,9 +66,30 @@ export class DownstreamConnection implements ParserEvents {
     socket.on('error', () => this.onClose());
     socket.on('close', () => this.onClose());
     socket.on('drain', () => this.current?.onDownstreamDrain());
-    ctx.services.track(tcp, () => {
-      if (this.current === undefined) this.close();
-    });
+    ctx.services.track(tcp, this);
+  }
+
+  /** performance.now() of the last byte read or written for this connection's current work. */
+  lastActivity = performance.now();
+
+  closeIfIdle(): void {
+    if (this.current === undefined) this.close();
+  }
+
+  /** Idle timeouts (Envoy's defaults: 5 min per request, 1 h per idle keep-alive connection, 5 min for a head). */
+  sweep(now: number): void {
+    if (this.closed) return;
+    const idle = now - this.lastActivity;
+    const s = this.current;
+    if (s !== undefined) {
+      const limit = s.streamIdleTimeoutMs;
+      if (limit > 0 && idle > limit && !s.tunnelling) s.onStreamIdleTimeout();
+      return;
+    }
+    // Between requests: a half-sent head is held to the stream idle timeout, an idle connection to the idle timeout.
+    const hcm = this.ctx.hcm;
+    const limit = this.parser.inMessage ? (hcm?.streamIdleTimeoutMs ?? 300_000) : (hcm?.idleTimeoutMs ?? 3_600_000);
+    if (limit > 0 && idle > limit) this.close();
   }
 
   /** Whether plaintext to `port` is refused because the port only accepts mutual TLS (STRICT). */
@@ -108,6 +129,7 @@ export class DownstreamConnection implements ParserEvents {
   }
 
   private onData(d: Buffer): void {
+    this.lastActivity = performance.now();
     const s = this.current;
     if (s !== undefined && s.tunnelling) {
       s.onDownstreamBody(d);

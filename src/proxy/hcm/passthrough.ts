@@ -35,7 +35,8 @@ export const PASSTHROUGH_HCM: HcmConfig = {
   serverName: 'envoy',
   serverHeaderTransformation: 'pass_through',
   generateRequestId: true,
-  streamIdleTimeoutMs: 0,
+  streamIdleTimeoutMs: 300_000,
+  idleTimeoutMs: 3_600_000,
   maxHeaderBytes: 60 * 1024,
   ignoredFilters: [],
 };

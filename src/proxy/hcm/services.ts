@@ -23,6 +23,14 @@ export interface ProxyServices {
   metricScope(direction: Direction, clusterName: string, cluster: Cluster | undefined, host: Host | undefined, peer?: string): MetricScope;
   /** Operational log (bugs caught on the request path are reported here, never thrown). */
   log(level: 'info' | 'warn' | 'error', message: string): void;
-  /** Connection accounting for drain; `closeIfIdle` lets a drain close keep-alive connections between requests. */
-  track(socket: import('node:net').Socket, closeIfIdle?: () => void): void;
+  /** Connection accounting: drain closes idle keep-alive connections; a periodic sweep enforces idle timeouts. */
+  track(socket: import('node:net').Socket, conn?: TrackedConnection): void;
+}
+
+/** What the engine can ask of a downstream connection it tracks. */
+export interface TrackedConnection {
+  /** Close now if no request is in flight (drain). */
+  closeIfIdle(): void;
+  /** Enforce idle timeouts at time `now` (performance.now()). */
+  sweep(now: number): void;
 }

@@ -366,6 +366,7 @@ export class Stream implements UpstreamHandler {
 
   onUpstreamHead(resp: ResponseHead): void {
     if (this.done) return;
+    this.conn.lastActivity = performance.now();
     if (resp.status < 200 && resp.status !== 101) {
       // Interim response (100 Continue …): pass it on and keep waiting for the final one.
       let s = `HTTP/1.1 ${resp.status} ${resp.reason || statusText(resp.status)}\r\n`;
@@ -447,8 +448,24 @@ export class Stream implements UpstreamHandler {
     return this.requestEnded || this.req.body === 'none';
   }
 
+  /** The HCM's stream idle timeout for this request (ms, 0 = off). */
+  get streamIdleTimeoutMs(): number {
+    return this.hcm?.streamIdleTimeoutMs ?? 300_000;
+  }
+
+  /** No bytes either way for stream_idle_timeout: 408 if nothing was answered yet, else reset (flag SI). */
+  onStreamIdleTimeout(): void {
+    if (this.done) return;
+    this.info.addFlag('SI');
+    this.releaseUpstream(false);
+    if (this.responseStarted) return this.finish(false, true);
+    this.closeAfter = true;
+    this.localReply(408, 'stream timeout', undefined, 'stream_idle_timeout');
+  }
+
   onUpstreamBody(chunk: Buffer): void {
     if (this.done) return;
+    this.conn.lastActivity = performance.now();
     if (!this.responseStarted) return;
     this.info.bytesSent += chunk.length;
     const sock = this.conn.socket;

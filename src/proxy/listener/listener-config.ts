@@ -19,8 +19,10 @@ export interface HcmConfig {
   serverHeaderTransformation: ServerHeaderTransformation;
   /** Do not generate x-request-id when absent (Envoy generate_request_id false). */
   generateRequestId: boolean;
-  /** Whole-request idle timeout in ms (stream_idle_timeout; Envoy default 5 min), 0 = off. */
+  /** A request with no activity for this long is ended: 408 before a response, else reset (stream_idle_timeout; Envoy default 5 min); 0 = off. */
   streamIdleTimeoutMs: number;
+  /** A keep-alive connection with no request for this long is closed (common_http_protocol_options.idle_timeout; Envoy default 1 h); 0 = off. */
+  idleTimeoutMs: number;
   /** max_request_headers_kb in bytes (Envoy default 60 KiB). */
   maxHeaderBytes: number;
   /** HTTP filters accepted but not enforced by this build (reported in config_dump). */
@@ -151,6 +153,7 @@ function compileHcm(raw: Raw, path: string, errors: Errors): HcmConfig | undefin
     serverHeaderTransformation: transform === 'PASS_THROUGH' ? 'pass_through' : transform === 'APPEND_IF_ABSENT' ? 'append_if_absent' : 'overwrite',
     generateRequestId: bool(raw['generate_request_id']) !== false,
     streamIdleTimeoutMs: idle === undefined || Number.isNaN(idle) ? 300_000 : idle,
+    idleTimeoutMs: durationMs(obj(raw['common_http_protocol_options'])?.['idle_timeout']) ?? 3_600_000,
     maxHeaderBytes: (wrappedNum(raw['max_request_headers_kb']) || 60) * 1024,
     ignoredFilters: ignored,
   };

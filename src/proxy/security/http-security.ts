@@ -5,7 +5,7 @@
 // chain holds only RBAC filters the answer is computed synchronously (no promise on the hot path).
 import { obj, str } from '../config/raw.ts';
 import { parseExtAuthzConfig } from '../filters/ext-authz/config.ts';
-import { createExtAuthzFilter, type ExtAuthzDeps, type ExtAuthzFilter } from '../filters/ext-authz/ext-authz-filter.ts';
+import { createExtAuthzFilter, type ClusterResolver, type ExtAuthzDeps, type ExtAuthzFilter } from '../filters/ext-authz/ext-authz-filter.ts';
 import { parseJwtAuthnConfig } from '../filters/jwt-authn/config.ts';
 import type { JwksCache } from '../filters/jwt-authn/jwks.ts';
 import { createJwtAuthnFilter, type JwtAuthnFilter } from '../filters/jwt-authn/jwt-filter.ts';
@@ -51,8 +51,11 @@ export interface HttpSecurity {
   /** True when a stage may wait (JWKS fetch, external authorizer). */
   readonly async: boolean;
   readonly stats: SecurityStats;
-  /** Run the chain; synchronous (a plain value) when `async` is false. */
-  run(req: AuthzRequest & { method: string; path: string; host: string; headers: readonly string[] }): SecurityOutcome | Promise<SecurityOutcome>;
+  /**
+   * Run the chain; synchronous (a plain value) when `async` is false. `resolve` maps the ext_authz cluster to a live
+   * endpoint (the proxy passes its cluster manager's choice).
+   */
+  run(req: AuthzRequest & { method: string; path: string; host: string; headers: readonly string[] }, resolve?: ClusterResolver): SecurityOutcome | Promise<SecurityOutcome>;
 }
 
 /** Is this HTTP filter one of ours? (the HCM builder hands the rest to its own filters) */
@@ -124,7 +127,7 @@ export function buildHttpSecurity(httpFilters: readonly unknown[], deps: HttpSec
     return finish(req.headers, req.jwt, audited);
   };
 
-  const runAsync = async (req0: Req): Promise<SecurityOutcome> => {
+  const runAsync = async (req0: Req, resolve?: ClusterResolver): Promise<SecurityOutcome> => {
     let req = req0;
     const metadata: Record<string, unknown> = {};
     const audited: string[] = [];
@@ -141,7 +144,7 @@ export function buildHttpSecurity(httpFilters: readonly unknown[], deps: HttpSec
         stats.jwtAllowed++;
         req = { ...req, headers: r.headers, ...(r.jwt ? { jwt: r.jwt } : {}) };
       } else {
-        const r = await s.run({ ...req, metadata: { ...(req.metadata ?? {}), [FILTER_NAMES.rbac]: metadata } });
+        const r = await s.run({ ...req, metadata: { ...(req.metadata ?? {}), [FILTER_NAMES.rbac]: metadata } }, resolve);
         if (!r.allowed) {
           if (r.details.startsWith('ext_authz_error')) stats.extAuthzError++;
           else stats.extAuthzDenied++;
@@ -157,8 +160,11 @@ export function buildHttpSecurity(httpFilters: readonly unknown[], deps: HttpSec
   return { async, stats, run: async ? runAsync : runSync };
 }
 
+/** A compiled envoy.filters.network.rbac: `run` decides once per connection. */
+export type NetworkRbac = { run: RbacFilter; stats: SecurityStats };
+
 /** The RBAC network filter of a TCP chain (envoy.filters.network.rbac): decide once per connection. */
-export function buildNetworkRbac(typedConfig: unknown): { run: RbacFilter; stats: SecurityStats } {
+export function buildNetworkRbac(typedConfig: unknown): NetworkRbac {
   const run = createRbacFilter(parseRbacConfig(typedConfig));
   const stats = newSecurityStats();
   return {

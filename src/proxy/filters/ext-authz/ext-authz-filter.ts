@@ -28,11 +28,15 @@ export type ExtAuthzDecision =
   | { allowed: true; skipped: boolean; /** Request headers to send upstream (with the authorizer's additions). */ headers: string[] }
   | { allowed: false; status: number; body: string; /** Response headers for the client. */ headers: string[]; details: string };
 
-export type ExtAuthzFilter = (req: ExtAuthzRequest) => Promise<ExtAuthzDecision>;
+/** Cluster name → an address of one of its endpoints. */
+export type ClusterResolver = (cluster: string) => { host: string; port: number } | undefined;
+
+/** Decide one request; `resolve` (per request, from the proxy's live clusters) overrides the one given at build time. */
+export type ExtAuthzFilter = (req: ExtAuthzRequest, resolve?: ClusterResolver) => Promise<ExtAuthzDecision>;
 
 export interface ExtAuthzDeps {
   /** Cluster name → an address of one of its endpoints; default: the host and port of the configured URI / authority. */
-  resolve?: (cluster: string) => { host: string; port: number } | undefined;
+  resolve?: ClusterResolver;
 }
 
 /** Headers Envoy always sends to an HTTP authorizer. */
@@ -117,13 +121,13 @@ export function createExtAuthzFilter(cfg: ExtAuthzConfig, deps: ExtAuthzDeps = {
     return colon > 0 ? { host: t.authority.slice(0, colon), port: Number(t.authority.slice(colon + 1)) } : { host: t.authority, port: 80 };
   };
   const failed = (why: string): ExtAuthzDecision => ({ allowed: false, status: cfg.statusOnError, body: '', headers: [], details: `ext_authz_error{${why}}` });
-  return async (req) => {
+  return async (req, resolve) => {
     const em = cfg.enabledMetadata;
     if (em) {
       const v = req.metadata?.[em.filter]?.[em.key];
       if (typeof v !== 'string' || !em.test(v)) return { allowed: true, skipped: true, headers: [...req.headers] };
     }
-    const addr = deps.resolve?.(t.cluster) ?? fallback();
+    const addr = (resolve ?? deps.resolve)?.(t.cluster) ?? fallback();
     try {
       if (t.kind === 'grpc') return grpcDecision(await grpcCheck(`${addr.host}:${addr.port}`, t.authority, checkRequest(req, cfg), cfg.timeoutMs), req);
       const res = await httpCheck(cfg, t, addr, req);

@@ -231,7 +231,8 @@ async function freeLinkLocalPair(): Promise<{ hostIp: string; podIp: string }> {
 
 /** A random unique-local /64: host ::1, pod ::2. */
 function ula64(): { host: string; pod: string } {
-  const b = randomBytes(7).toString('hex'); // fdXX:XXXX:XXXX:XXXX::/64
-  const p = `fd${b.slice(0, 2)}:${b.slice(2, 6)}:${b.slice(6, 10)}:${b.slice(10, 14)}`;
+  const b = randomBytes(7).toString('hex'); // fdXX:XXXX:XXXX:XXXX::/64, written canonically (no leading zeros)
+  const group = (hex: string): string => parseInt(hex, 16).toString(16);
+  const p = `fd${b.slice(0, 2)}:${group(b.slice(2, 6))}:${group(b.slice(6, 10))}:${group(b.slice(10, 14))}`;
   return { host: `${p}::1`, pod: `${p}::2` };
 }

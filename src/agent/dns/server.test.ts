@@ -23,20 +23,31 @@ async function fakeUpstream(): Promise<{ port: number; queries: string[]; close:
       ? encodeResponse(q, Rcode.NOERROR, q.question.type === RecordType.A ? [{ type: RecordType.A, ttl: 5, address: '127.0.0.77' }] : [])
       : encodeResponse(q, Rcode.NXDOMAIN);
   };
-  const udp = createSocket('udp4');
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
-  udp.on('message', (msg, rinfo) => udp.send(answer(msg), rinfo.port, rinfo.address));
-  const port = udp.address().port;
-  const tcp = createServer((s) => {
-    s.once('data', (d: Buffer) => {
-      const reply = answer(d.subarray(2));
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(reply.length);
-      s.end(Buffer.concat([len, reply]));
+  // UDP and TCP on one port: a random UDP port may be taken for TCP by another process, so retry.
+  for (let attempt = 0; ; attempt++) {
+    const udp = createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+    udp.on('message', (msg, rinfo) => udp.send(answer(msg), rinfo.port, rinfo.address));
+    const port = udp.address().port;
+    const tcp = createServer((s) => {
+      s.once('data', (d: Buffer) => {
+        const reply = answer(d.subarray(2));
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(reply.length);
+        s.end(Buffer.concat([len, reply]));
+      });
     });
-  });
-  await new Promise<void>((r) => tcp.listen(port, '127.0.0.1', r));
-  return { port, queries, close: () => Promise.all([new Promise<void>((r) => udp.close(() => r())), new Promise<void>((r) => tcp.close(() => r()))]).then(() => undefined) };
+    const listening = await new Promise<boolean>((r) => {
+      tcp.once('error', () => r(false));
+      tcp.listen(port, '127.0.0.1', () => r(true));
+    });
+    if (!listening) {
+      udp.close();
+      if (attempt < 10) continue;
+      throw new Error('no port free for both UDP and TCP');
+    }
+    return { port, queries, close: () => Promise.all([new Promise<void>((r) => udp.close(() => r())), new Promise<void>((r) => tcp.close(() => r()))]).then(() => undefined) };
+  }
 }
 
 let upstream: Awaited<ReturnType<typeof fakeUpstream>>;

@@ -2,7 +2,7 @@
 // Istio's ports (15010, 15012, 15014) when they are free, so that `weft proxy-status` finds it without flags.
 import { Ports } from '../core/ports.ts';
 import { freePort, probePort } from './ports.ts';
-import { Supervised } from './process.ts';
+import { nodeChildEnv, Supervised } from './process.ts';
 import { WEFT_BIN } from './sidecar.ts';
 
 export interface ControlPlaneSpec {
@@ -35,6 +35,7 @@ export async function startControlPlaneProcess(s: ControlPlaneSpec): Promise<Sta
     name: 'control plane',
     command: process.execPath,
     args: [WEFT_BIN, 'up', '--config-dir', s.configDir, '--state-dir', s.stateDir, '--listen', '127.0.0.1', '--xds-port', String(xds), '--xds-tls-port', String(tls), '--monitoring-port', String(mon)],
+    env: nodeChildEnv(),
     onLine: s.onLine,
   });
   try {

@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { WeftError } from '../core/errors.ts';
 import { identityArgs, type ProxyIdentity } from './identity.ts';
-import { Supervised } from './process.ts';
+import { nodeChildEnv, Supervised } from './process.ts';
 
 /** The `weft` entry point, run with the same Node as this process. */
 export const WEFT_BIN = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
@@ -85,7 +85,7 @@ const FATAL = /WorkloadGroup \S+ not found|EADDRINUSE|EADDRNOTAVAIL|rejected by 
  * proxy's own explanation when it exits or reports a fatal error first; the process is stopped in that case.
  */
 export async function startProxy(s: ProxySpec, timeoutMs: number): Promise<StartedProxy> {
-  const p = new Supervised({ name: `${s.name}/${s.kind}`, command: process.execPath, args: proxyArgs(s), onLine: s.onLine });
+  const p = new Supervised({ name: `${s.name}/${s.kind}`, command: process.execPath, args: proxyArgs(s), env: nodeChildEnv(), onLine: s.onLine });
   try {
     await p.waitForLine(/^weft proxy ready$/, timeoutMs, FATAL);
     const port = (name: string): number | undefined => {

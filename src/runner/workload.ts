@@ -7,7 +7,7 @@ import { parseDurationMs } from '../discovery/snapshot/mesh.ts';
 import { WeftError } from '../core/errors.ts';
 import type { ProxyIdentity } from './identity.ts';
 import { claimLoopbackAddress, freePort, requirePortFree, type AddressClaim } from './ports.ts';
-import { Supervised, type ExitStatus } from './process.ts';
+import { nodeChildEnv, Supervised, type ExitStatus } from './process.ts';
 import { pollUntil, startProxy, type ProxyPorts, type StartedProxy } from './sidecar.ts';
 
 export interface WorkloadPort {
@@ -38,6 +38,8 @@ export interface WorkloadSpec {
   sidecarDrain: string;
   /** Extra environment for the app. */
   env?: Readonly<Record<string, string>>;
+  /** The app is a Node.js program: give it Node's compile cache (see nodeChildEnv). */
+  nodeApp?: boolean;
   /** Pass the app's output through untouched (weft run) instead of line by line to onLine (weft demo). */
   inheritAppOutput: boolean;
   onLine?: (source: 'app' | 'sidecar', line: string, stream: 'stdout' | 'stderr') => void;
@@ -143,7 +145,7 @@ export async function startWorkload(spec: WorkloadSpec): Promise<RunningWorkload
       name: `${spec.name}/app`,
       command: spec.command,
       args: spec.args,
-      env: appEnv(outbound, ip, spec.env),
+      env: appEnv(outbound, ip, { ...(spec.nodeApp ? { NODE_COMPILE_CACHE: nodeChildEnv()['NODE_COMPILE_CACHE'] ?? '' } : {}), ...spec.env }),
       stdio: spec.inheritAppOutput ? 'inherit' : 'pipe',
       onLine: (line, stream) => spec.onLine?.('app', line, stream),
     });

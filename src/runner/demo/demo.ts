@@ -169,6 +169,7 @@ async function startDemoWorkload(w: DemoWorkload, xds: string, identity: ProxyId
     appDrainMs: 3000,
     sidecarDrain: '1s',
     inheritAppOutput: false,
+    nodeApp: true,
     identity,
     onLine: (source, line) => log(`[${source}] ${line}`),
   });

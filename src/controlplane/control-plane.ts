@@ -148,7 +148,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     });
     cleanups.push(() => pipeline.close());
     server.update(pipeline.view(), { full: true, reasons: ['startup'], startMs: Date.now() });
-    snapshotGauges(metricsRegistry, pipeline);
+    snapshotGauges(metricsRegistry, pipeline, server);
 
     const plain = new grpc.Server(grpcServerOptions);
     server.register(plain);
@@ -210,7 +210,8 @@ function proxyModel(registry: ServiceRegistry, log: Log): ProxyModel<Proxy> {
   };
 }
 
-function snapshotGauges(registry: Registry, pipeline: MeshPipeline): void {
+function snapshotGauges(registry: Registry, pipeline: MeshPipeline, server: DiscoveryServer<Proxy>): void {
+  new Gauge({ name: 'weft_xds_inflight_bytes', help: 'Bytes of pushed xDS config not yet acknowledged (bounded by the push budget).', registers: [registry], collect() { this.set(server.inFlightBytes); } });
   new Gauge({ name: 'pilot_services', help: 'Total services known to pilot.', registers: [registry], collect() { this.set(pipeline.snapshot.services.length); } });
   new Gauge({ name: 'pilot_virt_services', help: 'Total virtual services known to pilot.', registers: [registry], collect() { this.set(pipeline.snapshot.virtualServices.length); } });
 }

@@ -4,6 +4,7 @@ import type { Connection } from './connection.ts';
 import type { EncodedResource } from './encode.ts';
 import type { XdsMetrics } from './metrics.ts';
 import type { Names } from './names.ts';
+import type { Outstanding } from './watch.ts';
 import type { XdsView } from './types.ts';
 
 /** Things that happen on streams, for tests, benchmarks and logs. */
@@ -24,4 +25,8 @@ export interface ServeContext<P> {
   log(level: 'debug' | 'info' | 'warn', message: string): void;
   /** Hand a stream a response; handles backpressure and write timeouts. */
   send(conn: Connection<P>, message: unknown): void;
+  /** Count a sent response's bytes against the push budget (until `release`). */
+  hold(o: Outstanding): void;
+  /** Give a response's bytes back to the push budget (idempotent). */
+  release(o: Outstanding): void;
 }

@@ -26,6 +26,8 @@ export interface PushQueueOptions<C> {
   process(conn: C, req: PushRequest, enqueuedAtMs: number): void;
   /** Connections processed per event-loop turn. Default 32. */
   batch?: number;
+  /** Whether pushes may start now (the server's push budget); when false the queue waits for `kick()`. */
+  ready?: () => boolean;
   now?: () => number;
 }
 
@@ -73,16 +75,23 @@ export class PushQueue<C> {
     setImmediate(() => this.#drain());
   }
 
+  /** Resume draining (the server's budget freed up). */
+  kick(): void {
+    if (this.#queued.size > 0) this.#schedule();
+  }
+
   #drain(): void {
     this.#scheduled = false;
+    const ready = this.#opts.ready ?? (() => true);
     let n = 0;
     for (const [conn, q] of this.#queued) {
-      if (n++ >= this.#batch) break;
+      if (n++ >= this.#batch || !ready()) break;
       this.#queued.delete(conn);
       this.#opts.process(conn, q.req, q.enqueuedAtMs);
     }
-    if (this.#queued.size > 0) this.#schedule();
-    else this.#resolveIdle();
+    if (this.#queued.size === 0) this.#resolveIdle();
+    else if (ready()) this.#schedule();
+    // else: wait for kick() when ACKs return budget.
   }
 
   #resolveIdle(): void {

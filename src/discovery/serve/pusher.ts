@@ -66,11 +66,14 @@ function send<P>(ctx: ServeContext<P>, conn: Connection<P>, w: WatchedType, diff
     message = { system_version_info: version, resources, type_url: w.typeUrl, removed_resources: diff.removed, nonce };
   }
   const now = ctx.now();
-  w.recordSent({ nonce, version, count: diff.resources.length, removed: diff.removed.length, after: diff.after, startMs, sentAtMs: now });
-  const label = typeLabel(w.typeUrl);
-  ctx.metrics.pushes.inc({ type: label });
   let bytes = diffBytes.get(diff);
   if (bytes === undefined) diffBytes.set(diff, (bytes = diff.resources.reduce((n, r) => n + r.any.value.length, 0)));
+  const o = { nonce, version, count: diff.resources.length, removed: diff.removed.length, after: diff.after, startMs, sentAtMs: now, bytes, released: false };
+  const dropped = w.recordSent(o);
+  if (dropped) ctx.release(dropped);
+  ctx.hold(o);
+  const label = typeLabel(w.typeUrl);
+  ctx.metrics.pushes.inc({ type: label });
   ctx.metrics.configSize.observe({ type: label }, bytes);
   ctx.send(conn, message);
   ctx.emit({ kind: 'push', connId: conn.info?.connId ?? '', typeUrl: w.typeUrl, nonce, version, resources: diff.resources.length, removed: diff.removed.length });

@@ -433,3 +433,45 @@ test('SotW: a subscription change sent after the ACK, with the same nonce, is fo
   const both = await c.next(TypeUrl.listener);
   assert.deepEqual(names(both), ['l1', 'l2']);
 });
+
+test('push budget: queued pushes wait for ACKs while too many bytes are unacknowledged', async (t) => {
+  const w = world();
+  const xds = new DiscoveryServer<{ id: string }>({ model: { parse: (node) => ({ ok: true, value: { id: node.id } }) }, view: viewOf(w), pushBudgetBytes: 1 });
+  const server = new grpc.Server();
+  xds.register(server);
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  t.after(() => {
+    xds.closeAll();
+    server.forceShutdown();
+  });
+  const events: XdsEvent[] = [];
+  xds.onEvent((e) => events.push(e));
+  const clients = [0, 1, 2].map((i) => new SotwClient(`127.0.0.1:${port}`, { id: `sidecar~10.0.1.${i}~b${i}.default~default.svc.cluster.local` }));
+  t.after(() => clients.forEach((c) => c.close()));
+  for (const c of clients) {
+    c.subscribe(TypeUrl.cluster);
+    c.ack(await c.next(TypeUrl.cluster));
+  }
+  const settled = async (): Promise<void> => {
+    while (xds.inFlightBytes > 0) {
+      await new Promise<void>((resolve) => {
+        const off = xds.onEvent((e) => {
+          if (e.kind === 'ack') {
+            off();
+            resolve();
+          }
+        });
+      });
+    }
+  };
+  await settled();
+  const start = events.length;
+  w.clusters.set('c', cluster('c'));
+  xds.update(viewOf(w), push());
+  // Each client ACKs only when it gets its push; the next push may start only after that ACK.
+  for (const c of clients) c.ack(await c.next(TypeUrl.cluster));
+  await settled();
+  const seq = events.slice(start).filter((e) => e.kind === 'push' || e.kind === 'ack').map((e) => e.kind);
+  assert.deepEqual(seq, ['push', 'ack', 'push', 'ack', 'push', 'ack']);
+  assert.equal(xds.inFlightBytes, 0);
+});

@@ -25,6 +25,12 @@ export interface DiscoveryServerOptions<P> {
   writeTimeoutMs?: number;
   /** Connections pushed per event-loop turn. Default 32. */
   pushBatch?: number;
+  /**
+   * Bytes of pushed config that may be unacknowledged at once (default 64 MiB). Queued pushes wait while more is in
+   * flight, so a push of a large state-of-the-world CDS to thousands of proxies is paced by their ACKs instead of
+   * being buffered in memory all at once. A response's bytes are released on ACK/NACK, disconnect, or after 10 s.
+   */
+  pushBudgetBytes?: number;
   /** SPIFFE identity of a stream's client certificate, when served over mTLS. */
   peerIdentity?: (call: grpc.ServerDuplexStream<unknown, unknown>) => string | undefined;
   log?: (level: 'debug' | 'info' | 'warn', message: string) => void;
@@ -52,6 +58,9 @@ export class DiscoveryServer<P> {
   #cacheNames = new Set<Names>();
   readonly #encodeCache = new EncodeCache();
   #connCounter = 0;
+  /** Bytes sent and not yet acknowledged (the push budget in use). */
+  #inFlightBytes = 0;
+  readonly #sweeper: NodeJS.Timeout;
 
   constructor(opts: DiscoveryServerOptions<P>) {
     this.#opts = opts;
@@ -66,7 +75,10 @@ export class DiscoveryServer<P> {
       },
       batch: opts.pushBatch ?? 32,
       now: this.#now,
+      ready: () => this.#inFlightBytes < (opts.pushBudgetBytes ?? 64 << 20),
     });
+    this.#sweeper = setInterval(() => this.#releaseStale(), 1000);
+    this.#sweeper.unref();
     const log = opts.log ?? (() => {});
     this.#ctx = {
       view: () => this.#view,
@@ -78,6 +90,15 @@ export class DiscoveryServer<P> {
       },
       log,
       send: (conn, message) => this.#send(conn, message),
+      hold: (o) => {
+        this.#inFlightBytes += o.bytes;
+      },
+      release: (o) => {
+        if (o.released) return;
+        o.released = true;
+        this.#inFlightBytes -= o.bytes;
+        this.#queue.kick();
+      },
     };
   }
 
@@ -141,8 +162,20 @@ export class DiscoveryServer<P> {
     return undefined;
   }
 
+  /** Bytes of pushed config not yet acknowledged. */
+  get inFlightBytes(): number {
+    return this.#inFlightBytes;
+  }
+
+  /** A proxy that does not answer must not hold the push budget forever. */
+  #releaseStale(): void {
+    const cutoff = this.#now() - 10_000;
+    for (const c of this.#conns) for (const w of c.watched.values()) for (const o of w.outstanding) if (!o.released && o.sentAtMs < cutoff) this.#ctx.release(o);
+  }
+
   /** End every stream (shutdown). */
   closeAll(): void {
+    clearInterval(this.#sweeper);
     for (const c of [...this.#conns]) {
       c.sink.close();
       this.#drop(c);
@@ -219,6 +252,7 @@ export class DiscoveryServer<P> {
   #drop(conn: Connection<P>): void {
     if (conn.closed) return;
     conn.closed = true;
+    for (const w of conn.watched.values()) for (const o of w.outstanding) this.#ctx.release(o);
     this.#conns.delete(conn);
     this.#queue.remove(conn);
     if (conn.info !== undefined && conn.proxy !== undefined) {

@@ -17,6 +17,7 @@ export function settleResponse<P>(
   const settled = w.settle(nonce);
   const last = settled[settled.length - 1];
   if (last === undefined) return false;
+  for (const o of settled) ctx.release(o);
   const nodeId = conn.info?.node.id ?? '';
   const connId = conn.info?.connId ?? '';
   const now = ctx.now();

@@ -26,6 +26,16 @@ export function sotwSubscription(typeUrl: string, names: readonly string[]): Nam
   return internNames(names);
 }
 
+/** Does a request's name list equal the current subscription? (No allocation: the common ACK case.) */
+function sameNames(current: Names | undefined, typeUrl: string, names: readonly string[]): boolean {
+  if (current === undefined) return names.length === 0 ? isSotwFullSetType(typeUrl) : names.includes('*');
+  if (names.length !== current.list.length) return false;
+  for (const n of names) if (!current.set.has(n)) return false;
+  // Same length and every name known: equal, provided the request does not repeat a name while dropping another,
+  // which no xDS client does (names are a set in the protocol).
+  return true;
+}
+
 export function onSotwRequest<P>(ctx: ServeContext<P>, conn: Connection<P>, req: SotwRequest): void {
   const typeUrl = req.type_url ?? '';
   if (typeUrl === '') return;
@@ -51,6 +61,9 @@ export function onSotwRequest<P>(ctx: ServeContext<P>, conn: Connection<P>, req:
   // Only a request that names our latest response is current (xDS: ignore stale nonces). It may be a plain
   // ACK, or a subscription change sent later with the same, already acknowledged, nonce.
   if (nonce !== w.sentNonce || w.outstanding.length > 0) return;
+  // Most ACKs repeat the subscription unchanged (Envoy resends every name on every ACK): check that without
+  // allocating before interning anything.
+  if (sameNames(w.names, typeUrl, names)) return;
   const sub = sotwSubscription(typeUrl, names);
   // Interned: equal subscriptions are the same object.
   if (sub === w.names) return;

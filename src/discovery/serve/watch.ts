@@ -37,6 +37,10 @@ export interface Outstanding {
   /** When the change behind this response was first seen (ms since epoch), for convergence time. */
   startMs: number;
   sentAtMs: number;
+  /** Encoded size of the resources carried, counted against the server's push budget until released. */
+  bytes: number;
+  /** The bytes were given back to the push budget (settled, dropped, or timed out). */
+  released: boolean;
 }
 
 /** The proxy's last rejection of this type. */
@@ -76,12 +80,13 @@ export class WatchedType {
     return this.names;
   }
 
-  recordSent(o: Outstanding): void {
+  /** Record a response; returns the oldest outstanding one if it had to be forgotten (the list is bounded). */
+  recordSent(o: Outstanding): Outstanding | undefined {
     this.sent = o.after;
     this.sentNonce = o.nonce;
     this.sentVersion = o.version;
     this.outstanding.push(o);
-    if (this.outstanding.length > 8) this.outstanding.shift();
+    return this.outstanding.length > 8 ? this.outstanding.shift() : undefined;
   }
 
   /**

@@ -11,4 +11,4 @@ export type { OriginalDestination } from './original-dst.ts';
 export { sweepStaleNamespaces } from './sweep.ts';
 export type { SweepReport } from './sweep.ts';
 export { assertCaptureSupported, captureProblems } from './support.ts';
-export { connectInNamespace, listenInNamespace, netnsPath, udpSocketInNamespace } from './netns-socket.ts';
+export { connectInNamespace, listenInNamespace, netnsPath, relayIntoNamespace, udpSocketInNamespace } from './netns-socket.ts';

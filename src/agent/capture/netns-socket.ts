@@ -7,7 +7,7 @@
 
 import { createSocket } from 'node:dgram';
 import type { Socket as UdpSocket } from 'node:dgram';
-import { isIPv6, Socket } from 'node:net';
+import { connect, createServer, isIPv6, Socket } from 'node:net';
 import type { Server } from 'node:net';
 import { WeftError } from '../../core/errors.ts';
 import { requireAddon } from './addon.ts';
@@ -66,4 +66,34 @@ export function udpSocketInNamespace(netns: string, address: { host: string; por
       resolve(socket);
     });
   });
+}
+
+/**
+ * Relay a port inside the namespace to an address in this process's namespace: connections to `listen` inside
+ * the namespace are piped, byte for byte, to `to` here. For a sidecar running inside the namespace, this makes
+ * the control plane on the host's loopback reachable at the same address (traffic to 127.0.0.1 is never
+ * captured). Close the returned server to stop relaying; open relays are destroyed with it.
+ */
+export async function relayIntoNamespace(netns: string, listen: { host: string; port: number }, to: { host: string; port: number }): Promise<Server> {
+  const sockets = new Set<Socket>();
+  const server = createServer((inside) => {
+    const outside = connect({ host: to.host, port: to.port });
+    for (const s of [inside, outside]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        inside.destroy();
+        outside.destroy();
+      });
+    }
+    inside.pipe(outside).pipe(inside);
+  });
+  server.on('close', () => sockets.forEach((s) => s.destroy()));
+  const close = server.close.bind(server);
+  server.close = (cb?: (err?: Error) => void) => {
+    sockets.forEach((s) => s.destroy());
+    return close(cb);
+  };
+  await listenInNamespace(server, netns, listen);
+  return server;
 }

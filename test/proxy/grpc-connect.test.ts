@@ -51,3 +51,53 @@ test('grpc-js through the explicit sidecar (CONNECT): unary and server-streaming
   });
   assert.deepEqual(streamed, ['1', '2', '3']);
 });
+
+test('HTTP/2 (h2c prior knowledge): gRPC routed at L7 by :authority to an http2 cluster — unary, streaming, status trailers, UNAVAILABLE for no endpoints', async (t) => {
+  const server = new grpc.Server();
+  server.addService(service, {
+    Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      if (call.request.toString() === 'fail') return cb({ code: grpc.status.PERMISSION_DENIED, details: 'nope' });
+      cb(null, Buffer.concat([Buffer.from(`echo(${String(call.metadata.get('x-forwarded-proto')[0])}):`), call.request]));
+    },
+    Count: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+      for (let i = 1; i <= 3; i++) call.write(Buffer.from(String(i)));
+      call.end();
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const h2 = { typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http2_protocol_options: {} } } } };
+  const p = await startProxy({
+    clusters: [staticCluster('outbound|9090||greeter.default.svc.cluster.local', [port], h2), staticCluster('outbound|9090||empty.default.svc.cluster.local', [], h2)],
+    listeners: [outboundListener(9090)],
+    routes: [
+      routeConfig('9090', [
+        vhost('greeter', ['greeter:9090'], [{ match: { prefix: '/' }, route: { cluster: 'outbound|9090||greeter.default.svc.cluster.local' } }]),
+        vhost('empty', ['empty:9090'], [{ match: { prefix: '/' }, route: { cluster: 'outbound|9090||empty.default.svc.cluster.local' } }]),
+      ]),
+    ],
+  });
+  const Client = grpc.makeGenericClientConstructor(service, 'Echo');
+  // The app talks h2c to its sidecar; the :authority names the service.
+  const client = new Client(`127.0.0.1:${p.port}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'greeter:9090', 'grpc.enable_http_proxy': 0 });
+  const empty = new Client(`127.0.0.1:${p.port}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'empty:9090', 'grpc.enable_http_proxy': 0 });
+  t.after(() => {
+    client.close();
+    empty.close();
+    server.forceShutdown();
+    p.close();
+  });
+  type Unary = { Echo: (req: Buffer, cb: (e: grpc.ServiceError | null, r?: Buffer) => void) => void };
+  const echo = (c: unknown, msg: string): Promise<Buffer> => new Promise((resolve, reject) => (c as Unary).Echo(Buffer.from(msg), (e, r) => (e ? reject(e) : resolve(r!))));
+  assert.equal((await echo(client, 'hi')).toString(), 'echo(http):hi');
+  await assert.rejects(echo(client, 'fail'), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED && e.details === 'nope');
+  const streamed = await new Promise<string[]>((resolve, reject) => {
+    const got: string[] = [];
+    const call = (client as unknown as { Count: (req: Buffer) => grpc.ClientReadableStream<Buffer> }).Count(Buffer.from(''));
+    call.on('data', (d: Buffer) => got.push(d.toString()));
+    call.on('end', () => resolve(got));
+    call.on('error', reject);
+  });
+  assert.deepEqual(streamed, ['1', '2', '3']);
+  await assert.rejects(echo(empty, 'x'), (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE && /no healthy upstream/.test(e.details));
+  assert.match(p.engine.metrics.render(), /istio_requests_total\{[^}]*destination_service="greeter\.default\.svc\.cluster\.local"[^}]*response_code="200"[^}]*\} 3/);
+});

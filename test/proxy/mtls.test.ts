@@ -197,3 +197,41 @@ test('auto mTLS: an endpoint whose metadata says tlsMode=disabled (no sidecar) g
   assert.equal(r.status, 200);
   assert.equal(r.body, 'plain-app');
 });
+
+test('gRPC over HTTP/2: app → client sidecar (h2c) → mTLS with ALPN h2 → server sidecar → gRPC server', async (t) => {
+  const grpc = await import('@grpc/grpc-js');
+  const bytes = (b: Buffer): Buffer => b;
+  const service = { Echo: { path: '/test.Echo/Echo', requestStream: false, responseStream: false, requestSerialize: bytes, requestDeserialize: bytes, responseSerialize: bytes, responseDeserialize: bytes } };
+  const gserver = new grpc.Server();
+  gserver.addService(service, {
+    Echo: (call: import('@grpc/grpc-js').ServerUnaryCall<Buffer, Buffer>, cb: import('@grpc/grpc-js').sendUnaryData<Buffer>) => cb(null, Buffer.from(`${String(call.metadata.get('x-forwarded-client-cert')[0])}|${call.request.toString()}`)),
+  });
+  const gport = await new Promise<number>((resolve, reject) => gserver.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const ca = await startTestCa({ stateDir: tmp.dir });
+  const roots = ca.cp.ca.trustBundlePem();
+  const server = new ProxyEngine({ workload: unknownWorkload, log: () => undefined });
+  const client = new ProxyEngine({ workload: unknownWorkload, log: () => undefined });
+  const H2 = { typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http2_protocol_options: {} } } } };
+  server.setSecrets(await identity(ca.address, roots, 'greeter'));
+  client.setSecrets(await identity(ca.address, roots, 'frontend'));
+  const inboundPort = await server.listeners.bindOwn('virtualInbound', '127.0.0.1', 0, 'inbound', 'inbound');
+  server.apply(TypeUrl.cluster, [viaProto(TypeUrl.cluster, { name: 'inbound|9090||', type: 'STATIC', connect_timeout: { seconds: 1 }, ...H2, load_assignment: { cluster_name: 'inbound|9090||', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: gport } } } }] }] } })], '1');
+  server.apply(TypeUrl.listener, [viaProto(TypeUrl.listener, { name: 'virtualInbound', address: { socket_address: { address: '0.0.0.0', port_value: 15006 } }, filter_chains: [{ filter_chain_match: { destination_port: { value: 9090 }, transport_protocol: 'tls' }, transport_socket: DOWNSTREAM_MTLS, filters: [hcm({ route_config: { name: 'inbound|9090||', virtual_hosts: [{ name: 'inbound', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'inbound|9090||' } }] }] } })] }] })], '1');
+  const outboundPort = await client.listeners.bindOwn('virtualOutbound', '127.0.0.1', 0, 'explicit', 'outbound');
+  const name = 'outbound|9090||greeter.default.svc.cluster.local';
+  const tlsGreeter = { ...ISTIO_MUTUAL, typed_config: { ...ISTIO_MUTUAL.typed_config, sni: 'outbound_.9090_._.greeter.default.svc.cluster.local' } };
+  client.apply(TypeUrl.cluster, [viaProto(TypeUrl.cluster, { name, type: 'STATIC', connect_timeout: { seconds: 1 }, ...H2, transport_socket: tlsGreeter, load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: inboundPort } } } }] }] } })], '1');
+  client.apply(TypeUrl.listener, [outboundListener(9090)], '1');
+  client.apply(TypeUrl.route, [routeConfig('9090', [vhost('greeter', ['greeter:9090'], [{ match: { prefix: '/' }, route: { cluster: name } }])])], '1');
+  const Client = grpc.makeGenericClientConstructor(service, 'Echo');
+  const c = new Client(`127.0.0.1:${outboundPort}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'greeter:9090', 'grpc.enable_http_proxy': 0 });
+  t.after(async () => {
+    c.close();
+    client.close();
+    server.close();
+    gserver.forceShutdown();
+    await ca.close();
+  });
+  const reply = await new Promise<Buffer>((resolve, reject) => (c as unknown as { Echo: (r: Buffer, cb: (e: Error | null, v?: Buffer) => void) => void }).Echo(Buffer.from('hello'), (e, v) => (e ? reject(e) : resolve(v!))));
+  assert.equal(reply.toString(), 'By=spiffe://cluster.local/ns/default/sa/greeter;URI=spiffe://cluster.local/ns/default/sa/frontend|hello');
+});

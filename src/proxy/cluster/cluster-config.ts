@@ -32,6 +32,11 @@ export interface ClusterConfig {
   connectTimeoutMs: number;
   /** Endpoints from load_assignment (static, strict_dns); EDS clusters get theirs from ClusterLoadAssignment. */
   endpoints: EndpointConfig[];
+  /**
+   * Upstream HTTP version (HttpProtocolOptions): http1 (Envoy's default), http2 (explicit http2_protocol_options, as
+   * Istio sets for gRPC/HTTP2 ports), or downstream (use_downstream_protocol_config: the client's version).
+   */
+  upstreamProtocol: 'http1' | 'http2' | 'downstream';
   /** ring_hash_lb_config.minimum_ring_size (Envoy default 1024). */
   minRingSize: number;
   /** circuit_breakers default thresholds (Envoy defaults 1024). */
@@ -94,7 +99,15 @@ export function compileCluster(raw: Raw): Result<ClusterConfig, FieldError[]> {
   const eds = obj(raw['eds_cluster_config']);
   const endpoints = raw['load_assignment'] !== undefined ? compileEndpoints(obj(raw['load_assignment']) ?? {}, 'load_assignment', errors) : [];
   const thresholds = obj(arr(obj(raw['circuit_breakers'])?.['thresholds'])[0]);
-  const http = obj(obj(obj(raw['typed_extension_protocol_options'])?.['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'])?.['common_http_protocol_options']) ?? obj(raw['common_http_protocol_options']);
+  const hpo = obj(obj(raw['typed_extension_protocol_options'])?.['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']);
+  const http = obj(hpo?.['common_http_protocol_options']) ?? obj(raw['common_http_protocol_options']);
+  const explicit = obj(hpo?.['explicit_http_config']);
+  const upstreamProtocol: ClusterConfig['upstreamProtocol'] =
+    explicit?.['http2_protocol_options'] !== undefined || raw['http2_protocol_options'] !== undefined
+      ? 'http2'
+      : hpo?.['use_downstream_protocol_config'] !== undefined || hpo?.['auto_config'] !== undefined
+        ? 'downstream'
+        : 'http1';
   const od = obj(raw['outlier_detection']);
   const tls = compileTransportSocket(raw['transport_socket'], 'transport_socket', errors);
   const tlsMatches = compileTransportMatches(raw, errors);
@@ -105,6 +118,7 @@ export function compileCluster(raw: Raw): Result<ClusterConfig, FieldError[]> {
     lbPolicy: lbPolicy ?? 'round_robin',
     connectTimeoutMs: connectTimeout,
     endpoints,
+    upstreamProtocol,
     minRingSize: Math.min(wrappedNum(obj(raw['ring_hash_lb_config'])?.['minimum_ring_size']) ?? 1024, 65536),
     maxConnections: wrappedNum(thresholds?.['max_connections']) ?? 1024,
     maxPendingRequests: wrappedNum(thresholds?.['max_pending_requests']) ?? 1024,

@@ -9,6 +9,8 @@ import type { Direction, ProxyServices } from './services.ts';
 import { Stream } from './stream.ts';
 import { StreamInfo } from './stream-info.ts';
 import { writeLocalReply } from './local-reply.ts';
+import { acceptH2 } from '../h2/h2-connection.ts';
+import { replayingDuplex } from '../listener/inbound-tls.ts';
 
 export interface ListenerContext {
   services: ProxyServices;
@@ -61,11 +63,11 @@ export class DownstreamConnection implements ParserEvents {
     this.localAddress = `${tcp.localAddress ?? ''}:${tcp.localPort ?? 0}`;
     this.remoteAddress = `${this.remoteIp}:${tcp.remotePort ?? 0}`;
     socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => this.onData(d));
-    socket.on('end', () => this.onPeerEnd());
-    socket.on('error', () => this.onClose());
-    socket.on('close', () => this.onClose());
-    socket.on('drain', () => this.current?.onDownstreamDrain());
+    socket.on('data', this.dataListener);
+    socket.on('end', this.endListener);
+    socket.on('error', this.closeListener);
+    socket.on('close', this.closeListener);
+    socket.on('drain', this.drainListener);
     ctx.services.track(tcp, this);
   }
 
@@ -101,35 +103,17 @@ export class DownstreamConnection implements ParserEvents {
 
   /** The HCM for a request to `port` (explicit mode looks it up per request). */
   hcmFor(port: number): HcmConfig | undefined {
-    switch (this.ctx.mode) {
-      case 'listener': {
-        // The listener's current config: a keep-alive connection follows LDS updates from its next request on.
-        const l = this.ctx.services.snapshot.listeners.get(this.ctx.listenerName);
-        if (!l) return undefined; // removed: requests still arriving on its connections get 404 NR
-        const chain = selectChain(l, this.localPort);
-        return chain?.action.kind === 'http' ? chain.action.hcm : undefined;
-      }
-      case 'explicit':
-        return this.ctx.services.snapshot.httpByPort.get(port);
-      case 'inbound': {
-        // The chain for the port the connection arrived on (explicit mode binds one inbound listener per workload
-        // port, as `weft run` does on loopback), else the request's port (a single catch-all inbound port, 15006).
-        const snap = this.ctx.services.snapshot;
-        const local = this.localPort;
-        if (this.tls) {
-          const tlsPort = this.tls.sniPort ?? port;
-          return snap.inboundTlsHttpByPort.get(local) ?? snap.inboundTlsHttpByPort.get(tlsPort) ?? snap.inboundHttpByPort.get(local) ?? snap.inboundHttpByPort.get(tlsPort) ?? snap.inboundHttpDefault;
-        }
-        const plain = snap.inboundHttpByPort.get(local) ?? snap.inboundHttpByPort.get(port);
-        // Plaintext to a port that only accepts mutual TLS (PeerAuthentication STRICT): no chain matches.
-        if (!plain && (snap.inboundTlsHttpByPort.has(local) || snap.inboundTlsHttpByPort.has(port))) return undefined;
-        return plain ?? snap.inboundHttpDefault;
-      }
-    }
+    return hcmForPort(this.ctx, this.localPort, this.tls, port);
   }
+
+  private readonly dataListener = (d: Buffer): void => this.onData(d);
+  private readonly endListener = (): void => this.onPeerEnd();
+  private readonly closeListener = (): void => this.onClose();
+  private readonly drainListener = (): void => this.current?.onDownstreamDrain();
 
   private onData(d: Buffer): void {
     this.lastActivity = performance.now();
+    if (this.served === 0 && !this.parser.inMessage && isH2Preface(d)) return this.handOffToH2(d);
     const s = this.current;
     if (s !== undefined && s.tunnelling) {
       s.onDownstreamBody(d);
@@ -146,6 +130,20 @@ export class DownstreamConnection implements ParserEvents {
     }
     // Pipelined bytes held while a response is outstanding: stop reading until it completes.
     if (this.current !== undefined && this.parser.isPaused && this.parser.hasHeldData) this.socket.pause();
+  }
+
+  /** HTTP/2 with prior knowledge (gRPC over h2c): the connection leaves the HTTP/1.1 codec for node:http2. */
+  private handOffToH2(first: Buffer): void {
+    const sock = this.socket;
+    sock.off('data', this.dataListener);
+    sock.off('end', this.endListener);
+    sock.off('error', this.closeListener);
+    sock.off('close', this.closeListener);
+    sock.off('drain', this.drainListener);
+    this.closed = true;
+    this.parser.kill();
+    // node:http2 reads from the socket's handle, so bytes already read are replayed through a stream in front of it.
+    acceptH2(replayingDuplex(sock, first) as unknown as net.Socket, this.ctx, this.tls, this.tls?.transport ?? sock);
   }
 
   onHead(head: MessageHead): void {
@@ -234,4 +232,40 @@ export class DownstreamConnection implements ParserEvents {
     if (!this.socket.destroyed) this.socket.destroy();
     this.closed = true;
   }
+}
+
+/** The HTTP connection manager for a request to `port` on a connection of this listener (see DownstreamConnection.hcmFor). */
+export function hcmForPort(ctx: ListenerContext, localPort: number, tls: DownstreamTls | undefined, port: number): HcmConfig | undefined {
+  switch (ctx.mode) {
+    case 'listener': {
+      // The listener's current config: a keep-alive connection follows LDS updates from its next request on.
+      const l = ctx.services.snapshot.listeners.get(ctx.listenerName);
+      if (!l) return undefined; // removed: requests still arriving on its connections get 404 NR
+      const chain = selectChain(l, localPort);
+      return chain?.action.kind === 'http' ? chain.action.hcm : undefined;
+    }
+    case 'explicit':
+      return ctx.services.snapshot.httpByPort.get(port);
+    case 'inbound': {
+      // The chain for the port the connection arrived on (explicit mode binds one inbound listener per workload
+      // port, as `weft run` does on loopback), else the request's port (a single catch-all inbound port, 15006).
+      const snap = ctx.services.snapshot;
+      const local = localPort;
+      if (tls) {
+        const tlsPort = tls.sniPort ?? port;
+        return snap.inboundTlsHttpByPort.get(local) ?? snap.inboundTlsHttpByPort.get(tlsPort) ?? snap.inboundHttpByPort.get(local) ?? snap.inboundHttpByPort.get(tlsPort) ?? snap.inboundHttpDefault;
+      }
+      const plain = snap.inboundHttpByPort.get(local) ?? snap.inboundHttpByPort.get(port);
+      // Plaintext to a port that only accepts mutual TLS (PeerAuthentication STRICT): no chain matches.
+      if (!plain && (snap.inboundTlsHttpByPort.has(local) || snap.inboundTlsHttpByPort.has(port))) return undefined;
+      return plain ?? snap.inboundHttpDefault;
+    }
+  }
+}
+
+const PREFACE = 'PRI * HTTP/2.0\r\n';
+
+/** The start of the HTTP/2 connection preface (RFC 9113 §3.4). */
+export function isH2Preface(d: Buffer): boolean {
+  return d.length >= PREFACE.length && d[0] === 0x50 && d.toString('latin1', 0, PREFACE.length) === PREFACE;
 }

@@ -7,6 +7,7 @@ import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import type { SecretStore } from '../tls/secrets.ts';
 import { DownstreamConnection, type DownstreamTls, type ListenerContext } from '../hcm/connection.ts';
+import { acceptH2 } from '../h2/h2-connection.ts';
 
 /** Parse the service port out of Istio's outbound SNI `outbound_.9080_.v1_.reviews.default.svc.cluster.local`. */
 export function portFromSni(sni: string | undefined): number | undefined {
@@ -37,7 +38,7 @@ export function acceptInbound(socket: net.Socket, ctx: ListenerContext, secrets:
     }
     // The first bytes were already read from the socket, so TLS runs over a stream that replays them.
     const transport = replayingDuplex(socket, first);
-    const t = new tls.TLSSocket(transport, { isServer: true, secureContext, requestCert: true, rejectUnauthorized: true });
+    const t = new tls.TLSSocket(transport, { isServer: true, secureContext, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2', 'http/1.1'] });
     t.on('error', () => {
       t.destroy();
       socket.destroy();
@@ -50,14 +51,16 @@ export function acceptInbound(socket: net.Socket, ctx: ListenerContext, secrets:
         return;
       }
       const info: DownstreamTls = { peer, sniPort: portFromSni((t as tls.TLSSocket & { servername?: string | false }).servername || undefined), transport: socket };
-      new DownstreamConnection(t as unknown as net.Socket, ctx, info);
+      // node:http2 takes a plain stream in front of the TLS session (it cannot adopt one that already buffered data).
+      if (t.alpnProtocol === 'h2') acceptH2(replayingDuplex(t, undefined) as unknown as net.Socket, ctx, info, socket);
+      else new DownstreamConnection(t as unknown as net.Socket, ctx, info);
     });
   });
   socket.on('error', () => socket.destroy());
 }
 
 /** A Duplex over `socket` that first yields `head` (bytes already consumed while sniffing the protocol). */
-function replayingDuplex(socket: net.Socket, head: Buffer): Duplex {
+export function replayingDuplex(socket: net.Socket, head: Buffer | undefined): Duplex {
   const d = new Duplex({
     read() {
       socket.resume();
@@ -73,7 +76,7 @@ function replayingDuplex(socket: net.Socket, head: Buffer): Duplex {
       cb(err);
     },
   });
-  d.push(head);
+  if (head && head.length > 0) d.push(head);
   socket.on('data', (c: Buffer) => {
     if (!d.push(c)) socket.pause();
   });

@@ -19,6 +19,8 @@ export interface CompiledPolicy {
    * `from.source.principals` rule then costs a Set lookup on non-matching requests instead of a tree walk.
    */
   peers?: ReadonlySet<string>;
+  /** Likewise for paths: every permission requires the path to equal one of `exact` or start with one of `prefix`. */
+  paths?: { exact: ReadonlySet<string>; prefix: readonly string[] };
 }
 
 export interface CompiledRbac {
@@ -56,16 +58,9 @@ function headerOf(req: AuthzRequest, name: string): string | undefined {
   }
 }
 
-/** The path without query or fragment (what url_path matches), computed once per request. */
-const pathCache = new WeakMap<AuthzRequest, string>();
+/** The path without query or fragment (what url_path matches). Two indexOf calls; no allocation without a query. */
 function pathOf(req: AuthzRequest): string | undefined {
-  if (req.path === undefined) return undefined;
-  let p = pathCache.get(req);
-  if (p === undefined) {
-    p = pathOnly(req.path);
-    pathCache.set(req, p);
-  }
-  return p;
+  return req.path === undefined ? undefined : pathOnly(req.path);
 }
 
 function pathOnly(target: string): string {
@@ -73,6 +68,12 @@ function pathOnly(target: string): string {
   const h = target.indexOf('#');
   const end = q < 0 ? h : h < 0 ? q : Math.min(q, h);
   return end < 0 ? target : target.slice(0, end);
+}
+
+function pathAllowed(gate: { exact: ReadonlySet<string>; prefix: readonly string[] }, path: string): boolean {
+  if (gate.exact.has(path)) return true;
+  for (const p of gate.prefix) if (path.startsWith(p)) return true;
+  return false;
 }
 
 function all(list: Pred[]): Pred {
@@ -237,6 +238,31 @@ function exactPeers(principals: unknown[]): Set<string> | undefined {
   return out;
 }
 
+/**
+ * The paths a permission list requires, if it requires them: every entry must be an and_rules holding an or_rules of
+ * case-sensitive `url_path` exact / prefix matchers (Istio's shape for `paths: [/a, /b/*]`). Undefined otherwise.
+ */
+function requiredPaths(permissions: unknown[]): { exact: Set<string>; prefix: string[] } | undefined {
+  if (permissions.length === 0) return undefined;
+  const exact = new Set<string>();
+  const prefix: string[] = [];
+  for (const p of permissions) {
+    const rules = arr(obj(obj(p)?.['and_rules'])?.['rules']);
+    const found = rules.map((r) => {
+      const or = arr(obj(obj(r)?.['or_rules'])?.['rules']);
+      const ms = or.map((x) => obj(obj(obj(x)?.['url_path'])?.['path']));
+      if (or.length === 0 || ms.some((m) => !m || m['ignore_case'] === true || (typeof m['exact'] !== 'string' && typeof m['prefix'] !== 'string'))) return undefined;
+      return ms as Raw[];
+    }).find((m) => m !== undefined);
+    if (!found) return undefined;
+    for (const m of found) {
+      if (typeof m['exact'] === 'string') exact.add(m['exact']);
+      else prefix.push(m['prefix'] as string);
+    }
+  }
+  return { exact, prefix };
+}
+
 /** envoy.config.rbac.v3.RBAC (the `rules` or `shadow_rules` of the filter). */
 export function compileRbac(raw: unknown, path: string, errors: Errors): CompiledRbac | undefined {
   const o = obj(raw) ?? {};
@@ -259,7 +285,8 @@ export function compileRbac(raw: unknown, path: string, errors: Errors): Compile
     const perm = perms.length === 0 ? () => false : any(perms);
     const prin = prins.length === 0 ? () => false : any(prins);
     const peers = exactPeers(arr(pr['principals']));
-    policies.push(peers ? { name, matches: (req) => perm(req) && prin(req), peers } : { name, matches: (req) => perm(req) && prin(req) });
+    const paths = requiredPaths(arr(pr['permissions']));
+    policies.push({ name, matches: (req) => perm(req) && prin(req), ...(peers ? { peers } : {}), ...(paths ? { paths } : {}) });
   }
   return errors.any ? undefined : { action, policies };
 }
@@ -269,9 +296,11 @@ export function firstMatch(rbac: CompiledRbac, req: AuthzRequest): string | unde
   const list = rbac.policies;
   try {
     const peer = req.peerPrincipal;
+    const path = pathOf(req);
     for (let i = 0; i < list.length; i++) {
       const p = list[i]!;
       if (p.peers !== undefined && (peer === undefined || !p.peers.has(peer))) continue;
+      if (p.paths !== undefined && (path === undefined || !pathAllowed(p.paths, path))) continue;
       if (p.matches(req)) return p.name;
     }
     return undefined;

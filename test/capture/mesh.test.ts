@@ -94,6 +94,7 @@ test('mesh: unmodified curl in a captured workload reaches echo by name, over mu
     children.push(sidecar);
     const sidecarOut = watch(sidecar);
     await sidecarOut.waitFor(/^weft proxy ready$/m);
+    const admin = (await sidecarOut.waitFor(/admin port (\d+)/))[1] ?? '';
 
     const table = buildNameTable({ namespace: 'default', services: [{ host: 'echo.default.svc.cluster.local', addresses: [] }] });
     const dns = await startDnsProxy({ table, upstreams: [], netns: ns.netns, port: 15053 });
@@ -101,6 +102,8 @@ test('mesh: unmodified curl in a captured workload reaches echo by name, over mu
     ns.writeEtcFile('resolv.conf', workloadResolvConf({ nameserver: ns.hostIp, namespace: 'default' }));
     await ns.applyCapture({ dns: { mode: 'all', port: 15053 } });
 
+    // echo's endpoint reaches the client sidecar after its auto-registration: wait for it in the admin /clusters.
+    await waitUntil(async () => (await ns.run('curl', ['-sS', '--max-time', '2', `http://127.0.0.1:${admin}/clusters`])).stdout.includes(`${ns.hostIp}:${echoPort}`), 20_000, 'echo endpoint in the client sidecar');
     const curl = await ns.run('curl', ['-sS', '-f', '--max-time', '10', 'http://echo:9080/hello']);
     assert.equal(curl.code, 0, `curl: ${curl.stderr}\nclient sidecar:\n${sidecarOut.text()}\necho:\n${echoOut.text()}`);
     // echo's sidecar terminated mutual TLS and passed the client's certificate identity on (XFCC).
@@ -115,6 +118,15 @@ test('mesh: unmodified curl in a captured workload reaches echo by name, over mu
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+/** Poll a condition (an admin endpoint) until it holds; bounded in time. */
+async function waitUntil(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 async function relayServer(netns: string, port: number): Promise<() => Promise<void>> {
   const server = await relayIntoNamespace(netns, { host: '127.0.0.1', port }, { host: '127.0.0.1', port });

@@ -210,7 +210,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     io.err('weft run: warning: no workload certificate (give --control-plane-state-dir, or --token-file and --ca-root-cert): calls to workloads that require mTLS — every auto-registered workload, by auto-mTLS — will fail with 503.\n');
   }
   const log = (source: 'app' | 'sidecar', line: string): void => {
-    if (source === 'sidecar') io.err(`[sidecar] ${line}\n`);
+    // The sidecar's warnings and errors (and anything unexpected) pass through; its start-up chatter is in the summary.
+    if (source === 'sidecar' && !/^\w+ port \d+$|^weft proxy ready$|^draining$|^\S+ info /.test(line)) io.err(`[sidecar] ${line}\n`);
   };
   let w;
   try {

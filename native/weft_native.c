@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 // From linux/netfilter_ipv4.h and linux/netfilter_ipv6/ip6_tables.h (both 80); defined here because those
 // headers clash with the libc ones.
@@ -120,23 +121,28 @@ static socklen_t make_sockaddr(int family, const char *text, int port, struct so
   return inet_pton(AF_INET6, text, &a6->sin6_addr) == 1 ? sizeof *a6 : 0;
 }
 
-// socketInNetns(nsPath: string, family: 4 | 6, udp: boolean, bindAddress: string | null, bindPort: number): fd
+// socketInNetns(nsPath: string, family: 4 | 6, udp: boolean, bindAddress: string | null, bindPort: number,
+//               ownerGid: number): fd
 // Creates a socket inside the network namespace at nsPath (e.g. /run/netns/<name>), optionally bound, and
 // returns its fd; the calling thread is back in its own namespace before this returns. A socket belongs to the
 // namespace it was created in for its whole life, so Node can then listen, connect or send on it as usual.
+// ownerGid >= 0 creates it with that (filesystem) GID, which iptables `-m owner --gid-owner` matches: the
+// thread's GIDs are switched around socket() by the raw syscall, which (unlike glibc's setresgid) changes
+// this thread only.
 static napi_value socket_in_netns(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   char path[512], addr[INET6_ADDRSTRLEN];
-  int32_t family, port = 0;
+  int32_t family, port = 0, owner_gid = -1;
   bool udp = false, has_addr = false;
   napi_valuetype t;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 ||
       napi_get_value_string_utf8(env, argv[0], path, sizeof path, NULL) != napi_ok ||
       napi_get_value_int32(env, argv[1], &family) != napi_ok || (family != 4 && family != 6) ||
       napi_get_value_bool(env, argv[2], &udp) != napi_ok || napi_typeof(env, argv[3], &t) != napi_ok ||
-      napi_get_value_int32(env, argv[4], &port) != napi_ok || port < 0 || port > 65535) {
-    napi_throw_type_error(env, "EINVAL", "socketInNetns(nsPath, family 4|6, udp, bindAddress|null, bindPort)");
+      napi_get_value_int32(env, argv[4], &port) != napi_ok || port < 0 || port > 65535 ||
+      (argc >= 6 && napi_get_value_int32(env, argv[5], &owner_gid) != napi_ok)) {
+    napi_throw_type_error(env, "EINVAL", "socketInNetns(nsPath, family 4|6, udp, bindAddress|null, bindPort, ownerGid)");
     return NULL;
   }
   if (t == napi_string) {
@@ -165,8 +171,16 @@ static napi_value socket_in_netns(napi_env env, napi_callback_info info) {
     close(target);
     return throw_errno(env, "setns", e);
   }
-  int fd = socket(af, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-  int socket_errno = errno;
+  gid_t rgid, egid, sgid;
+  getresgid(&rgid, &egid, &sgid);
+  int fd = -1, socket_errno = 0;
+  if (owner_gid >= 0 && syscall(SYS_setresgid, -1, (gid_t)owner_gid, -1) != 0) {
+    socket_errno = errno;
+  } else {
+    fd = socket(af, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    socket_errno = errno;
+    if (owner_gid >= 0 && syscall(SYS_setresgid, -1, egid, -1) != 0) abort();
+  }
   // Back to our own namespace before anything else can run on this thread; failing that is unrecoverable.
   if (setns(self, CLONE_NEWNET) != 0) abort();
   close(self);

@@ -97,10 +97,11 @@ test('mesh: unmodified curl in a captured workload reaches echo by name, over mu
     const admin = (await sidecarOut.waitFor(/admin port (\d+)/))[1] ?? '';
 
     const table = buildNameTable({ namespace: 'default', services: [{ host: 'echo.default.svc.cluster.local', addresses: [] }] });
-    const dns = await startDnsProxy({ table, upstreams: [], netns: ns.netns, port: 15053 });
+    // The DNS proxy runs here (GID 0) but owns its sockets with the proxy's GID, as the conntrack-zone rules need.
+    const dns = await startDnsProxy({ table, upstreams: [], netns: ns.netns, port: 15053, ownerGid: 1337 });
     closers.push(() => dns.close());
     ns.writeEtcFile('resolv.conf', workloadResolvConf({ nameserver: ns.hostIp, namespace: 'default' }));
-    await ns.applyCapture({ dns: { mode: 'all', port: 15053 } });
+    await ns.applyCapture({ dns: { mode: 'servers', port: 15053, servers: [ns.hostIp] } });
 
     // echo's endpoint reaches the client sidecar after its auto-registration: wait for it in the admin /clusters.
     await waitUntil(async () => (await ns.run('curl', ['-sS', '--max-time', '2', `http://127.0.0.1:${admin}/clusters`])).stdout.includes(`${ns.hostIp}:${echoPort}`), 20_000, 'echo endpoint in the client sidecar');

@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { runTool } from '../../src/agent/capture/command.ts';
 import { createWorkloadNamespace } from '../../src/agent/capture/namespace.ts';
+import { connectInNamespace, listenInNamespace } from '../../src/agent/capture/netns-socket.ts';
+import { originalDestination } from '../../src/agent/capture/original-dst.ts';
 import { captureOptions, captureRules } from '../../src/agent/capture/rules.ts';
 import type { CaptureOptions } from '../../src/agent/capture/rules.ts';
 import { sweepStaleNamespaces } from '../../src/agent/capture/sweep.ts';
@@ -116,5 +118,32 @@ test('namespace: a process that exits without destroy() leaves nothing; a SIGKIL
     assert.equal((await exists(mine.netns, mine.hostVeth)).netns, true);
   } finally {
     await mine.destroy();
+  }
+});
+
+test('namespace: sockets made inside it from here are captured, unless owned by the proxy GID', { skip }, async () => {
+  const ns = await createWorkloadNamespace({ name: 'owner' });
+  const host = createServer((_req, res) => res.end('host'));
+  const outbound = createServer((req, res) => res.end(`15001 for ${JSON.stringify(originalDestination(req.socket))}`));
+  try {
+    await ns.applyCapture({});
+    await new Promise<void>((r) => host.listen(0, ns.hostIp, r));
+    const port = (host.address() as AddressInfo).port;
+    await listenInNamespace(outbound, ns.netns, { host: '::', port: 15001 });
+    const call = (ownerGid?: number): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const s = connectInNamespace(ns.netns, { host: ns.hostIp, port }, ownerGid === undefined ? {} : { ownerGid });
+        let raw = '';
+        s.setEncoding('utf8').on('data', (d: string) => (raw += d));
+        s.on('end', () => resolve(raw.slice(raw.indexOf('\r\n\r\n') + 4)));
+        s.on('error', reject);
+        s.end(`GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`);
+      });
+    assert.equal(await call(1337), 'host');
+    assert.equal(await call(), `15001 for ${JSON.stringify({ address: ns.hostIp, port, family: 4 })}`);
+  } finally {
+    await new Promise<void>((r) => outbound.close(() => r()));
+    await new Promise<void>((r) => host.close(() => r()));
+    await ns.destroy();
   }
 });

@@ -9,8 +9,8 @@ import { WeftError } from '../../core/errors.ts';
 export interface NativeAddon {
   /** getsockopt(SO_ORIGINAL_DST or IP6T_SO_ORIGINAL_DST) on a connected TCP socket's fd; throws with `code` = errno name. */
   originalDst(fd: number): { address: string; port: number; family: 4 | 6 };
-  /** A socket created inside the namespace at nsPath (optionally bound); returns its fd. */
-  socketInNetns(nsPath: string, family: 4 | 6, udp: boolean, bindAddress: string | null, bindPort: number): number;
+  /** A socket created inside the namespace at nsPath (optionally bound, owned by ownerGid when >= 0); returns its fd. */
+  socketInNetns(nsPath: string, family: 4 | 6, udp: boolean, bindAddress: string | null, bindPort: number, ownerGid: number): number;
 }
 
 /** Where node-gyp puts the addon. */

@@ -17,10 +17,19 @@ export function netnsPath(netns: string): string {
   return `/run/netns/${netns}`;
 }
 
-function socketIn(netns: string, udp: boolean, host: string | null, port: number, family?: 4 | 6): number {
+/** Options of every socket made in a namespace. */
+export interface NamespaceSocketOptions {
+  /**
+   * Create the socket with this GID (as iptables' `-m owner --gid-owner` sees it), e.g. the proxy's 1337, so
+   * that the capture rules treat its traffic as the proxy's. Default: this process's GID.
+   */
+  readonly ownerGid?: number;
+}
+
+function socketIn(netns: string, udp: boolean, host: string | null, port: number, opts: NamespaceSocketOptions, family?: 4 | 6): number {
   const fam = family ?? (host !== null && isIPv6(host) ? 6 : 4);
   try {
-    return requireAddon().socketInNetns(netnsPath(netns), fam, udp, host, port);
+    return requireAddon().socketInNetns(netnsPath(netns), fam, udp, host, port, opts.ownerGid ?? -1);
   } catch (e) {
     if (e instanceof WeftError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
@@ -32,8 +41,9 @@ function socketIn(netns: string, udp: boolean, host: string | null, port: number
  * Make `server` listen on host:port inside the namespace. Use '::' for a dual-stack listener (IPv4 peers appear
  * as ::ffff:a.b.c.d), '127.0.0.1' for loopback only. Port 0 picks a free port (see server.address()).
  */
-export function listenInNamespace(server: Server, netns: string, address: { host: string; port: number }, backlog = 511): Promise<void> {
-  const fd = socketIn(netns, false, address.host, address.port);
+export function listenInNamespace(server: Server, netns: string, address: { host: string; port: number }, opts: NamespaceSocketOptions & { backlog?: number } = {}): Promise<void> {
+  const fd = socketIn(netns, false, address.host, address.port, opts);
+  const backlog = opts.backlog ?? 511;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ fd, backlog }, () => {
@@ -47,17 +57,17 @@ export function listenInNamespace(server: Server, netns: string, address: { host
  * A TCP connection made from inside the namespace (to the app, e.g. 127.0.0.1:<port>), optionally from a local
  * address (Istio delivers inbound traffic from 127.0.0.6, which the capture rules let through).
  */
-export function connectInNamespace(netns: string, to: { host: string; port: number; localAddress?: string }): Socket {
-  const fd = socketIn(netns, false, to.localAddress ?? null, 0, isIPv6(to.host) ? 6 : 4);
+export function connectInNamespace(netns: string, to: { host: string; port: number; localAddress?: string }, opts: NamespaceSocketOptions = {}): Socket {
+  const fd = socketIn(netns, false, to.localAddress ?? null, 0, opts, isIPv6(to.host) ? 6 : 4);
   const socket = new Socket({ fd, readable: true, writable: true });
   socket.connect(to.port, to.host);
   return socket;
 }
 
 /** A UDP socket bound to host:port inside the namespace. */
-export function udpSocketInNamespace(netns: string, address: { host: string; port: number }): Promise<UdpSocket> {
+export function udpSocketInNamespace(netns: string, address: { host: string; port: number }, opts: NamespaceSocketOptions = {}): Promise<UdpSocket> {
   const six = isIPv6(address.host);
-  const fd = socketIn(netns, true, address.host, address.port);
+  const fd = socketIn(netns, true, address.host, address.port, opts);
   const socket = createSocket(six ? 'udp6' : 'udp4');
   return new Promise((resolve, reject) => {
     socket.once('error', reject);

@@ -30,6 +30,11 @@ export interface DnsProxyOptions {
    * forwarding to the upstreams, stays in its own. Default: this process's namespace.
    */
   readonly netns?: string;
+  /**
+   * With netns: create the sockets with this GID (the proxy's, 1337). Needed when the capture rules redirect DNS
+   * for named servers: their conntrack-zone rules recognise the DNS proxy's replies by its UID/GID.
+   */
+  readonly ownerGid?: number;
 }
 
 /** Counters, for the sidecar's stats. */
@@ -88,7 +93,7 @@ export async function startDnsProxy(options: DnsProxyOptions): Promise<DnsProxy>
     return encodeResponse(query, Rcode.SERVFAIL);
   };
 
-  const { udp, tcp, port } = await bindBoth(host, options.port ?? 15053, options.netns);
+  const { udp, tcp, port } = await bindBoth(host, options.port ?? 15053, options.netns, options.ownerGid);
   const connections = new Set<Socket>();
   udp.on('message', (msg, rinfo) => {
     void handle(msg, 'udp').then((reply) => {
@@ -202,9 +207,9 @@ function readFrames(socket: Socket, onFrame: (frame: Buffer) => void): void {
 }
 
 /** Bind UDP and TCP on one port; with port 0, retry until both get the same free port. */
-async function bindBoth(host: string, port: number, netns: string | undefined): Promise<{ udp: UdpSocket; tcp: Server; port: number }> {
+async function bindBoth(host: string, port: number, netns: string | undefined, ownerGid: number | undefined): Promise<{ udp: UdpSocket; tcp: Server; port: number }> {
   for (let attempt = 0; ; attempt++) {
-    const udp = netns ? await udpSocketInNamespace(netns, { host, port }) : createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    const udp = netns ? await udpSocketInNamespace(netns, { host, port }, { ownerGid }) : createSocket(isIPv6(host) ? 'udp6' : 'udp4');
     if (!netns) {
       await new Promise<void>((resolve, reject) => {
         udp.once('error', reject);
@@ -217,7 +222,7 @@ async function bindBoth(host: string, port: number, netns: string | undefined): 
     const bound = udp.address().port;
     const tcp = createServer();
     try {
-      if (netns) await listenInNamespace(tcp, netns, { host, port: bound });
+      if (netns) await listenInNamespace(tcp, netns, { host, port: bound }, { ownerGid });
       else {
         await new Promise<void>((resolve, reject) => {
           tcp.once('error', reject);

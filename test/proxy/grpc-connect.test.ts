@@ -4,7 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { outboundListener, routeConfig, startProxy, staticCluster, vhost } from './helpers.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { outboundListener, routeConfig, startProxy, startUpstream, staticCluster, vhost } from './helpers.ts';
 
 const bytes = { serialize: (b: Buffer): Buffer => b, deserialize: (b: Buffer): Buffer => b };
 const service: grpc.ServiceDefinition = {
@@ -100,4 +102,19 @@ test('HTTP/2 (h2c prior knowledge): gRPC routed at L7 by :authority to an http2 
   assert.deepEqual(streamed, ['1', '2', '3']);
   await assert.rejects(echo(empty, 'x'), (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE && /no healthy upstream/.test(e.details));
   assert.match(p.engine.metrics.render(), /istio_requests_total\{[^}]*destination_service="greeter\.default\.svc\.cluster\.local"[^}]*response_code="200"[^}]*\} 3/);
+});
+
+test('HTTP/2 client to an HTTP/1.1 cluster: curl --http2-prior-knowledge, GET and POST, bridged to HTTP/1.1', async (t) => {
+  const a = await startUpstream('h1-app');
+  const p = await startProxy({ clusters: [staticCluster('app', [a.port])], listeners: [outboundListener(80)], routes: [routeConfig('80', [vhost('all', ['*'], [{ match: { prefix: '/' }, route: { cluster: 'app' } }])])] });
+  t.after(async () => {
+    p.close();
+    await a.close();
+  });
+  const curl = async (args: string[]): Promise<string> => (await promisify(execFile)('curl', ['-sS', '--max-time', '5', '--http2-prior-knowledge', '-H', 'Host: svc', ...args, `http://127.0.0.1:${p.port}/h2?x=1`])).stdout;
+  const get = await curl(['-D', '-']);
+  assert.match(get, /^HTTP\/2 200/);
+  assert.match(get, /x-seen-path: \/h2\?x=1/);
+  assert.match(get, /h1-app$/);
+  assert.equal(await curl(['-d', 'posted']), 'h1-app:posted');
 });

@@ -1,9 +1,8 @@
 // HTTP/2 downstream (h2c with prior knowledge, or h2 negotiated by ALPN on inbound mTLS), for gRPC and HTTP/2
 // clients: node:http2 frames the connection; each stream is routed with the same compiled route tables as HTTP/1.1
-// and forwarded over a multiplexed HTTP/2 session to the chosen host, headers, body and trailers streamed through.
-// Scope today: routing (virtual host, route, weighted clusters, rewrites, direct responses, redirects), load
-// balancing, local replies (gRPC-aware: grpc-status 14 for unavailable), metrics and access log. Retries, timeouts,
-// fault injection and HTTP/2 → HTTP/1.1 translation are HTTP/1.1-only for now.
+// and forwarded over a multiplexed HTTP/2 session to the chosen host (or, for HTTP/1.1 clusters, as an HTTP/1.1
+// request on a pooled connection), headers, body and trailers streamed through. Local replies are gRPC-aware.
+// Retries, timeouts and fault injection are on the HTTP/1.1 path only for now.
 import { randomUUID } from 'node:crypto';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
@@ -14,6 +13,7 @@ import { pickCluster } from '../router/route-action.ts';
 import { matchRoute, selectVirtualHost } from '../router/route-table.ts';
 import { requestHash } from '../router/hash-key.ts';
 import { h2Session } from './h2-upstream.ts';
+import { H1Bridge } from './h1-bridge.ts';
 import type { Cluster } from '../cluster/cluster-manager.ts';
 import type { Host } from '../cluster/host.ts';
 
@@ -146,14 +146,11 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
   if (!cluster) return local(503, '', 'NC', 'cluster_not_found');
   picked.cluster = cluster;
   cluster.stats.rqTotal++;
-  if (cluster.config.upstreamProtocol === 'http1') return local(502, 'HTTP/2 to an HTTP/1.1 upstream is not supported yet', undefined, 'upstream_protocol_mismatch');
   const hash = action.hashPolicies.length > 0 ? requestHash(action.hashPolicies, flat, query, meta.remoteIp) : undefined;
   const host = cluster.choose(performance.now(), services.random, authority.includes(':') ? authority : `${authority}:80`, hash);
   if (!host) return local(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
   picked.host = host;
   si.upstreamHost = host.key;
-  const session = h2Session(host, cluster.config.connectTimeoutMs);
-  if (typeof session === 'string') return local(503, `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: ${session}`, 'UF', 'upstream_reset_before_response_started{connection_failure}');
 
   let outPath = target;
   if (action.prefixRewrite !== undefined && route.path.kind === 'prefix') outPath = action.prefixRewrite + path.slice(route.path.value.length) + (query === '' ? '' : `?${query}`);
@@ -169,6 +166,9 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
   const own = services.secrets?.current()?.spiffeId;
   if (meta.tls?.peer !== undefined && own !== undefined) out['x-forwarded-client-cert'] = `By=${own};URI=${meta.tls.peer}`;
 
+  if (cluster.config.upstreamProtocol === 'http1') return bridgeToHttp1(stream, out, method, cluster, host, si, local, finish);
+  const session = h2Session(host, cluster.config.connectTimeoutMs);
+  if (typeof session === 'string') return local(503, `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: ${session}`, 'UF', 'upstream_reset_before_response_started{connection_failure}');
   const start = performance.now();
   host.active++;
   cluster.active++;
@@ -237,5 +237,45 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
       release();
       finish(status);
     }
+  });
+}
+
+type LocalReply = (status: number, body: string, flag: ResponseFlag | undefined, details: string) => void;
+
+/** The cluster speaks HTTP/1.1: send the stream as an HTTP/1.1 request on a pooled connection. */
+function bridgeToHttp1(stream: http2.ServerHttp2Stream, out: http2.OutgoingHttpHeaders, method: string, cluster: Cluster, host: Host, si: StreamInfo, local: LocalReply, finish: (status: number) => void): void {
+  const acquired = host.acquire();
+  if (!acquired) return local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO', 'upstream_reset_before_response_started{overflow}');
+  let head = `${method} ${String(out[':path'])} HTTP/1.1\r\nhost: ${String(out[':authority'])}\r\n`;
+  for (const [k, v] of Object.entries(out)) if (!k.startsWith(':') && v !== undefined) head += `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}\r\n`;
+  host.active++;
+  cluster.active++;
+  host.totalRequests++;
+  const start = performance.now();
+  let status = 0;
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    host.active--;
+    cluster.active--;
+  };
+  new H1Bridge(stream, host, acquired.conn, method, head, out['content-length'] !== undefined, {
+    onResponse: (s) => {
+      status = s;
+      si.upstreamServiceTimeMs = Math.round(performance.now() - start);
+      si.details = 'via_upstream';
+    },
+    onBytesSent: (n) => (si.bytesSent += n),
+    onDone: () => {
+      release();
+      finish(status);
+    },
+    onFailure: (reason, detail) => {
+      release();
+      const uf = reason === 'connect_failure' || reason === 'connect_timeout';
+      if (uf) cluster.stats.cxConnectFail++;
+      local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${uf ? `connection failure, transport failure reason: ${detail}` : 'connection termination'}`, uf ? 'UF' : 'UC', uf ? 'upstream_reset_before_response_started{connection_failure}' : 'upstream_reset_before_response_started{connection_termination}');
+    },
   });
 }

@@ -9,3 +9,4 @@ export { allocateAddresses, AUTO_ALLOCATE_IPV4_RANGE, AUTO_ALLOCATE_IPV6_RANGE, 
 export type { AllocatedAddress } from './allocate.ts';
 export { parseResolvConf, readResolvConf, workloadResolvConf } from './resolv-conf.ts';
 export type { ResolvConf } from './resolv-conf.ts';
+export { servicesFromClusterNames } from './from-clusters.ts';

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { allocateAddresses, isAutoAllocated } from './allocate.ts';
 import { buildNameTable, NameTable } from './name-table.ts';
+import { servicesFromClusterNames } from './from-clusters.ts';
 
 const services = [
   { host: 'reviews.default.svc.cluster.local', addresses: [] },
@@ -61,4 +62,19 @@ test('allocation: deterministic, distinct, inside 240.240.0.0/16, stable when ho
     }),
     { numRuns: 100 },
   );
+});
+
+test('services from xDS cluster names: one per outbound host, VIPs when known, special clusters skipped', () => {
+  const services = servicesFromClusterNames(
+    ['outbound|9080||reviews.default.svc.cluster.local', 'outbound|9080|v1|reviews.default.svc.cluster.local', 'outbound|9080||ratings.default.svc.cluster.local', 'inbound|9080||', 'PassthroughCluster', 'BlackHoleCluster', 'outbound|443||api.example.com'],
+    new Map([['ratings.default.svc.cluster.local', ['10.96.0.20']]]),
+  );
+  assert.deepEqual(services, [
+    { host: 'api.example.com', addresses: [] },
+    { host: 'ratings.default.svc.cluster.local', addresses: ['10.96.0.20'] },
+    { host: 'reviews.default.svc.cluster.local', addresses: [] },
+  ]);
+  const table = buildNameTable({ services, namespace: 'default' });
+  assert.ok(table.lookup('reviews')?.allocated);
+  assert.deepEqual(table.lookup('ratings')?.ipv4, ['10.96.0.20']);
 });

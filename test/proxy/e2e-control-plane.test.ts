@@ -1,5 +1,5 @@
 // End to end with real processes: `weft up` (config dir with Istio YAML, xDS, CA) → `weft proxy sidecar` (identity
-// from the CA, config over ADS) → an app without a sidecar (ServiceEntry endpoint, plaintext by auto mTLS). The app's
+// from the CA, config over ADS on the TLS port 15012's equivalent) → an app without a sidecar (ServiceEntry endpoint, plaintext by auto mTLS). The app's
 // traffic goes through the sidecar as its HTTP proxy; VirtualService fault injection and the proxy's sync status show.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -65,13 +65,12 @@ spec:
   );
   const state = join(dir, 'state');
   const up = await startProcess(['up', '--config-dir', cfg, '--state-dir', state, '--xds-port', '0', '--xds-tls-port', '0', '--monitoring-port', '0'], 'control plane ready', children);
-  const xds = /\(plaintext\) listening on ([\d.:]+)/.exec(up.out())![1]!;
   const ca = /\(TLS\) listening on ([\d.:]+)/.exec(up.out())![1]!;
   const monitoring = /monitoring listening on http:\/\/([\d.:]+)/.exec(up.out())![1]!;
   const { stdout: token } = await promisify(execFile)(process.execPath, [weft, 'ca', 'token', '--namespace', 'default', '--service-account', 'productpage', '--state-dir', state]);
   writeFileSync(join(dir, 'token'), token);
   const proxy = await startProcess(
-    ['proxy', 'sidecar', '--discovery-address', xds, '--ca-address', ca, '--ca-root-cert', join(state, 'ca/root-cert.pem'), '--token-file', join(dir, 'token'), '--name', 'productpage-v1', '--service-account', 'productpage', '--labels', 'app=productpage,version=v1', '--admin-port', '0', '--outbound-port', '0', '--inbound-port', '0', '--stats-port', '0', '--readiness-port', '0'],
+    ['proxy', 'sidecar', '--discovery-address', ca, '--discovery-ca', join(state, 'ca/root-cert.pem'), '--ca-address', ca, '--ca-root-cert', join(state, 'ca/root-cert.pem'), '--token-file', join(dir, 'token'), '--name', 'productpage-v1', '--service-account', 'productpage', '--labels', 'app=productpage,version=v1', '--admin-port', '0', '--outbound-port', '0', '--inbound-port', '0', '--stats-port', '0', '--readiness-port', '0'],
     'weft proxy ready',
     children,
   );

@@ -85,7 +85,16 @@ const FATAL = /WorkloadGroup \S+ not found|EADDRINUSE|EADDRNOTAVAIL|rejected by 
  * proxy's own explanation when it exits or reports a fatal error first; the process is stopped in that case.
  */
 export async function startProxy(s: ProxySpec, timeoutMs: number): Promise<StartedProxy> {
-  const p = new Supervised({ name: `${s.name}/${s.kind}`, command: process.execPath, args: proxyArgs(s), env: nodeChildEnv(), onLine: s.onLine });
+  let fatal: string | undefined;
+  const onLine = (line: string, stream: 'stdout' | 'stderr'): void => {
+    if (fatal === undefined && FATAL.test(line)) fatal = line.replace(/^\S+ (warn|error|info) /, '');
+    s.onLine?.(line, stream);
+  };
+  const p = new Supervised({ name: `${s.name}/${s.kind}`, command: process.execPath, args: proxyArgs(s), env: nodeChildEnv(), onLine });
+  // A fatal line ends every wait at once: the proxy retries forever, but these never heal by themselves.
+  const failFast = (): void => {
+    if (fatal !== undefined) throw new WeftError('WEFT_ERR_UNAVAILABLE', `${p.name}: ${fatal}`);
+  };
   try {
     await p.waitForLine(/^weft proxy ready$/, timeoutMs, FATAL);
     const port = (name: string): number | undefined => {
@@ -100,8 +109,8 @@ export async function startProxy(s: ProxySpec, timeoutMs: number): Promise<Start
     const stats = port('stats');
     if (admin === undefined || readiness === undefined || stats === undefined) throw new WeftError('WEFT_ERR_INTERNAL', `${p.name} did not print its admin, readiness and stats ports`);
     const ports: ProxyPorts = { admin, readiness, stats, outbound: port('outbound'), inbound: port('inbound') };
-    await waitReadyEndpoint(p, readiness, timeoutMs);
-    if (s.kind === 'sidecar') await waitInboundClusters(p, admin, s.ports.map((x) => x.port), timeoutMs, s.workloadGroup);
+    await waitReadyEndpoint(p, readiness, timeoutMs, failFast);
+    if (s.kind === 'sidecar') await waitInboundClusters(p, admin, s.ports.map((x) => x.port), timeoutMs, s.workloadGroup, failFast);
     return { process: p, ports };
   } catch (e) {
     await p.stop(2000);
@@ -129,17 +138,18 @@ export async function pollUntil(p: Supervised | undefined, timeoutMs: number, ch
   }
 }
 
-function waitReadyEndpoint(p: Supervised, readiness: number, timeoutMs: number): Promise<void> {
-  return pollUntil(p, timeoutMs, async () => (await get(`http://127.0.0.1:${readiness}/healthz/ready`))?.status === 200, () => `${p.name} /healthz/ready`);
+function waitReadyEndpoint(p: Supervised, readiness: number, timeoutMs: number, failFast: () => void): Promise<void> {
+  return pollUntil(p, timeoutMs, async () => failFast() ?? (await get(`http://127.0.0.1:${readiness}/healthz/ready`))?.status === 200, () => `${p.name} /healthz/ready`);
 }
 
 /** The sidecar knows its own workload once the control plane sent an inbound cluster for each app port. */
-function waitInboundClusters(p: Supervised, admin: number, ports: readonly number[], timeoutMs: number, group: string | undefined): Promise<void> {
+function waitInboundClusters(p: Supervised, admin: number, ports: readonly number[], timeoutMs: number, group: string | undefined, failFast: () => void): Promise<void> {
   if (ports.length === 0) return Promise.resolve();
   return pollUntil(
     p,
     timeoutMs,
     async () => {
+      failFast();
       const body = (await get(`http://127.0.0.1:${admin}/clusters`))?.body ?? '';
       return ports.every((port) => body.includes(`inbound|${port}||::`));
     },

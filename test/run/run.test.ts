@@ -164,7 +164,11 @@ test('weft run: auto-registered server reached by name from a client workload ov
     assert.match(server.out() + server.err(), /app: SIGTERM, draining/);
     assert.deepEqual(kids.filter(alive), [], 'the app and the sidecar are gone');
   } finally {
-    if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    if (server.child.exitCode === null) {
+      // An assertion failed half-way: kill weft run's children too (a SIGKILLed weft run cannot stop them).
+      for (const pid of childrenOf(server.child.pid!)) process.kill(-pid, 'SIGKILL');
+      server.child.kill('SIGKILL');
+    }
   }
 });
 

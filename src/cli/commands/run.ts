@@ -3,8 +3,8 @@
 // the app first; once it has exited the sidecar drains and stops. Exits with the app's status; never restarts.
 // Exit codes: the app's own (128+N when killed by signal N); 1 when the sidecar died under a running app;
 // 2 usage errors or when the workload could not start (control plane unreachable, port in use, no root for --capture).
-import { stat } from 'node:fs/promises';
-import { tmpdir, userInfo } from 'node:os';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readEnv } from '../../core/env.ts';
 import { ExitCode, UsageError, WeftError, describeError } from '../../core/errors.ts';
@@ -203,12 +203,23 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   }
   const caAddress = o.caAddress ?? `${o.discoveryAddress.slice(0, o.discoveryAddress.lastIndexOf(':'))}:${Ports.xdsTls}`;
   let identity: ProxyIdentity | undefined;
+  let tokenDir: string | undefined;
   if (o.tokenFile !== undefined && o.caRootCert !== undefined) identity = { caAddress, rootCert: o.caRootCert, tokenFile: o.tokenFile };
   else if (o.controlPlaneStateDir !== undefined) {
-    identity = await localIdentity({ controlPlaneStateDir: o.controlPlaneStateDir, caAddress, namespace: o.namespace, serviceAccount: o.serviceAccount, outDir: join(tmpdir(), `weft-${userInfo().uid}`, 'tokens'), name: `${o.namespace}.${o.name}` });
+    // One token file per run (a name can be reused by several runs, even against different control planes).
+    tokenDir = await mkdtemp(join(tmpdir(), `weft-run-${o.name}-`));
+    identity = await localIdentity({ controlPlaneStateDir: o.controlPlaneStateDir, caAddress, namespace: o.namespace, serviceAccount: o.serviceAccount, outDir: tokenDir, name: `${o.namespace}.${o.name}` });
   } else {
     io.err('weft run: warning: no workload certificate (give --control-plane-state-dir, or --token-file and --ca-root-cert): calls to workloads that require mTLS — every auto-registered workload, by auto-mTLS — will fail with 503.\n');
   }
+  try {
+    return await runWorkload(o, io, identity);
+  } finally {
+    if (tokenDir !== undefined) await rm(tokenDir, { recursive: true, force: true });
+  }
+}
+
+async function runWorkload(o: RunOptions, io: CliIo, identity: ProxyIdentity | undefined): Promise<number> {
   const log = (source: 'app' | 'sidecar', line: string): void => {
     // The sidecar's warnings and errors (and anything unexpected) pass through; its start-up chatter is in the summary.
     if (source === 'sidecar' && !/^\w+ port \d+$|^weft proxy ready$|^draining$|^\S+ info /.test(line)) io.err(`[sidecar] ${line}\n`);

@@ -3,8 +3,9 @@
 // sidecar`, GID 1337) runs inside a network namespace with Istio's rules. An unmodified curl in that namespace
 // calls http://echo:9080/: the DNS proxy answers with echo's auto-allocated address, the rules send the
 // connection to the sidecar's 15001, the sidecar routes it over mutual TLS to echo's sidecar, which reports the
-// call as mutual_tls from the client's SPIFFE identity. The control plane on the host's loopback is relayed into
-// the namespace (127.0.0.1 is never captured).
+// call as mutual_tls from the client's SPIFFE identity. prepareCapturedWorkload() sets the namespace up: the DNS
+// proxy (in this process, sockets inside owned by GID 1337), the control plane on the host's loopback relayed
+// into the namespace (127.0.0.1 is never captured), and the rules.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -14,11 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createWorkloadNamespace } from '../../src/agent/capture/namespace.ts';
-import { relayIntoNamespace } from '../../src/agent/capture/netns-socket.ts';
-import { buildNameTable } from '../../src/agent/dns/name-table.ts';
-import { workloadResolvConf } from '../../src/agent/dns/resolv-conf.ts';
-import { startDnsProxy } from '../../src/agent/dns/server.ts';
+import { prepareCapturedWorkload } from '../../src/agent/capture/workload.ts';
+import type { CapturedWorkload } from '../../src/agent/capture/workload.ts';
 import { identityArgs, localIdentity } from '../../src/runner/identity.ts';
 import { freePort } from '../../src/runner/ports.ts';
 import { captureSkipReason, stop } from './support.ts';
@@ -69,8 +67,7 @@ test('mesh: unmodified curl in a captured workload reaches echo by name, over mu
   writeFileSync(echoApp, "import http from 'node:http';\nconst port = Number(process.argv[2]);\nhttp.createServer((req, res) => res.end('echo ' + req.url + ' from ' + req.headers['x-forwarded-client-cert'] + '\\n')).listen(port, '127.0.0.1');\nprocess.on('SIGTERM', () => process.exit(0));\n");
 
   const children: ChildProcess[] = [];
-  const closers: Array<() => Promise<void> | void> = [];
-  const ns = await createWorkloadNamespace({ name: 'productpage' });
+  let captured: CapturedWorkload | undefined;
   try {
     const up = spawn(process.execPath, [weft, 'up', '--config-dir', configDir, '--state-dir', stateDir, '--xds-port', '0', '--xds-tls-port', '0', '--monitoring-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(up);
@@ -78,6 +75,16 @@ test('mesh: unmodified curl in a captured workload reaches echo by name, over mu
     await upOut.waitFor(/weft control plane ready/);
     const xds = (await upOut.waitFor(/xDS \(plaintext\) listening on 127\.0\.0\.1:(\d+)/))[1] ?? '';
     const caPort = (await upOut.waitFor(/xDS \+ CA \(TLS\) listening on 127\.0\.0\.1:(\d+)/))[1] ?? '';
+
+    // The captured client's namespace: DNS proxy (here, sockets inside with GID 1337), control plane relayed, rules.
+    captured = await prepareCapturedWorkload({
+      name: 'productpage',
+      namespace: 'default',
+      services: [{ host: 'echo.default.svc.cluster.local', addresses: [] }],
+      relayPorts: [Number(xds), Number(caPort)],
+      upstreams: [],
+    });
+    const ns = captured.ns;
 
     // echo: a plain `weft run` workload whose address is the host end of the veth (reachable from the namespace).
     const echoPort = await freePort(['127.0.0.1', ns.hostIp]);
@@ -87,21 +94,13 @@ test('mesh: unmodified curl in a captured workload reaches echo by name, over mu
     await echoOut.waitFor(/echo-v1 is serving on/);
     const echoStats = Number((await echoOut.waitFor(/stats :(\d+)/))[1]);
 
-    // The captured client: control plane relayed into the namespace, sidecar inside it with GID 1337.
-    for (const port of [Number(xds), Number(caPort)]) closers.push(await relayServer(ns.netns, port));
+    // The client's sidecar inside the namespace, with GID 1337.
     const identity = await localIdentity({ controlPlaneStateDir: stateDir, caAddress: `127.0.0.1:${caPort}`, namespace: 'default', serviceAccount: 'productpage', outDir: join(root, 'identity'), name: 'productpage-v1' });
-    const sidecar = ns.exec(process.execPath, [weft, 'proxy', 'sidecar', '--discovery-address', `127.0.0.1:${xds}`, '--name', 'productpage-v1', '--namespace', 'default', '--service-account', 'productpage', '--labels', 'app=productpage,version=v1', '--ip', ns.podIp, '--admin-port', '0', '--stats-port', '0', '--readiness-port', '0', '--outbound-port', '15001', '--inbound-port', '-1', ...identityArgs(identity)], { gid: 1337, stdio: ['ignore', 'pipe', 'pipe'] });
+    const sidecar = captured.startSidecar(process.execPath, [weft, 'proxy', 'sidecar', '--discovery-address', `127.0.0.1:${xds}`, '--name', 'productpage-v1', '--namespace', 'default', '--service-account', 'productpage', '--labels', 'app=productpage,version=v1', '--ip', ns.podIp, '--admin-port', '0', '--stats-port', '0', '--readiness-port', '0', '--outbound-port', '15001', '--inbound-port', '-1', ...identityArgs(identity)], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(sidecar);
     const sidecarOut = watch(sidecar);
     await sidecarOut.waitFor(/^weft proxy ready$/m);
     const admin = (await sidecarOut.waitFor(/admin port (\d+)/))[1] ?? '';
-
-    const table = buildNameTable({ namespace: 'default', services: [{ host: 'echo.default.svc.cluster.local', addresses: [] }] });
-    // The DNS proxy runs here (GID 0) but owns its sockets with the proxy's GID, as the conntrack-zone rules need.
-    const dns = await startDnsProxy({ table, upstreams: [], netns: ns.netns, port: 15053, ownerGid: 1337 });
-    closers.push(() => dns.close());
-    ns.writeEtcFile('resolv.conf', workloadResolvConf({ nameserver: ns.hostIp, namespace: 'default' }));
-    await ns.applyCapture({ dns: { mode: 'servers', port: 15053, servers: [ns.hostIp] } });
 
     // echo's endpoint reaches the client sidecar after its auto-registration: wait for it in the admin /clusters.
     await waitUntil(async () => (await ns.run('curl', ['-sS', '--max-time', '2', `http://127.0.0.1:${admin}/clusters`])).stdout.includes(`${ns.hostIp}:${echoPort}`), 20_000, 'echo endpoint in the client sidecar');
@@ -113,9 +112,8 @@ test('mesh: unmodified curl in a captured workload reaches echo by name, over mu
     const prom = await (await fetch(`http://127.0.0.1:${echoStats}/stats/prometheus`)).text();
     assert.match(prom, /istio_requests_total\{reporter="destination",[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage"[^}]*destination_service="echo\.default\.svc\.cluster\.local"[^}]*connection_security_policy="mutual_tls"[^}]*\} 1/);
   } finally {
-    for (const close of closers.reverse()) await close();
     for (const child of children.reverse()) await stop(child);
-    await ns.destroy();
+    await captured?.close();
     rmSync(root, { recursive: true, force: true });
   }
 });
@@ -127,9 +125,4 @@ async function waitUntil(check: () => Promise<boolean>, ms: number, what: string
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-async function relayServer(netns: string, port: number): Promise<() => Promise<void>> {
-  const server = await relayIntoNamespace(netns, { host: '127.0.0.1', port }, { host: '127.0.0.1', port });
-  return () => new Promise<void>((r) => server.close(() => r()));
 }

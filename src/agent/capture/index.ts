@@ -12,3 +12,5 @@ export { sweepStaleNamespaces } from './sweep.ts';
 export type { SweepReport } from './sweep.ts';
 export { assertCaptureSupported, captureProblems } from './support.ts';
 export { connectInNamespace, listenInNamespace, netnsPath, relayIntoNamespace, udpSocketInNamespace } from './netns-socket.ts';
+export { prepareCapturedWorkload } from './workload.ts';
+export type { CapturedWorkload, CapturedWorkloadOptions } from './workload.ts';

@@ -89,19 +89,26 @@ export function buildHttpSecurity(httpFilters: readonly unknown[], deps: HttpSec
   const async = stages.some((s) => s.kind !== 'rbac');
   type Req = Parameters<HttpSecurity['run']>[0];
 
+  /** Per-request scratch state, allocated only when a stage needs it (shadow metadata, audited policies). */
+  interface Scratch {
+    metadata: Record<string, unknown> | undefined;
+    audited: string[] | undefined;
+  }
+
   /** Run RBAC stage `s`; returns a denial or records shadow metadata for a following ext_authz. */
-  const rbacStage = (s: Extract<Stage, { kind: 'rbac' }>, req: Req, metadata: Record<string, unknown>, audited: string[]): SecurityOutcome | undefined => {
+  const rbacStage = (s: Extract<Stage, { kind: 'rbac' }>, req: Req, scratch: Scratch): SecurityOutcome | undefined => {
     const d = s.run(req);
     if (d.shadow) {
       if (d.shadow.allowed) stats.rbacShadowAllowed++;
       else stats.rbacShadowDenied++;
       if (d.shadow.policy !== undefined) {
+        const metadata = (scratch.metadata ??= {});
         metadata[`${s.shadowPrefix}shadow_effective_policy_id`] = d.shadow.policy;
         metadata[`${s.shadowPrefix}shadow_engine_result`] = d.shadow.allowed ? 'allowed' : 'denied';
       }
     }
     if (d.action === undefined) return undefined;
-    if (d.action === 'LOG' && d.policy !== undefined) audited.push(d.policy);
+    if (d.action === 'LOG' && d.policy !== undefined) (scratch.audited ??= []).push(d.policy);
     if (d.allowed) {
       stats.rbacAllowed++;
       return undefined;
@@ -110,30 +117,27 @@ export function buildHttpSecurity(httpFilters: readonly unknown[], deps: HttpSec
     return { kind: 'respond', status: RBAC_DENIED_STATUS, body: RBAC_DENIED_BODY, headers: [], details: d.details ?? 'rbac_access_denied', flag: 'RBAC' };
   };
 
-  const finish = (headers: readonly string[], jwt: JwtInfo | undefined, audited: string[]): SecurityOutcome => ({
-    kind: 'continue',
-    headers,
-    ...(jwt ? { jwt } : {}),
-    ...(audited.length > 0 ? { audited: audited.join(',') } : {}),
-  });
+  const finish = (headers: readonly string[], jwt: JwtInfo | undefined, scratch: Scratch): SecurityOutcome => {
+    if (jwt === undefined && scratch.audited === undefined) return { kind: 'continue', headers };
+    return { kind: 'continue', headers, ...(jwt ? { jwt } : {}), ...(scratch.audited ? { audited: scratch.audited.join(',') } : {}) };
+  };
 
+  const rbacStages = stages as Array<Extract<Stage, { kind: 'rbac' }>>;
   const runSync = (req: Req): SecurityOutcome => {
-    const metadata: Record<string, unknown> = {};
-    const audited: string[] = [];
-    for (const s of stages) {
-      const out = rbacStage(s as Extract<Stage, { kind: 'rbac' }>, req, metadata, audited);
+    const scratch: Scratch = { metadata: undefined, audited: undefined };
+    for (let i = 0; i < rbacStages.length; i++) {
+      const out = rbacStage(rbacStages[i]!, req, scratch);
       if (out) return out;
     }
-    return finish(req.headers, req.jwt, audited);
+    return finish(req.headers, req.jwt, scratch);
   };
 
   const runAsync = async (req0: Req, resolve?: ClusterResolver): Promise<SecurityOutcome> => {
     let req = req0;
-    const metadata: Record<string, unknown> = {};
-    const audited: string[] = [];
+    const scratch: Scratch = { metadata: undefined, audited: undefined };
     for (const s of stages) {
       if (s.kind === 'rbac') {
-        const out = rbacStage(s, req, metadata, audited);
+        const out = rbacStage(s, req, scratch);
         if (out) return out;
       } else if (s.kind === 'jwt') {
         const r = await s.run(req);
@@ -144,7 +148,7 @@ export function buildHttpSecurity(httpFilters: readonly unknown[], deps: HttpSec
         stats.jwtAllowed++;
         req = { ...req, headers: r.headers, ...(r.jwt ? { jwt: r.jwt } : {}) };
       } else {
-        const r = await s.run({ ...req, metadata: { ...(req.metadata ?? {}), [FILTER_NAMES.rbac]: metadata } }, resolve);
+        const r = await s.run({ ...req, metadata: { ...(req.metadata ?? {}), [FILTER_NAMES.rbac]: scratch.metadata ?? {} } }, resolve);
         if (!r.allowed) {
           if (r.details.startsWith('ext_authz_error')) stats.extAuthzError++;
           else stats.extAuthzDenied++;
@@ -154,7 +158,7 @@ export function buildHttpSecurity(httpFilters: readonly unknown[], deps: HttpSec
         req = { ...req, headers: r.headers };
       }
     }
-    return finish(req.headers, req.jwt, audited);
+    return finish(req.headers, req.jwt, scratch);
   };
 
   return { async, stats, run: async ? runAsync : runSync };

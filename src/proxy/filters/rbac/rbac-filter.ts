@@ -66,23 +66,31 @@ function decide(rbac: CompiledRbac, req: AuthzRequest): { allowed: boolean; poli
   }
 }
 
+/** The enforced decision for (rules, matched policy): immutable, so built once per policy instead of per request. */
+function decisionTable(rules: CompiledRbac): (policy: string | undefined) => RbacDecision {
+  const make = (policy: string | undefined): RbacDecision => {
+    const allowed = rules.action === 'ALLOW' ? policy !== undefined : rules.action === 'DENY' ? policy === undefined : true;
+    const d: RbacDecision = { allowed, action: rules.action };
+    if (policy !== undefined) d.policy = policy;
+    if (!allowed) d.details = `rbac_access_denied_matched_policy[${policy ?? 'none'}]`;
+    return Object.freeze(d);
+  };
+  const none = make(undefined);
+  const byPolicy = new Map(rules.policies.map((p) => [p.name, make(p.name)]));
+  return (policy) => (policy === undefined ? none : (byPolicy.get(policy) ?? make(policy)));
+}
+
 /** Build the per-request decision function for one RBAC filter. */
 export function createRbacFilter(config: RbacFilterConfig): RbacFilter {
   const { rules, shadowRules } = config;
+  const table = rules ? decisionTable(rules) : undefined;
+  const allowAll: RbacDecision = Object.freeze({ allowed: true });
   return (req) => {
-    const out: RbacDecision = { allowed: true };
-    if (shadowRules) {
-      const s = decide(shadowRules, req);
-      out.shadow = s.policy === undefined ? { allowed: s.allowed } : { policy: s.policy, allowed: s.allowed };
-    }
-    if (rules) {
-      const d = decide(rules, req);
-      out.allowed = d.allowed;
-      out.action = rules.action;
-      if (d.policy !== undefined) out.policy = d.policy;
-      if (!d.allowed) out.details = d.policy === undefined ? 'rbac_access_denied_matched_policy[none]' : `rbac_access_denied_matched_policy[${d.policy}]`;
-    }
-    return out;
+    // Common case, no allocation: enforced rules only.
+    const enforced = rules && table ? table(firstMatch(rules, req)) : allowAll;
+    if (!shadowRules) return enforced;
+    const s = decide(shadowRules, req);
+    return { ...enforced, shadow: s.policy === undefined ? { allowed: s.allowed } : { policy: s.policy, allowed: s.allowed } };
   };
 }
 

@@ -370,3 +370,32 @@ test('RING_HASH with a header hash policy keeps each user on one endpoint; reque
   for (let i = 0; i < 40; i++) anonymous.add(await owner());
   assert.ok(anonymous.size >= 3, 'no hash: random spread');
 });
+
+test('request mirroring: a copy (body included) goes to the mirror cluster with -shadow host; the client sees only the primary', async (t) => {
+  const primary = await startUpstream('primary');
+  let resolveMirrored: (v: { host: string | undefined; body: string }) => void = () => undefined;
+  const mirrored = new Promise<{ host: string | undefined; body: string }>((r) => (resolveMirrored = r));
+  const mirrorServer = await startUpstream('mirror', (req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      res.statusCode = 500; // a failing mirror must not matter
+      res.end('mirror');
+      resolveMirrored({ host: req.headers.host, body });
+    });
+  });
+  const mirrorPort = mirrorServer.port;
+  const p = await startProxy({
+    clusters: [staticCluster('primary', [primary.port]), staticCluster('mirror', [mirrorPort])],
+    listeners: [outboundListener(9080)],
+    routes: [routeConfig('9080', [vhost('svc', ['svc:9080'], [{ match: { prefix: '/' }, route: { cluster: 'primary', request_mirror_policies: [{ cluster: 'mirror', runtime_fraction: { default_value: { numerator: 100 } } }] } }])])],
+  });
+  t.after(async () => {
+    p.close();
+    await Promise.all([primary.close(), mirrorServer.close()]);
+  });
+  const r = await viaProxy(p.port, 'http://svc:9080/m', { method: 'POST', body: 'copy me' });
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'primary:copy me');
+  assert.deepEqual(await mirrored, { host: 'svc-shadow:9080', body: 'copy me' });
+});

@@ -21,6 +21,7 @@ export const PASSTHROUGH_ROUTE: Route = {
     regexRewrite: undefined,
     hostRewrite: undefined,
     hashPolicies: [],
+    mirrors: [],
   },
   requestHeaders: noHeaderOps,
   responseHeaders: noHeaderOps,

@@ -18,6 +18,7 @@ import { writeLocalReply } from './local-reply.ts';
 import { StreamInfo, type ResponseFlag } from './stream-info.ts';
 import { redirectLocation } from './redirect.ts';
 import { connectCluster } from './connect-route.ts';
+import { Mirror } from './mirror.ts';
 import { requestHash } from '../router/hash-key.ts';
 import { PASSTHROUGH_HCM, PASSTHROUGH_ROUTE } from './passthrough.ts';
 import type { FaultConfig } from '../filters/fault/fault.ts';
@@ -179,6 +180,7 @@ export class Stream implements UpstreamHandler {
     this.retriesLeft = action.retry?.numRetries ?? 0;
     if (action.hashPolicies.length > 0) this.hash = requestHash(action.hashPolicies, this.req.headers, query, this.conn.remoteIp);
     this.upstreamHead = this.buildUpstreamHead(action, authority, target, path, query);
+    if (action.mirrors.length > 0) this.startMirrors(action.mirrors);
     // The request may have ended already (bodiless, or while a fault delay held it): the route timeout starts now.
     if (this.requestEnded && action.timeoutMs > 0) this.startGlobalTimer();
     this.attempt();
@@ -256,6 +258,32 @@ export class Stream implements UpstreamHandler {
       s += `connection: upgrade\r\nupgrade: ${up}\r\n`;
     }
     return s + '\r\n';
+  }
+
+  // ---- mirroring ---------------------------------------------------------------------------------------------
+
+  private mirrors: Mirror[] | undefined;
+
+  private startMirrors(policies: { cluster: string; fraction: number }[]): void {
+    const services = this.conn.ctx.services;
+    const head = this.upstreamHead;
+    const at = head.indexOf('\r\nhost: ') + 8;
+    const end = head.indexOf('\r\n', at);
+    const host = head.slice(at, end);
+    const colon = host.lastIndexOf(':');
+    const shadow = colon > 0 && host.indexOf(']', colon) < 0 ? `${host.slice(0, colon)}-shadow${host.slice(colon)}` : `${host}-shadow`;
+    const shadowHead = head.slice(0, at) + shadow + head.slice(end);
+    for (const m of policies) {
+      if (m.fraction < 1 && services.random() >= m.fraction) continue;
+      const cluster = services.clusters.get(m.cluster);
+      const h = cluster?.choose(performance.now(), services.random, undefined);
+      const acquired = h?.acquire();
+      if (!cluster || !h || !acquired) continue;
+      const mirror = new Mirror(cluster, h, acquired.conn, this.req.method, shadowHead, this.req.body === 'chunked');
+      if (this.replay) for (const c of this.replay) mirror.body(c);
+      if (this.requestEnded) mirror.end(this.requestTrailers);
+      (this.mirrors ??= []).push(mirror);
+    }
   }
 
   // ---- upstream attempts ----------------------------------------------------------------------------------------
@@ -600,6 +628,7 @@ export class Stream implements UpstreamHandler {
       if (this.upstream && !this.upstream.socket.write(chunk)) this.conn.socket.pause();
       return;
     }
+    if (this.mirrors) for (const m of this.mirrors) m.body(chunk);
     if (this.replay !== undefined) {
       this.replayBytes += chunk.length;
       if (this.replayBytes > RETRY_BUFFER_LIMIT) this.replay = undefined;
@@ -612,6 +641,7 @@ export class Stream implements UpstreamHandler {
     if (this.done) return;
     this.requestEnded = true;
     this.requestTrailers = trailers;
+    if (this.mirrors) for (const m of this.mirrors) m.end(trailers);
     if (this.req.body === 'chunked' && this.upstream) this.upstream.socket.write(lastChunk(trailers), 'latin1');
     if (this.action && this.action.timeoutMs > 0 && this.timer === undefined && !this.responseStarted) this.startGlobalTimer();
   }
@@ -634,6 +664,7 @@ export class Stream implements UpstreamHandler {
 
   /** The client went away before the response completed. */
   onDownstreamReset(): void {
+    if (this.mirrors) for (const m of this.mirrors) m.abandon();
     if (this.done) return;
     this.info.addFlag('DC');
     this.info.details = 'downstream_remote_disconnect';

@@ -48,6 +48,8 @@ export type RouteAction =
       hostRewrite: string | undefined;
       /** For RING_HASH / MAGLEV clusters; [] = none. */
       hashPolicies: HashPolicy[];
+      /** request_mirror_policies: clusters that get a copy of a fraction (0..1) of the requests. */
+      mirrors: { cluster: string; fraction: number }[];
     }
   | {
       kind: 'redirect';
@@ -207,6 +209,7 @@ function compileForward(route: Raw, path: string, errors: Errors): RouteAction |
     regexRewrite,
     hostRewrite: str(route['host_rewrite_literal']),
     hashPolicies: compileHashPolicies(route['hash_policy'], at(path, 'hash_policy'), errors),
+    mirrors: compileMirrors(route),
   };
 }
 
@@ -259,5 +262,20 @@ function compileHashPolicies(raw: unknown, path: string, errors: Errors): HashPo
     else if (query) out.push({ kind: 'query', name: query, terminal });
     else errors.add(at(path, i), 'hash policy needs header, cookie, connection_properties.source_ip or query_parameter (filter_state is not supported)');
   });
+  return out;
+}
+
+const mirrorDenominators: Record<string, number> = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 };
+
+function compileMirrors(route: Raw): { cluster: string; fraction: number }[] {
+  const out: { cluster: string; fraction: number }[] = [];
+  for (const m of [...arr(route['request_mirror_policies']), ...(route['request_mirror_policy'] ? [route['request_mirror_policy']] : [])]) {
+    const o = obj(m);
+    const cluster = str(o?.['cluster']);
+    if (!cluster) continue;
+    const fv = obj(obj(o?.['runtime_fraction'])?.['default_value']);
+    const fraction = fv ? (typeof fv['numerator'] === 'number' ? fv['numerator'] : 0) / (mirrorDenominators[str(fv['denominator']) ?? 'HUNDRED'] ?? 100) : 1;
+    out.push({ cluster, fraction: Math.min(1, fraction) });
+  }
   return out;
 }

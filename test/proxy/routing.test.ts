@@ -399,3 +399,40 @@ test('request mirroring: a copy (body included) goes to the mirror cluster with 
   assert.equal(r.body, 'primary:copy me');
   assert.deepEqual(await mirrored, { host: 'svc-shadow:9080', body: 'copy me' });
 });
+
+test('CORS from typed_per_filter_config: preflight answered by the proxy, allow headers on actual responses, other origins untouched', async (t) => {
+  const a = await startUpstream('api');
+  const CORS = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy';
+  const p = await startProxy({
+    clusters: [staticCluster('api', [a.port])],
+    listeners: [outboundListener(80)],
+    routes: [
+      routeConfig('80', [
+        vhost('all', ['*'], [
+          {
+            match: { prefix: '/' },
+            route: { cluster: 'api' },
+            typed_per_filter_config: { 'envoy.filters.http.cors': { '@type': CORS, allow_origin_string_match: [{ exact: 'https://app.example.com' }, { suffix: '.trusted.org' }], allow_methods: 'GET,POST', allow_headers: 'x-user', expose_headers: 'x-trace', max_age: '600', allow_credentials: { value: true } } },
+          },
+        ]),
+      ]),
+    ],
+  });
+  t.after(async () => {
+    p.close();
+    await a.close();
+  });
+  const pre = await viaProxy(p.port, 'http://svc/items', { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' } });
+  assert.equal(pre.status, 200);
+  assert.equal(pre.headers['access-control-allow-origin'], 'https://app.example.com');
+  assert.equal(pre.headers['access-control-allow-methods'], 'GET,POST');
+  assert.equal(pre.headers['access-control-max-age'], '600');
+  assert.equal(a.requests.length, 0, 'the preflight is answered by the proxy');
+  const actual = await viaProxy(p.port, 'http://svc/items', { headers: { origin: 'https://x.trusted.org' } });
+  assert.equal(actual.body, 'api');
+  assert.equal(actual.headers['access-control-allow-origin'], 'https://x.trusted.org');
+  assert.equal(actual.headers['access-control-expose-headers'], 'x-trace');
+  assert.equal(actual.headers['access-control-allow-credentials'], 'true');
+  const other = await viaProxy(p.port, 'http://svc/items', { headers: { origin: 'https://evil.example' } });
+  assert.equal(other.headers['access-control-allow-origin'], undefined);
+});

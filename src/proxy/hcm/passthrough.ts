@@ -26,6 +26,7 @@ export const PASSTHROUGH_ROUTE: Route = {
   requestHeaders: noHeaderOps,
   responseHeaders: noHeaderOps,
   fault: undefined,
+  cors: undefined,
 };
 
 export const PASSTHROUGH_HCM: HcmConfig = {

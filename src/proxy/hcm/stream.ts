@@ -12,13 +12,14 @@ import type { HeadError, RequestHead, ResponseHead } from '../http1/head.ts';
 import { CHUNK_END, chunkHeader, isHopByHop, lastChunk, statusText } from '../http1/serialize.ts';
 import type { HcmConfig } from '../listener/listener-config.ts';
 import { applyHeaderOps, hasHeaderOps, pickCluster, type RetryPolicy, type RouteAction } from '../router/route-action.ts';
-import { matchRoute, selectVirtualHost, type MatchInput, type Route } from '../router/route-table.ts';
+import { headerValue, matchRoute, selectVirtualHost, type MatchInput, type Route } from '../router/route-table.ts';
 import type { DownstreamConnection } from './connection.ts';
 import { writeLocalReply } from './local-reply.ts';
 import { StreamInfo, type ResponseFlag } from './stream-info.ts';
 import { redirectLocation } from './redirect.ts';
 import { connectCluster } from './connect-route.ts';
 import { Mirror } from './mirror.ts';
+import { decideCors } from '../filters/cors/cors.ts';
 import { requestHash } from '../router/hash-key.ts';
 import { PASSTHROUGH_HCM, PASSTHROUGH_ROUTE } from './passthrough.ts';
 import type { FaultConfig } from '../filters/fault/fault.ts';
@@ -41,6 +42,8 @@ export class Stream implements UpstreamHandler {
   private upstream: UpstreamConnection | undefined;
   private upstreamHead = '';
   private destination: string | undefined;
+  /** Headers a filter adds to the upstream response (CORS). */
+  private extraResponseHeaders: string[] | undefined;
   /** Set while queued for a connection (max_connections reached). */
   private waiter: (() => void) | undefined;
   /** Consistent-hash key of this request (route hash_policy), if any. */
@@ -121,6 +124,11 @@ export class Stream implements UpstreamHandler {
     if (!route) return this.localReply(404, undefined, 'NR', 'route_not_found');
     this.route = route;
     info.routeName = route.name || undefined;
+    if (route.cors) {
+      const d = decideCors(route.cors, req.method, headerValue(req.headers, 'origin'), headerValue(req.headers, 'access-control-request-method'));
+      if (d.kind === 'preflight') return this.localReply(200, undefined, undefined, 'cors_response', d.headers);
+      if (d.kind === 'actual') this.extraResponseHeaders = d.headers;
+    }
     // Body bytes are kept (bounded) from here on, for retries and for requests held by an injected delay.
     if (req.body !== 'none') this.replay = [];
     const fault = route.fault;
@@ -445,6 +453,8 @@ export class Stream implements UpstreamHandler {
     }
     if (!sawServer && hcm.serverHeaderTransformation !== 'pass_through') s += `server: ${hcm.serverName}\r\n`;
     s += `x-envoy-upstream-service-time: ${this.info.upstreamServiceTimeMs}\r\n`;
+    const extra = this.extraResponseHeaders;
+    if (extra) for (let i = 0; i < extra.length; i += 2) s += `${extra[i]}: ${extra[i + 1]}\r\n`;
     if (upgrade) s += 'connection: upgrade\r\n';
     else {
       if (resp.body === 'chunked' || resp.body === 'close') {

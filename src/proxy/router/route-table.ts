@@ -7,6 +7,7 @@ import { Errors, type Raw, arr, at, bool, obj, str } from '../config/raw.ts';
 import { compileHeaderMatcher, compileQueryMatcher, compileRegex, type HeaderTest, type QueryTest } from './matchers.ts';
 import { compileAction, compileHeaderOps, mergeHeaderOps, type HeaderOps, type RouteAction } from './route-action.ts';
 import { compileFault, type FaultConfig } from '../filters/fault/fault.ts';
+import { compileCors, type CorsConfig } from '../filters/cors/cors.ts';
 
 export type PathMatch =
   | { kind: 'prefix'; value: string; caseSensitive: boolean }
@@ -26,6 +27,8 @@ export interface Route {
   responseHeaders: HeaderOps;
   /** Fault injection (typed_per_filter_config envoy.filters.http.fault), route level over virtual host level. */
   fault: FaultConfig | undefined;
+  /** CORS (typed_per_filter_config envoy.filters.http.cors), route level over virtual host level. */
+  cors: CorsConfig | undefined;
 }
 
 export interface VirtualHost {
@@ -77,8 +80,9 @@ export function compileRouteConfiguration(raw: Raw): Result<RouteTable, FieldErr
     const vhResp = mergeHeaderOps(rcResp, compileHeaderOps(vraw['response_headers_to_add'], vraw['response_headers_to_remove'], path, errors));
     const vh: VirtualHost = { name: str(vraw['name']) ?? `vh${i}`, routes: [] };
     const vhFault = compileFault(vraw['typed_per_filter_config'], path, errors);
+    const vhCors = compileCors(vraw['typed_per_filter_config'], path, errors);
     arr(vraw['routes']).forEach((r, j) => {
-      const route = compileRoute(obj(r) ?? {}, at(at(path, 'routes'), j), errors, vhReq, vhResp, vhFault);
+      const route = compileRoute(obj(r) ?? {}, at(at(path, 'routes'), j), errors, vhReq, vhResp, vhFault, vhCors);
       if (route) vh.routes.push(route);
     });
     arr(vraw['domains']).forEach((d, k) => {
@@ -101,7 +105,7 @@ export function compileRouteConfiguration(raw: Raw): Result<RouteTable, FieldErr
   return errors.any ? { ok: false, error: errors.list } : { ok: true, value: table };
 }
 
-function compileRoute(raw: Raw, path: string, errors: Errors, vhReq: HeaderOps, vhResp: HeaderOps, vhFault: FaultConfig | undefined): Route | undefined {
+function compileRoute(raw: Raw, path: string, errors: Errors, vhReq: HeaderOps, vhResp: HeaderOps, vhFault: FaultConfig | undefined, vhCors: CorsConfig | undefined): Route | undefined {
   const m = obj(raw['match']);
   if (!m) {
     errors.add(at(path, 'match'), 'route needs a match');
@@ -141,6 +145,7 @@ function compileRoute(raw: Raw, path: string, errors: Errors, vhReq: HeaderOps, 
     requestHeaders: mergeHeaderOps(vhReq, compileHeaderOps(raw['request_headers_to_add'], raw['request_headers_to_remove'], path, errors)),
     responseHeaders: mergeHeaderOps(vhResp, compileHeaderOps(raw['response_headers_to_add'], raw['response_headers_to_remove'], path, errors)),
     fault: compileFault(raw['typed_per_filter_config'], path, errors) ?? vhFault,
+    cors: compileCors(raw['typed_per_filter_config'], path, errors) ?? vhCors,
   };
 }
 

@@ -108,6 +108,7 @@ async function main(): Promise<void> {
       const cpuBefore = procStats(pid).cpuS;
       clients.stdin!.write(JSON.stringify({ watch: watchName, id: ++id, timeoutMs: 60_000 }) + '\n');
       const written = Date.now();
+      if (opt('--debug', '')) process.stderr.write(`${new Date(written).toISOString()} wrote the ${kind} change\n`);
       if (kind === 'endpoint') await writeAtomically(configDir, `svc-${String(svc).padStart(4, '0')}.yaml`, serviceEntry(svc, round + 1));
       else await writeAtomically(configDir, `dr-${svc}.yaml`, destinationRule(svc, 100 + round));
       const r = (await nextMessage()) as { acks: number[]; missing: number };

@@ -2,7 +2,7 @@
 // reaches everything it started, and the terminal's Ctrl-C reaches only the runner, which stops children in order),
 // its output is split into lines for readiness waits and prefixed logs, and stopping escalates SIGTERM → SIGKILL.
 // Nothing here restarts a child: an exit is reported to the caller, who decides.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { childEnv } from '../core/env.ts';
@@ -25,6 +25,8 @@ export interface ChildSpec {
   cwd?: string | undefined;
   /** pipe (default): output is split into lines for onLine and readiness waits; inherit: straight to our stdout/stderr. */
   stdio?: 'pipe' | 'inherit' | undefined;
+  /** How to start it (default: child_process.spawn); e.g. inside a network namespace. */
+  spawner?: ((command: string, args: readonly string[], options: SpawnOptions) => ChildProcess) | undefined;
   /** Each complete output line, as it arrives. */
   onLine?: ((line: string, stream: 'stdout' | 'stderr') => void) | undefined;
 }
@@ -55,7 +57,7 @@ export class Supervised {
 
   constructor(spec: ChildSpec) {
     this.name = spec.name;
-    const child = spawn(spec.command, [...spec.args], {
+    const child = (spec.spawner ?? ((c: string, a: readonly string[], o: SpawnOptions) => spawn(c, [...a], o)))(spec.command, spec.args, {
       env: spec.env,
       cwd: spec.cwd,
       stdio: ['ignore', spec.stdio ?? 'pipe', spec.stdio ?? 'pipe'],

@@ -2,7 +2,9 @@
 // service account, address, POD_PORTS, AUTO_REGISTER_GROUP), and waits until it is really ready: xDS config
 // received, and — for a workload that serves ports — its own inbound clusters present (the control plane has
 // registered it and pushed the config that routes to the app).
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Ports } from '../core/ports.ts';
 import { WeftError } from '../core/errors.ts';
 import { identityArgs, type ProxyIdentity } from './identity.ts';
 import { nodeChildEnv, Supervised } from './process.ts';
@@ -29,6 +31,14 @@ export interface ProxySpec {
   drainDuration: string;
   /** Certificate from the CA (mTLS); plaintext only when absent. */
   identity?: ProxyIdentity | undefined;
+  /**
+   * Transparent mode: the sidecar runs inside the workload's network namespace, takes redirected traffic on Istio's
+   * 15001 (outbound) and 15006 (inbound), and is reached only from inside (spawner, httpGet).
+   */
+  capture?: {
+    spawner: (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+    httpGet: (url: string) => Promise<HttpResult | undefined>;
+  } | undefined;
   /** Extra `weft proxy` flags (e.g. --access-log-file). */
   extraArgs?: readonly string[];
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
@@ -68,9 +78,11 @@ export function proxyArgs(s: ProxySpec): string[] {
     '--admin-port', '0',
     '--stats-port', '0',
     '--readiness-port', '0',
-    ...(s.kind === 'sidecar'
-      ? ['--outbound-port', String(s.outboundPort ?? 0), '--inbound-port', inbound ? String(inbound.port) : '-1', '--inbound-address', s.ip]
-      : []),
+    ...(s.kind !== 'sidecar'
+      ? []
+      : s.capture
+        ? ['--outbound-port', String(Ports.proxyOutbound), '--inbound-port', String(Ports.proxyInbound), '--inbound-address', '0.0.0.0']
+        : ['--outbound-port', String(s.outboundPort ?? 0), '--inbound-port', inbound ? String(inbound.port) : '-1', '--inbound-address', s.ip]),
     ...identityArgs(s.identity),
     '--drain-duration', s.drainDuration,
     ...(s.extraArgs ?? []),
@@ -78,7 +90,7 @@ export function proxyArgs(s: ProxySpec): string[] {
 }
 
 /** Lines from the proxy that mean it will never become ready as configured: fail fast with them. */
-const FATAL = /WorkloadGroup \S+ not found|EADDRINUSE|EADDRNOTAVAIL|rejected by the control plane|PERMISSION_DENIED|UNAUTHENTICATED/;
+const FATAL = /WorkloadGroup \S+ not found|EADDRINUSE|EADDRNOTAVAIL|rejected by the control plane|PERMISSION_DENIED|UNAUTHENTICATED|identity: .*ECONNREFUSED/;
 
 /**
  * Start the proxy and wait until it is ready (see the module comment). Throws a WeftError whose message quotes the
@@ -90,7 +102,8 @@ export async function startProxy(s: ProxySpec, timeoutMs: number): Promise<Start
     if (fatal === undefined && FATAL.test(line)) fatal = line.replace(/^\S+ (warn|error|info) /, '');
     s.onLine?.(line, stream);
   };
-  const p = new Supervised({ name: `${s.name}/${s.kind}`, command: process.execPath, args: proxyArgs(s), env: nodeChildEnv(), onLine });
+  const p = new Supervised({ name: `${s.name}/${s.kind}`, command: process.execPath, args: proxyArgs(s), env: nodeChildEnv(), onLine, spawner: s.capture?.spawner });
+  const get = s.capture?.httpGet ?? fetchGet;
   // A fatal line ends every wait at once: the proxy retries forever, but these never heal by themselves.
   const failFast = (): void => {
     if (fatal !== undefined) throw new WeftError('WEFT_ERR_UNAVAILABLE', `${p.name}: ${fatal}`);
@@ -109,8 +122,8 @@ export async function startProxy(s: ProxySpec, timeoutMs: number): Promise<Start
     const stats = port('stats');
     if (admin === undefined || readiness === undefined || stats === undefined) throw new WeftError('WEFT_ERR_INTERNAL', `${p.name} did not print its admin, readiness and stats ports`);
     const ports: ProxyPorts = { admin, readiness, stats, outbound: port('outbound'), inbound: port('inbound') };
-    await waitReadyEndpoint(p, readiness, timeoutMs, failFast);
-    if (s.kind === 'sidecar') await waitInboundClusters(p, admin, s.ports.map((x) => x.port), timeoutMs, s.workloadGroup, failFast);
+    await waitReadyEndpoint(p, readiness, timeoutMs, failFast, get);
+    if (s.kind === 'sidecar') await waitInboundClusters(p, admin, s.ports.map((x) => x.port), timeoutMs, s.workloadGroup, failFast, get);
     return { process: p, ports };
   } catch (e) {
     await p.stop(2000);
@@ -118,7 +131,12 @@ export async function startProxy(s: ProxySpec, timeoutMs: number): Promise<Start
   }
 }
 
-async function get(url: string): Promise<{ status: number; body: string } | undefined> {
+export interface HttpResult {
+  status: number;
+  body: string;
+}
+
+async function fetchGet(url: string): Promise<HttpResult | undefined> {
   try {
     const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
     return { status: r.status, body: await r.text() };
@@ -138,12 +156,14 @@ export async function pollUntil(p: Supervised | undefined, timeoutMs: number, ch
   }
 }
 
-function waitReadyEndpoint(p: Supervised, readiness: number, timeoutMs: number, failFast: () => void): Promise<void> {
+type Get = (url: string) => Promise<HttpResult | undefined>;
+
+function waitReadyEndpoint(p: Supervised, readiness: number, timeoutMs: number, failFast: () => void, get: Get): Promise<void> {
   return pollUntil(p, timeoutMs, async () => failFast() ?? (await get(`http://127.0.0.1:${readiness}/healthz/ready`))?.status === 200, () => `${p.name} /healthz/ready`);
 }
 
 /** The sidecar knows its own workload once the control plane sent an inbound cluster for each app port. */
-function waitInboundClusters(p: Supervised, admin: number, ports: readonly number[], timeoutMs: number, group: string | undefined, failFast: () => void): Promise<void> {
+function waitInboundClusters(p: Supervised, admin: number, ports: readonly number[], timeoutMs: number, group: string | undefined, failFast: () => void, get: Get): Promise<void> {
   if (ports.length === 0) return Promise.resolve();
   return pollUntil(
     p,

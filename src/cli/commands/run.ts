@@ -13,7 +13,8 @@ import { localIdentity, type ProxyIdentity } from '../../runner/identity.ts';
 import { parseDurationMs } from '../../discovery/snapshot/mesh.ts';
 import { exitCodeOf, describeExit } from '../../runner/process.ts';
 import { ensureWorkloadGroup } from '../../runner/workload-group.ts';
-import { startWorkload, waitAppListening, type WorkloadPort } from '../../runner/workload.ts';
+import { startCapturedWorkload } from '../../runner/capture.ts';
+import { startWorkload, waitAppListening, type WorkloadPort, type WorkloadSpec } from '../../runner/workload.ts';
 import type { CliIo } from '../io.ts';
 
 export const summary = 'Run an app beside its sidecar on this machine (auto-registered via a WorkloadGroup)';
@@ -48,7 +49,8 @@ Flags:
   --no-hold                   Start the app at once instead of holding it until the sidecar is ready.
   --drain DURATION            How long the app may take to exit after SIGTERM before SIGKILL (default 10s).
   --ready-timeout DURATION    Give up when the sidecar is not ready within this time (default 30s).
-  --capture                   Transparent capture in a network namespace (needs root; see docs/run.md).
+  --capture                   Transparent mode (root): the workload runs in its own network namespace with Istio's
+                              iptables rules and a DNS proxy; the app needs no HTTP_PROXY (see docs/capture.md).
   -h, --help                  Show this help.
 
 Exit codes: the app's own status (128+N when killed by signal N); 1 when the sidecar exited while the app ran
@@ -185,14 +187,6 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     io.out(HELP);
     return ExitCode.ok;
   }
-  if (o.capture) {
-    if (process.getuid?.() !== 0) {
-      io.err('weft run: --capture needs root: it creates a network namespace, a veth pair and iptables rules (as Istio\'s init container). Run it with sudo, or drop --capture to use explicit mode (HTTP_PROXY), which needs no privileges.\n');
-      return ExitCode.usage;
-    }
-    io.err('weft run: --capture is not available in this build yet: the transparent-capture data path is still being wired into the sidecar. Use explicit mode (drop --capture).\n');
-    return ExitCode.usage;
-  }
   if (!(await isExecutable(o.command))) {
     io.err(`weft run: ${o.command}: no such file\n`);
     return ExitCode.usage;
@@ -226,7 +220,7 @@ async function runWorkload(o: RunOptions, io: CliIo, identity: ProxyIdentity | u
   };
   let w;
   try {
-    w = await startWorkload({
+    const spec: WorkloadSpec = {
       name: o.name,
       namespace: o.namespace,
       serviceAccount: o.serviceAccount,
@@ -244,7 +238,8 @@ async function runWorkload(o: RunOptions, io: CliIo, identity: ProxyIdentity | u
       inheritAppOutput: true,
       onLine: log,
       identity,
-    });
+    };
+    w = o.capture ? await startCapturedWorkload(spec, identity?.caAddress) : await startWorkload(spec);
   } catch (e) {
     if (e instanceof WeftError && e.code !== 'WEFT_ERR_INTERNAL') {
       io.err(`weft run: ${hint(e.message, o.workloadGroup, o.namespace)}\n`);
@@ -254,10 +249,13 @@ async function runWorkload(o: RunOptions, io: CliIo, identity: ProxyIdentity | u
   }
   const sp = w.sidecarPorts;
   const inbound = o.ports[0] ? `, inbound ${w.ip}:${o.ports[0].port} → app 127.0.0.1:${o.ports[0].port}` : '';
+  const group = o.workloadGroup ? `, WorkloadGroup ${o.namespace}/${o.workloadGroup}` : '';
   io.err(
-    `weft run: ${o.name} sidecar ready (address ${w.ip}, HTTP_PROXY http://127.0.0.1:${sp.outbound ?? '?'}${inbound}, admin http://127.0.0.1:${sp.admin}, readiness :${sp.readiness}, stats :${sp.stats}${o.workloadGroup ? `, WorkloadGroup ${o.namespace}/${o.workloadGroup}` : ''}); started ${[o.command, ...o.args].join(' ')}\n`,
+    o.capture
+      ? `weft run: ${o.name} sidecar ready in its network namespace (pod IP ${w.ip}, capture to 15001/15006, DNS proxy 15053${group}); started ${[o.command, ...o.args].join(' ')}\n`
+      : `weft run: ${o.name} sidecar ready (address ${w.ip}, HTTP_PROXY http://127.0.0.1:${sp.outbound ?? '?'}${inbound}, admin http://127.0.0.1:${sp.admin}, readiness :${sp.readiness}, stats :${sp.stats}${group}); started ${[o.command, ...o.args].join(' ')}\n`,
   );
-  if (o.ports[0]) {
+  if (o.ports[0] && !o.capture) {
     void waitAppListening(w.app, o.ports[0].port, o.readyTimeoutMs).then(
       () => io.err(`weft run: ${o.name} is serving on 127.0.0.1:${o.ports[0]!.port}\n`),
       (e: unknown) => {
@@ -302,6 +300,9 @@ async function runWorkload(o: RunOptions, io: CliIo, identity: ProxyIdentity | u
 function hint(message: string, group: string | undefined, namespace: string): string {
   if (group !== undefined && /WorkloadGroup \S+ not found/.test(message)) {
     return `${message}\n  Apply one (see docs/run.md), or let weft run write it: add --config-dir <the directory weft up watches>.\n  Example: weft run --config-dir mesh --workload-group ${group} -n ${namespace} …`;
+  }
+  if (/identity: .*ECONNREFUSED/.test(message)) {
+    return `${message}\n  The sidecar cannot reach the CA. Pass --ca-address HOST:PORT: 'weft up' prints it ("xDS + CA (TLS) listening on …"); the default is the discovery host, port 15012.`;
   }
   return message;
 }

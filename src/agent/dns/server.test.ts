@@ -58,6 +58,7 @@ const table = buildNameTable({
   services: [
     { host: 'reviews.default.svc.cluster.local', addresses: [] },
     { host: 'ratings.default.svc.cluster.local', addresses: ['10.96.0.20', 'fd00::20'] },
+    { host: 'many.default.svc.cluster.local', addresses: Array.from({ length: 40 }, (_, i) => `10.97.0.${i + 1}`) },
   ],
 });
 
@@ -93,6 +94,22 @@ test('DNS proxy: other names go to the upstream resolver, and its answer comes b
   await assert.rejects(resolver.resolve4('nothing.invalid'), { code: 'ENOTFOUND' });
   assert.ok(upstream.queries.includes('www.upstream.test'));
   assert.ok(proxy.stats.forwarded >= 2);
+});
+
+test('DNS proxy: an answer too big for UDP is truncated (TC) and the resolver gets it all over TCP', async () => {
+  const raw = await new Promise<Buffer>((resolve, reject) => {
+    const s = createSocket('udp4');
+    s.once('message', (m) => {
+      s.close();
+      resolve(m);
+    });
+    s.once('error', reject);
+    s.send(buildQuery(99, 'many', RecordType.A), proxy.port, '127.0.0.1');
+  });
+  assert.equal(raw.readUInt16BE(2) & 0x0200, 0x0200, 'TC set');
+  assert.equal(raw.readUInt16BE(6), 0, 'no answers over UDP');
+  const all = await resolver.resolve4('many');
+  assert.equal(all.length, 40);
 });
 
 test('DNS proxy: queries over TCP, answered and forwarded', async () => {

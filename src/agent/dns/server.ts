@@ -80,7 +80,8 @@ export async function startDnsProxy(options: DnsProxyOptions): Promise<DnsProxy>
     const local = answerFromTable(query, table, ttl);
     if (local) {
       stats.answered++;
-      return local;
+      // A UDP answer past 512 bytes (RFC 1035 §4.2.1) is sent empty with TC set: the client asks again over TCP.
+      return transport === 'udp' && local.length > UDP_MAX ? truncated(query) : local;
     }
     for (const upstream of upstreams) {
       const reply = await (transport === 'udp' ? forwardUdp : forwardTcp)(msg, upstream, timeoutMs).catch(() => undefined);
@@ -124,6 +125,16 @@ export async function startDnsProxy(options: DnsProxyOptions): Promise<DnsProxy>
       await Promise.all([new Promise<void>((r) => udp.close(() => r())), new Promise<void>((r) => tcp.close(() => r()))]);
     },
   };
+}
+
+/** The classic DNS-over-UDP payload limit (the proxy does not read EDNS sizes). */
+const UDP_MAX = 512;
+
+/** An empty NOERROR response with the TC (truncated) bit set. */
+function truncated(query: DnsQuery): Buffer {
+  const r = encodeResponse(query, Rcode.NOERROR);
+  r.writeUInt16BE(r.readUInt16BE(2) | 0x0200, 2);
+  return r;
 }
 
 /** The table's answer to a query, or undefined when the name is not a mesh name (forward it). */

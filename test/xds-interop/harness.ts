@@ -33,7 +33,7 @@ export async function startWeft(configDir: string, stateDir: string, extraArgs: 
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const stdout: string[] = [];
   const ports: Record<string, number> = {};
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`weft up was not ready within ${timeoutMs} ms:\n${stdout.join('\n')}\n${err}`)), timeoutMs);
     child.once('exit', (code) => {

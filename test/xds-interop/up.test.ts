@@ -19,7 +19,7 @@ function runWeft(args: string[], timeoutMs = 20_000): Promise<{ code: number | n
       child.kill('SIGKILL');
       reject(new Error(`weft ${args.join(' ')} did not exit within ${timeoutMs} ms:\n${stdout}\n${stderr}`));
     }, timeoutMs);
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
@@ -75,7 +75,7 @@ test('SIGINT shuts down cleanly: exit 0 and "stopped"', async (t) => {
   await mkdir(config);
   const weft = await startWeft(config, join(dir.path, 'state'));
   assert.ok(weft.xdsPort > 0 && weft.xdsTlsPort > 0 && weft.monitoringPort > 0);
-  const exited = new Promise<number | null>((r) => weft.child.once('exit', (code) => r(code)));
+  const exited = new Promise<number | null>((r) => weft.child.once('close', (code) => r(code)));
   weft.child.kill('SIGINT');
   assert.equal(await exited, 0);
   assert.ok(weft.stdout.includes('weft: stopped'), weft.stdout.join('\n'));

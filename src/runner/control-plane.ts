@@ -28,9 +28,16 @@ async function preferred(port: number): Promise<number> {
 }
 
 export async function startControlPlaneProcess(s: ControlPlaneSpec): Promise<StartedControlPlane> {
-  const xds = await preferred(Ports.xdsPlaintext);
-  const tls = await preferred(Ports.xdsTls);
-  const mon = await preferred(Ports.monitoring);
+  try {
+    return await startOn(s, await preferred(Ports.xdsPlaintext), await preferred(Ports.xdsTls), await preferred(Ports.monitoring));
+  } catch (e) {
+    // Another process took one of the ports between our probe and weft up's bind: once more, on free ports.
+    if (!/EADDRINUSE|in use/.test(String(e))) throw e;
+    return startOn(s, await freePort(), await freePort(), await freePort());
+  }
+}
+
+async function startOn(s: ControlPlaneSpec, xds: number, tls: number, mon: number): Promise<StartedControlPlane> {
   const p = new Supervised({
     name: 'control plane',
     command: process.execPath,

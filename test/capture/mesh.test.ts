@@ -1,5 +1,5 @@
 // The full path with Weft's real pieces: `weft up` (control plane and CA), a server workload `echo` started
-// with `weft run` on the host end of the veth, and a captured client workload whose sidecar (`weft proxy
+// with `weft run` on its own host loopback address (relayed into the namespace), and a captured client workload whose sidecar (`weft proxy
 // sidecar`, GID 1337) runs inside a network namespace with Istio's rules. An unmodified curl in that namespace
 // calls http://echo:9080/: the DNS proxy answers with echo's auto-allocated address, the rules send the
 // connection to the sidecar's 15001, the sidecar routes it over mutual TLS to echo's sidecar, which reports the
@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { prepareCapturedWorkload } from '../../src/agent/capture/workload.ts';
+import { parseAdminClusters } from '../../src/agent/dns/from-clusters.ts';
 import type { CapturedWorkload } from '../../src/agent/capture/workload.ts';
 import { identityArgs, localIdentity } from '../../src/runner/identity.ts';
 import { freePort } from '../../src/runner/ports.ts';
@@ -86,9 +87,9 @@ test('mesh: unmodified curl in a captured workload reaches echo by name, over mu
     });
     const ns = captured.ns;
 
-    // echo: a plain `weft run` workload whose address is the host end of the veth (reachable from the namespace).
-    const echoPort = await freePort(['127.0.0.1', ns.hostIp]);
-    const echo = spawn(process.execPath, [weft, 'run', '--name', 'echo-v1', '--labels', 'app=echo,version=v1', '--port', `http=${echoPort}`, '--ip', ns.hostIp, '--config-dir', configDir, '--discovery-address', `127.0.0.1:${xds}`, '--ca-address', `127.0.0.1:${caPort}`, '--control-plane-state-dir', stateDir, '--', process.execPath, echoApp, String(echoPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // echo: a plain `weft run` workload on its own host loopback address (127.0.10.x), as in `weft demo`.
+    const echoPort = await freePort();
+    const echo = spawn(process.execPath, [weft, 'run', '--name', 'echo-v1', '--labels', 'app=echo,version=v1', '--port', `http=${echoPort}`, '--config-dir', configDir, '--discovery-address', `127.0.0.1:${xds}`, '--ca-address', `127.0.0.1:${caPort}`, '--control-plane-state-dir', stateDir, '--', process.execPath, echoApp, String(echoPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(echo);
     const echoOut = watch(echo);
     await echoOut.waitFor(/echo-v1 is serving on/);
@@ -102,8 +103,15 @@ test('mesh: unmodified curl in a captured workload reaches echo by name, over mu
     await sidecarOut.waitFor(/^weft proxy ready$/m);
     const admin = (await sidecarOut.waitFor(/admin port (\d+)/))[1] ?? '';
 
-    // echo's endpoint reaches the client sidecar after its auto-registration: wait for it in the admin /clusters.
-    await waitUntil(async () => (await ns.run('curl', ['-sS', '--max-time', '2', `http://127.0.0.1:${admin}/clusters`])).stdout.includes(`${ns.hostIp}:${echoPort}`), 20_000, 'echo endpoint in the client sidecar');
+    // echo's endpoint reaches the client sidecar after its auto-registration: wait for it in the admin /clusters,
+    // then relay it into the namespace (weft run --capture does this as endpoints come and go).
+    const echoAddress = (await echoOut.waitFor(/sidecar ready \(address (127\.\d+\.\d+\.\d+)/))[1] ?? '';
+    let clusters = '';
+    await waitUntil(async () => {
+      clusters = (await ns.run('curl', ['-sS', '--max-time', '2', `http://127.0.0.1:${admin}/clusters`])).stdout;
+      return clusters.includes(`::${echoAddress}:${echoPort}::`);
+    }, 20_000, 'echo endpoint in the client sidecar');
+    assert.deepEqual(await captured.setHostEndpoints(parseAdminClusters(clusters).endpoints), []);
     const curl = await ns.run('curl', ['-sS', '-f', '--max-time', '10', 'http://echo:9080/hello']);
     assert.equal(curl.code, 0, `curl: ${curl.stderr}\nclient sidecar:\n${sidecarOut.text()}\necho:\n${echoOut.text()}`);
     // echo's sidecar terminated mutual TLS and passed the client's certificate identity on (XFCC).

@@ -33,6 +33,7 @@ const cases: Array<[string, Partial<CaptureOptions>, IpFamily]> = [
   ['dns-all', { dns: { mode: 'all', port: 15053 } }, 'ipv4'],
   ['dns-uid-gid-ipv6', { proxyUids: [3, 4], proxyGids: [1, 2], dns: { mode: 'servers', port: 15053, servers: ['10.96.0.10', 'fd00::53'] } }, 'ipv6'],
   ['custom-ports', { proxyPort: 25001, inboundCapturePort: 25006 }, 'ipv4'],
+  ['loopback-passthrough', { loopbackPassthroughCidrs: ['127.0.0.0/8', '::1/128'], dns: { mode: 'servers', port: 15053, servers: ['169.254.200.1'] } }, 'ipv4'],
 ];
 
 for (const [name, overrides, family] of cases) {

@@ -48,6 +48,12 @@ export interface CaptureOptions {
   readonly outboundIncludePorts: readonly number[];
   /** DNS capture. Default: off. */
   readonly dns: DnsCapture;
+  /**
+   * Loopback destinations left alone for everyone, the proxy included (not an istio-iptables flag). Weft relays
+   * host workloads on 127.0.0.0/8 into the namespace at their own addresses; without this, Istio's rule sending
+   * the proxy's loopback traffic to non-127.0.0.1 addresses to inbound would capture those calls. Default none.
+   */
+  readonly loopbackPassthroughCidrs: readonly string[];
 }
 
 export type IpFamily = 'ipv4' | 'ipv6';
@@ -64,6 +70,7 @@ export const defaultCaptureOptions: CaptureOptions = {
   outboundExcludePorts: [],
   outboundIncludePorts: [],
   dns: { mode: 'off' },
+  loopbackPassthroughCidrs: [],
 };
 
 /** Options from defaults plus overrides. */
@@ -132,6 +139,7 @@ export function captureRules(opts: CaptureOptions, family: IpFamily = 'ipv4'): s
   }
   // Traffic the proxy sends to the app over loopback with the inbound passthrough source is delivered as is.
   add(`-A ISTIO_OUTPUT -o lo -s ${lo.passthroughSource} -j RETURN`);
+  for (const cidr of ofFamily(opts.loopbackPassthroughCidrs)) add(`-A ISTIO_OUTPUT -o lo -d ${cidr} -j RETURN`);
   // The proxy calling its own pod IP over loopback is an inbound call: send it through inbound capture. Other
   // loopback traffic of the app is left alone, except TCP DNS when DNS is captured. The proxy's own traffic returns.
   const ownerRules = (match: '--uid-owner' | '--gid-owner', id: number, notPorts: string): void => {
@@ -245,5 +253,6 @@ function validate(opts: CaptureOptions): void {
     });
   if (opts.outboundCidrs !== '*') cidrs('outboundCidrs', opts.outboundCidrs);
   cidrs('outboundExcludeCidrs', opts.outboundExcludeCidrs);
+  cidrs('loopbackPassthroughCidrs', opts.loopbackPassthroughCidrs);
   if (opts.dns.mode === 'servers') cidrs('dns.servers', opts.dns.servers);
 }

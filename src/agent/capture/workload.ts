@@ -33,6 +33,12 @@ export interface CapturedWorkloadOptions {
   readonly capture?: Partial<Omit<CaptureOptions, 'dns'>>;
   /** Cluster domain. Default cluster.local. */
   readonly domainSuffix?: string;
+  /**
+   * Let the sidecar reach workloads on the host's loopback (127.0.0.0/8 other than 127.0.0.1, e.g. `weft run`'s
+   * 127.0.10.x) through relays at the same addresses inside the namespace (see setHostEndpoints). Adds one rule
+   * that istio-iptables does not have: loopback traffic to 127.0.0.0/8 is never captured. Default true.
+   */
+  readonly hostLoopbackEndpoints?: boolean;
 }
 
 /** A prepared workload namespace. */
@@ -43,6 +49,12 @@ export interface CapturedWorkload {
   table(): NameTable;
   /** Answer from these services from now on (auto-allocated addresses are kept). */
   setServices(services: readonly NameTableService[]): void;
+  /**
+   * The mesh endpoints the sidecar may dial (e.g. from its admin /clusters): those on the host's loopback
+   * (127.x.y.z other than 127.0.0.1) get a relay at the same address and port inside the namespace; relays for
+   * endpoints no longer listed are closed. Resolves with the endpoints that could not be relayed, and why.
+   */
+  setHostEndpoints(endpoints: Iterable<{ host: string; port: number }>): Promise<string[]>;
   /** Start the sidecar inside the namespace with the proxy's GID (its traffic is not captured). */
   startSidecar(command: string, args: readonly string[], options?: NamespaceSpawnOptions): ChildProcess;
   /** Start the app inside the namespace (captured). */
@@ -61,9 +73,12 @@ export async function prepareCapturedWorkload(options: CapturedWorkloadOptions):
   const proxyGid = rules.proxyGids[0];
   const ns = await createWorkloadNamespace({ name: options.name });
   const relays: Server[] = [];
+  const endpointRelays = new Map<string, Server>();
   let dns: DnsProxy | undefined;
+  const closeServer = (r: Server): Promise<void> => new Promise<void>((resolve) => r.close(() => resolve()));
   const close = async (): Promise<void> => {
-    await Promise.all(relays.map((r) => new Promise<void>((resolve) => r.close(() => resolve()))));
+    await Promise.all([...relays, ...endpointRelays.values()].map(closeServer));
+    endpointRelays.clear();
     await dns?.close().catch(() => undefined);
     await ns.destroy();
   };
@@ -76,7 +91,33 @@ export async function prepareCapturedWorkload(options: CapturedWorkloadOptions):
     const started = await startDnsProxy({ table, upstreams, netns: ns.netns, port: CapturePorts.dnsProxy, ownerGid: proxyGid });
     dns = started;
     for (const port of options.relayPorts ?? []) relays.push(await relayIntoNamespace(ns.netns, { host: '127.0.0.1', port }, { host: '127.0.0.1', port }));
-    await ns.applyCapture({ ...rules, dns: { mode: 'servers', port: CapturePorts.dnsProxy, servers: [ns.hostIp] } });
+    const loopback = options.hostLoopbackEndpoints ?? true;
+    await ns.applyCapture({
+      ...rules,
+      dns: { mode: 'servers', port: CapturePorts.dnsProxy, servers: [ns.hostIp] },
+      loopbackPassthroughCidrs: loopback ? [...rules.loopbackPassthroughCidrs, '127.0.0.0/8'] : rules.loopbackPassthroughCidrs,
+    });
+    const setHostEndpoints = async (endpoints: Iterable<{ host: string; port: number }>): Promise<string[]> => {
+      if (!loopback) return [];
+      const wanted = new Map<string, { host: string; port: number }>();
+      for (const e of endpoints) if (/^127\./.test(e.host) && e.host !== '127.0.0.1') wanted.set(`${e.host}:${e.port}`, e);
+      for (const [key, relay] of endpointRelays) {
+        if (!wanted.has(key)) {
+          endpointRelays.delete(key);
+          await closeServer(relay);
+        }
+      }
+      const failed: string[] = [];
+      for (const [key, e] of wanted) {
+        if (endpointRelays.has(key)) continue;
+        try {
+          endpointRelays.set(key, await relayIntoNamespace(ns.netns, e, e));
+        } catch (err) {
+          failed.push(`${key}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      return failed;
+    };
     return {
       ns,
       dns: started,
@@ -85,6 +126,7 @@ export async function prepareCapturedWorkload(options: CapturedWorkloadOptions):
         table = tableOf(services, table);
         started.setTable(table);
       },
+      setHostEndpoints,
       startSidecar: (command, args, spawnOptions = {}) => ns.exec(command, args, { ...spawnOptions, gid: proxyGid }),
       startApp: (command, args, spawnOptions = {}) => ns.exec(command, args, spawnOptions),
       close,

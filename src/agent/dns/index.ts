@@ -9,4 +9,5 @@ export { allocateAddresses, AUTO_ALLOCATE_IPV4_RANGE, AUTO_ALLOCATE_IPV6_RANGE, 
 export type { AllocatedAddress } from './allocate.ts';
 export { parseResolvConf, readResolvConf, workloadResolvConf } from './resolv-conf.ts';
 export type { ResolvConf } from './resolv-conf.ts';
-export { servicesFromClusterNames } from './from-clusters.ts';
+export { parseAdminClusters, servicesFromClusterNames } from './from-clusters.ts';
+export type { AdminEndpoint } from './from-clusters.ts';

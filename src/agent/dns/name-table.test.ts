@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { allocateAddresses, isAutoAllocated } from './allocate.ts';
 import { buildNameTable, NameTable } from './name-table.ts';
-import { servicesFromClusterNames } from './from-clusters.ts';
+import { parseAdminClusters, servicesFromClusterNames } from './from-clusters.ts';
 
 const services = [
   { host: 'reviews.default.svc.cluster.local', addresses: [] },
@@ -77,4 +77,19 @@ test('services from xDS cluster names: one per outbound host, VIPs when known, s
   const table = buildNameTable({ services, namespace: 'default' });
   assert.ok(table.lookup('reviews')?.allocated);
   assert.deepEqual(table.lookup('ratings')?.ipv4, ['10.96.0.20']);
+});
+
+test('admin /clusters text: cluster names and distinct endpoints', () => {
+  const text = [
+    'outbound|9080||echo.default.svc.cluster.local::default_priority::max_connections::1024',
+    'outbound|9080||echo.default.svc.cluster.local::127.0.10.3:9080::cx_active::0',
+    'outbound|9080||echo.default.svc.cluster.local::127.0.10.3:9080::health_flags::healthy',
+    'outbound|9080|v1|echo.default.svc.cluster.local::127.0.10.3:9080::cx_active::0',
+    'outbound|443||api.example.com::[2001:db8::1]:443::cx_active::0',
+    'PassthroughCluster::default_priority::max_connections::1024',
+    '',
+  ].join('\n');
+  const { clusters, endpoints } = parseAdminClusters(text);
+  assert.deepEqual(clusters, ['outbound|9080||echo.default.svc.cluster.local', 'outbound|9080|v1|echo.default.svc.cluster.local', 'outbound|443||api.example.com', 'PassthroughCluster']);
+  assert.deepEqual(endpoints, [{ host: '127.0.10.3', port: 9080 }, { host: '2001:db8::1', port: 443 }]);
 });

@@ -5,8 +5,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { WeftError } from '../../core/errors.ts';
+import { bookinfoCommand } from '../../samples/bookinfo/workloads.ts';
 import { startControlPlaneProcess, type StartedControlPlane } from '../control-plane.ts';
 import { localIdentity, type ProxyIdentity } from '../identity.ts';
 import { freePort, requirePortFree } from '../ports.ts';
@@ -15,8 +15,6 @@ import { pollUntil, startProxy, type StartedProxy } from '../sidecar.ts';
 import { startWorkload, waitAppListening, type RunningWorkload } from '../workload.ts';
 import { seedConfigDir } from './config.ts';
 import { BOOKINFO_PORT_NAME, BOOKINFO_SERVICE_PORT, CALLS, DEMO_WORKLOADS, type DemoWorkload } from './workloads.ts';
-
-const BOOKINFO_MAIN = fileURLToPath(new URL('../../samples/bookinfo/main.ts', import.meta.url));
 
 export interface DemoOptions {
   stateDir: string;
@@ -154,16 +152,17 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
 
 async function startDemoWorkload(w: DemoWorkload, xds: string, identity: ProxyIdentity, timeoutMs: number, log: (line: string) => void): Promise<RunningWorkload> {
   const port = await freePort(['127.0.0.1']);
+  const [command, ...args] = bookinfoCommand(w, { port, address: '127.0.0.1' });
   return startWorkload({
     name: w.name,
     namespace: 'default',
     serviceAccount: w.serviceAccount,
-    labels: { app: w.service, version: w.version },
+    labels: w.labels,
     ports: [{ name: BOOKINFO_PORT_NAME, port }],
     workloadGroup: w.name,
     discoveryAddress: xds,
-    command: process.execPath,
-    args: [BOOKINFO_MAIN, w.service, '--version', w.version, '--port', String(port), '--address', '127.0.0.1', '--drain', '1'],
+    command: command!,
+    args: [...args, '--drain', '1'],
     holdApplicationUntilProxyStarts: true,
     readyTimeoutMs: timeoutMs,
     appDrainMs: 3000,

@@ -1,23 +1,10 @@
-// The Bookinfo workloads `weft demo` runs, as Istio's samples/bookinfo/platform/kube/bookinfo.yaml deploys them:
-// one entry per Deployment (name, labels, service account), each run with its sidecar by the same code as `weft run`.
+// The Bookinfo workloads `weft demo` runs: the sample's own table (src/samples/bookinfo/workloads.ts — one entry per
+// Deployment of Istio's platform/kube/bookinfo.yaml), each run with its sidecar by the same code as `weft run`.
+import { BOOKINFO_WORKLOADS, type BookinfoWorkload } from '../../samples/bookinfo/workloads.ts';
 
-export interface DemoWorkload {
-  /** Deployment name, also the workload (pod) name and its WorkloadGroup. */
-  name: string;
-  /** The Bookinfo service (src/samples/bookinfo/main.ts SERVICE). */
-  service: 'productpage' | 'details' | 'reviews' | 'ratings';
-  version: string;
-  serviceAccount: string;
-}
+export type DemoWorkload = BookinfoWorkload;
 
-export const DEMO_WORKLOADS: readonly DemoWorkload[] = [
-  { name: 'details-v1', service: 'details', version: 'v1', serviceAccount: 'bookinfo-details' },
-  { name: 'ratings-v1', service: 'ratings', version: 'v1', serviceAccount: 'bookinfo-ratings' },
-  { name: 'reviews-v1', service: 'reviews', version: 'v1', serviceAccount: 'bookinfo-reviews' },
-  { name: 'reviews-v2', service: 'reviews', version: 'v2', serviceAccount: 'bookinfo-reviews' },
-  { name: 'reviews-v3', service: 'reviews', version: 'v3', serviceAccount: 'bookinfo-reviews' },
-  { name: 'productpage-v1', service: 'productpage', version: 'v1', serviceAccount: 'bookinfo-productpage' },
-];
+export const DEMO_WORKLOADS: readonly DemoWorkload[] = BOOKINFO_WORKLOADS;
 
 /** Which services each workload calls, for the readiness check (its sidecar must know their endpoints). */
 export const CALLS: Readonly<Record<DemoWorkload['service'], readonly DemoWorkload['service'][]>> = {

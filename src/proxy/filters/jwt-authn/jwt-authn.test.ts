@@ -164,3 +164,20 @@ test('with an AuthorizationPolicy requiring a request principal, a missing token
   assert.equal(await decide(['authorization', `Bearer ${await token({ iss: ISS, sub: 'alice' })}`]), 200);
   assert.equal(await decide(['authorization', 'Bearer nope']), 401);
 });
+
+test('property: the jwt_authn filter answers every arbitrary request (never throws, never hangs on a bad token)', async () => {
+  const fc = (await import('fast-check')).default;
+  clock = T0;
+  const f = filterFor([{ issuer: ISS, jwks, fromParams: ['token'], fromCookies: ['session'] }, { issuer: 'https://other', jwks, fromHeaders: [{ name: 'x-jwt', prefix: 'Bearer ' }] }]);
+  const good = await token({ iss: ISS, sub: 'p' });
+  const tokenish = fc.oneof(fc.string(), fc.constant(good), fc.constant(`${good}x`), fc.constant('a.b.c'), fc.constant('..'), fc.base64String());
+  const header = fc.tuple(fc.constantFrom('authorization', 'x-jwt', 'cookie', 'other'), fc.oneof(tokenish.map((t) => `Bearer ${t}`), tokenish.map((t) => `session=${t}`), fc.string()));
+  await fc.assert(
+    fc.asyncProperty(fc.array(header, { maxLength: 4 }), fc.oneof(fc.string(), tokenish.map((t) => `/p?token=${t}`), fc.constant('/p?token=%E0%A4%A')), async (hs, path) => {
+      const out = await f({ method: 'GET', path, headers: hs.flat() });
+      if (out.ok) assert.ok(Array.isArray(out.headers));
+      else assert.ok([401, 403].includes(out.status) && out.body.length > 0);
+    }),
+    { numRuns: 150 },
+  );
+});

@@ -127,7 +127,8 @@ const median = (xs: number[]): number => {
 const ticksPerSec = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 async function main(): Promise<void> {
-  await start('nginx', ['-c', nginxConf]);
+  // nginx shares core 0 with wrk so that core 1 belongs to the server under test alone.
+  await start('taskset', ['-c', '0', 'nginx', '-c', nginxConf]);
   const nginxWorker = Number(execFileSync('pgrep', ['-P', String(Number(readFileSync(join(out, 'nginx.pid'), 'utf8')))], { encoding: 'utf8' }).trim().split('\n')[0]);
   const haproxy = await start('taskset', ['-c', '1', 'haproxy', '-f', haproxyConf]);
   const weft = await start('taskset', ['-c', '1', node, join(root, 'bin/weft.js'), 'proxy', 'router', '--bootstrap', weftBootstrap, '--admin-port', '-1', '--stats-port', '-1', '--readiness-port', '-1'], 'weft proxy ready');
@@ -173,6 +174,8 @@ async function main(): Promise<void> {
   const nodeRow = rows.get('node:http + undici')!;
   const ratioNode = median(weftRow.rps.map((x, i) => x / nodeRow.rps[i]!));
   lines.push('', `Weft vs node:http + undici (median of in-round ratios): ${ratioNode.toFixed(2)}×`);
+  const cpuOf = (name: string): number => median(rows.get(name)!.cpu);
+  lines.push(`By CPU per request (single-core capacity): Weft is ${(cpuOf('HAProxy (http, 1 thread)') / cpuOf('Weft, one hop')).toFixed(2)}× HAProxy and ${(cpuOf('node:http + undici') / cpuOf('Weft, one hop')).toFixed(2)}× node:http + undici`);
   lines.push(`Weft idle RSS after start-up: ${weftIdleRss} MB; after the run: ${rssMb(weft.pid!)} MB`);
   const report = lines.join('\n') + '\n';
   process.stdout.write(report);

@@ -3,15 +3,17 @@
 // retries, and turn failures into Envoy's local replies with response flags. This is the proxy's hot path: one
 // object per request, heads serialised as single strings, body bytes passed as slices (no copies, no buffering
 // except the bounded replay buffer that retries need).
-import { randomUUID } from 'node:crypto';
+// The file is long because it is one state machine (request, attempts, response, tunnel, completion) whose states
+// share fields; the pieces without state live beside it: request-head.ts, response-head.ts, local-reply.ts,
+// redirect.ts, mirror.ts, connect-route.ts, and the filters (fault, CORS) under ../filters/.
 import * as net from 'node:net';
 import type { Cluster } from '../cluster/cluster-manager.ts';
 import type { Host } from '../cluster/host.ts';
 import type { UpstreamConnection, UpstreamFailure, UpstreamHandler } from '../cluster/upstream-connection.ts';
 import type { HeadError, RequestHead, ResponseHead } from '../http1/head.ts';
-import { CHUNK_END, chunkHeader, isHopByHop, lastChunk, statusText } from '../http1/serialize.ts';
+import { CHUNK_END, chunkHeader, lastChunk, statusText } from '../http1/serialize.ts';
 import type { HcmConfig } from '../listener/listener-config.ts';
-import { applyHeaderOps, hasHeaderOps, pickCluster, type RetryPolicy, type RouteAction } from '../router/route-action.ts';
+import { pickCluster, type RetryPolicy, type RouteAction } from '../router/route-action.ts';
 import { headerValue, matchRoute, selectVirtualHost, type MatchInput, type Route } from '../router/route-table.ts';
 import type { DownstreamConnection } from './connection.ts';
 import { writeLocalReply } from './local-reply.ts';
@@ -19,6 +21,8 @@ import { StreamInfo, type ResponseFlag } from './stream-info.ts';
 import { redirectLocation } from './redirect.ts';
 import { connectCluster } from './connect-route.ts';
 import { Mirror } from './mirror.ts';
+import { upstreamRequestHead, type RequestHeadContext } from './request-head.ts';
+import { responseHeadLines } from './response-head.ts';
 import { decideCors } from '../filters/cors/cors.ts';
 import { requestHash } from '../router/hash-key.ts';
 import { PASSTHROUGH_HCM, PASSTHROUGH_ROUTE } from './passthrough.ts';
@@ -197,75 +201,8 @@ export class Stream implements UpstreamHandler {
   // ---- request head -------------------------------------------------------------------------------------------
 
   private buildUpstreamHead(action: Forward, authority: string, target: string, path: string, query: string): string {
-    const req = this.req;
-    const hcm = this.hcm!;
-    const info = this.info;
-    let outPath = target;
-    if (action.prefixRewrite !== undefined && this.route!.path.kind === 'prefix') {
-      outPath = action.prefixRewrite + path.slice(this.route!.path.value.length) + (query === '' ? '' : `?${query}`);
-    } else if (action.regexRewrite !== undefined) {
-      outPath = action.regexRewrite.re.matcher(path).replaceAll(action.regexRewrite.substitution) + (query === '' ? '' : `?${query}`);
-    }
-    let headers = req.headers;
-    if (hasHeaderOps(this.route!.requestHeaders)) {
-      headers = headers.slice();
-      applyHeaderOps(headers, this.route!.requestHeaders);
-    }
-    const host = action.hostRewrite ?? authority;
-    let s = `${req.method} ${outPath} HTTP/1.1\r\nhost: ${host}\r\n`;
-    let xfp = false;
-    let xff: string | undefined;
-    let requestId: string | undefined;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      const value = headers[i + 1]!;
-      switch (name) {
-        case 'host':
-          continue;
-        case 'x-forwarded-proto':
-          if (hcm.useRemoteAddress) continue;
-          xfp = true;
-          break;
-        case 'x-forwarded-for':
-          xff = xff === undefined ? value : `${xff},${value}`;
-          continue;
-        case 'x-forwarded-client-cert':
-          // Only this proxy vouches for the peer (Envoy's SANITIZE_SET for a client it terminated TLS for).
-          if (this.conn.tls) continue;
-          break;
-        case 'x-request-id':
-          requestId = value;
-          break;
-        case 'user-agent':
-          info.userAgent = value;
-          break;
-        default:
-          if (isHopByHop(name)) {
-            if (name === 'te' && value.toLowerCase() === 'trailers') break;
-            continue;
-          }
-      }
-      s += `${name}: ${value}\r\n`;
-    }
-    if (!xfp) s += `x-forwarded-proto: ${this.conn.tls ? 'https' : 'http'}\r\n`;
-    const own = this.conn.ctx.services.secrets?.current()?.spiffeId;
-    if (this.conn.tls?.peer !== undefined && own !== undefined) s += `x-forwarded-client-cert: By=${own};URI=${this.conn.tls.peer}\r\n`;
-    if (hcm.useRemoteAddress) xff = xff === undefined ? this.conn.remoteIp : `${xff},${this.conn.remoteIp}`;
-    if (xff !== undefined) s += `x-forwarded-for: ${xff}\r\n`;
-    info.xff = xff;
-    if (requestId === undefined && hcm.generateRequestId) {
-      requestId = randomUUID();
-      s += `x-request-id: ${requestId}\r\n`;
-    }
-    info.requestId = requestId;
-    if (action.timeoutMs > 0) s += `x-envoy-expected-rq-timeout-ms: ${action.timeoutMs}\r\n`;
-    if (req.body === 'chunked') s += 'transfer-encoding: chunked\r\n';
-    if (req.upgrade) {
-      let up = '';
-      for (let i = 0; i < req.headers.length; i += 2) if (req.headers[i] === 'upgrade') up = req.headers[i + 1]!;
-      s += `connection: upgrade\r\nupgrade: ${up}\r\n`;
-    }
-    return s + '\r\n';
+    const ctx: RequestHeadContext = { req: this.req, route: this.route!, hcm: this.hcm!, tls: this.conn.tls, remoteIp: this.conn.remoteIp, ownSpiffe: this.conn.ctx.services.secrets?.current()?.spiffeId, info: this.info };
+    return upstreamRequestHead(ctx, action, authority, target, path, query);
   }
 
   // ---- mirroring ---------------------------------------------------------------------------------------------
@@ -432,29 +369,8 @@ export class Stream implements UpstreamHandler {
   }
 
   private writeResponseHead(resp: ResponseHead): void {
-    const hcm = this.hcm!;
     const upgrade = resp.status === 101;
-    let headers = resp.headers;
-    if (hasHeaderOps(this.route!.responseHeaders)) {
-      headers = headers.slice();
-      applyHeaderOps(headers, this.route!.responseHeaders);
-    }
-    let s = `HTTP/1.1 ${resp.status} ${resp.reason}\r\n`;
-    let sawServer = false;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      if (isHopByHop(name)) {
-        if (!(upgrade && name === 'upgrade')) continue;
-      } else if (name === 'server') {
-        if (hcm.serverHeaderTransformation === 'overwrite') continue;
-        sawServer = true;
-      }
-      s += `${name}: ${headers[i + 1]}\r\n`;
-    }
-    if (!sawServer && hcm.serverHeaderTransformation !== 'pass_through') s += `server: ${hcm.serverName}\r\n`;
-    s += `x-envoy-upstream-service-time: ${this.info.upstreamServiceTimeMs}\r\n`;
-    const extra = this.extraResponseHeaders;
-    if (extra) for (let i = 0; i < extra.length; i += 2) s += `${extra[i]}: ${extra[i + 1]}\r\n`;
+    let s = responseHeadLines(resp, this.route!, this.hcm!, this.info.upstreamServiceTimeMs, this.extraResponseHeaders);
     if (upgrade) s += 'connection: upgrade\r\n';
     else {
       if (resp.body === 'chunked' || resp.body === 'close') {

@@ -1,0 +1,33 @@
+// The status line and header lines of a response passed downstream (framing headers are added by the stream):
+// the upstream's headers after the route's edits, minus hop-by-hop ones, with Envoy's server header handling,
+// x-envoy-upstream-service-time and headers filters add (CORS).
+import type { ResponseHead } from '../http1/head.ts';
+import { isHopByHop } from '../http1/serialize.ts';
+import type { HcmConfig } from '../listener/listener-config.ts';
+import { applyHeaderOps, hasHeaderOps } from '../router/route-action.ts';
+import type { Route } from '../router/route-table.ts';
+
+export function responseHeadLines(resp: ResponseHead, route: Route, hcm: HcmConfig, upstreamServiceTimeMs: number, extra: string[] | undefined): string {
+  const upgrade = resp.status === 101;
+  let headers = resp.headers;
+  if (hasHeaderOps(route.responseHeaders)) {
+    headers = headers.slice();
+    applyHeaderOps(headers, route.responseHeaders);
+  }
+  let s = `HTTP/1.1 ${resp.status} ${resp.reason}\r\n`;
+  let sawServer = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    if (isHopByHop(name)) {
+      if (!(upgrade && name === 'upgrade')) continue;
+    } else if (name === 'server') {
+      if (hcm.serverHeaderTransformation === 'overwrite') continue;
+      sawServer = true;
+    }
+    s += `${name}: ${headers[i + 1]}\r\n`;
+  }
+  if (!sawServer && hcm.serverHeaderTransformation !== 'pass_through') s += `server: ${hcm.serverName}\r\n`;
+  s += `x-envoy-upstream-service-time: ${upstreamServiceTimeMs}\r\n`;
+  if (extra) for (let i = 0; i < extra.length; i += 2) s += `${extra[i]}: ${extra[i + 1]}\r\n`;
+  return s;
+}

@@ -17,7 +17,7 @@ import { normalizePath, type PathNormalization } from '../../proxy/security/path
 import { decodeAny, encodeAny } from '../../xds/protos.ts';
 import type { CliIo } from '../io.ts';
 import { fetchDebug, renderTable } from './proxy-status.ts';
-import { DEFAULT_CONFIG_DIR, lastValue, parseFlags, type FlagSpec } from './store-cli.ts';
+import { DEFAULT_CONFIG_DIR, lastValue, parseFlags, type FlagSpec, type ParsedArgs } from './store-cli.ts';
 
 export const summary = 'Show the authorization policies in force at a proxy and which rule decides a request';
 
@@ -180,6 +180,128 @@ function wire(filters: readonly Json[]): Json[] {
   });
 }
 
+/** Where the policies came from: the config (dir or control plane), and the proxy's xDS filters when it has them. */
+interface Loaded {
+  configs: Resource[];
+  source: string;
+  xdsFilters: { http: Json[]; tcp: Json[] } | undefined;
+  registryLabels: Record<string, string> | undefined;
+}
+
+async function loadFromControlPlane(address: string, proxy: string, who: { name: string; namespace: string }, port: number): Promise<Loaded> {
+  const configz = rec(await fetchDebug(address, '/debug/configz'));
+  let xdsFilters: Loaded['xdsFilters'];
+  try {
+    xdsFilters = filtersFromDump(await fetchDebug(address, `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`), port);
+  } catch (e) {
+    if (!(e instanceof WeftError && e.code === 'WEFT_ERR_NOT_FOUND')) throw e; // not connected: use the config
+  }
+  let registryLabels: Record<string, string> | undefined;
+  const registry = rec(await fetchDebug(address, '/debug/registryz'));
+  for (const eps of Object.values(rec(registry['endpoints']))) {
+    for (const ep of (eps as unknown[]) ?? []) {
+      const e = rec(ep);
+      if (e['workloadName'] === who.name && e['namespace'] === who.namespace) registryLabels = rec(e['labels']) as Record<string, string>;
+    }
+  }
+  return { configs: ((configz['resources'] as unknown[] | undefined) ?? []) as Resource[], source: `control plane ${address}`, xdsFilters, registryLabels };
+}
+
+async function loadFromDir(dir: string, io: CliIo): Promise<Loaded> {
+  const { results, ioErrors } = await loadPaths([dir], undefined, { cwd: io.cwd });
+  if (ioErrors.length > 0) throw new UsageError(`cannot read ${ioErrors[0]!.file}: ${ioErrors[0]!.message}`);
+  return { configs: results.filter((r) => r.valid).map((r) => r.resource), source: `config directory ${dir}`, xdsFilters: undefined, registryLabels: undefined };
+}
+
+/** The described JWT (--request-principal, --claim, --audience), as jwt_authn would hand it to RBAC. */
+function describedJwt(p: ParsedArgs): JwtInfo | undefined {
+  const rp = lastValue(p, 'request-principal');
+  if (rp === undefined) {
+    if (p.values['claim'] || p.values['audience']) throw new UsageError('--claim and --audience describe a JWT: give --request-principal ISS/SUB too');
+    return undefined;
+  }
+  const slash = rp.lastIndexOf('/');
+  if (slash <= 0) throw new UsageError('--request-principal must be ISS/SUB');
+  const claims: Record<string, unknown> = { iss: rp.slice(0, slash), sub: rp.slice(slash + 1) };
+  for (const [k, v] of keyValues(p.values['claim'] ?? [], 'claim')) claims[k] = v.startsWith('[') && v.endsWith(']') ? v.slice(1, -1).split(',').map((x) => x.trim()) : v;
+  const audiences = p.values['audience'] ?? [];
+  if (audiences.length > 0) claims['aud'] = audiences.length === 1 ? audiences[0] : audiences;
+  return { principal: rp, claims, audiences, presenter: typeof claims['azp'] === 'string' ? claims['azp'] : '' };
+}
+
+/** The described request or connection, its path normalised as the proxy would. */
+function describedRequest(p: ParsedArgs, who: { name: string; namespace: string }, port: number, tcp: boolean, normalization: PathNormalization): AuthzRequest {
+  const jwt = describedJwt(p);
+  const principal = lastValue(p, 'principal');
+  const headers = keyValues(p.values['header'] ?? [], 'header').flatMap(([k, v]) => [k.toLowerCase(), v]);
+  const http = tcp ? {} : { method: (lastValue(p, 'method') ?? 'GET').toUpperCase(), path: normalizePath(lastValue(p, 'path') ?? '/', normalization), host: lastValue(p, 'host') ?? `${who.name}.${who.namespace}:${port}`, headers };
+  return {
+    ...http,
+    sourceIp: lastValue(p, 'source-ip') ?? '127.0.0.1',
+    ...(lastValue(p, 'remote-ip') ? { remoteIp: lastValue(p, 'remote-ip')! } : {}),
+    destinationPort: port,
+    sni: lastValue(p, 'sni') ?? '',
+    ...(principal ? { peerPrincipal: principal.startsWith('spiffe://') ? principal : `spiffe://${principal}` } : {}),
+    ...(jwt ? { jwt } : {}),
+  };
+}
+
+type Verdict = ReturnType<typeof describeFilters> & { strictPlaintext?: boolean };
+
+interface Report {
+  who: { name: string; namespace: string };
+  labels: Record<string, string>;
+  filterSource: string;
+  sec: WorkloadSecurity;
+  configs: readonly Resource[];
+  port: number;
+  tcp: boolean;
+  rawPath: string;
+  req: AuthzRequest;
+  verdict: Verdict;
+}
+
+function renderJson(r: Report): string {
+  const { sec, verdict } = r;
+  return `${JSON.stringify({
+    proxy: `${r.who.name}.${r.who.namespace}`, labels: r.labels, source: r.filterSource,
+    mtls: { mode: sec.mtls.modeFor(r.port), default: sec.mtls.defaultMode, ports: Object.fromEntries(sec.mtls.ports), from: sec.mtls.from },
+    authorizationPolicies: sec.authorizationPolicies, requestAuthentications: sec.requestAuthentications, notes: sec.notes,
+    request: { ...r.req, rawPath: r.rawPath },
+    steps: verdict.steps,
+    decision: verdict.allowed === 'custom' ? 'CUSTOM' : verdict.allowed ? 'ALLOW' : 'DENY',
+    ...(verdict.decidedBy ? { decidedBy: verdict.decidedBy } : {}),
+  }, null, 2)}\n`;
+}
+
+function renderText(r: Report): string {
+  const { sec, req, verdict, port } = r;
+  const lines: string[] = [];
+  const mtlsPorts = [...sec.mtls.ports].map(([pt, m]) => `port ${pt}: ${m}`);
+  lines.push(`Proxy:     ${r.who.name}.${r.who.namespace} (labels: ${Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'})`);
+  lines.push(`Source:    ${r.filterSource}`);
+  lines.push(`mTLS:      ${sec.mtls.modeFor(port)} on port ${port}${sec.mtls.from.length > 0 ? ` (from ${sec.mtls.from.join(' > ')})` : ' (mesh default)'}${mtlsPorts.length > 0 ? `; ${mtlsPorts.join(', ')}` : ''}`);
+  const byName = new Map(r.configs.filter((c) => c.kind === 'AuthorizationPolicy').map((c) => [`${c.metadata.namespace ?? 'default'}/${c.metadata.name}`, c]));
+  const rows = sec.authorizationPolicies.map((k) => {
+    const s = rec(byName.get(k)?.spec);
+    const rules = s['rules'] as unknown[] | undefined;
+    return [String(s['action'] ?? 'ALLOW'), k, rules === undefined ? '0 (allows nothing)' : String(rules.length)];
+  });
+  lines.push(rows.length > 0 ? `Policies:\n${indent(renderTable(['ACTION', 'POLICY', 'RULES'], rows)).trimEnd()}` : 'Policies:  none (every request is allowed)');
+  if (sec.requestAuthentications.length > 0) lines.push(`JWT:       ${sec.requestAuthentications.join(', ')}`);
+  for (const n of sec.notes) lines.push(`Note:      ${n.policy}: ${n.message}`);
+  lines.push('');
+  const path = req.path === r.rawPath ? r.rawPath : `${r.rawPath} (normalised to ${req.path ?? ''})`;
+  const what = r.tcp ? `TCP connection to port ${port}` : `${req.method ?? ''} ${req.host ?? ''}${path}`;
+  lines.push(`Request:   ${what} from ${req.peerPrincipal ?? 'a plaintext peer'} (${req.sourceIp})${req.jwt ? `, JWT ${req.jwt.principal}` : ''}`);
+  if (verdict.steps.length > 0) lines.push(indent(renderTable(['FILTER', 'ACTION', 'RESULT', 'MATCHED'], verdict.steps.map((s) => [s.filter, s.action, s.result, s.matched]))).trimEnd());
+  if (verdict.allowed === 'custom') lines.push(`Decision:  CUSTOM — the external authorizer decides (rule ${verdict.decidedBy ?? ''})`);
+  else if (verdict.allowed) lines.push('Decision:  ALLOWED');
+  else if (verdict.strictPlaintext) lines.push(`Decision:  DENIED — connection refused (${verdict.decidedBy ?? ''})`);
+  else lines.push(`Decision:  DENIED — ${r.tcp ? 'connection closed' : `403 ${verdict.body ?? ''}`} (${verdict.decidedBy ?? ''})`);
+  return `${lines.join('\n')}\n`;
+}
+
 export async function run(args: string[], io: CliIo): Promise<number> {
   const p = parseFlags(args, spec, 'authz');
   const [sub, proxy, ...extra] = p.positional;
@@ -195,111 +317,25 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const normalization = (lastValue(p, 'normalization') ?? 'BASE') as PathNormalization;
   if (!['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'].includes(normalization)) throw new UsageError(`unknown path normalization ${normalization}`);
   const port = Number(lastValue(p, 'port') ?? 80);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port must be 1-65535`);
-  const { name, namespace } = identity(proxy);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError('--port must be 1-65535');
+  const tcp = p.bools.has('tcp');
+  const who = identity(proxy);
   const mesh = await loadMesh(lastValue(p, 'mesh'), io);
   const monitoring = lastValue(p, 'monitoring');
-
-  let configs: Resource[];
-  let source: string;
-  let xdsFilters: { http: Json[]; tcp: Json[] } | undefined;
-  let registryLabels: Record<string, string> | undefined;
-  if (monitoring) {
-    const configz = rec(await fetchDebug(monitoring, '/debug/configz'));
-    configs = ((configz['resources'] as unknown[] | undefined) ?? []) as Resource[];
-    source = `control plane ${monitoring}`;
-    try {
-      xdsFilters = filtersFromDump(await fetchDebug(monitoring, `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`), port);
-    } catch (e) {
-      if (!(e instanceof WeftError && e.code === 'WEFT_ERR_NOT_FOUND')) throw e;
-    }
-    const registry = rec(await fetchDebug(monitoring, '/debug/registryz'));
-    for (const eps of Object.values(rec(registry['endpoints']))) {
-      for (const ep of (eps as unknown[]) ?? []) {
-        const e = rec(ep);
-        if (e['workloadName'] === name && e['namespace'] === namespace) registryLabels = rec(e['labels']) as Record<string, string>;
-      }
-    }
-  } else {
-    const dir = lastValue(p, 'config-dir') ?? DEFAULT_CONFIG_DIR;
-    const { results, ioErrors } = await loadPaths([dir], undefined, { cwd: io.cwd });
-    if (ioErrors.length > 0) throw new UsageError(`cannot read ${ioErrors[0]!.file}: ${ioErrors[0]!.message}`);
-    configs = results.filter((r) => r.valid).map((r) => r.resource);
-    source = `config directory ${dir}`;
-  }
+  const loaded = monitoring ? await loadFromControlPlane(monitoring, proxy, who, port) : await loadFromDir(lastValue(p, 'config-dir') ?? DEFAULT_CONFIG_DIR, io);
   const flagLabels = p.values['labels'] ? Object.fromEntries(keyValues(p.values['labels'], 'labels')) : undefined;
-  const labels = flagLabels ?? labelsFromConfigs(configs, name, namespace) ?? registryLabels ?? {};
+  const labels = flagLabels ?? labelsFromConfigs(loaded.configs, who.name, who.namespace) ?? loaded.registryLabels ?? {};
 
-  const sec: WorkloadSecurity = buildWorkloadSecurity({ workload: { namespace, labels }, configs, rootNamespace: mesh.rootNamespace, trustDomain: mesh.trustDomain, trustDomainAliases: mesh.trustDomainAliases, extensionProviders: mesh.extensionProviders });
-  const tcp = p.bools.has('tcp');
-  const filters = xdsFilters ? (tcp ? xdsFilters.tcp : xdsFilters.http) : wire(tcp ? sec.tcpFilters : sec.httpFilters);
-  const filterSource = xdsFilters ? 'the proxy\'s xDS (virtualInbound)' : `translated from ${source}`;
-
-  const principal = lastValue(p, 'principal');
-  const rp = lastValue(p, 'request-principal');
-  let jwt: JwtInfo | undefined;
-  if (rp !== undefined) {
-    const slash = rp.lastIndexOf('/');
-    if (slash <= 0) throw new UsageError('--request-principal must be ISS/SUB');
-    const claims: Record<string, unknown> = { iss: rp.slice(0, slash), sub: rp.slice(slash + 1) };
-    for (const [k, v] of keyValues(p.values['claim'] ?? [], 'claim')) claims[k] = v.startsWith('[') && v.endsWith(']') ? v.slice(1, -1).split(',').map((s) => s.trim()) : v;
-    const audiences = p.values['audience'] ?? [];
-    if (audiences.length > 0) claims['aud'] = audiences.length === 1 ? audiences[0] : audiences;
-    jwt = { principal: rp, claims, audiences, presenter: typeof claims['azp'] === 'string' ? claims['azp'] : '' };
-  } else if (p.values['claim'] || p.values['audience']) throw new UsageError('--claim and --audience describe a JWT: give --request-principal ISS/SUB too');
-  const rawPath = lastValue(p, 'path') ?? '/';
-  const headers = keyValues(p.values['header'] ?? [], 'header').flatMap(([k, v]) => [k.toLowerCase(), v]);
-  const http = tcp ? {} : { method: (lastValue(p, 'method') ?? 'GET').toUpperCase(), path: normalizePath(rawPath, normalization), host: lastValue(p, 'host') ?? `${name}.${namespace}:${port}`, headers };
-  const req: AuthzRequest = {
-    ...http,
-    sourceIp: lastValue(p, 'source-ip') ?? '127.0.0.1',
-    ...(lastValue(p, 'remote-ip') ? { remoteIp: lastValue(p, 'remote-ip')! } : {}),
-    destinationPort: port,
-    sni: lastValue(p, 'sni') ?? '',
-    ...(principal ? { peerPrincipal: principal.startsWith('spiffe://') ? principal : `spiffe://${principal}` } : {}),
-    ...(jwt ? { jwt } : {}),
-  };
-  const strictPlaintext = !req.peerPrincipal && sec.mtls.modeFor(port) === 'STRICT';
-  const verdict = strictPlaintext
-    ? { steps: [], allowed: false as const, decidedBy: `PeerAuthentication ${sec.mtls.from[0] ?? ''}: STRICT mTLS refuses plaintext connections; give --principal for an mTLS peer` }
+  const sec = buildWorkloadSecurity({ workload: { namespace: who.namespace, labels }, configs: loaded.configs, rootNamespace: mesh.rootNamespace, trustDomain: mesh.trustDomain, trustDomainAliases: mesh.trustDomainAliases, extensionProviders: mesh.extensionProviders });
+  const x = loaded.xdsFilters;
+  const filters = x ? (tcp ? x.tcp : x.http) : wire(tcp ? sec.tcpFilters : sec.httpFilters);
+  const req = describedRequest(p, who, port, tcp, normalization);
+  // STRICT mTLS refuses a plaintext peer before any filter runs.
+  const verdict: Verdict = !req.peerPrincipal && sec.mtls.modeFor(port) === 'STRICT'
+    ? { steps: [], allowed: false, strictPlaintext: true, decidedBy: `PeerAuthentication ${sec.mtls.from[0] ?? ''}: STRICT mTLS refuses plaintext connections; give --principal for an mTLS peer` }
     : describeFilters(filters, req);
-  const mtlsPorts = [...sec.mtls.ports].map(([pt, m]) => `port ${pt}: ${m}`);
-
-  if (output === 'json') {
-    io.out(`${JSON.stringify({
-      proxy: `${name}.${namespace}`, labels, source: filterSource,
-      mtls: { mode: sec.mtls.modeFor(port), default: sec.mtls.defaultMode, ports: Object.fromEntries(sec.mtls.ports), from: sec.mtls.from },
-      authorizationPolicies: sec.authorizationPolicies, requestAuthentications: sec.requestAuthentications, notes: sec.notes,
-      request: { ...req, path: req.path, rawPath },
-      steps: verdict.steps,
-      decision: verdict.allowed === 'custom' ? 'CUSTOM' : verdict.allowed ? 'ALLOW' : 'DENY',
-      ...(verdict.decidedBy ? { decidedBy: verdict.decidedBy } : {}),
-    }, null, 2)}\n`);
-  } else {
-    const lines: string[] = [];
-    lines.push(`Proxy:     ${name}.${namespace} (labels: ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'})`);
-    lines.push(`Source:    ${filterSource}`);
-    lines.push(`mTLS:      ${sec.mtls.modeFor(port)} on port ${port}${sec.mtls.from.length > 0 ? ` (from ${sec.mtls.from.join(' > ')})` : ' (mesh default)'}${mtlsPorts.length > 0 ? `; ${mtlsPorts.join(', ')}` : ''}`);
-    const byName = new Map(configs.filter((r) => r.kind === 'AuthorizationPolicy').map((r) => [`${r.metadata.namespace ?? 'default'}/${r.metadata.name}`, r]));
-    const rows = sec.authorizationPolicies.map((k) => {
-      const s = rec(byName.get(k)?.spec);
-      const rules = s['rules'] as unknown[] | undefined;
-      return [String(s['action'] ?? 'ALLOW'), k, rules === undefined ? '0 (allows nothing)' : String(rules.length)];
-    });
-    lines.push(rows.length > 0 ? `Policies:\n${indent(renderTable(['ACTION', 'POLICY', 'RULES'], rows)).trimEnd()}` : 'Policies:  none (every request is allowed)');
-    if (sec.requestAuthentications.length > 0) lines.push(`JWT:       ${sec.requestAuthentications.join(', ')}`);
-    for (const n of sec.notes) lines.push(`Note:      ${n.policy}: ${n.message}`);
-    lines.push('');
-    const path = req.path === rawPath ? rawPath : `${rawPath} (normalised to ${req.path})`;
-    const what = tcp ? `TCP connection to port ${port}` : `${req.method} ${req.host}${path}`;
-    lines.push(`Request:   ${what} from ${req.peerPrincipal ?? 'a plaintext peer'} (${req.sourceIp})${jwt ? `, JWT ${jwt.principal}` : ''}`);
-    if (verdict.steps.length > 0) lines.push(indent(renderTable(['FILTER', 'ACTION', 'RESULT', 'MATCHED'], verdict.steps.map((s) => [s.filter, s.action, s.result, s.matched]))).trimEnd());
-    if (verdict.allowed === 'custom') lines.push(`Decision:  CUSTOM — the external authorizer decides (rule ${verdict.decidedBy})`);
-    else if (verdict.allowed) lines.push('Decision:  ALLOWED');
-    else if (strictPlaintext) lines.push(`Decision:  DENIED — connection refused (${verdict.decidedBy})`);
-    else lines.push(`Decision:  DENIED — ${tcp ? 'connection closed' : `403 ${'body' in verdict ? verdict.body : ''}`} (${verdict.decidedBy})`);
-    io.out(`${lines.join('\n')}\n`);
-  }
+  const report: Report = { who, labels, filterSource: x ? "the proxy's xDS (virtualInbound)" : `translated from ${loaded.source}`, sec, configs: loaded.configs, port, tcp, rawPath: lastValue(p, 'path') ?? '/', req, verdict };
+  io.out(output === 'json' ? renderJson(report) : renderText(report));
   return verdict.allowed === false ? ExitCode.invalid : ExitCode.ok;
 }
 

@@ -131,7 +131,7 @@ test('weft demo: Bookinfo through the ingress gateway, Istio traffic-management 
   const readyMs = performance.now() - t0;
   const readyLines = out.split('\n').filter((l) => l.startsWith('weft demo ready:'));
   assert.deepEqual(readyLines, [`weft demo ready: ${url}`]);
-  assert.match(out, new RegExp(`weft apply -f \\S+virtual-service-all-v1\\.yaml --config-dir ${configDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  assert.match(out, new RegExp(`weft(\\.js)? apply -f \\S+virtual-service-all-v1\\.yaml --config-dir ${configDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   started = descendants(demo.pid!);
   // control plane, gateway, six sidecars, six apps (plus any helper processes they run)
   assert.ok(started.length >= 14, `expected at least 14 processes under weft demo, found ${started.length}`);

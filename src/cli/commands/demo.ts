@@ -3,7 +3,7 @@
 // process it started. Exit codes: 0 stopped by a signal, 1 a process of the demo died, 2 usage error or the demo
 // could not start (a port in use, a process that did not become ready).
 import { tmpdir, userInfo } from 'node:os';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { ExitCode, UsageError, WeftError } from '../../core/errors.ts';
 import { readEnv } from '../../core/env.ts';
 import { parseDurationMs } from '../../discovery/snapshot/mesh.ts';
@@ -88,9 +88,15 @@ function shown(path: string, cwd: string): string {
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
-export function nextSteps(url: string, configDir: string, monitoring: string, logDir: string, cwd: string): string {
+/** How the user can type `weft` again: `weft` when it was started as such (npm link, a package), else `node <path>`. */
+export function weftCommand(argv1: string | undefined, cwd: string): string {
+  if (argv1 === undefined || basename(argv1) === 'weft') return 'weft';
+  return `node ${shown(argv1, cwd)}`;
+}
+
+export function nextSteps(url: string, configDir: string, monitoring: string, logDir: string, cwd: string, weft = 'weft'): string {
   const cfg = shown(configDir, cwd);
-  const apply = (file: string): string => `weft apply -f ${shown(samplePath(file), cwd)} --config-dir ${cfg}`;
+  const apply = (file: string): string => `${weft} apply -f ${shown(samplePath(file), cwd)} --config-dir ${cfg}`;
   const mon = monitoring === '127.0.0.1:15014' ? '' : ` --monitoring-address ${monitoring}`;
   return [
     `  Open ${url} (sign in as jason to see per-user routing). Then try Istio's traffic-management tasks:`,
@@ -99,8 +105,8 @@ export function nextSteps(url: string, configDir: string, monitoring: string, lo
     `    50% v1 / 50% v3 (red stars):        ${apply('virtual-service-reviews-50-v3.yaml')}`,
     `    jason → v2, then abort ratings:     ${apply('virtual-service-reviews-test-v2.yaml')}`,
     `                                        ${apply('virtual-service-ratings-test-abort.yaml')}`,
-    `  Proxies and their sync state:         weft proxy-status${mon}`,
-    `  A proxy's routes:                     weft proxy-config route productpage-v1.default${mon}`,
+    `  Proxies and their sync state:         ${weft} proxy-status${mon}`,
+    `  A proxy's routes:                     ${weft} proxy-config route productpage-v1.default${mon}`,
     `  Logs of every process: ${shown(logDir, cwd)}    Stop: Ctrl-C`,
   ].join('\n');
 }
@@ -144,7 +150,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     }
     const demo = await starting;
     io.out(`weft demo ready: ${demo.url}\n`);
-    io.out(`${nextSteps(demo.url, demo.configDir, demo.controlPlane.monitoringAddress, demo.logDir, io.cwd)}\n`);
+    io.out(`${nextSteps(demo.url, demo.configDir, demo.controlPlane.monitoringAddress, demo.logDir, io.cwd, weftCommand(process.argv[1], io.cwd))}\n`);
     const outcome = await Promise.race([signalledP.then(() => undefined), demo.unexpectedExit]);
     if (outcome !== undefined) {
       io.err(`weft demo: ${outcome}\nweft demo: stopping everything (nothing is restarted)\n`);

@@ -109,124 +109,141 @@ function failure(e: unknown): { message: string; status: 401 | 403 } {
   return { message: 'Jwt verification fails', status: 401 };
 }
 
+interface Verifier {
+  jwks: JwksCache;
+  now: () => number;
+}
+
+/** One provider against one request: its token (if any) verified with jose. */
+async function verify(v: Verifier, p: JwtProvider, req: JwtRequest, audiences: readonly string[] | undefined): Promise<Status> {
+  const found = extract(p, req);
+  if (!found) return { kind: 'missing' };
+  let unverified: JWTPayload;
+  try {
+    unverified = decodeJwt(found.token);
+  } catch {
+    return { kind: 'failed', message: 'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections', status: 401 };
+  }
+  if (p.issuer !== undefined && unverified.iss !== p.issuer) return { kind: 'failed', message: UNKNOWN_ISSUER, status: 401 };
+  let keys;
+  try {
+    keys = p.keys.kind === 'local' ? p.keys.set : await v.jwks.get(p.keys.uri, p.keys.cacheMs, p.keys.timeoutMs);
+  } catch {
+    return { kind: 'failed', message: 'Jwks remote fetch is failed', status: 401 };
+  }
+  const aud = audiences ?? p.audiences;
+  try {
+    const { payload } = await jwtVerify(found.token, keys, {
+      currentDate: new Date(v.now()),
+      clockTolerance: p.clockSkewSeconds,
+      ...(aud.length > 0 ? { audience: [...aud] } : {}),
+    });
+    return found.header === undefined ? { kind: 'ok', payload, token: found.token } : { kind: 'ok', payload, token: found.token, header: found.header };
+  } catch (e) {
+    return { kind: 'failed', ...failure(e) };
+  }
+}
+
+type Verified = { p: JwtProvider; s: Extract<Status, { kind: 'ok' }> };
+type Result = { pass: true } | { pass: false; message: string; status: 401 | 403; rank: number };
+
+/** Which failure to report when several apply: a real verification error over an unknown issuer over a missing token. */
+const rank = (m: string): number => (m === MISSING ? 0 : m === UNKNOWN_ISSUER ? 1 : 2);
+
+/**
+ * Evaluate a requirement tree for one request. Providers are verified at most once per request (memoised);
+ * every provider that verified is recorded in `ok`. `tokenSeen`: a token sits where some provider looks, so
+ * `allow_missing` does not apply (a presented token must verify).
+ */
+async function evaluate(r: Requirement, statusOf: (name: string, audiences?: readonly string[]) => Promise<Status>, providers: ReadonlyMap<string, JwtProvider>, tokenSeen: boolean, ok: Verified[]): Promise<Result> {
+  switch (r.kind) {
+    case 'provider': {
+      const s = await statusOf(r.name, r.audiences);
+      if (s.kind === 'ok') {
+        ok.push({ p: providers.get(r.name)!, s });
+        return { pass: true };
+      }
+      const message = s.kind === 'missing' ? MISSING : s.message;
+      return { pass: false, message, status: s.kind === 'missing' ? 401 : s.status, rank: rank(message) };
+    }
+    case 'allowMissing':
+      return tokenSeen ? { pass: false, message: MISSING, status: 401, rank: 0 } : { pass: true };
+    case 'allowMissingOrFailed':
+      return { pass: true };
+    case 'any': {
+      let worst: Result | undefined;
+      for (const c of r.of) {
+        const x = await evaluate(c, statusOf, providers, tokenSeen, ok);
+        if (x.pass) return x;
+        if (!worst || (!worst.pass && x.rank > worst.rank)) worst = x;
+      }
+      return worst ?? { pass: true };
+    }
+    case 'all': {
+      for (const c of r.of) {
+        const x = await evaluate(c, statusOf, providers, tokenSeen, ok);
+        if (!x.pass) return x;
+      }
+      return { pass: true };
+    }
+  }
+}
+
+/** Outputs of the verified providers (payload and claim headers, token removal) and the JWT RBAC will see. */
+function applyOutputs(ok: readonly Verified[], headers: string[]): { jwt: JwtInfo; headers: string[] } {
+  let out = headers;
+  for (const { p, s } of ok) {
+    if (!p.forward && s.header) out = out.filter((_, i, h) => h[i - (i % 2)] !== s.header);
+    if (p.forwardPayloadHeader) out.push(p.forwardPayloadHeader, s.token.split('.')[1] ?? '');
+    for (const c of p.claimToHeaders) {
+      const v = claimAt(s.payload, c.claim);
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out.push(c.header, String(v));
+    }
+  }
+  const { p, s } = ok[0]!;
+  const claims: Record<string, unknown> = { ...s.payload };
+  for (const name of p.spaceDelimited) if (typeof claims[name] === 'string') claims[name] = (claims[name] as string).split(' ').filter((x) => x !== '');
+  const aud = s.payload.aud;
+  return {
+    headers: out,
+    jwt: {
+      principal: `${s.payload.iss ?? ''}/${s.payload.sub ?? ''}`,
+      claims,
+      audiences: aud === undefined ? [] : Array.isArray(aud) ? aud : [aud],
+      presenter: typeof s.payload['azp'] === 'string' ? s.payload['azp'] : '',
+    },
+  };
+}
+
 /** Build the per-request filter from a parsed config. */
 export function createJwtAuthnFilter(config: JwtAuthnConfig, deps: JwtFilterDeps = {}): JwtAuthnFilter {
-  const jwks = deps.jwks ?? new JwksCache(deps.now ? { now: deps.now } : {});
-  const now = deps.now ?? Date.now;
+  const v: Verifier = { jwks: deps.jwks ?? new JwksCache(deps.now ? { now: deps.now } : {}), now: deps.now ?? Date.now };
   const outputHeaders = new Set<string>();
   for (const p of config.providers.values()) {
     if (p.forwardPayloadHeader) outputHeaders.add(p.forwardPayloadHeader);
     for (const c of p.claimToHeaders) outputHeaders.add(c.header);
   }
-
-  async function verify(p: JwtProvider, req: JwtRequest, audiences: readonly string[] | undefined): Promise<Status> {
-    const found = extract(p, req);
-    if (!found) return { kind: 'missing' };
-    let unverified: JWTPayload;
-    try {
-      unverified = decodeJwt(found.token);
-    } catch {
-      return { kind: 'failed', message: 'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections', status: 401 };
-    }
-    if (p.issuer !== undefined && unverified.iss !== p.issuer) return { kind: 'failed', message: UNKNOWN_ISSUER, status: 401 };
-    let keys;
-    try {
-      keys = p.keys.kind === 'local' ? p.keys.set : await jwks.get(p.keys.uri, p.keys.cacheMs, p.keys.timeoutMs);
-    } catch {
-      return { kind: 'failed', message: 'Jwks remote fetch is failed', status: 401 };
-    }
-    const aud = audiences ?? p.audiences;
-    try {
-      const { payload } = await jwtVerify(found.token, keys, {
-        currentDate: new Date(now()),
-        clockTolerance: p.clockSkewSeconds,
-        ...(aud.length > 0 ? { audience: [...aud] } : {}),
-      });
-      return found.header === undefined ? { kind: 'ok', payload, token: found.token } : { kind: 'ok', payload, token: found.token, header: found.header };
-    } catch (e) {
-      return { kind: 'failed', ...failure(e) };
-    }
-  }
-
   return async (req) => {
     const rule = config.rules.find((r) => (r.match.kind === 'prefix' ? req.path.startsWith(r.match.value) : req.path.split('?')[0] === r.match.value));
     const preflight = config.bypassCorsPreflight && req.method === 'OPTIONS' && headerFirst(req.headers, 'origin') !== undefined && headerFirst(req.headers, 'access-control-request-method') !== undefined;
     // Never trust output headers sent by the client: only this filter may set them.
     const headers = outputHeaders.size === 0 ? [...req.headers] : req.headers.filter((_, i, h) => !outputHeaders.has(h[i - (i % 2)]!));
     if (!rule?.requires || preflight) return { ok: true, headers };
-
     const statuses = new Map<string, Promise<Status>>();
     const statusOf = (name: string, audiences?: readonly string[]): Promise<Status> => {
       const key = audiences ? `${name}|${audiences.join(',')}` : name;
       let s = statuses.get(key);
       if (!s) {
-        s = verify(config.providers.get(name)!, req, audiences);
+        s = verify(v, config.providers.get(name)!, req, audiences);
         statuses.set(key, s);
       }
       return s;
     };
-    // A token anywhere any provider looks makes `allow_missing` fail: a presented token must verify.
     const tokenSeen = [...config.providers.values()].some((p) => extract(p, req) !== undefined);
-    const ok: Array<{ p: JwtProvider; s: Extract<Status, { kind: 'ok' }> }> = [];
-
-    type Result = { pass: true } | { pass: false; message: string; status: 401 | 403; rank: number };
-    const rank = (m: string): number => (m === MISSING ? 0 : m === UNKNOWN_ISSUER ? 1 : 2);
-    const evaluate = async (r: Requirement): Promise<Result> => {
-      switch (r.kind) {
-        case 'provider': {
-          const s = await statusOf(r.name, r.audiences);
-          if (s.kind === 'ok') {
-            ok.push({ p: config.providers.get(r.name)!, s });
-            return { pass: true };
-          }
-          const message = s.kind === 'missing' ? MISSING : s.message;
-          return { pass: false, message, status: s.kind === 'missing' ? 401 : s.status, rank: rank(message) };
-        }
-        case 'allowMissing':
-          return tokenSeen ? { pass: false, message: MISSING, status: 401, rank: 0 } : { pass: true };
-        case 'allowMissingOrFailed':
-          return { pass: true };
-        case 'any': {
-          let worst: Result | undefined;
-          for (const c of r.of) {
-            const x = await evaluate(c);
-            if (x.pass) return x;
-            if (!worst || (!worst.pass && x.rank > worst.rank)) worst = x;
-          }
-          return worst ?? { pass: true };
-        }
-        case 'all': {
-          for (const c of r.of) {
-            const x = await evaluate(c);
-            if (!x.pass) return x;
-          }
-          return { pass: true };
-        }
-      }
-    };
-    const result = await evaluate(rule.requires);
+    const ok: Verified[] = [];
+    const result = await evaluate(rule.requires, statusOf, config.providers, tokenSeen, ok);
     if (!result.pass) return { ok: false, status: result.status, body: result.message, details: `jwt_authn_access_denied{${result.message.replace(/ /g, '_')}}` };
     if (ok.length === 0) return { ok: true, headers };
-
-    let out = headers;
-    for (const { p, s } of ok) {
-      if (!p.forward && s.header) out = out.filter((_, i, h) => h[i - (i % 2)] !== s.header);
-      if (p.forwardPayloadHeader) out.push(p.forwardPayloadHeader, s.token.split('.')[1] ?? '');
-      for (const c of p.claimToHeaders) {
-        const v = claimAt(s.payload, c.claim);
-        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out.push(c.header, String(v));
-      }
-    }
-    const { p, s } = ok[0]!;
-    const claims: Record<string, unknown> = { ...s.payload };
-    for (const name of p.spaceDelimited) if (typeof claims[name] === 'string') claims[name] = (claims[name] as string).split(' ').filter((x) => x !== '');
-    const aud = s.payload.aud;
-    const jwt: JwtInfo = {
-      principal: `${s.payload.iss ?? ''}/${s.payload.sub ?? ''}`,
-      claims,
-      audiences: aud === undefined ? [] : Array.isArray(aud) ? aud : [aud],
-      presenter: typeof s.payload['azp'] === 'string' ? s.payload['azp'] : '',
-    };
-    return { ok: true, jwt, headers: out };
+    return { ok: true, ...applyOutputs(ok, headers) };
   };
 }

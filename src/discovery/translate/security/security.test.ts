@@ -210,3 +210,21 @@ test('pathNormalization → HCM fields, and the proxy reads them back as the sam
     assert.equal(normalizationOfHcm(decoded), mode);
   }
 });
+
+test('every other security sample in istio-samples translates and encodes for every workload its policies select', () => {
+  const files = ['integration-tests/pilot/authz-a.yaml', 'integration-tests/pilot/a.yaml', 'pilot-testdata-config/peer-authn-strict.yaml', 'pilot-testdata-config/authn.yaml', 'analyzer-testdata/authorizationpolicies.yaml', 'analyzer-testdata/blocked-cidrs-configured.yaml', 'analyzer-testdata/condition-analyzer.yaml', 'analyzer-testdata/k8sgateway-selector.yaml', 'analyzer-testdata/blocked-cidrs-missing.yaml'];
+  let policies = 0;
+  for (const f of files) {
+    const docs = load(samplePath(f));
+    const security = docs.filter((d) => ['AuthorizationPolicy', 'RequestAuthentication', 'PeerAuthentication'].includes(d.kind));
+    assert.ok(security.length > 0, f);
+    for (const d of security) {
+      policies++;
+      const sel = ((d.spec ?? {}) as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels ?? {};
+      const sec = buildWorkloadSecurity({ workload: { namespace: d.metadata.namespace ?? 'default', labels: sel }, configs: docs, rootNamespace: 'istio-system', trustDomain: 'cluster.local', extensionProviders: providers });
+      assert.doesNotThrow(() => wire([...sec.httpFilters, ...sec.tcpFilters]), `${f}: ${d.metadata.name}`);
+      assert.ok(['STRICT', 'PERMISSIVE', 'DISABLE'].includes(sec.mtls.modeFor(8080)));
+    }
+  }
+  assert.ok(policies >= 20, `${policies} policies`);
+});

@@ -60,6 +60,7 @@ export async function startCapturedWorkload(spec: WorkloadSpec, caAddress: strin
         discoveryAddress: spec.discoveryAddress,
         drainDuration: spec.sidecarDrain,
         identity: spec.identity,
+        abort: spec.abort,
         extraArgs: spec.sidecarArgs,
         capture: { spawner: spawnIn((c, a, o) => captured.startSidecar(c, a, o)), httpGet: get },
         onLine: (line, stream) => spec.onLine?.('sidecar', line, stream),

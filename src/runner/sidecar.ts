@@ -39,6 +39,8 @@ export interface ProxySpec {
     spawner: (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
     httpGet: (url: string) => Promise<HttpResult | undefined>;
   } | undefined;
+  /** Aborts the readiness waits (the user pressed Ctrl-C while starting); the proxy is then stopped. */
+  abort?: AbortSignal | undefined;
   /** Extra `weft proxy` flags (e.g. --access-log-file). */
   extraArgs?: readonly string[];
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
@@ -106,10 +108,17 @@ export async function startProxy(s: ProxySpec, timeoutMs: number): Promise<Start
   const get = s.capture?.httpGet ?? fetchGet;
   // A fatal line ends every wait at once: the proxy retries forever, but these never heal by themselves.
   const failFast = (): void => {
+    if (s.abort?.aborted) throw new WeftError('WEFT_ERR_UNAVAILABLE', `${p.name}: start-up interrupted`);
     if (fatal !== undefined) throw new WeftError('WEFT_ERR_UNAVAILABLE', `${p.name}: ${fatal}`);
   };
+  const aborted = new Promise<never>((_, reject) => {
+    const fire = (): void => reject(new WeftError('WEFT_ERR_UNAVAILABLE', `${p.name}: start-up interrupted`));
+    if (s.abort?.aborted) fire();
+    else s.abort?.addEventListener('abort', fire, { once: true });
+  });
+  aborted.catch(() => undefined);
   try {
-    await p.waitForLine(/^weft proxy ready$/, timeoutMs, FATAL);
+    await Promise.race([p.waitForLine(/^weft proxy ready$/, timeoutMs, FATAL), aborted]);
     const port = (name: string): number | undefined => {
       for (const l of p.recent) {
         const m = new RegExp(`^${name} port (\\d+)$`).exec(l);

@@ -44,6 +44,8 @@ export interface WorkloadSpec {
   inheritAppOutput: boolean;
   onLine?: (source: 'app' | 'sidecar', line: string, stream: 'stdout' | 'stderr') => void;
   sidecarArgs?: readonly string[];
+  /** Aborts the start-up (Ctrl-C while waiting for the sidecar): everything started is stopped. */
+  abort?: AbortSignal | undefined;
   /** The sidecar's certificate source (mTLS); see identity.ts. */
   identity?: ProxyIdentity | undefined;
 }
@@ -134,6 +136,7 @@ export async function startWorkload(spec: WorkloadSpec): Promise<RunningWorkload
       discoveryAddress: spec.discoveryAddress,
       outboundPort: outbound,
       identity: spec.identity,
+      abort: spec.abort,
       drainDuration: spec.sidecarDrain,
       extraArgs: spec.sidecarArgs,
       onLine: (line, stream) => spec.onLine?.('sidecar', line, stream),

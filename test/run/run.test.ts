@@ -202,3 +202,25 @@ test('weft run: clear errors — control plane unreachable, port in use, unknown
   assert.match(d.err(), /no command: put the app's command after --/);
   assert.ok(!existsSync(join(configDir, 'default', 'workloadgroup-nope.yaml')), 'nothing written without --config-dir');
 });
+
+test('weft run: Ctrl-C while the sidecar is starting stops the sidecar too (no orphan)', { timeout: 30_000 }, async () => {
+  // Something that accepts TCP but never speaks xDS: the sidecar starts and waits for config forever.
+  const mute = net.createServer(() => undefined).listen(0, '127.0.0.1');
+  await new Promise((r) => mute.once('listening', r));
+  try {
+    const r = start(['run', '--name', 'impatient', '--discovery-address', `127.0.0.1:${(mute.address() as net.AddressInfo).port}`, '--', 'true']);
+    // The sidecar is up (its ports printed to weft run, which keeps them to itself) once a child process exists.
+    let kids: number[] = [];
+    for (let i = 0; i < 200 && kids.length === 0; i++) {
+      kids = childrenOf(r.child.pid!);
+      if (kids.length === 0) await new Promise((res) => setTimeout(res, 25));
+    }
+    assert.equal(kids.length, 1, 'the sidecar is starting');
+    r.child.kill('SIGINT');
+    assert.equal(await r.exit, 130);
+    assert.match(r.err(), /SIGINT: start-up of impatient interrupted; everything it started is stopped/);
+    assert.deepEqual(kids.filter(alive), []);
+  } finally {
+    mute.close();
+  }
+});

@@ -14,7 +14,7 @@ import { parseDurationMs } from '../../discovery/snapshot/mesh.ts';
 import { exitCodeOf, describeExit } from '../../runner/process.ts';
 import { ensureWorkloadGroup } from '../../runner/workload-group.ts';
 import { startCapturedWorkload } from '../../runner/capture.ts';
-import { startWorkload, waitAppListening, type WorkloadPort, type WorkloadSpec } from '../../runner/workload.ts';
+import { startWorkload, waitAppListening, type RunningWorkload, type WorkloadPort, type WorkloadSpec } from '../../runner/workload.ts';
 import type { CliIo } from '../io.ts';
 
 export const summary = 'Run an app beside its sidecar on this machine (auto-registered via a WorkloadGroup)';
@@ -218,62 +218,26 @@ async function runWorkload(o: RunOptions, io: CliIo, identity: ProxyIdentity | u
     // The sidecar's warnings and errors (and anything unexpected) pass through; its start-up chatter is in the summary.
     if (source === 'sidecar' && !/^\w+ port \d+$|^weft proxy ready$|^draining$|^\S+ info /.test(line)) io.err(`[sidecar] ${line}\n`);
   };
-  let w;
-  try {
-    const spec: WorkloadSpec = {
-      name: o.name,
-      namespace: o.namespace,
-      serviceAccount: o.serviceAccount,
-      labels: o.labels,
-      ports: o.ports,
-      workloadGroup: o.workloadGroup,
-      discoveryAddress: o.discoveryAddress,
-      ip: o.ip,
-      command: o.command,
-      args: o.args,
-      holdApplicationUntilProxyStarts: o.hold,
-      readyTimeoutMs: o.readyTimeoutMs,
-      appDrainMs: o.drainMs,
-      sidecarDrain: '2s',
-      inheritAppOutput: true,
-      onLine: log,
-      identity,
-    };
-    w = o.capture ? await startCapturedWorkload(spec, identity?.caAddress) : await startWorkload(spec);
-  } catch (e) {
-    if (e instanceof WeftError && e.code !== 'WEFT_ERR_INTERNAL') {
-      io.err(`weft run: ${hint(e.message, o.workloadGroup, o.namespace)}\n`);
-      return ExitCode.usage;
-    }
-    throw e;
-  }
-  const sp = w.sidecarPorts;
-  const inbound = o.ports[0] ? `, inbound ${w.ip}:${o.ports[0].port} → app 127.0.0.1:${o.ports[0].port}` : '';
-  const group = o.workloadGroup ? `, WorkloadGroup ${o.namespace}/${o.workloadGroup}` : '';
-  io.err(
-    o.capture
-      ? `weft run: ${o.name} sidecar ready in its network namespace (pod IP ${w.ip}, capture to 15001/15006, DNS proxy 15053${group}); started ${[o.command, ...o.args].join(' ')}\n`
-      : `weft run: ${o.name} sidecar ready (address ${w.ip}, HTTP_PROXY http://127.0.0.1:${sp.outbound ?? '?'}${inbound}, admin http://127.0.0.1:${sp.admin}, readiness :${sp.readiness}, stats :${sp.stats}${group}); started ${[o.command, ...o.args].join(' ')}\n`,
-  );
-  if (o.ports[0] && !o.capture) {
-    void waitAppListening(w.app, o.ports[0].port, o.readyTimeoutMs).then(
-      () => io.err(`weft run: ${o.name} is serving on 127.0.0.1:${o.ports[0]!.port}\n`),
-      (e: unknown) => {
-        if (w.app.status === undefined) io.err(`weft run: warning: ${describeError(e)}\n`);
-      },
-    );
-  }
-
+  // Signals are ours from the start: a Ctrl-C while the sidecar starts must stop it, not orphan it.
+  let w: RunningWorkload | undefined;
   let signals = 0;
+  let firstSignal: NodeJS.Signals | undefined;
+  const starting = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
+    firstSignal ??= sig;
+    if (w === undefined) {
+      starting.abort();
+      return;
+    }
+    const running = w;
     if (signals === 1) {
       io.err(`weft run: ${sig}: stopping ${o.name} (the app first, up to ${o.drainMs / 1000}s, then its sidecar)\n`);
-      void w.stop(sig);
+      void running.stop(sig);
     } else {
       io.err(`weft run: ${sig} again: killing ${o.name} now\n`);
-      w.app.signal('SIGKILL');
-      w.sidecar.signal('SIGKILL');
+      running.app.signal('SIGKILL');
+      running.sidecar.signal('SIGKILL');
     }
   };
   const onInt = (): void => onSignal('SIGINT');
@@ -281,18 +245,76 @@ async function runWorkload(o: RunOptions, io: CliIo, identity: ProxyIdentity | u
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   try {
-    const first = await Promise.race([w.app.exited.then(() => 'app' as const), w.sidecar.exited.then(() => 'sidecar' as const)]);
-    if (first === 'sidecar' && w.app.status === undefined && signals === 0) {
-      io.err(`weft run: the sidecar of ${o.name} exited (${describeExit(w.sidecar.status!)}) while the app was running; stopping the app (weft run never restarts anything). Its last output:\n${w.sidecar.tail()}\n`);
-      await w.stop('SIGTERM');
-      return 1;
-    }
-    const status = await w.stop('SIGTERM');
-    if (signals === 0) io.err(`weft run: the app exited (${describeExit(status)}); sidecar stopped\n`);
-    return exitCodeOf(status);
+    return await supervise();
   } finally {
     process.removeListener('SIGINT', onInt);
     process.removeListener('SIGTERM', onTerm);
+  }
+
+  async function supervise(): Promise<number> {
+    try {
+      const spec: WorkloadSpec = {
+        name: o.name,
+        namespace: o.namespace,
+        serviceAccount: o.serviceAccount,
+        labels: o.labels,
+        ports: o.ports,
+        workloadGroup: o.workloadGroup,
+        discoveryAddress: o.discoveryAddress,
+        ip: o.ip,
+        command: o.command,
+        args: o.args,
+        holdApplicationUntilProxyStarts: o.hold,
+        readyTimeoutMs: o.readyTimeoutMs,
+        appDrainMs: o.drainMs,
+        sidecarDrain: '2s',
+        inheritAppOutput: true,
+        onLine: log,
+        identity,
+        abort: starting.signal,
+      };
+      w = o.capture ? await startCapturedWorkload(spec, identity?.caAddress) : await startWorkload(spec);
+    } catch (e) {
+      if (firstSignal !== undefined) {
+        io.err(`weft run: ${firstSignal}: start-up of ${o.name} interrupted; everything it started is stopped\n`);
+        return exitCodeOf({ code: null, signal: firstSignal });
+      }
+      if (e instanceof WeftError && e.code !== 'WEFT_ERR_INTERNAL') {
+        io.err(`weft run: ${hint(e.message, o.workloadGroup, o.namespace)}\n`);
+        return ExitCode.usage;
+      }
+      throw e;
+    }
+    const sp = w.sidecarPorts;
+    const inbound = o.ports[0] ? `, inbound ${w.ip}:${o.ports[0].port} → app 127.0.0.1:${o.ports[0].port}` : '';
+    const group = o.workloadGroup ? `, WorkloadGroup ${o.namespace}/${o.workloadGroup}` : '';
+    io.err(
+      o.capture
+        ? `weft run: ${o.name} sidecar ready in its network namespace (pod IP ${w.ip}, capture to 15001/15006, DNS proxy 15053${group}); started ${[o.command, ...o.args].join(' ')}\n`
+        : `weft run: ${o.name} sidecar ready (address ${w.ip}, HTTP_PROXY http://127.0.0.1:${sp.outbound ?? '?'}${inbound}, admin http://127.0.0.1:${sp.admin}, readiness :${sp.readiness}, stats :${sp.stats}${group}); started ${[o.command, ...o.args].join(' ')}\n`,
+    );
+    if (o.ports[0] && !o.capture) {
+      const app = w.app;
+      void waitAppListening(app, o.ports[0].port, o.readyTimeoutMs).then(
+        () => io.err(`weft run: ${o.name} is serving on 127.0.0.1:${o.ports[0]!.port}\n`),
+        (e: unknown) => {
+          if (app.status === undefined) io.err(`weft run: warning: ${describeError(e)}\n`);
+        },
+      );
+    }
+
+    const running = w;
+    // A signal that arrived between the end of the start-up and here is acted on now.
+    if (firstSignal !== undefined) void running.stop(firstSignal);
+    const first = await Promise.race([running.app.exited.then(() => 'app' as const), running.sidecar.exited.then(() => 'sidecar' as const)]);
+    if (first === 'sidecar' && running.app.status === undefined && signals === 0) {
+      io.err(`weft run: the sidecar of ${o.name} exited (${describeExit(running.sidecar.status!)}) while the app was running; stopping the app (weft run never restarts anything). Its last output:\n${running.sidecar.tail()}\n`);
+      await running.stop('SIGTERM');
+      return 1;
+    }
+    const status = await running.stop('SIGTERM');
+    if (signals === 0) io.err(`weft run: the app exited (${describeExit(status)}); sidecar stopped\n`);
+    return exitCodeOf(status);
   }
 }
 

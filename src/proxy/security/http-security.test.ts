@@ -53,3 +53,13 @@ test('network RBAC decides per connection', () => {
   assert.equal(rbac.run({ sourceIp: '10.0.0.1', destinationPort: 9000 }).allowed, false);
   assert.deepEqual([rbac.stats.rbacAllowed, rbac.stats.rbacDenied], [1, 1]);
 });
+
+test('remote IP from x-forwarded-for with trusted hops (remoteIpBlocks at a gateway behind a load balancer)', async () => {
+  const { originalClientIp } = await import('./http-security.ts');
+  assert.equal(originalClientIp(['x-forwarded-for', '203.0.113.7, 10.0.0.2'], 1), '10.0.0.2');
+  assert.equal(originalClientIp(['x-forwarded-for', '203.0.113.7, 10.0.0.2'], 2), '203.0.113.7');
+  assert.equal(originalClientIp(['x-forwarded-for', '203.0.113.7', 'x-forwarded-for', '10.0.0.2'], 2), '203.0.113.7');
+  assert.equal(originalClientIp(['x-forwarded-for', '10.0.0.2'], 2), undefined);
+  assert.equal(originalClientIp(['x-forwarded-for', '10.0.0.2'], 0), undefined);
+  assert.equal(originalClientIp([], 1), undefined);
+});

@@ -181,3 +181,17 @@ export function buildNetworkRbac(typedConfig: unknown): NetworkRbac {
     },
   };
 }
+
+/**
+ * The original client address for RBAC's `remote_ip` (Istio `remoteIpBlocks`, `remote.ip`): with
+ * `xff_num_trusted_hops` N > 0, the Nth address from the right of x-forwarded-for (the hops a gateway's operator
+ * trusts), else undefined (the connection's peer then counts, as in Envoy).
+ */
+export function originalClientIp(headers: readonly string[], trustedHops: number): string | undefined {
+  if (trustedHops <= 0) return undefined;
+  let xff: string | undefined;
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'x-forwarded-for') xff = xff === undefined ? headers[i + 1] : `${xff},${headers[i + 1]!}`;
+  if (xff === undefined) return undefined;
+  const list = xff.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return list.length >= trustedHops ? list[list.length - trustedHops] : undefined;
+}

@@ -155,9 +155,10 @@ async function fetchGet(url: string): Promise<HttpResult | undefined> {
 }
 
 /** Poll `check` every 50 ms until it returns true, the process exits, or the deadline passes. */
-export async function pollUntil(p: Supervised | undefined, timeoutMs: number, check: () => Promise<boolean>, what: () => string): Promise<void> {
+export async function pollUntil(p: Supervised | undefined, timeoutMs: number, check: () => Promise<boolean>, what: () => string, abort?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (abort?.aborted) throw new WeftError('WEFT_ERR_UNAVAILABLE', `interrupted while waiting for ${what()}`);
     if (await check()) return;
     if (p?.status !== undefined) throw new WeftError('WEFT_ERR_UNAVAILABLE', `${p.name} exited while waiting for ${what()}; its last output:\n${p.tail()}`);
     if (Date.now() > deadline) throw new WeftError('WEFT_ERR_UNAVAILABLE', `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what()}${p ? `; last output of ${p.name}:\n${p.tail()}` : ''}`);

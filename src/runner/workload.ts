@@ -179,6 +179,6 @@ export async function startWorkload(spec: WorkloadSpec): Promise<RunningWorkload
 }
 
 /** Wait until the app accepts connections on 127.0.0.1:port (bounded; rejects if the app exits first). */
-export async function waitAppListening(app: Supervised, port: number, timeoutMs: number): Promise<void> {
-  await pollUntil(app, timeoutMs, async () => (await tcpReachable(`127.0.0.1:${port}`, 1000)) === undefined, () => `${app.name} to listen on 127.0.0.1:${port}`);
+export async function waitAppListening(app: Supervised, port: number, timeoutMs: number, abort?: AbortSignal): Promise<void> {
+  await pollUntil(app, timeoutMs, async () => (await tcpReachable(`127.0.0.1:${port}`, 1000)) === undefined, () => `${app.name} to listen on 127.0.0.1:${port}`, abort);
 }

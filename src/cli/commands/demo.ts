@@ -119,11 +119,13 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   }
   // Signals that arrive while starting stop the start-up too.
   let signalled: NodeJS.Signals | undefined;
+  const abort = new AbortController();
   let wake: () => void = () => undefined;
   const signalledP = new Promise<void>((r) => (wake = r));
   const onSignal = (sig: NodeJS.Signals): void => {
     if (signalled !== undefined) return;
     signalled = sig;
+    abort.abort();
     wake();
   };
   const onInt = (): void => onSignal('SIGINT');
@@ -131,13 +133,16 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   try {
-    const starting = startDemo({ stateDir: o.stateDir, ingressPort: o.ingressPort, readyTimeoutMs: o.readyTimeoutMs, progress: (l) => io.err(`${l}\n`) });
+    const starting = startDemo({ stateDir: o.stateDir, ingressPort: o.ingressPort, readyTimeoutMs: o.readyTimeoutMs, progress: (l) => io.err(`${l}\n`), abort: abort.signal });
     const first = await Promise.race([starting.then(() => 'started' as const, () => 'failed' as const), signalledP.then(() => 'signal' as const)]);
     if (first !== 'started') {
-      // On a signal, let the start-up finish or fail, then stop what it started.
+      // On a signal the start-up is aborted (or finishes first); either way what it started is stopped.
       const demo = await starting.catch((e: unknown) => e);
       if (demo instanceof Error) {
-        if (signalled !== undefined) return ExitCode.ok;
+        if (signalled !== undefined) {
+          io.err(`weft demo: ${signalled}: start-up interrupted; every process it started is stopped\n`);
+          return ExitCode.ok;
+        }
         if (demo instanceof WeftError) {
           io.err(`weft demo: ${demo.message}\n`);
           return ExitCode.usage;

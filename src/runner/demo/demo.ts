@@ -23,6 +23,8 @@ export interface DemoOptions {
   readyTimeoutMs: number;
   /** Progress lines for people (stderr). */
   progress: (line: string) => void;
+  /** Aborts the start-up (Ctrl-C while starting): what was started is stopped and startDemo rejects. */
+  abort?: AbortSignal | undefined;
 }
 
 export interface RunningDemo {
@@ -104,6 +106,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
           workloadGroup: undefined,
           discoveryAddress: xds,
           drainDuration: '1s',
+          abort: o.abort,
           identity: await identity('istio-ingressgateway', 'istio-system', 'istio-ingressgateway-service-account'),
           onLine: gatewayLog,
         },
@@ -113,7 +116,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
         return undefined;
       }),
       ...DEMO_WORKLOADS.map((w) =>
-        identity(w.name, 'default', w.serviceAccount).then((id) => startDemoWorkload(w, xds, id, o.readyTimeoutMs, logTo(w.name))).then((r) => {
+        identity(w.name, 'default', w.serviceAccount).then((id) => startDemoWorkload(w, xds, id, o.readyTimeoutMs, logTo(w.name), o.abort)).then((r) => {
           workloads.push(r);
           return undefined;
         }),
@@ -124,10 +127,10 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     const gw = gateway!;
     const ws = DEMO_WORKLOADS.map((d) => workloads.find((w) => w.spec.name === d.name)!);
     o.progress(`weft demo: ${ws.length} workloads and the ingress gateway connected [${since()}]`);
-    await Promise.all(ws.map((w) => waitAppListening(w.app, w.spec.ports[0]!.port, o.readyTimeoutMs)));
-    await Promise.all(ws.map((w) => waitKnowsPeers(w, ws, o.readyTimeoutMs)));
+    await Promise.all(ws.map((w) => waitAppListening(w.app, w.spec.ports[0]!.port, o.readyTimeoutMs, o.abort)));
+    await Promise.all(ws.map((w) => waitKnowsPeers(w, ws, o.readyTimeoutMs, o.abort)));
     const url = `http://127.0.0.1:${o.ingressPort}/productpage`;
-    await pollUntil(gw.process, o.readyTimeoutMs, async () => (await status(url)) === 200, () => `${url} to answer 200 through the ingress gateway`);
+    await pollUntil(gw.process, o.readyTimeoutMs, async () => (await status(url)) === 200, () => `${url} to answer 200 through the ingress gateway`, o.abort);
     o.progress(`weft demo: every workload is ready [${since()}]`);
 
     const unexpectedExit = new Promise<string>((resolve) => {
@@ -150,7 +153,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   }
 }
 
-async function startDemoWorkload(w: DemoWorkload, xds: string, identity: ProxyIdentity, timeoutMs: number, log: (line: string) => void): Promise<RunningWorkload> {
+async function startDemoWorkload(w: DemoWorkload, xds: string, identity: ProxyIdentity, timeoutMs: number, log: (line: string) => void, abort: AbortSignal | undefined): Promise<RunningWorkload> {
   const port = await freePort(['127.0.0.1']);
   const [command, ...args] = bookinfoCommand(w, { port, address: '127.0.0.1' });
   return startWorkload({
@@ -170,6 +173,7 @@ async function startDemoWorkload(w: DemoWorkload, xds: string, identity: ProxyId
     inheritAppOutput: false,
     nodeApp: true,
     identity,
+    abort,
     onLine: (source, line) => log(`[${source}] ${line}`),
   });
 }
@@ -185,7 +189,7 @@ async function status(url: string): Promise<number | undefined> {
 }
 
 /** The workload's sidecar has an endpoint for every workload of every service it calls. */
-function waitKnowsPeers(w: RunningWorkload, all: readonly RunningWorkload[], timeoutMs: number): Promise<void> {
+function waitKnowsPeers(w: RunningWorkload, all: readonly RunningWorkload[], timeoutMs: number, abort: AbortSignal | undefined): Promise<void> {
   const service = w.spec.labels['app'] as DemoWorkload['service'];
   const wanted = CALLS[service].flatMap((callee) =>
     all.filter((x) => x.spec.labels['app'] === callee).map((x) => `outbound|${BOOKINFO_SERVICE_PORT}||${callee}.default.svc.cluster.local::${x.ip}:${x.spec.ports[0]!.port}::`),
@@ -203,5 +207,6 @@ function waitKnowsPeers(w: RunningWorkload, all: readonly RunningWorkload[], tim
       }
     },
     () => `${w.spec.name}'s sidecar to receive the endpoints of ${CALLS[service].join(' and ')}`,
+    abort,
   );
 }

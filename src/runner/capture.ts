@@ -4,7 +4,7 @@
 // The DNS proxy answers the mesh names the sidecar knows (its outbound clusters), refreshed while the workload runs.
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { prepareCapturedWorkload, type CapturedWorkload } from '../agent/capture/index.ts';
-import { servicesFromClusterNames } from '../agent/dns/index.ts';
+import { parseAdminClusters, servicesFromClusterNames } from '../agent/dns/index.ts';
 import { childEnv } from '../core/env.ts';
 import { WeftError } from '../core/errors.ts';
 import { parseDurationMs } from '../discovery/snapshot/mesh.ts';
@@ -71,15 +71,17 @@ export async function startCapturedWorkload(spec: WorkloadSpec, caAddress: strin
     await captured.close();
     throw e;
   }
-  // The DNS proxy answers what the sidecar can reach; refreshed as services come and go.
-  const refreshNames = async (): Promise<void> => {
+  // The DNS proxy answers what the sidecar can reach, and peers on the host's loopback (127.0.10.x, as `weft run`
+  // and `weft demo` place them) are relayed into the namespace at their own addresses; refreshed as they change.
+  const refresh = async (): Promise<void> => {
     const body = (await get(`http://127.0.0.1:${sidecar.ports.admin}/clusters`))?.body;
     if (body === undefined) return;
-    const names = new Set(body.split('\n').map((l) => l.slice(0, l.indexOf('::'))).filter((n) => n !== ''));
-    captured.setServices(servicesFromClusterNames(names));
+    const { clusters, endpoints } = parseAdminClusters(body);
+    captured.setServices(servicesFromClusterNames(clusters));
+    await captured.setHostEndpoints(endpoints).catch(() => undefined);
   };
-  await refreshNames();
-  const timer = setInterval(() => void refreshNames(), 5000);
+  await refresh();
+  const timer = setInterval(() => void refresh(), 2000);
   timer.unref();
   const app = new Supervised({
     name: `${spec.name}/app`,

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runTool } from '../../src/agent/capture/command.ts';
+import { freePort } from '../../src/runner/ports.ts';
 import { captureSkipReason } from '../capture/support.ts';
 
 const skip = await captureSkipReason();
@@ -47,7 +48,7 @@ function run(args: string[]): { child: ChildProcess; text: () => string; exit: P
   return { child, text: () => text, exit, waitFor };
 }
 
-test('weft run --capture: a captured server reached by name from an explicit client over mTLS; the namespace goes with it', { skip, timeout: 90_000 }, async () => {
+test('weft run --capture: a captured server reached by name from an explicit client, and a captured curl reaching an explicit server, over mTLS; the namespace goes with it', { skip, timeout: 90_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'weft-run-capture-'));
   const configDir = join(root, 'config');
   const stateDir = join(root, 'state');
@@ -75,6 +76,21 @@ test('weft run --capture: a captured server reached by name from an explicit cli
     assert.equal(await client.exit, 0, client.text());
     assert.match(client.text(), /^web \/hi from By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/default;URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/client$/m);
     assert.ok(podIp.startsWith('169.254.'), podIp);
+
+    // And the other way: an unmodified curl in a captured client reaches the web workload by name — here web is the
+    // captured one, so run a second, explicit server on the host's loopback (127.0.10.x), as weft demo places them.
+    writeFileSync(join(configDir, 'echo.yaml'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: echo\n  namespace: default\nspec:\n  ports:\n  - port: 9080\n    name: http\n  selector:\n    app: echo\n');
+    const echoPort = await freePort(['127.0.0.1']);
+    const echoApp = join(root, 'echo.mjs');
+    writeFileSync(echoApp, "import http from 'node:http';\nhttp.createServer((req, res) => res.end('echo ' + req.url + ' from ' + req.headers['x-forwarded-client-cert'] + '\\n')).listen(Number(process.argv[2]), '127.0.0.1');\nprocess.on('SIGTERM', () => process.exit(0));\n");
+    const echo = run(['run', '--name', 'echo-v1', '--labels', 'app=echo,version=v1', '--port', `http=${echoPort}`, '--config-dir', configDir, ...mesh, '--', process.execPath, echoApp, String(echoPort)]);
+    children.push(echo.child);
+    await echo.waitFor(/echo-v1 is serving on/);
+    const curl = run(['run', '--capture', '--name', 'curl-1', '--labels', 'app=curl', '--service-account', 'curl', ...mesh, '--', 'curl', '-sS', '-f', '--max-time', '10', 'http://echo:9080/hello']);
+    assert.equal(await curl.exit, 0, curl.text());
+    assert.match(curl.text(), /^echo \/hello from By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/default;URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/curl$/m);
+    echo.child.kill('SIGTERM');
+    assert.equal(await echo.exit, 0);
 
     web.child.kill('SIGTERM');
     assert.equal(await web.exit, 0, web.text());

@@ -173,6 +173,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   // A bug on one request must not take every other connection down with it: report it and keep serving.
   const onBug = (e: unknown): void => log('error', `internal error (please report it with weft bug-report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   process.on('uncaughtException', onBug);
+  process.on('unhandledRejection', onBug);
   const onSignal = (): void => quit();
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
@@ -186,5 +187,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   await agent.shutdown();
   process.removeListener('SIGTERM', onSignal);
   process.removeListener('SIGINT', onSignal);
+  process.removeListener('uncaughtException', onBug);
+  process.removeListener('unhandledRejection', onBug);
   return ExitCode.ok;
 }

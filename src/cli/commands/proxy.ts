@@ -10,7 +10,7 @@ import { Ports } from '../../core/ports.ts';
 import { startProxyAgent } from '../../agent/proxy-agent.ts';
 import type { CliIo } from '../io.ts';
 
-export const summary = 'Run a sidecar or gateway proxy (xDS client, HTTP/1.1 data path, admin and metrics)';
+export const summary = 'Run a sidecar or gateway proxy (xDS client, HTTP/1.1 and HTTP/2 data path, mTLS, admin and metrics)';
 
 const HELP = `Usage: weft proxy sidecar|router --discovery-address HOST:PORT [flags]
 

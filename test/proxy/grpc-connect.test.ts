@@ -118,3 +118,26 @@ test('HTTP/2 client to an HTTP/1.1 cluster: curl --http2-prior-knowledge, GET an
   assert.match(get, /h1-app$/);
   assert.equal(await curl(['-d', 'posted']), 'h1-app:posted');
 });
+
+test('HTTP/2: the route timeout ends a stuck gRPC call with DEADLINE_EXCEEDED (504 UT)', async (t) => {
+  const server = new grpc.Server();
+  server.addService(service, { Echo: () => undefined, Count: () => undefined }); // never answers
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const h2 = { typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http2_protocol_options: {} } } } };
+  const p = await startProxy({
+    clusters: [staticCluster('stuck', [port], h2)],
+    listeners: [outboundListener(9090)],
+    routes: [routeConfig('9090', [vhost('stuck', ['stuck:9090'], [{ match: { prefix: '/' }, route: { cluster: 'stuck', timeout: { nanos: 200_000_000 } } }])])],
+  });
+  const Client = grpc.makeGenericClientConstructor(service, 'Echo');
+  const client = new Client(`127.0.0.1:${p.port}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'stuck:9090', 'grpc.enable_http_proxy': 0 });
+  t.after(() => {
+    client.close();
+    server.forceShutdown();
+    p.close();
+  });
+  await assert.rejects(
+    new Promise((resolve, reject) => (client as unknown as { Echo: (r: Buffer, cb: (e: Error | null, v?: Buffer) => void) => void }).Echo(Buffer.from('x'), (e, v) => (e ? reject(e) : resolve(v)))),
+    (e: grpc.ServiceError) => e.code === grpc.status.DEADLINE_EXCEEDED && /upstream request timeout/.test(e.details),
+  );
+});

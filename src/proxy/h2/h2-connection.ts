@@ -2,7 +2,7 @@
 // clients: node:http2 frames the connection; each stream is routed with the same compiled route tables as HTTP/1.1
 // and forwarded over a multiplexed HTTP/2 session to the chosen host (or, for HTTP/1.1 clusters, as an HTTP/1.1
 // request on a pooled connection), headers, body and trailers streamed through. Local replies are gRPC-aware.
-// Retries, timeouts and fault injection are on the HTTP/1.1 path only for now.
+// Route timeouts apply; retries and fault injection are on the HTTP/1.1 path only for now.
 import { randomUUID } from 'node:crypto';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
@@ -214,12 +214,29 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
     for (const [k, v] of Object.entries(trailers ?? {})) if (!k.startsWith(':') && v !== undefined) t[k] = v;
     stream.sendTrailers(t);
   });
+  // The route timeout (Envoy's default 15 s; Istio sets 0s = none unless the VirtualService has one).
+  const timer =
+    action.timeoutMs > 0
+      ? setTimeout(() => {
+          if (done) return;
+          if (!up.destroyed) up.close(NGHTTP2_CANCEL);
+          release();
+          if (status === 0) return local(504, 'upstream request timeout', 'UT', 'upstream_response_timeout');
+          si.addFlag('UT');
+          if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
+          finish(status);
+        }, action.timeoutMs)
+      : undefined;
+  stream.once('close', () => clearTimeout(timer));
   up.on('end', () => {
+    clearTimeout(timer);
     release();
     if (!stream.destroyed && !stream.writableEnded) stream.end();
     finish(status);
   });
   up.on('error', (e: NodeJS.ErrnoException) => {
+    clearTimeout(timer);
+    if (done) return;
     release();
     if (status === 0) {
       const refused = e.code === 'ECONNREFUSED' || e.code === 'ERR_HTTP2_STREAM_CANCEL' || /connect|timeout/i.test(e.message);

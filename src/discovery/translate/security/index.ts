@@ -72,3 +72,4 @@ export function hcmPathNormalization(mode: PathNormalizationMode = 'BASE'): Json
   }
 }
 export { routeClaimMatcher, routingClaim } from './claim-routing.ts';
+export { inferServiceMtlsMode } from './peer-authn.ts';

@@ -45,3 +45,22 @@ export function effectiveMtls(all: readonly Resource[], w: Workload, rootNamespa
     modeFor: (port) => ports.get(port) ?? defaultMode,
   };
 }
+
+/**
+ * The mTLS mode a client can assume for a service's port, for auto-mTLS, as Istio infers it: from the namespace-wide
+ * then the mesh-wide PeerAuthentication only; `undefined` (unknown) when a workload-selector policy in the service's
+ * namespace could say otherwise for some of its workloads. A client must not originate mTLS to a DISABLE service.
+ */
+export function inferServiceMtlsMode(all: readonly Resource[], serviceNamespace: string, rootNamespace: string): EffectiveMtlsMode | undefined {
+  const pas = all.filter((r) => r.kind === 'PeerAuthentication').sort(configOrder);
+  const spec = (r: Resource): PeerAuthenticationSpec => (r.spec ?? {}) as PeerAuthenticationSpec;
+  const hasLabels = (r: Resource): boolean => Object.keys(spec(r).selector?.matchLabels ?? {}).length > 0;
+  const ns = (r: Resource): string => r.metadata.namespace ?? 'default';
+  if (pas.some((r) => ns(r) === serviceNamespace && hasLabels(r))) return undefined;
+  const chain = [pas.find((r) => ns(r) === serviceNamespace && !hasLabels(r)), pas.find((r) => ns(r) === rootNamespace && !hasLabels(r))];
+  for (const r of chain) {
+    const m = r ? spec(r).mtls?.mode : undefined;
+    if (set(m)) return m;
+  }
+  return 'PERMISSIVE';
+}

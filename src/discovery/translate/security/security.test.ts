@@ -228,3 +228,13 @@ test('every other security sample in istio-samples translates and encodes for ev
   }
   assert.ok(policies >= 20, `${policies} policies`);
 });
+
+test('auto-mTLS inference for a destination service: namespace, then mesh; unknown with workload policies', async () => {
+  const { inferServiceMtlsMode } = await import('./peer-authn.ts');
+  const mesh = pa('default', { mtls: { mode: 'STRICT' } }, 'istio-system');
+  assert.equal(inferServiceMtlsMode([], 'foo', 'istio-system'), 'PERMISSIVE');
+  assert.equal(inferServiceMtlsMode([mesh], 'foo', 'istio-system'), 'STRICT');
+  assert.equal(inferServiceMtlsMode([mesh, pa('ns', { mtls: { mode: 'DISABLE' } })], 'foo', 'istio-system'), 'DISABLE');
+  assert.equal(inferServiceMtlsMode([mesh, pa('wl', { selector: { matchLabels: { app: 'a' } }, mtls: { mode: 'DISABLE' } })], 'foo', 'istio-system'), undefined);
+  assert.equal(inferServiceMtlsMode([mesh, pa('ns', { mtls: { mode: 'DISABLE' } }, 'bar')], 'foo', 'istio-system'), 'STRICT');
+});

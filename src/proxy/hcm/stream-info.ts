@@ -18,6 +18,9 @@ export type ResponseFlag =
   | 'FI' // aborted by the fault filter
   | 'SI'; // stream idle timeout
 
+/** The order in which Envoy prints flags (its ResponseFlag enum), so `response_flags` labels and log lines match Envoy's. */
+const FLAG_ORDER: readonly ResponseFlag[] = ['UH', 'UT', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'DC', 'URX', 'SI', 'DPE', 'UPE', 'NC'];
+
 export class StreamInfo {
   /** Wall clock at the start (ms since epoch) and a monotonic start (performance.now()). */
   startEpochMs = 0;
@@ -44,9 +47,10 @@ export class StreamInfo {
   downstreamRemote = '-';
   attempts = 0;
 
+  /** Adds a flag; the list stays in Envoy's order (UF before URX …) whatever order the stream found them in. */
   addFlag(f: ResponseFlag): void {
     if (this.flags === '') this.flags = f;
-    else if (!this.flags.split(',').includes(f)) this.flags += `,${f}`;
+    else if (!this.flags.split(',').includes(f)) this.flags = [...this.flags.split(','), f].sort((a, b) => FLAG_ORDER.indexOf(a as ResponseFlag) - FLAG_ORDER.indexOf(b as ResponseFlag)).join(',');
   }
 
   /** Flags as Envoy prints them: comma-separated, `-` when none. */

@@ -2,7 +2,7 @@
 // matched with path "/"), else the TCP proxy listener for the port, else PassthroughCluster when the mesh allows
 // traffic to unknown destinations (Istio's outboundTrafficPolicy ALLOW_ANY).
 import { PassthroughCluster } from '../../core/names/cluster-name.ts';
-import type { HcmConfig } from '../listener/listener-config.ts';
+import { pickTcpCluster, type HcmConfig } from '../listener/listener-config.ts';
 import { pickCluster } from '../router/route-action.ts';
 import { matchRoute, selectVirtualHost } from '../router/route-table.ts';
 import type { ProxyServices } from './services.ts';
@@ -16,6 +16,6 @@ export function connectCluster(services: ProxyServices, hcm: HcmConfig | undefin
     if (route?.action.kind === 'cluster') return pickCluster(route.action, services.random());
   }
   const tcp = snap.tcpByPort.get(port);
-  if (tcp) return tcp;
+  if (tcp) return pickTcpCluster(tcp, () => services.random());
   return services.clusters.get(PassthroughCluster) ? PassthroughCluster : undefined;
 }

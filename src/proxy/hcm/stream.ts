@@ -20,6 +20,7 @@ import { writeLocalReply } from './local-reply.ts';
 import { StreamInfo, type ResponseFlag } from './stream-info.ts';
 import { redirectLocation } from './redirect.ts';
 import { connectCluster } from './connect-route.ts';
+import { connectHost } from '../listener/tcp-proxy.ts';
 import { Mirror } from './mirror.ts';
 import { upstreamRequestHead, type RequestHeadContext } from './request-head.ts';
 import { responseHeadLines } from './response-head.ts';
@@ -678,11 +679,11 @@ export class Stream implements UpstreamHandler {
     host.active++;
     cluster.active++;
     cluster.stats.rqTotal++;
-    const sock = net.connect({ host: host.address, port: host.port, noDelay: true });
+    // TLS origination as the cluster says (ISTIO_MUTUAL to a peer sidecar's TCP port).
+    const { socket: sock, readyEvent, timer } = connectHost(host, cluster.config.connectTimeoutMs);
     this.tunnelSocket = sock;
-    const timer = setTimeout(() => sock.destroy(new Error('connection timeout')), cluster.config.connectTimeoutMs);
     this.upstreamStart = performance.now();
-    sock.once('connect', () => {
+    sock.once(readyEvent, () => {
       clearTimeout(timer);
       if (this.done) return;
       this.tunnelling = true;

@@ -8,6 +8,7 @@ import * as tls from 'node:tls';
 import type { SecretStore } from '../tls/secrets.ts';
 import { DownstreamConnection, type DownstreamTls, type ListenerContext } from '../hcm/connection.ts';
 import { acceptH2 } from '../h2/h2-connection.ts';
+import { proxyTcp } from './tcp-proxy.ts';
 
 /** Parse the service port out of Istio's outbound SNI `outbound_.9080_.v1_.reviews.default.svc.cluster.local`. */
 export function portFromSni(sni: string | undefined): number | undefined {
@@ -26,7 +27,10 @@ export function acceptInbound(socket: net.Socket, ctx: ListenerContext, secrets:
     socket.pause();
     if (first[0] !== 0x16) {
       socket.unshift(first);
-      new DownstreamConnection(socket, ctx);
+      // A TCP port (tcp_proxy chain for the port the connection arrived on): bytes go to the app unparsed.
+      const tcp = ctx.services.snapshot.inboundTcpByPort.get(socket.localPort ?? 0);
+      if (tcp) proxyTcp(socket, tcp, ctx.services, { direction: 'inbound' });
+      else new DownstreamConnection(socket, ctx);
       socket.resume();
       return;
     }
@@ -51,6 +55,13 @@ export function acceptInbound(socket: net.Socket, ctx: ListenerContext, secrets:
         return;
       }
       const info: DownstreamTls = { peer, sniPort: portFromSni((t as tls.TLSSocket & { servername?: string | false }).servername || undefined), transport: socket };
+      // A TCP port over mutual TLS: the chain for the local port (one inbound listener per workload port), else the SNI's.
+      const tcpChains = ctx.services.snapshot.inboundTlsTcpByPort;
+      const tcp = tcpChains.get(socket.localPort ?? 0) ?? (info.sniPort !== undefined && !ctx.services.snapshot.inboundTlsHttpByPort.has(socket.localPort ?? 0) ? tcpChains.get(info.sniPort) : undefined);
+      if (tcp) {
+        proxyTcp(t as unknown as net.Socket, tcp, ctx.services, { direction: 'inbound', peer });
+        return;
+      }
       // node:http2 takes a plain stream in front of the TLS session (it cannot adopt one that already buffered data).
       if (t.alpnProtocol === 'h2') acceptH2(replayingDuplex(t, undefined) as unknown as net.Socket, ctx, info, socket);
       else new DownstreamConnection(t as unknown as net.Socket, ctx, info);

@@ -29,7 +29,29 @@ export interface HcmConfig {
   ignoredFilters: string[];
 }
 
-export type NetworkAction = { kind: 'http'; hcm: HcmConfig } | { kind: 'tcp'; cluster: string; statPrefix: string };
+/** A tcp_proxy target: one cluster, or weighted clusters picked per connection (VirtualService tcp route weights). */
+export interface TcpAction {
+  kind: 'tcp';
+  /** The single cluster, or the first of the weighted ones (for listings). */
+  cluster: string;
+  /** weighted_clusters with their weights (total > 0), empty for a single cluster. */
+  weighted: ReadonlyArray<{ name: string; weight: number }>;
+  statPrefix: string;
+}
+
+export type NetworkAction = { kind: 'http'; hcm: HcmConfig } | TcpAction;
+
+/** The cluster for one new connection: weighted pick with `random()` in [0, 1). */
+export function pickTcpCluster(a: TcpAction, random: () => number): string {
+  if (a.weighted.length === 0) return a.cluster;
+  const total = a.weighted.reduce((n, c) => n + c.weight, 0);
+  let r = random() * total;
+  for (const c of a.weighted) {
+    if (r < c.weight) return c.name;
+    r -= c.weight;
+  }
+  return a.weighted[a.weighted.length - 1]!.name;
+}
 
 export interface FilterChainConfig {
   name: string;
@@ -91,9 +113,8 @@ function compileChain(raw: Raw, path: string, errors: Errors): FilterChainConfig
       const hcm = compileHcm(tc, at(fpath, 'typed_config'), errors);
       if (hcm) action = { kind: 'http', hcm };
     } else if (type === TCP_PROXY || fname === 'envoy.filters.network.tcp_proxy') {
-      const cluster = str(tc['cluster']);
-      if (!cluster) errors.add(at(fpath, 'typed_config.cluster'), 'tcp_proxy needs a cluster (weighted_clusters is not supported yet)');
-      else action = { kind: 'tcp', cluster, statPrefix: str(tc['stat_prefix']) ?? '' };
+      const tcp = compileTcpProxy(tc, at(fpath, 'typed_config'), errors);
+      if (tcp) action = tcp;
     } else if (fname.includes('rbac') || type.includes('rbac')) {
       errors.add(fpath, 'network RBAC is not implemented in this proxy; refusing the listener rather than serving without the policy');
     }
@@ -110,6 +131,30 @@ function compileChain(raw: Raw, path: string, errors: Errors): FilterChainConfig
     transportProtocol: str(m['transport_protocol']),
     action,
   };
+}
+
+function compileTcpProxy(tc: Raw, path: string, errors: Errors): TcpAction | undefined {
+  const statPrefix = str(tc['stat_prefix']) ?? '';
+  const cluster = str(tc['cluster']);
+  if (cluster) return { kind: 'tcp', cluster, weighted: [], statPrefix };
+  const wc = obj(tc['weighted_clusters']);
+  if (!wc) {
+    errors.add(at(path, 'cluster'), 'tcp_proxy needs a cluster or weighted_clusters');
+    return undefined;
+  }
+  const weighted: Array<{ name: string; weight: number }> = [];
+  arr(wc['clusters']).forEach((c, i) => {
+    const co = obj(c) ?? {};
+    const name = str(co['name']);
+    const weight = wrappedNum(co['weight']) ?? 0;
+    if (!name) errors.add(at(at(path, 'weighted_clusters.clusters'), i), 'weighted cluster needs a name');
+    else if (weight > 0) weighted.push({ name, weight });
+  });
+  if (weighted.length === 0) {
+    errors.add(at(path, 'weighted_clusters.clusters'), 'weighted_clusters needs at least one cluster with a weight above 0');
+    return undefined;
+  }
+  return { kind: 'tcp', cluster: weighted[0]!.name, weighted, statPrefix };
 }
 
 function compileHcm(raw: Raw, path: string, errors: Errors): HcmConfig | undefined {

@@ -85,7 +85,7 @@ export class ListenerManager {
       return;
     }
     if (chain.action.kind === 'tcp') {
-      proxyTcp(socket, chain.action.cluster, this.services);
+      proxyTcp(socket, chain.action, this.services, { direction: l.name.startsWith('inbound') ? 'inbound' : 'outbound' });
       return;
     }
     const ctx: ListenerContext = {

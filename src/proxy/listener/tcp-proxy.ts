@@ -1,19 +1,82 @@
-// TCP proxy (Envoy tcp_proxy): connect the downstream socket to a host of the cluster and pipe bytes both ways.
-// Also used for explicit-mode CONNECT tunnels once the upstream connection is up.
+// TCP proxy (Envoy tcp_proxy): connect the downstream socket to a host of the cluster (one of the weighted clusters,
+// picked per connection) and pipe bytes both ways, with TLS origination when the host's transport socket asks for it
+// (ISTIO_MUTUAL between sidecars). Each connection is counted in Istio's TCP metrics. Also used for the inbound
+// tcp_proxy chains of virtualInbound, over plaintext or the terminated mutual TLS session.
 import * as net from 'node:net';
-import type { ProxyServices } from '../hcm/services.ts';
+import * as tls from 'node:tls';
+import type { Host } from '../cluster/host.ts';
+import type { ProxyServices, Direction } from '../hcm/services.ts';
+import type { TcpSeries } from '../stats/istio-metrics.ts';
+import { tlsConnectOptions } from '../tls/upstream-tls.ts';
+import { pickTcpCluster, type TcpAction } from './listener-config.ts';
 
-export function proxyTcp(socket: net.Socket, clusterName: string, services: ProxyServices, destination?: string): void {
+/** Where a proxied connection came from: direction for metrics, the mTLS peer's SPIFFE id on inbound. */
+export interface TcpOrigin {
+  direction: Direction;
+  peer?: string | undefined;
+  /** `host:port` for ORIGINAL_DST / passthrough clusters. */
+  destination?: string | undefined;
+}
+
+/** Open a connection to `host`, over TLS when its transport socket says so. Emits 'ready' once usable. */
+export function connectHost(host: Host, connectTimeoutMs: number): { socket: net.Socket; readyEvent: 'connect' | 'secureConnect'; timer: NodeJS.Timeout } {
+  const opts = host.tls ? tlsConnectOptions(host.tls, host.secrets) : undefined;
+  let socket: net.Socket;
+  if (typeof opts === 'string') {
+    socket = new net.Socket();
+    setImmediate(() => socket.destroy(new Error(opts)));
+  } else socket = opts ? tls.connect({ ...opts, host: host.address, port: host.port }) : net.connect({ host: host.address, port: host.port, noDelay: true });
+  if (opts && typeof opts !== 'string') socket.setNoDelay(true);
+  const timer = setTimeout(() => socket.destroy(new Error('connect timeout')), connectTimeoutMs);
+  return { socket, readyEvent: opts && typeof opts !== 'string' ? 'secureConnect' : 'connect', timer };
+}
+
+export function proxyTcp(socket: net.Socket, target: TcpAction | string, services: ProxyServices, origin: TcpOrigin = { direction: 'outbound' }): void {
+  const clusterName = typeof target === 'string' ? target : pickTcpCluster(target, () => services.random());
   const cluster = services.clusters.get(clusterName);
-  const host = cluster?.choose(performance.now(), () => services.random(), destination);
+  const host = cluster?.choose(performance.now(), () => services.random(), origin.destination);
+  const metrics = services.metricScope(origin.direction, clusterName, cluster, host, origin.peer);
   if (!cluster || !host) {
+    const t = metrics.tcp(cluster ? 'UH' : 'NC');
+    t.opened++;
+    t.closed++;
     socket.destroy();
     return;
   }
   services.track(socket);
-  const upstream = net.connect({ host: host.address, port: host.port, noDelay: true });
-  const timer = setTimeout(() => upstream.destroy(new Error('connect timeout')), cluster.config.connectTimeoutMs);
-  upstream.once('connect', () => clearTimeout(timer));
+  host.active++;
+  cluster.active++;
+  cluster.stats.rqTotal++;
+  const { socket: upstream, readyEvent, timer } = connectHost(host, cluster.config.connectTimeoutMs);
+  // Counted once the upstream connection is up ("-"), or as a failed connection (UF) if it never comes up.
+  let series: TcpSeries | undefined;
+  // Bytes the client sent while the upstream connection was being set up (piped once it is).
+  let early = 0;
+  upstream.once(readyEvent, () => {
+    clearTimeout(timer);
+    series = metrics.tcp('-');
+    series.opened++;
+    series.received += early;
+  });
+  upstream.on('data', (d: Buffer) => {
+    if (series) series.sent += d.length;
+  });
+  socket.on('data', (d: Buffer) => {
+    if (series) series.received += d.length;
+    else early += d.length;
+  });
+  upstream.once('close', () => {
+    clearTimeout(timer);
+    if (!series) {
+      cluster.stats.cxConnectFail++;
+      series = metrics.tcp('UF');
+      series.opened++;
+      series.received += early;
+    }
+    host.active--;
+    cluster.active--;
+    series.closed++;
+  });
   pipeBoth(socket, upstream);
 }
 

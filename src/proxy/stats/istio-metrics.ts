@@ -70,8 +70,25 @@ export interface ScopeLabels {
 
 const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
+/** Istio's TCP metrics for one label set: connections opened and closed, bytes each way. */
+export class TcpSeries {
+  opened = 0;
+  closed = 0;
+  /** Bytes sent to the downstream (istio_tcp_sent_bytes_total: server → client). */
+  sent = 0;
+  /** Bytes received from the downstream (istio_tcp_received_bytes_total). */
+  received = 0;
+  readonly labels: string;
+  constructor(labels: string) {
+    this.labels = labels;
+  }
+}
+
 export class MetricScope {
   private readonly before: string;
+  /** `before` without its request_protocol label (TCP series say "tcp"). */
+  private readonly beforeTcp: string;
+  private readonly tcpSeries = new Map<string, TcpSeries>();
   private readonly after: string;
   private readonly series = new Map<string, Series>();
   private readonly owner: IstioMetrics;
@@ -90,7 +107,19 @@ export class MetricScope {
       `destination_canonical_revision="${esc(d.canonicalRevision)}",destination_service_name="${esc(l.destinationServiceName)}",` +
       `destination_service_namespace="${esc(l.destinationServiceNamespace)}",destination_cluster="${esc(d.cluster)}",` +
       `request_protocol="${l.requestProtocol}",`;
+    this.beforeTcp = this.before.slice(0, this.before.lastIndexOf('request_protocol=')) + 'request_protocol="tcp",';
     this.after = `,connection_security_policy="${l.connectionSecurityPolicy}"`;
+  }
+
+  /** The TCP series for connections that ended with these response flags (`-` when none). */
+  tcp(flags: string): TcpSeries {
+    let s = this.tcpSeries.get(flags);
+    if (!s) {
+      s = new TcpSeries(`${this.beforeTcp}response_flags="${flags}"${this.after}`);
+      this.tcpSeries.set(flags, s);
+      this.owner.allTcp.push(s);
+    }
+    return s;
   }
 
   record(code: number, flags: string, durationMs: number, requestBytes: number, responseBytes: number): void {
@@ -111,6 +140,8 @@ export class MetricScope {
 export class IstioMetrics {
   /** Every series ever created, in creation order (bounded by scopes × codes × flags). */
   readonly all: Series[] = [];
+  /** Every TCP series ever created (bounded by scopes × flags). */
+  readonly allTcp: TcpSeries[] = [];
 
   scope(labels: ScopeLabels): MetricScope {
     return new MetricScope(this, labels);
@@ -124,6 +155,16 @@ export class IstioMetrics {
     renderHistogram(out, 'istio_request_duration_milliseconds', this.all, (s) => s.duration);
     renderHistogram(out, 'istio_request_bytes', this.all, (s) => s.requestBytes);
     renderHistogram(out, 'istio_response_bytes', this.all, (s) => s.responseBytes);
+    if (this.allTcp.length > 0) {
+      const counter = (name: string, pick: (s: TcpSeries) => number): void => {
+        out.push(`# TYPE ${name} counter`);
+        for (const s of this.allTcp) out.push(`${name}{${s.labels}} ${pick(s)}`);
+      };
+      counter('istio_tcp_connections_opened_total', (s) => s.opened);
+      counter('istio_tcp_connections_closed_total', (s) => s.closed);
+      counter('istio_tcp_sent_bytes_total', (s) => s.sent);
+      counter('istio_tcp_received_bytes_total', (s) => s.received);
+    }
     return out.join('\n') + '\n';
   }
 }

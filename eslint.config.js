@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 const forbid = (...rules) => ['error', { patterns: rules.map(([group, message]) => ({ group, message })) }];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'bench/out/**', '**/*.gen.json', 'test/fixtures/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'bench/out/**', '**/*.gen.json', 'test/fixtures/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

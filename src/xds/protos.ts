@@ -1,16 +1,16 @@
-// Envoy's xDS v3 API, loaded from the real Envoy .proto files that @grpc/grpc-js-xds ships.
+// Envoy's xDS v3 API: the real Envoy messages (from the .proto files @grpc/grpc-js-xds ships, compiled at development
+// time into a compact protobufjs descriptor, see descriptor-build.ts).
 // Shared by the discovery server and the proxy's xDS client: type URLs, Any encoding, and the ADS service definition.
-import { accessSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import protobuf from 'protobufjs';
-import * as protoLoader from '@grpc/proto-loader';
 import * as grpc from '@grpc/grpc-js';
 
 const require = createRequire(import.meta.url);
 const depsDir = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
 
-/** Include directories for Envoy's protos and their dependencies. */
+/** Include directories for Envoy's .proto files and their dependencies (for services loaded on demand, e.g. ext_authz). */
 export const protoIncludeDirs = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(depsDir, d));
 
 /** xDS v3 resource type URLs. */
@@ -32,68 +32,19 @@ export const typeShortName: Record<XdsTypeUrl, 'LDS' | 'RDS' | 'CDS' | 'EDS' | '
   [TypeUrl.secret]: 'SDS',
 };
 
-/**
- * Protos whose messages appear inside xDS resources (typed_config Any values). Loading them into one Root
- * lets us encode and decode every Any that the discovery server emits and the proxy consumes.
- */
-const resourceProtos = [
-  'envoy/service/discovery/v3/ads.proto',
-  'envoy/config/listener/v3/listener.proto',
-  'envoy/config/route/v3/route.proto',
-  'envoy/config/cluster/v3/cluster.proto',
-  'envoy/config/endpoint/v3/endpoint.proto',
-  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
-  'envoy/extensions/transport_sockets/tls/v3/secret.proto',
-  'envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',
-  'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
-  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
-  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
-  'envoy/extensions/filters/network/rbac/v3/rbac.proto',
-  'envoy/extensions/filters/http/router/v3/router.proto',
-  'envoy/extensions/filters/http/fault/v3/fault.proto',
-  'envoy/extensions/filters/http/cors/v3/cors.proto',
-  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
-  'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
-  'envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto',
-  'envoy/extensions/filters/network/ext_authz/v3/ext_authz.proto',
-  'envoy/extensions/path/match/uri_template/v3/uri_template_match.proto',
-  'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
-  'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
-  'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
-  'envoy/extensions/clusters/aggregate/v3/cluster.proto',
-  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
-  'envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto',
-  'envoy/extensions/load_balancing_policies/least_request/v3/least_request.proto',
-  'envoy/extensions/load_balancing_policies/ring_hash/v3/ring_hash.proto',
-  'envoy/extensions/load_balancing_policies/maglev/v3/maglev.proto',
-  'envoy/extensions/load_balancing_policies/random/v3/random.proto',
-  'envoy/extensions/load_balancing_policies/wrr_locality/v3/wrr_locality.proto',
-  'envoy/extensions/access_loggers/file/v3/file.proto',
-  'envoy/service/status/v3/csds.proto',
-  'google/protobuf/struct.proto',
-  'google/protobuf/wrappers.proto',
-];
-
 let root: protobuf.Root | undefined;
 
-/** The protobufjs Root holding every xDS message type Weft uses. Loaded once, lazily. */
+/**
+ * The protobufjs Root holding every xDS message type Weft uses, loaded once, lazily, from the compact descriptor
+ * src/xds/xds-descriptor.gen.json (generated from Envoy's .proto files by scripts/gen-xds-descriptor.ts: no .proto
+ * parsing at start-up, and only the types Weft encodes or decodes).
+ */
 export function xdsRoot(): protobuf.Root {
   if (root) return root;
-  const r = new protobuf.Root();
-  r.resolvePath = (_origin, target) => {
-    for (const dir of protoIncludeDirs) {
-      const candidate = join(dir, target);
-      try {
-        accessSync(candidate);
-        return candidate;
-      } catch {
-        // try the next include dir
-      }
-    }
-    return target;
-  };
-  r.loadSync(resourceProtos, { keepCase: true });
-  r.resolveAll();
+  const json = JSON.parse(readFileSync(new URL('./xds-descriptor.gen.json', import.meta.url), 'utf8')) as protobuf.INamespace;
+  // No resolveAll(): protobufjs resolves a type's fields when the type is first used, so types that never appear
+  // in this process cost only their reflection objects.
+  const r = protobuf.Root.fromJSON(json);
   root = r;
   return r;
 }
@@ -127,20 +78,60 @@ export function decodeAny(any: AnyMessage): Record<string, unknown> {
   return t.toObject(message, { enums: String, longs: Number, defaults: false, json: true }) as Record<string, unknown>;
 }
 
+/** How grpc-js objects are converted, as @grpc/proto-loader did with these options (the wire objects stay the same). */
+const grpcObjectOptions: protobuf.IConversionOptions = { longs: String, enums: String, defaults: true, oneofs: true };
+
+function serializer(t: protobuf.Type): (value: object) => Buffer {
+  return (value) => {
+    const bytes = t.encode(t.fromObject(value)).finish();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+function deserializer(t: protobuf.Type): (bytes: Buffer) => object {
+  return (bytes) => t.toObject(t.decode(bytes), grpcObjectOptions);
+}
+
+/** A grpc-js service definition built from a protobufjs Service (what @grpc/proto-loader produces, minus descriptors). */
+function serviceDefinition(service: protobuf.Service): grpc.ServiceDefinition {
+  const fullName = service.fullName.replace(/^\./, '');
+  const def: Record<string, grpc.MethodDefinition<object, object>> = {};
+  for (const m of service.methodsArray) {
+    m.resolve();
+    const req = m.resolvedRequestType!;
+    const res = m.resolvedResponseType!;
+    def[m.name] = {
+      path: `/${fullName}/${m.name}`,
+      requestStream: Boolean(m.requestStream),
+      responseStream: Boolean(m.responseStream),
+      requestSerialize: serializer(req),
+      requestDeserialize: deserializer(req),
+      responseSerialize: serializer(res),
+      responseDeserialize: deserializer(res),
+      originalName: m.name.charAt(0).toLowerCase() + m.name.slice(1),
+    };
+  }
+  return def as grpc.ServiceDefinition;
+}
+
 let adsPackage: grpc.GrpcObject | undefined;
 
-/** The gRPC package object for envoy.service.discovery.v3 (ADS) and envoy.service.status.v3 (CSDS). */
+/**
+ * The gRPC package object for envoy.service.discovery.v3 (ADS) and envoy.service.status.v3 (CSDS), shaped as
+ * grpc.loadPackageDefinition would shape it (client constructors with a `service` definition), built from xdsRoot().
+ */
 export function adsGrpcPackage(): grpc.GrpcObject {
   if (adsPackage) return adsPackage;
-  const def = protoLoader.loadSync(['envoy/service/discovery/v3/ads.proto', 'envoy/service/status/v3/csds.proto'], {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-    includeDirs: protoIncludeDirs,
-  });
-  adsPackage = grpc.loadPackageDefinition(def);
+  const ctor = (name: string): grpc.ServiceClientConstructor =>
+    grpc.makeGenericClientConstructor(serviceDefinition(xdsRoot().lookupService(name)), name.split('.').pop()!) as grpc.ServiceClientConstructor;
+  adsPackage = {
+    envoy: {
+      service: {
+        discovery: { v3: { AggregatedDiscoveryService: ctor('envoy.service.discovery.v3.AggregatedDiscoveryService') } },
+        status: { v3: { ClientStatusDiscoveryService: ctor('envoy.service.status.v3.ClientStatusDiscoveryService') } },
+      },
+    },
+  };
   return adsPackage;
 }
 

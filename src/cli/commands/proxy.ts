@@ -3,7 +3,8 @@
 // configuration has arrived; SIGTERM/SIGINT (or POST /quitquitquit) drains and exits 0.
 // Exit codes: 0 clean shutdown, 1 invalid bootstrap config, 2 usage or I/O error (e.g. a port in use).
 import { hostname } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ExitCode, UsageError } from '../../core/errors.ts';
 import { readEnv } from '../../core/env.ts';
 import { Ports } from '../../core/ports.ts';
@@ -46,6 +47,8 @@ Flags:
   --drain-duration DUR      How long to let requests finish on shutdown (default 5s).
   --access-log-file PATH    Write an access log (e.g. /dev/stdout); off by default.
   --access-log-encoding E   TEXT (Istio's default format) or JSON (default TEXT).
+  --credentials-dir DIR     Gateway TLS credentials (router): a Gateway's tls.credentialName N is read from
+                            DIR/N/tls.crt, tls.key and ca.crt (or cert, key, cacert), reloaded when they change.
   Every port accepts 0 (pick a free port) or -1 (disable).
   -h, --help                Show this help.
 
@@ -113,11 +116,13 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     if (v === undefined) throw new UsageError(`${a} needs a value`);
     f[k] = v;
   }
-  const known = ['discovery-address', 'discovery-ca', 'bootstrap', 'node-id', 'name', 'namespace', 'labels', 'service-account', 'ip', 'auto-register-group', 'pod-ports', 'ca-address', 'ca-root-cert', 'token-file', 'trust-domain', 'admin-port', 'outbound-port', 'outbound-address', 'inbound-port', 'inbound-address', 'stats-port', 'readiness-port', 'drain-duration', 'access-log-file', 'access-log-encoding'];
+  const known = ['discovery-address', 'discovery-ca', 'bootstrap', 'node-id', 'name', 'namespace', 'labels', 'service-account', 'ip', 'auto-register-group', 'pod-ports', 'ca-address', 'ca-root-cert', 'token-file', 'trust-domain', 'admin-port', 'outbound-port', 'outbound-address', 'inbound-port', 'inbound-address', 'stats-port', 'readiness-port', 'drain-duration', 'access-log-file', 'access-log-encoding', 'credentials-dir'];
   for (const k of Object.keys(f)) if (!known.includes(k)) throw new UsageError(`unknown flag --${k}. Run 'weft proxy --help'.`);
   if (!f['discovery-address'] && !f['bootstrap']) throw new UsageError('--discovery-address (or --bootstrap for static config) is required');
   const encoding = (f['access-log-encoding'] ?? 'TEXT').toUpperCase();
   if (encoding !== 'TEXT' && encoding !== 'JSON') throw new UsageError('--access-log-encoding must be TEXT or JSON');
+  const credentialsDir = f['credentials-dir'] ? resolve(f['credentials-dir']) : undefined;
+  if (credentialsDir && !statSync(credentialsDir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--credentials-dir ${credentialsDir} is not a directory`);
   const env = readEnv();
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   const ip = f['ip'] ?? '127.0.0.1';
@@ -169,6 +174,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     },
     () => quit(),
   );
+  // Resolved per TLS connection, so setting it now covers listeners the first xDS response may already have bound.
+  if (credentialsDir) agent.engine.listeners.serverContexts.credentialsDir = credentialsDir;
   for (const [name, p] of Object.entries(agent.ports)) if (p !== undefined) io.out(`${name} port ${p}\n`);
   // A bug on one request must not take every other connection down with it: report it and keep serving.
   const onBug = (e: unknown): void => log('error', `internal error (please report it with weft bug-report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

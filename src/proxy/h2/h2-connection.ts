@@ -134,7 +134,7 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
   const query = q < 0 ? '' : target.slice(q + 1);
   const table = hcm ? (hcm.route.kind === 'inline' ? hcm.route.table : services.snapshot.routes.get(hcm.route.name)) : undefined;
   const vh = table ? selectVirtualHost(table, authority) : undefined;
-  const route = vh ? matchRoute(vh, { authority, path, query, method, scheme: 'http', headers: flat }) : undefined;
+  const route = vh ? matchRoute(vh, { authority, path, query, method, scheme: meta.tls ? 'https' : 'http', headers: flat }) : undefined;
   if (!route) return local(404, '', 'NR', 'route_not_found');
   si.routeName = route.name || undefined;
   const action = route.action;

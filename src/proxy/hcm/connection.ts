@@ -35,6 +35,9 @@ export interface DownstreamTls {
   sniPort: number | undefined;
   /** The TCP socket under the TLS session (for addresses and ports). */
   transport: net.Socket;
+  /** SNI and offered ALPN from the ClientHello (gateway listeners: they chose the filter chain). */
+  sni?: string | undefined;
+  alpn?: readonly string[] | undefined;
 }
 
 export class DownstreamConnection implements ParserEvents {
@@ -241,7 +244,10 @@ export function hcmForPort(ctx: ListenerContext, localPort: number, tls: Downstr
       // The listener's current config: a keep-alive connection follows LDS updates from its next request on.
       const l = ctx.services.snapshot.listeners.get(ctx.listenerName);
       if (!l) return undefined; // removed: requests still arriving on its connections get 404 NR
-      const chain = selectChain(l, localPort);
+      const tcp = tls?.transport;
+      const chain = tls
+        ? selectChain(l, { port: localPort, address: tcp?.localAddress, sni: tls.sni, transport: 'tls', alpn: tls.alpn ?? [], sourceAddress: tcp?.remoteAddress, sourcePort: tcp?.remotePort })
+        : selectChain(l, localPort);
       return chain?.action.kind === 'http' ? chain.action.hcm : undefined;
     }
     case 'explicit':

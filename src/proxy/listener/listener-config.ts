@@ -4,6 +4,8 @@
 import type { FieldError, Result } from '../../core/result.ts';
 import { Errors, type Raw, arr, at, bool, durationMs, obj, str, wrappedNum } from '../config/raw.ts';
 import { compileRouteConfiguration, type RouteTable } from '../router/route-table.ts';
+import { compileDownstreamTls, type DownstreamTlsConfig } from '../tls/downstream-tls.ts';
+import { compileChainMatch, matchChain, type ChainMatch, type ConnectionFacts } from './chain-match.ts';
 
 export type ServerHeaderTransformation = 'overwrite' | 'append_if_absent' | 'pass_through';
 
@@ -55,9 +57,13 @@ export function pickTcpCluster(a: TcpAction, random: () => number): string {
 
 export interface FilterChainConfig {
   name: string;
-  /** filter_chain_match fields this proxy evaluates. */
+  /** filter_chain_match fields this proxy evaluates (see chain-match.ts). */
+  match: ChainMatch;
+  /** match.destinationPort and match.transportProtocol, kept for the per-port indexes of the inbound listener. */
   destinationPort: number | undefined;
   transportProtocol: string | undefined;
+  /** The chain's transport_socket: TLS terminated with these settings; undefined = plaintext. */
+  tls: DownstreamTlsConfig | undefined;
   action: NetworkAction;
 }
 
@@ -71,6 +77,8 @@ export interface ListenerConfig {
   useOriginalDst: boolean;
   chains: FilterChainConfig[];
   defaultChain: FilterChainConfig | undefined;
+  /** Peek at a TLS ClientHello (SNI, ALPN) before choosing a chain: Envoy's tls_inspector listener filter, or any chain that needs it. */
+  inspectTls: boolean;
 }
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -95,7 +103,18 @@ export function compileListener(raw: Raw): Result<ListenerConfig, FieldError[]> 
   const dc = obj(raw['default_filter_chain']);
   const defaultChain = dc ? compileChain(dc, 'default_filter_chain', errors) : undefined;
   if (chains.length === 0 && !defaultChain) errors.add('filter_chains', 'listener needs at least one filter chain');
-  const value: ListenerConfig = { name, address, port, bindToPort: bool(raw['bind_to_port']) !== false, useOriginalDst: bool(raw['use_original_dst']) === true, chains, defaultChain };
+  const inspector = arr(raw['listener_filters']).some((f) => str(obj(f)?.['name']) === 'envoy.filters.listener.tls_inspector' || (str(obj(obj(f)?.['typed_config'])?.['@type']) ?? '').endsWith('.TlsInspector'));
+  const needsHello = [...chains, ...(defaultChain ? [defaultChain] : [])].some((c) => c.match.serverNames.length > 0 || c.match.transportProtocol === 'tls' || c.match.applicationProtocols.length > 0);
+  const value: ListenerConfig = {
+    name,
+    address,
+    port,
+    bindToPort: bool(raw['bind_to_port']) !== false,
+    useOriginalDst: bool(raw['use_original_dst']) === true,
+    chains,
+    defaultChain,
+    inspectTls: inspector || needsHello,
+  };
   return errors.any ? { ok: false, error: errors.list } : { ok: true, value };
 }
 
@@ -124,13 +143,9 @@ function compileChain(raw: Raw, path: string, errors: Errors): FilterChainConfig
     errors.add(at(path, 'filters'), 'filter chain needs an http_connection_manager or tcp_proxy filter');
     return undefined;
   }
-  const portRange = wrappedNum(m['destination_port']);
-  return {
-    name: str(raw['name']) ?? '',
-    destinationPort: portRange,
-    transportProtocol: str(m['transport_protocol']),
-    action,
-  };
+  const match = compileChainMatch(m, at(path, 'filter_chain_match'), errors);
+  const tls = compileDownstreamTls(raw['transport_socket'], at(path, 'transport_socket'), errors);
+  return { name: str(raw['name']) ?? '', match, destinationPort: match.destinationPort, transportProtocol: match.transportProtocol, tls, action };
 }
 
 function compileTcpProxy(tc: Raw, path: string, errors: Errors): TcpAction | undefined {
@@ -204,13 +219,11 @@ function compileHcm(raw: Raw, path: string, errors: Errors): HcmConfig | undefin
   };
 }
 
-/** filter_chain_match on destination port (plaintext chains only for now), else the default chain. */
-export function selectChain(l: ListenerConfig, port: number): FilterChainConfig | undefined {
-  let wildcard: FilterChainConfig | undefined;
-  for (const c of l.chains) {
-    if (c.transportProtocol === 'tls') continue;
-    if (c.destinationPort === port) return c;
-    if (c.destinationPort === undefined) wildcard ??= c;
-  }
-  return wildcard ?? l.defaultChain;
+/**
+ * The filter chain for a connection (Envoy's FilterChainMatch order, see chain-match.ts), else the default chain.
+ * A bare port means a plaintext connection about which nothing else is known.
+ */
+export function selectChain(l: ListenerConfig, facts: ConnectionFacts | number): FilterChainConfig | undefined {
+  const f: ConnectionFacts = typeof facts === 'number' ? { port: facts, address: undefined, sni: undefined, transport: 'raw_buffer', alpn: [], sourceAddress: undefined, sourcePort: undefined } : facts;
+  return matchChain(l.chains, f) ?? l.defaultChain;
 }

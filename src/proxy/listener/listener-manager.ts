@@ -7,6 +7,10 @@ import type { ProxyServices, Direction } from '../hcm/services.ts';
 import { selectChain, type ListenerConfig } from './listener-config.ts';
 import { proxyTcp } from './tcp-proxy.ts';
 import { acceptInbound } from './inbound-tls.ts';
+import type { ConnectionFacts } from './chain-match.ts';
+import { terminateTls } from './gateway-tls.ts';
+import { inspectTls, socketFacts } from './tls-inspector.ts';
+import { ServerContexts } from '../tls/server-contexts.ts';
 
 export interface BoundListener {
   name: string;
@@ -23,9 +27,12 @@ export class ListenerManager {
   readonly bound = new Map<string, BoundListener>();
   /** The proxy's own ports (explicit outbound, inbound), by name. */
   readonly own = new Map<string, BoundListener>();
+  /** Certificates for TLS-terminating filter chains (gateway servers); set credentialsDir for credentialName. */
+  readonly serverContexts: ServerContexts;
 
   constructor(services: ProxyServices) {
     this.services = services;
+    this.serverContexts = new ServerContexts(() => services.secrets, (level, message) => services.log(level, message));
   }
 
   /** Bind one of the proxy's own ports (outbound explicit proxy or inbound). Resolves with the bound port. */
@@ -79,9 +86,19 @@ export class ListenerManager {
   }
 
   private accept(socket: net.Socket, l: ListenerConfig): void {
-    const chain = selectChain(l, socket.localPort ?? l.port);
+    if (l.inspectTls) inspectTls(socket, l.port, (facts) => this.dispatch(socket, l, facts));
+    else this.dispatch(socket, l, socketFacts(socket, l.port));
+  }
+
+  /** Run the connection through the filter chain its facts select (the socket may be paused with bytes unread). */
+  private dispatch(socket: net.Socket, l: ListenerConfig, facts: ConnectionFacts): void {
+    const chain = selectChain(l, facts);
     if (!chain) {
       socket.destroy();
+      return;
+    }
+    if (chain.tls) {
+      terminateTls(socket, l, chain, facts, this.services, this.serverContexts);
       return;
     }
     if (chain.action.kind === 'tcp') {
@@ -97,6 +114,7 @@ export class ListenerManager {
       maxHeaderBytes: chain.action.hcm.maxHeaderBytes,
     };
     new DownstreamConnection(socket, ctx);
+    socket.resume();
   }
 
   /** Stop accepting everywhere (drain). */

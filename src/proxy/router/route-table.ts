@@ -34,6 +34,8 @@ export interface Route {
 export interface VirtualHost {
   name: string;
   routes: Route[];
+  /** require_tls (Gateway httpsRedirect): requests not over TLS get this 301 to https instead of a route. */
+  tlsRedirect: Route | undefined;
 }
 
 export interface RouteTable {
@@ -78,7 +80,10 @@ export function compileRouteConfiguration(raw: Raw): Result<RouteTable, FieldErr
     if (!vraw) return errors.add(path, 'virtual host must be an object');
     const vhReq = mergeHeaderOps(rcReq, compileHeaderOps(vraw['request_headers_to_add'], vraw['request_headers_to_remove'], path, errors));
     const vhResp = mergeHeaderOps(rcResp, compileHeaderOps(vraw['response_headers_to_add'], vraw['response_headers_to_remove'], path, errors));
-    const vh: VirtualHost = { name: str(vraw['name']) ?? `vh${i}`, routes: [] };
+    const requireTls = str(vraw['require_tls']) ?? 'NONE';
+    if (requireTls !== 'NONE' && requireTls !== 'ALL' && requireTls !== 'EXTERNAL_ONLY') errors.add(at(path, 'require_tls'), `unknown require_tls ${requireTls}`);
+    // EXTERNAL_ONLY is treated as ALL: this proxy does not tell internal requests apart.
+    const vh: VirtualHost = { name: str(vraw['name']) ?? `vh${i}`, routes: [], tlsRedirect: requireTls === 'NONE' ? undefined : httpsRedirectRoute(vhReq, vhResp) };
     const vhFault = compileFault(vraw['typed_per_filter_config'], path, errors);
     const vhCors = compileCors(vraw['typed_per_filter_config'], path, errors);
     arr(vraw['routes']).forEach((r, j) => {
@@ -212,8 +217,24 @@ function pathMatches(pm: PathMatch, path: string): boolean {
   }
 }
 
-/** The first route of the virtual host whose every condition holds. */
+/** Envoy's require_tls answer: 301 to the same authority, path and query over https. */
+function httpsRedirectRoute(requestHeaders: HeaderOps, responseHeaders: HeaderOps): Route {
+  return {
+    name: 'require_tls',
+    path: { kind: 'prefix', value: '', caseSensitive: true },
+    headers: [],
+    query: [],
+    action: { kind: 'redirect', code: 301, scheme: 'https', host: undefined, port: undefined, path: undefined, prefixRewrite: undefined, stripQuery: false },
+    requestHeaders,
+    responseHeaders,
+    fault: undefined,
+    cors: undefined,
+  };
+}
+
+/** The first route of the virtual host whose every condition holds (a plaintext request to a require_tls host: the https redirect). */
 export function matchRoute(vh: VirtualHost, input: MatchInput): Route | undefined {
+  if (vh.tlsRedirect && input.scheme !== 'https') return vh.tlsRedirect;
   outer: for (const r of vh.routes) {
     if (!pathMatches(r.path, input.path)) continue;
     for (const h of r.headers) if (!h.test(pseudoOrHeader(input, h.name))) continue outer;

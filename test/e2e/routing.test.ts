@@ -284,10 +284,18 @@ test('circuit breaker: maxConnections 1 + http1MaxPendingRequests 1 → the thir
   const held1 = curl([...proxy(), 'http://cb/hold']);
   await until('the first request to reach the backend', async () => (count('a /hold') === 1 ? true : undefined), 5000);
   // Three more at once: one waits as pending (only one connection is allowed), the other two overflow at once.
-  const more = [1, 2, 3].map(() => status('http://cb/hold'));
-  const first = await Promise.race(more);
-  assert.equal(first.code, '503', 'an overflow is answered without waiting');
-  assert.match(first.body, /reset reason: overflow/);
+  const settled: Awaited<ReturnType<typeof status>>[] = [];
+  let twoSettled: () => void = () => undefined;
+  const two = new Promise<void>((r) => (twoSettled = r));
+  const more = [1, 2, 3].map(async () => {
+    const r = await status('http://cb/hold');
+    if (settled.push(r) === 2) twoSettled();
+    return r;
+  });
+  // Two answers come back while the backend still holds the first request: they are the overflows.
+  await two;
+  assert.deepEqual(settled.map((r) => r.code), ['503', '503']);
+  assert.match(settled[0]!.body, /reset reason: overflow/);
   release();
   assert.equal((await held1).stdout, 'a');
   assert.deepEqual((await Promise.all(more)).map((r) => r.code).sort(), ['200', '503', '503']);

@@ -185,3 +185,42 @@ spec:
 `);
   await until('PERMISSIVE to reach the server sidecar', async () => ((await plaintext(web.address, web.port)).includes('hello from web-v1') ? true : undefined));
 });
+
+test('regression: VirtualService fault injection applies on the HTTP/2 path — gRPC abort (UNAVAILABLE) and an h2c delay', async (t) => {
+  mesh.write(
+    'faults.yaml',
+    `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: grpc-echo, namespace: default }
+spec:
+  hosts: [grpc-echo.default.svc.cluster.local]
+  http:
+  - fault: { abort: { grpcStatus: UNAVAILABLE, percentage: { value: 100 } } }
+    route: [{ destination: { host: grpc-echo.default.svc.cluster.local } }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: web, namespace: default }
+spec:
+  hosts: [web.default.svc.cluster.local]
+  http:
+  - match: [{ uri: { exact: /delayed } }]
+    fault: { delay: { fixedDelay: 400ms, percentage: { value: 100 } } }
+    route: [{ destination: { host: web.default.svc.cluster.local } }]
+  - route: [{ destination: { host: web.default.svc.cluster.local } }]
+`,
+  );
+  t.after(() => mesh.remove('faults.yaml'));
+  const c = grpcClient();
+  t.after(() => c.close());
+  const aborted = await until('the gRPC fault to apply', async () => {
+    const r = await unary(c, { text: 'hi', n: 1 });
+    return r.err?.code === grpc.status.UNAVAILABLE ? r : undefined;
+  });
+  assert.equal(aborted.err?.details, 'fault filter abort');
+  const target = ['--http2-prior-knowledge', '--connect-to', `web:9080:127.0.0.1:${client.outbound}`, '-w', ' %{http_code} %{time_total}'];
+  const r = await curl([...target, 'http://web:9080/delayed']);
+  const m = /^hello from web-v1 200 ([\d.]+)$/.exec(r.stdout);
+  assert.ok(m, `${r.stdout} ${r.stderr}`);
+  assert.ok(Number(m[1]) >= 0.4, `took ${m[1]} s: the delay was not injected`);
+});

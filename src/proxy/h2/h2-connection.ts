@@ -82,11 +82,12 @@ function header(h: http2.IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(v) ? v.join(',') : v;
 }
 
-function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, meta: ConnInfo): void {
+/** `delayed`: the stream's info when it comes back from an injected fault delay (the fault is not applied again). */
+function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, meta: ConnInfo, delayed?: StreamInfo): void {
   const services = meta.ctx.services;
-  const si = new StreamInfo();
-  si.startEpochMs = Date.now();
-  si.startMono = performance.now();
+  const si = delayed ?? new StreamInfo();
+  if (!delayed) si.startEpochMs = Date.now();
+  if (!delayed) si.startMono = performance.now();
   si.protocol = 'HTTP/2';
   si.downstreamLocal = meta.local;
   si.downstreamRemote = meta.remote;
@@ -140,6 +141,25 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
   const action = route.action;
   if (action.kind === 'direct') return local(action.status, action.body?.toString() ?? '', undefined, 'direct_response');
   if (action.kind === 'redirect') return local(action.code, '', undefined, 'via_upstream', { location: redirectLocation(action, 'http', authority, path, query, route.path.kind === 'prefix' ? route.path.value : '') });
+  const fault = delayed ? undefined : route.fault;
+  if (fault !== undefined) {
+    // VirtualService fault injection, as on the HTTP/1.1 path: the request body is not read while it waits.
+    const delay = fault.delayMs > 0 && fault.delayFraction > 0 && services.random() < fault.delayFraction;
+    const abort = fault.abortStatus > 0 && fault.abortFraction > 0 && services.random() < fault.abortFraction;
+    if (delay) {
+      si.addFlag('DI');
+      const timer = setTimeout(() => (abort ? faultAbort() : handleStream(stream, headers, meta, si)), fault.delayMs);
+      stream.once('close', () => clearTimeout(timer));
+      return;
+    }
+    if (abort) return faultAbort();
+  }
+  function faultAbort(): void {
+    if (stream.destroyed) return finish(0);
+    const grpcStatus = fault?.abortGrpcStatus;
+    if (grpcStatus !== undefined && isGrpc) return local(200, 'fault filter abort', 'FI', 'fault_filter_abort', { 'grpc-status': String(grpcStatus) });
+    local(fault?.abortStatus ?? 503, 'fault filter abort', 'FI', 'fault_filter_abort');
+  }
   const clusterName = pickCluster(action, services.random());
   si.upstreamCluster = clusterName;
   const cluster = services.clusters.get(clusterName);

@@ -41,7 +41,7 @@ function summarize(pem: string, resourceName: SecretSummary['resourceName'], now
 }
 
 /** One row for the leaf of `default`, one per trusted root for `ROOTCA`. */
-export function secretSummaries(id: WorkloadIdentity, nowMs: number = Date.now()): SecretSummary[] {
+export function secretSummaries(id: Pick<WorkloadIdentity, 'certChainPem' | 'rootsPem'>, nowMs: number = Date.now()): SecretSummary[] {
   const leaf = splitCertificates(id.certChainPem)[0];
   return [...(leaf ? [summarize(leaf, 'default', nowMs)] : []), ...splitCertificates(id.rootsPem).map((r) => summarize(r, 'ROOTCA', nowMs))];
 }

@@ -5,16 +5,20 @@ import { ExitCode, UsageError } from '../../core/errors.ts';
 import { parseClusterName } from '../../core/names/cluster-name.ts';
 import type { CliIo } from '../io.ts';
 import { fetchDebug, parseCommonFlags, renderTable } from './proxy-status.ts';
+import { proxyConfigSecret, takeAdminAddress } from './proxy-config-secret.ts';
 
-export const summary = 'Show the clusters, listeners, routes or endpoints a proxy was sent';
+export const summary = 'Show the clusters, listeners, routes, endpoints or certificates of a proxy';
 
 const HELP = `Usage: weft proxy-config cluster|listener|route|endpoint PROXY [--monitoring-address HOST:PORT] [-o table|json]
+       weft proxy-config secret PROXY [--admin-address HOST:PORT] [-o table|json]
 
 Show the xDS config the control plane last sent to a connected proxy. PROXY is the node id or name.namespace
-(as 'weft proxy-status' prints it).
+(as 'weft proxy-status' prints it). 'secret' shows the proxy's certificates (workload chain and trusted roots),
+read from the proxy's own admin port, since the control plane never holds them.
 
 Flags:
   --monitoring-address HOST:PORT   The control plane's monitoring port (default 127.0.0.1:15014).
+  --admin-address HOST:PORT        secret only: the proxy's admin port (default 127.0.0.1:15000).
   -o, --output FORMAT              table (default) or json (Envoy config_dump format).
   -h, --help                       Show this help.
 
@@ -172,15 +176,23 @@ export function renderSection(section: Section, dump: Json): string {
 }
 
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const flags = parseCommonFlags(args, 'proxy-config');
+  const { adminAddress, rest: others } = takeAdminAddress(args);
+  const flags = parseCommonFlags(others, 'proxy-config');
   if (flags === 'help') {
     io.out(HELP);
     return ExitCode.ok;
   }
   const [what, proxy, ...rest] = flags.positional;
-  if (what === undefined) throw new UsageError('name what to show: cluster, listener, route or endpoint (weft proxy-config cluster PROXY)');
+  if (what === undefined) throw new UsageError('name what to show: cluster, listener, route, endpoint or secret (weft proxy-config cluster PROXY)');
+  if (what === 'secret' || what === 'secrets' || what === 's') {
+    if (proxy === undefined) throw new UsageError(`name the proxy: weft proxy-config ${what} <node id or name.namespace> --admin-address HOST:PORT`);
+    if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
+    io.out(await proxyConfigSecret(proxy, adminAddress, flags.output));
+    return ExitCode.ok;
+  }
+  if (adminAddress !== undefined) throw new UsageError('--admin-address applies to "weft proxy-config secret" only');
   const section = sections[what];
-  if (section === undefined) throw new UsageError(`unknown config type "${what}": use cluster, listener, route or endpoint`);
+  if (section === undefined) throw new UsageError(`unknown config type "${what}": use cluster, listener, route, endpoint or secret`);
   if (proxy === undefined) throw new UsageError(`name the proxy: weft proxy-config ${what} <node id or name.namespace> (see 'weft proxy-status')`);
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
   const dump = obj(await fetchDebug(flags.monitoringAddress, `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`));

@@ -46,8 +46,8 @@ async function freePort(): Promise<number> {
 
 test('usage errors and an unreachable control plane exit 2 with what to do', async () => {
   const io1 = memoryIo();
-  assert.equal(await main(['proxy-config', 'secrets', 'x'], io1), 2);
-  assert.match(io1.stderr(), /unknown config type "secrets": use cluster, listener, route or endpoint/);
+  assert.equal(await main(['proxy-config', 'bogus', 'x'], io1), 2);
+  assert.match(io1.stderr(), /unknown config type "bogus": use cluster, listener, route, endpoint or secret/);
   const io2 = memoryIo();
   assert.equal(await main(['proxy-config', 'cluster'], io2), 2);
   assert.match(io2.stderr(), /name the proxy/);

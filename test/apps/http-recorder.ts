@@ -24,6 +24,8 @@ server.listen(Number(port), '127.0.0.1');
 const stop = (): void => {
   server.close();
   server.closeAllConnections();
+  // Replies still waiting on DELAY_MS are dropped: exit now.
+  process.exit(0);
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -143,13 +143,14 @@ export class Mesh {
   }
 
   async close(): Promise<void> {
-    for (const c of this.children.reverse()) {
+    // All workloads and proxies stop at once (each drains on its own); the control plane last.
+    const stops = this.children.map(async (c) => {
       if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGTERM');
       const t = setTimeout(() => c.child.kill('SIGKILL'), 5000);
       await c.exit;
       clearTimeout(t);
-    }
-    for (const p of this.proxies) await p.process.stop(3000);
+    });
+    await Promise.all([...stops, ...this.proxies.map((p) => p.process.stop(3000))]);
     if (this.up) {
       this.up.child.kill('SIGTERM');
       await this.up.exit;

@@ -186,7 +186,7 @@ spec:
   await until('PERMISSIVE to reach the server sidecar', async () => ((await plaintext(web.address, web.port)).includes('hello from web-v1') ? true : undefined));
 });
 
-test('regression: VirtualService fault injection applies on the HTTP/2 path — gRPC abort (UNAVAILABLE) and an h2c delay', async (t) => {
+test('regression: VirtualService fault injection and header edits apply on the HTTP/2 path — gRPC abort (UNAVAILABLE), h2c delay, request/response headers', async (t) => {
   mesh.write(
     'faults.yaml',
     `apiVersion: networking.istio.io/v1
@@ -195,7 +195,10 @@ metadata: { name: grpc-echo, namespace: default }
 spec:
   hosts: [grpc-echo.default.svc.cluster.local]
   http:
-  - fault: { abort: { grpcStatus: UNAVAILABLE, percentage: { value: 100 } } }
+  - match: [{ uri: { exact: /weft.e2e.Streams/Unary } }]
+    fault: { abort: { grpcStatus: UNAVAILABLE, percentage: { value: 100 } } }
+    route: [{ destination: { host: grpc-echo.default.svc.cluster.local } }]
+  - headers: { response: { set: { x-resp-h2: grpc } } }
     route: [{ destination: { host: grpc-echo.default.svc.cluster.local } }]
 ---
 apiVersion: networking.istio.io/v1
@@ -206,6 +209,9 @@ spec:
   http:
   - match: [{ uri: { exact: /delayed } }]
     fault: { delay: { fixedDelay: 400ms, percentage: { value: 100 } } }
+    route: [{ destination: { host: web.default.svc.cluster.local } }]
+  - match: [{ uri: { exact: /headers } }]
+    headers: { request: { set: { x-set: s }, remove: [x-drop] }, response: { add: { x-resp-h2: web } } }
     route: [{ destination: { host: web.default.svc.cluster.local } }]
   - route: [{ destination: { host: web.default.svc.cluster.local } }]
 `,
@@ -223,4 +229,17 @@ spec:
   const m = /^hello from web-v1 200 ([\d.]+)$/.exec(r.stdout);
   assert.ok(m, `${r.stdout} ${r.stderr}`);
   assert.ok(Number(m[1]) >= 0.4, `took ${m[1]} s: the delay was not injected`);
+  // Header edits: h2c → HTTP/1.1 cluster (bridged) and gRPC → HTTP/2 cluster.
+  const h = await curl(['--http2-prior-knowledge', '--connect-to', `web:9080:127.0.0.1:${client.outbound}`, '-D', '-', '-H', 'x-set: original', '-H', 'x-drop: me', 'http://web:9080/headers']);
+  assert.match(h.stdout, /^x-resp-h2: web\r$/m);
+  const seen = JSON.parse(h.stdout.slice(h.stdout.indexOf('\r\n\r\n') + 4)) as Record<string, string>;
+  assert.equal(seen['x-set'], 's');
+  assert.equal(seen['x-drop'], undefined);
+  const md = await new Promise<grpc.Metadata>((resolve, reject) => {
+    const call = c.ServerStream!({ text: 'x', n: 1 }) as grpc.ClientReadableStream<Msg>;
+    call.on('metadata', resolve);
+    call.on('error', reject);
+    call.resume();
+  });
+  assert.deepEqual(md.get('x-resp-h2'), ['grpc']);
 });

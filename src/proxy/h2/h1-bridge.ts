@@ -9,6 +9,8 @@ import { chunkHeader, isHopByHop, lastChunk } from '../http1/serialize.ts';
 
 export interface BridgeEvents {
   onResponse(status: number): void;
+  /** Route response header edits, applied to the re-framed HTTP/2 head before it is sent. */
+  editResponse?(h: http2.OutgoingHttpHeaders): void;
   onBytesSent(n: number): void;
   onDone(): void;
   /** Failed before any response was sent downstream (the caller answers locally). */
@@ -70,6 +72,7 @@ export class H1Bridge implements UpstreamHandler {
       h[k] = prev === undefined ? resp.headers[i + 1]! : `${String(prev)}, ${resp.headers[i + 1]!}`;
     }
     this.ev.onResponse(resp.status);
+    this.ev.editResponse?.(h);
     if (!this.stream.destroyed) this.stream.respond(h, { waitForTrailers: resp.body === 'chunked', endStream: resp.body === 'none' });
   }
 

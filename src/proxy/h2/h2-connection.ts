@@ -13,6 +13,8 @@ import { pickCluster } from '../router/route-action.ts';
 import { matchRoute, selectVirtualHost } from '../router/route-table.ts';
 import { requestHash } from '../router/hash-key.ts';
 import { h2Session } from './h2-upstream.ts';
+import { editH2Headers } from './header-edits.ts';
+import type { HeaderOps } from '../router/route-action.ts';
 import { H1Bridge } from './h1-bridge.ts';
 import type { Cluster } from '../cluster/cluster-manager.ts';
 import type { Host } from '../cluster/host.ts';
@@ -182,11 +184,12 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
   }
   out['x-forwarded-proto'] ??= meta.tls ? 'https' : 'http';
   if (out['x-request-id'] === undefined && (hcm?.generateRequestId ?? true)) out['x-request-id'] = randomUUID();
+  editH2Headers(out, route.requestHeaders);
   si.requestId = String(out['x-request-id'] ?? '') || undefined;
   const own = services.secrets?.current()?.spiffeId;
   if (meta.tls?.peer !== undefined && own !== undefined) out['x-forwarded-client-cert'] = `By=${own};URI=${meta.tls.peer}`;
 
-  if (cluster.config.upstreamProtocol === 'http1') return bridgeToHttp1(stream, out, method, cluster, host, si, local, finish);
+  if (cluster.config.upstreamProtocol === 'http1') return bridgeToHttp1(stream, out, method, cluster, host, si, local, finish, route.responseHeaders);
   const session = h2Session(host, cluster.config.connectTimeoutMs);
   if (typeof session === 'string') return local(503, `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: ${session}`, 'UF', 'upstream_reset_before_response_started{connection_failure}');
   const start = performance.now();
@@ -219,6 +222,7 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
     const resp: http2.OutgoingHttpHeaders = { [HTTP2_HEADER_STATUS]: status };
     for (const [k, v] of Object.entries(rh)) if (!k.startsWith(':') && !HOP.has(k) && v !== undefined) resp[k] = v;
     resp['x-envoy-upstream-service-time'] = String(si.upstreamServiceTimeMs);
+    editH2Headers(resp, route.responseHeaders);
     // A trailers-only response (gRPC errors: grpc-status in the only HEADERS frame) must stay trailers-only.
     const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
     if (!stream.destroyed) stream.respond(resp, endStream ? { endStream: true } : { waitForTrailers: true });
@@ -280,7 +284,7 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
 type LocalReply = (status: number, body: string, flag: ResponseFlag | undefined, details: string) => void;
 
 /** The cluster speaks HTTP/1.1: send the stream as an HTTP/1.1 request on a pooled connection. */
-function bridgeToHttp1(stream: http2.ServerHttp2Stream, out: http2.OutgoingHttpHeaders, method: string, cluster: Cluster, host: Host, si: StreamInfo, local: LocalReply, finish: (status: number) => void): void {
+function bridgeToHttp1(stream: http2.ServerHttp2Stream, out: http2.OutgoingHttpHeaders, method: string, cluster: Cluster, host: Host, si: StreamInfo, local: LocalReply, finish: (status: number) => void, responseHeaders: HeaderOps): void {
   const acquired = host.acquire();
   if (!acquired) return local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO', 'upstream_reset_before_response_started{overflow}');
   let head = `${method} ${String(out[':path'])} HTTP/1.1\r\nhost: ${String(out[':authority'])}\r\n`;
@@ -303,6 +307,7 @@ function bridgeToHttp1(stream: http2.ServerHttp2Stream, out: http2.OutgoingHttpH
       si.upstreamServiceTimeMs = Math.round(performance.now() - start);
       si.details = 'via_upstream';
     },
+    editResponse: (h) => editH2Headers(h, responseHeaders),
     onBytesSent: (n) => (si.bytesSent += n),
     onDone: () => {
       release();

@@ -8,6 +8,7 @@ import { DownstreamConnection, type DownstreamTls, type ListenerContext } from '
 import { acceptH2 } from '../h2/h2-connection.ts';
 import type { ProxyServices } from '../hcm/services.ts';
 import type { ServerContexts } from '../tls/server-contexts.ts';
+import { peerCertificateStatus } from '../tls/peer-verify.ts';
 import type { ConnectionFacts } from './chain-match.ts';
 import { replayingDuplex } from './inbound-tls.ts';
 import type { FilterChainConfig, ListenerConfig } from './listener-config.ts';
@@ -26,6 +27,8 @@ export function terminateTls(socket: net.Socket, l: ListenerConfig, chain: Filte
     return;
   }
   services.track(socket);
+  // A peer that resets or half-closes while TLS still writes (close_notify) must not become an unhandled error.
+  socket.on('error', () => socket.destroy());
   const t = new tls.TLSSocket(replayingDuplex(socket, undefined) as unknown as net.Socket, {
     isServer: true,
     secureContext,
@@ -42,8 +45,9 @@ export function terminateTls(socket: net.Socket, l: ListenerConfig, chain: Filte
   });
   t.once('secure', () => {
     clearTimeout(timer);
-    // OPTIONAL_MUTUAL: no certificate is fine, a certificate the CA did not sign is not.
-    if (cfg.clientCa && !t.authorized && Object.keys(t.getPeerCertificate()).length > 0) {
+    // MUTUAL needs a certificate the CA signed; OPTIONAL_MUTUAL also takes none, never one the CA did not sign.
+    const peer = cfg.clientCa ? peerCertificateStatus(t) : 'none';
+    if (peer === 'unverified' || (cfg.requireClientCert && peer !== 'verified')) {
       t.destroy();
       socket.destroy();
       return;

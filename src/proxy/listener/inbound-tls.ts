@@ -6,6 +6,7 @@ import type * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import type { SecretStore } from '../tls/secrets.ts';
+import { peerCertificateStatus } from '../tls/peer-verify.ts';
 import { DownstreamConnection, type DownstreamTls, type ListenerContext } from '../hcm/connection.ts';
 import { acceptH2 } from '../h2/h2-connection.ts';
 import { proxyTcp } from './tcp-proxy.ts';
@@ -48,7 +49,8 @@ export function acceptInbound(socket: net.Socket, ctx: ListenerContext, secrets:
       socket.destroy();
     });
     t.once('secure', () => {
-      const peer = spiffeOf(t.getPeerCertificate());
+      // Only a certificate the mesh roots signed counts (a bare TLSSocket does not check the chain itself).
+      const peer = peerCertificateStatus(t) === 'verified' ? spiffeOf(t.getPeerCertificate()) : undefined;
       if (!peer) {
         t.destroy();
         socket.destroy();

@@ -296,6 +296,7 @@ test('circuit breaker: maxConnections 1 + http1MaxPendingRequests 1 → the thir
   await two;
   assert.deepEqual(settled.map((r) => r.code), ['503', '503']);
   assert.match(settled[0]!.body, /reset reason: overflow/);
+  assert.match(settled[0]!.headers, /^x-envoy-overloaded: true$/im);
   release();
   assert.equal((await held1).stdout, 'a');
   assert.deepEqual((await Promise.all(more)).map((r) => r.code).sort(), ['200', '503', '503']);

@@ -281,12 +281,12 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
   });
 }
 
-type LocalReply = (status: number, body: string, flag: ResponseFlag | undefined, details: string) => void;
+type LocalReply = (status: number, body: string, flag: ResponseFlag | undefined, details: string, extra?: Record<string, string>) => void;
 
 /** The cluster speaks HTTP/1.1: send the stream as an HTTP/1.1 request on a pooled connection. */
 function bridgeToHttp1(stream: http2.ServerHttp2Stream, out: http2.OutgoingHttpHeaders, method: string, cluster: Cluster, host: Host, si: StreamInfo, local: LocalReply, finish: (status: number) => void, responseHeaders: HeaderOps): void {
   const acquired = host.acquire();
-  if (!acquired) return local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO', 'upstream_reset_before_response_started{overflow}');
+  if (!acquired) return local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO', 'upstream_reset_before_response_started{overflow}', { 'x-envoy-overloaded': 'true' });
   let head = `${method} ${String(out[':path'])} HTTP/1.1\r\nhost: ${String(out[':authority'])}\r\n`;
   for (const [k, v] of Object.entries(out)) if (!k.startsWith(':') && v !== undefined) head += `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}\r\n`;
   host.active++;

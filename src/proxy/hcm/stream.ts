@@ -30,6 +30,9 @@ import { PASSTHROUGH_HCM, PASSTHROUGH_ROUTE } from './passthrough.ts';
 import type { FaultConfig } from '../filters/fault/fault.ts';
 import { PassthroughCluster } from '../../core/names/cluster-name.ts';
 
+/** Envoy marks circuit-breaker overflow replies with this header (clients and retries can tell overload apart). */
+const OVERLOADED = ['x-envoy-overloaded', 'true'];
+
 /** Request bodies up to this size are kept for replay so the request can be retried (Envoy's buffer limit). */
 const RETRY_BUFFER_LIMIT = 64 * 1024;
 
@@ -187,7 +190,7 @@ export class Stream implements UpstreamHandler {
     cluster.stats.rqTotal++;
     if (cluster.active >= cluster.config.maxRequests) {
       cluster.stats.overflow++;
-      return this.localReply(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO', 'upstream_reset_before_response_started{overflow}');
+      return this.localReply(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO', 'upstream_reset_before_response_started{overflow}', OVERLOADED);
     }
     this.retry = action.retry;
     this.retriesLeft = action.retry?.numRetries ?? 0;
@@ -267,7 +270,7 @@ export class Stream implements UpstreamHandler {
   private waitForConnection(cluster: Cluster): void {
     if (cluster.pending.length >= cluster.config.maxPendingRequests) {
       cluster.stats.overflow++;
-      return this.localReply(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO', 'upstream_reset_before_response_started{overflow}');
+      return this.localReply(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO', 'upstream_reset_before_response_started{overflow}', OVERLOADED);
     }
     const waiter = (): void => {
       this.waiter = undefined;

@@ -131,4 +131,46 @@ test('TCP traffic shifting (Istio task): all-v1 then 20-v2 through the ingress g
   // sidecar routes it by the tcp_proxy of port 9000 and originates mutual TLS to the chosen workload.
   const internal = await countReplies(20, () => viaConnect(v1.outbound, 'tcp-echo:9000'));
   assert.equal((internal.get('one') ?? 0) + (internal.get('two') ?? 0), 20, JSON.stringify([...internal]));
+
+  // A plain TCP client (no proxy support at all): Istio's Sidecar egress listener with `bind: 127.0.0.1`,
+  // `captureMode: NONE` gives it a local port that its sidecar forwards over mTLS. The listener's port must be a
+  // service port, so a second Service over the same workloads takes a free one.
+  const local = await freePort('127.0.0.1');
+  mesh.writeConfig('tcp-client.yaml', `${workloadGroup('tcp-client', { app: 'tcp-client' }, 'tcp-client')}---
+apiVersion: v1
+kind: Service
+metadata:
+  name: tcp-echo-direct
+  namespace: default
+spec:
+  ports:
+  - name: tcp
+    port: ${local}
+  selector:
+    app: tcp-echo
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata:
+  name: tcp-client
+  namespace: default
+spec:
+  workloadSelector:
+    labels:
+      app: tcp-client
+  egress:
+  - port:
+      number: ${local}
+      protocol: TCP
+      name: tcp
+    bind: 127.0.0.1
+    captureMode: NONE
+    hosts:
+    - ./*
+`);
+  await mesh.run({ name: 'tcp-client', labels: { app: 'tcp-client' }, serviceAccount: 'tcp-client', workloadGroup: 'tcp-client', command: [NODE, '-e', 'setInterval(() => {}, 1 << 30)'] });
+  const direct = (): net.Socket => net.connect({ host: '127.0.0.1', port: local });
+  await eventually('the egress listener 127.0.0.1 is bound by the client sidecar', 20_000, async () => /^(one|two) ping$/.test(await echoOnce(direct, 'ping')));
+  const plain = await countReplies(20, direct);
+  assert.equal((plain.get('one') ?? 0) + (plain.get('two') ?? 0), 20, JSON.stringify([...plain]));
 });

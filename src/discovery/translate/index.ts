@@ -10,7 +10,7 @@ import type { Json } from './common.ts';
 import { generateEndpoints } from './eds.ts';
 import { generateGatewayListeners, generateGatewayRoutes } from './gateway.ts';
 import { generateGrpcClusters, generateGrpcEndpoints, generateGrpcListeners, generateGrpcRoutes } from './grpc-proxyless.ts';
-import { outboundListeners, virtualInbound, virtualOutbound } from './lds.ts';
+import { egressBindListeners, outboundListeners, virtualInbound, virtualOutbound } from './lds.ts';
 import { generateSidecarRoutes } from './rds.ts';
 
 export interface NamedResource {
@@ -46,7 +46,7 @@ function sharedPart(view: ProxyView, typeUrl: XdsTypeUrl, requested: readonly st
     }
     switch (typeUrl) {
       case TypeUrl.listener:
-        return p.type === 'router' ? generateGatewayListeners(view) : [virtualOutbound(view), ...outboundListeners(view)];
+        return p.type === 'router' ? generateGatewayListeners(view) : [virtualOutbound(view), ...outboundListeners(view), ...egressBindListeners(view)];
       case TypeUrl.route:
         return p.type === 'router' ? generateGatewayRoutes(view, names) : generateSidecarRoutes(view, names);
       case TypeUrl.cluster:

@@ -5,7 +5,7 @@
 import { BlackHoleCluster, InboundPassthroughCluster, PassthroughCluster, inboundCluster, outboundCluster } from '../../core/names/cluster-name.ts';
 import { Ports } from '../../core/ports.ts';
 import { hostMatches } from '../snapshot/hosts.ts';
-import { type Service, isHttpProtocol } from '../snapshot/model.ts';
+import { type Service, isHttpProtocol, parseProtocol, protocolFromPortName } from '../snapshot/model.ts';
 import type { ProxyView } from '../snapshot/view.ts';
 import { type Json, duration, socketAddress, tcpProxyFilter, u32 } from './common.ts';
 import { inboundPorts } from './inbound.ts';
@@ -168,7 +168,29 @@ export function virtualInbound(view: ProxyView): Json {
   };
 }
 
+/**
+ * Sidecar `egress` listeners with a port and `captureMode: NONE`: a listener bound to `bind:port` (default
+ * 127.0.0.1), as Istio gives an app that is not captured a plain local port per service: HTTP ports route by RDS
+ * `<port>`, TCP ports forward to the first admitted service with that port (its VirtualService tcp routes apply).
+ */
+export function egressBindListeners(view: ProxyView): Json[] {
+  const out: Json[] = [];
+  for (const eg of view.sidecar?.spec.egress ?? []) {
+    const port = eg.port?.number;
+    if (port === undefined || eg.captureMode !== 'NONE' || (eg.bind ?? '').startsWith('unix://')) continue;
+    const bind = eg.bind ?? '127.0.0.1';
+    const base = { name: `${bind}_${port}`, address: socketAddress(bind, port), traffic_direction: 'OUTBOUND' };
+    if (isHttpProtocol(eg.port?.protocol ? parseProtocol(eg.port.protocol) : protocolFromPortName(eg.port?.name))) {
+      out.push({ ...base, filter_chains: [{ filters: [hcmFilter(`outbound_${bind}_${port}`, { rds: String(port) })] }] });
+      continue;
+    }
+    const svc = view.services.find((s) => view.outboundPortAllowed(s, port) && s.ports.some((p) => p.port === port && !isHttpProtocol(p.protocol)));
+    if (svc) out.push({ ...base, filter_chains: [tcpChain(view, svc, port, `outbound|${port}||${svc.hostname}`, false)] });
+  }
+  return out;
+}
+
 /** LDS response for a sidecar. */
 export function generateSidecarListeners(view: ProxyView): Json[] {
-  return [virtualOutbound(view), ...outboundListeners(view), virtualInbound(view)];
+  return [virtualOutbound(view), ...outboundListeners(view), ...egressBindListeners(view), virtualInbound(view)];
 }

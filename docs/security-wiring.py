@@ -321,7 +321,9 @@ edit('src/proxy/hcm/stream.ts', [
       this.routeRequest(hcm, authority, target, port);""", """      if (o.headers !== req.headers) req.headers = [...o.headers];
       this.jwt = o.jwt;
       this.routeRequest(hcm, authority, target, port);"""),
-("""      const input: MatchInput = { authority, path, query, method: req.method, scheme: 'http', headers: req.headers };""", """      const input: MatchInput = { authority, path, query, method: req.method, scheme: 'http', headers: req.headers, ...(this.jwt ? { jwt: this.jwt } : {}) };"""),
+("""headers: req.headers };
+      route = vh ? matchRoute(vh, input)""", """headers: req.headers, ...(this.jwt ? { jwt: this.jwt } : {}) };
+      route = vh ? matchRoute(vh, input)"""),
 ("""  private secure(hcm: HcmConfig""", """  /** The JWT verified by the security chain (claim-based routing reads it). */
   private jwt: JwtInfo | undefined;
 
@@ -332,8 +334,12 @@ edit('src/proxy/hcm/stream.ts', [
 edit('src/proxy/h2/h2-connection.ts', [
 ("""      if (o.kind === 'continue') return proceed(normalized, o.headers === flat ? flat : [...o.headers]);""", """      if (o.kind === 'continue') return proceed(normalized, o.headers === flat ? flat : [...o.headers], o.jwt);"""),
 ("""  function proceed(target: string, flat: string[]): void {""", """  function proceed(target: string, flat: string[], jwt?: JwtInfo): void {"""),
-("""matchRoute(vh, { authority, path, query, method, scheme: 'http', headers: flat })""", """matchRoute(vh, { authority, path, query, method, scheme: 'http', headers: flat, ...(jwt ? { jwt } : {}) })"""),
+("""headers: flat }) : undefined;""", """headers: flat, ...(jwt ? { jwt } : {}) }) : undefined;"""),
 ("import { normalizePath } from '../security/path-normalize.ts';", "import { normalizePath } from '../security/path-normalize.ts';\nimport type { JwtInfo } from '../filters/rbac/request.ts';"),
 ])
 print('claims wired')
 edit('src/proxy/hcm/passthrough.ts', [("  headers: [],\n  query: [],\n", "  headers: [],\n  query: [],\n  metadata: [],\n")])
+p = f'{root}/src/proxy/router/route-table.ts'
+s = open(p).read()
+s = s.replace("    headers: [],\n    query: [],\n    action: { kind: 'redirect'", "    headers: [],\n    query: [],\n    metadata: [],\n    action: { kind: 'redirect'")
+open(p, 'w').write(s)

@@ -141,7 +141,7 @@ spec:
     tls: { mode: SIMPLE, credentialName: a-cred }
   - port: { number: ${pHttps}, name: https-b, protocol: HTTPS }
     hosts: [b.example.com]
-    tls: { mode: SIMPLE, serverCertificate: ${join(certs, 'b.example.com.crt')}, privateKey: ${join(certs, 'b.example.com.key')} }
+    tls: { mode: SIMPLE, serverCertificate: ${join(certs, 'b.example.com.crt')}, privateKey: ${join(certs, 'b.example.com.key')}, minProtocolVersion: TLSV1_3 }
   - port: { number: ${pMutual}, name: https-m, protocol: HTTPS }
     hosts: [m.example.com]
     tls: { mode: MUTUAL, credentialName: m-cred }
@@ -195,6 +195,9 @@ spec:
   assert.deepEqual(await curl([...resolveTo('b.example.com', pHttps), `https://b.example.com:${pHttps}/`]), { code: 0, out: 'app-b' });
   assert.match(await presentedSubject(pHttps, 'a.example.com'), /CN\s*=\s*a\.example\.com/);
   assert.match(await presentedSubject(pHttps, 'b.example.com'), /CN\s*=\s*b\.example\.com/);
+  // minProtocolVersion on b's server only: TLS 1.2 is refused there and still accepted for a.
+  assert.notEqual((await curl(['--tls-max', '1.2', ...resolveTo('b.example.com', pHttps), `https://b.example.com:${pHttps}/`])).code, 0);
+  assert.deepEqual(await curl(['--tls-max', '1.2', ...resolveTo('a.example.com', pHttps), `https://a.example.com:${pHttps}/`]), { code: 0, out: 'app-a' });
   // HTTP/2 by ALPN over the terminated session.
   assert.deepEqual(await curl(['--http2', '-o', '/dev/null', '-w', '%{http_version}', ...resolveTo('a.example.com', pHttps), `https://a.example.com:${pHttps}/`]), { code: 0, out: '2' });
   // An SNI no server names gets no certificate (no filter chain matches).

@@ -74,10 +74,24 @@ function serverTls(tls: ServerTLSSettings | undefined): Json {
     if (mutual && tls?.caCertificates) common['validation_context'] = { trusted_ca: { filename: tls.caCertificates } };
   }
   common['alpn_protocols'] = ['h2', 'http/1.1'];
+  const params = tlsParams(tls);
+  if (params) common['tls_params'] = params;
   return {
     name: 'envoy.transport_sockets.tls',
     typed_config: { '@type': Types.downstreamTls, common_tls_context: common, ...(tls?.mode === 'MUTUAL' ? { require_client_certificate: { value: true } } : {}) },
   };
+}
+
+/** Envoy TlsParameters from minProtocolVersion/maxProtocolVersion/cipherSuites (TLSV1_2 → TLSv1_2), when set. */
+function tlsParams(tls: ServerTLSSettings | undefined): Json | undefined {
+  const version = (v: string | undefined): string | undefined => (v && v !== 'TLS_AUTO' ? `TLSv${v.slice('TLSV'.length)}` : undefined);
+  const p: Json = {};
+  const min = version(tls?.minProtocolVersion);
+  const max = version(tls?.maxProtocolVersion);
+  if (min) p['tls_minimum_protocol_version'] = min;
+  if (max) p['tls_maximum_protocol_version'] = max;
+  if (tls?.cipherSuites && tls.cipherSuites.length > 0) p['cipher_suites'] = [...tls.cipherSuites];
+  return Object.keys(p).length > 0 ? p : undefined;
 }
 
 function sniNames(hosts: readonly string[]): string[] {

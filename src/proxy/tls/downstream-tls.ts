@@ -25,6 +25,8 @@ export interface DownstreamTlsConfig {
   /** tls_params; Envoy's server defaults are TLS 1.2 .. 1.3. */
   minVersion: TlsVersion;
   maxVersion: TlsVersion;
+  /** tls_params.cipher_suites as an OpenSSL cipher list (TLS 1.2 and below); undefined = Node's defaults. */
+  ciphers: string | undefined;
 }
 
 const DOWNSTREAM_TLS = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
@@ -70,7 +72,8 @@ export function compileDownstreamTls(raw: unknown, path: string, errors: Errors)
   const min = versionOf(params['tls_minimum_protocol_version'], 'TLSv1.2', at(cpath, 'tls_params.tls_minimum_protocol_version'), errors);
   const max = versionOf(params['tls_maximum_protocol_version'], 'TLSv1.3', at(cpath, 'tls_params.tls_maximum_protocol_version'), errors);
   if (!cert) return undefined;
-  return { cert, clientCa, requireClientCert, alpn: arr(ctx['alpn_protocols']).filter((a): a is string => typeof a === 'string'), minVersion: min, maxVersion: max };
+  const suites = arr(params['cipher_suites']).filter((c): c is string => typeof c === 'string');
+  return { cert, clientCa, requireClientCert, alpn: arr(ctx['alpn_protocols']).filter((a): a is string => typeof a === 'string'), minVersion: min, maxVersion: max, ciphers: suites.length > 0 ? suites.join(':') : undefined };
 }
 
 function versionOf(raw: unknown, dflt: TlsVersion, path: string, errors: Errors): TlsVersion {

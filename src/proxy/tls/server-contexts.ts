@@ -52,7 +52,7 @@ export class ServerContexts {
       return last?.context ?? this.fail(missing ?? 'certificate not available');
     }
     try {
-      const context = createSecureContext({ cert: cert.chain.pem, key: cert.key.pem, ...(ca ? { ca: ca.pem } : {}), minVersion: cfg.minVersion, maxVersion: cfg.maxVersion });
+      const context = createSecureContext({ cert: cert.chain.pem, key: cert.key.pem, ...(ca ? { ca: ca.pem } : {}), minVersion: cfg.minVersion, maxVersion: cfg.maxVersion, ...(cfg.ciphers ? { ciphers: cfg.ciphers } : {}) });
       this.built.set(cfg, { fingerprint, context });
       return context;
     } catch (e) {

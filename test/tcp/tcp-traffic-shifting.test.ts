@@ -117,6 +117,7 @@ test('TCP traffic shifting (Istio task): all-v1 then 20-v2 through the ingress g
   const two = split.get('two') ?? 0;
   assert.equal((split.get('one') ?? 0) + two, 200, `only "one" and "two" answer: ${JSON.stringify([...split])}`);
   assert.ok(two >= 24 && two <= 56, `20 % ± 8 of 200 connections to v2, got ${two}`);
+  t.diagnostic(`tcp-echo-20-v2: ${split.get('one') ?? 0} × one, ${two} × two of 200 connections`);
 
   // Istio's TCP metrics: the gateway reports as source, each sidecar as destination (mutual TLS from the gateway).
   const gwStats = await stats(gw.ports.stats);

@@ -1,7 +1,8 @@
 // Gateway TLS end to end with real processes and real tools: `weft up` with Istio Gateway + VirtualService YAML →
 // `weft proxy router --credentials-dir DIR`; certificates made here with openssl; curl and `openssl s_client` as
 // clients. Covers SNI routing of two hosts on one port (credentialName and certificate files), MUTUAL, PASSTHROUGH
-// to a TLS upstream whose certificate the client sees, httpsRedirect, and a credential rotated on disk.
+// to a TLS upstream whose certificate the client sees, AUTO_PASSTHROUGH by Istio's cluster SNI, httpsRedirect, and a
+// credential rotated on disk.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -64,7 +65,7 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-test('weft proxy router: SIMPLE by SNI (credentialName and files), MUTUAL, PASSTHROUGH, httpsRedirect, credential reload', async (t) => {
+test('weft proxy router: SIMPLE by SNI (credentialName and files), MUTUAL, PASSTHROUGH, AUTO_PASSTHROUGH, httpsRedirect, credential reload', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-gateway-tls-'));
   const children: ChildProcess[] = [];
   const certs = join(dir, 'certs');
@@ -95,7 +96,7 @@ test('weft proxy router: SIMPLE by SNI (credentialName and files), MUTUAL, PASST
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const [pHttps, pMutual, pPass, pHttp] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [pHttps, pMutual, pPass, pHttp, pAuto] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const cfg = join(dir, 'config');
   mkdirSync(cfg);
   writeFileSync(
@@ -148,6 +149,9 @@ spec:
   - port: { number: ${pPass}, name: tls-p, protocol: TLS }
     hosts: [p.example.com]
     tls: { mode: PASSTHROUGH }
+  - port: { number: ${pAuto}, name: tls-auto, protocol: TLS }
+    hosts: ['*.internal']
+    tls: { mode: AUTO_PASSTHROUGH }
   - port: { number: ${pHttp}, name: http, protocol: HTTP }
     hosts: [a.example.com]
     tls: { httpsRedirect: true }
@@ -187,7 +191,7 @@ spec:
     'weft proxy ready',
     children,
   );
-  for (const p of [pHttps, pMutual, pPass, pHttp]) await eventually(`gateway listener on ${p}`, 10_000, () => canConnect(p));
+  for (const p of [pHttps, pMutual, pPass, pHttp, pAuto]) await eventually(`gateway listener on ${p}`, 10_000, () => canConnect(p));
   const resolveTo = (host: string, port: number): string[] => ['--resolve', `${host}:${port}:127.0.0.1`, '--cacert', join(certs, 'ca.crt')];
 
   // Two hosts on one port, each with its own certificate, routed by SNI to different upstreams.
@@ -211,6 +215,10 @@ spec:
   // PASSTHROUGH: the gateway never decrypts; the client verifies the upstream's own certificate end to end.
   assert.deepEqual(await curl([...resolveTo('p.example.com', pPass), `https://p.example.com:${pPass}/`]), { code: 0, out: 'tls-backend' });
   assert.match(await presentedSubject(pPass, 'p.example.com'), /CN\s*=\s*p\.example\.com/);
+
+  // AUTO_PASSTHROUGH: Istio's cluster SNI (outbound_.PORT_.SUBSET_.HOST) picks the service, no VirtualService needed.
+  assert.match(await presentedSubject(pAuto, 'outbound_.8443_._.p.internal'), /CN\s*=\s*p\.example\.com/);
+  assert.match(await presentedSubject(pAuto, 'outbound_.8443_._.unknown.internal'), /no certificate/);
 
   // httpsRedirect: plain HTTP gets a 301 to the same host and path over https.
   const redirect = await curl(['-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '-H', 'host: a.example.com', `http://127.0.0.1:${pHttp}/some/path?q=1`]);

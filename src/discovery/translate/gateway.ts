@@ -3,13 +3,16 @@
 // route config `https.<port>.<server>.<gateway>.<ns>`; TLS PASSTHROUGH servers forward by SNI per the bound
 // VirtualServices' tls routes; TCP servers forward per their tcp routes. Routes come from VirtualServices bound to
 // the gateway (`gateways: [ns/name]`) whose hosts fall under the server's hosts.
+import { outboundCluster } from '../../core/names/cluster-name.ts';
 import { hostMatches } from '../snapshot/hosts.ts';
 import type { GatewayServer, ServerTLSSettings } from '../snapshot/istio-types.ts';
 import type { GatewayRecord } from '../snapshot/snapshot.ts';
 import type { ProxyView } from '../snapshot/view.ts';
 import type { VirtualServiceRecord } from '../snapshot/virtual-services.ts';
 import { type Json, Types, sdsSecret, socketAddress, tcpProxyFilter } from './common.ts';
-import { hcmFilter, istioDownstreamTls, listenerFilter } from './listener-parts.ts';
+import { hcmFilter, httpFilters, istioDownstreamTls, listenerFilter } from './listener-parts.ts';
+import { workloadSecurity } from './security/view.ts';
+import { istioSni } from './cluster-policy.ts';
 import { claimDomains } from './rds.ts';
 import { type RouteContext, destinationCluster, translateHttpRoutes } from './route.ts';
 
@@ -130,9 +133,31 @@ function l4Chains(view: ProxyView, b: BoundServer, kind: 'passthrough' | 'tcp'):
   return chains;
 }
 
+/**
+ * AUTO_PASSTHROUGH (Istio's multi-network gateway): no VirtualService; a chain per visible service port and subset
+ * under the server's hosts, matched on the SNI Istio clients send (`outbound_.9080_.v1_.reviews…`) and forwarded to
+ * that cluster without terminating TLS.
+ */
+function autoPassthroughChains(view: ProxyView, b: BoundServer): Json[] {
+  const chains: Json[] = [];
+  for (const svc of view.services) {
+    if (!b.server.hosts.some((sh) => serverHostAdmits(sh, b.gateway.namespace, svc.namespace, svc.hostname))) continue;
+    const subsets = ['', ...(view.destinationRule(svc)?.subsets ?? []).map((s) => s.name)];
+    for (const p of svc.ports) {
+      for (const subset of subsets) {
+        const cluster = outboundCluster(svc.hostname, p.port, subset);
+        chains.push({ filter_chain_match: { server_names: [istioSni(svc.hostname, p.port, subset)] }, filters: [tcpProxyFilter(cluster, cluster)] });
+      }
+    }
+  }
+  return chains;
+}
+
 /** Gateway listeners, one per server port. */
 export function generateGatewayListeners(view: ProxyView): Json[] {
   const out: Json[] = [];
+  const security = workloadSecurity(view).httpFilters;
+  const gatewayHcm = security.length > 0 ? { use_remote_address: { value: true }, http_filters: [...security, ...httpFilters()] } : { use_remote_address: { value: true } };
   for (const [port, servers] of [...boundServers(view)].sort((a, b) => a[0] - b[0])) {
     const chains: Json[] = [];
     let needsTlsInspector = false;
@@ -142,15 +167,18 @@ export function generateGatewayListeners(view: ProxyView): Json[] {
       if (kind === 'http') {
         if (plainHttp) continue;
         plainHttp = true;
-        chains.push({ filters: [hcmFilter(`outbound_0.0.0.0_${port}`, { rds: `http.${port}` }, { use_remote_address: { value: true } })] });
+        chains.push({ filters: [hcmFilter(`outbound_0.0.0.0_${port}`, { rds: `http.${port}` }, gatewayHcm)] });
       } else if (kind === 'https') {
         needsTlsInspector = true;
         const names = sniNames(b.server.hosts);
         chains.push({
           ...(names.length > 0 ? { filter_chain_match: { server_names: names } } : {}),
-          filters: [hcmFilter(`outbound_0.0.0.0_${port}`, { rds: httpsRouteName(b) }, { use_remote_address: { value: true } })],
+          filters: [hcmFilter(`outbound_0.0.0.0_${port}`, { rds: httpsRouteName(b) }, gatewayHcm)],
           transport_socket: serverTls(b.server.tls),
         });
+      } else if (kind === 'passthrough' && b.server.tls?.mode === 'AUTO_PASSTHROUGH') {
+        needsTlsInspector = true;
+        chains.push(...autoPassthroughChains(view, b));
       } else {
         if (kind === 'passthrough') needsTlsInspector = true;
         chains.push(...l4Chains(view, b, kind));

@@ -2,6 +2,7 @@
 // DestinationRule policies applied; the special clusters (PassthroughCluster, BlackHoleCluster,
 // InboundPassthroughCluster); and inbound clusters for the proxy's own workload ports.
 import { BlackHoleCluster, InboundPassthroughCluster, PassthroughCluster, inboundCluster, outboundCluster } from '../../core/names/cluster-name.ts';
+import { inferServiceMtlsMode } from './security/peer-authn.ts';
 import type { Subset } from '../snapshot/istio-types.ts';
 import { parseDurationMs } from '../snapshot/mesh.ts';
 import { type Service, type ServicePort, isHttpProtocol } from '../snapshot/model.ts';
@@ -68,7 +69,7 @@ function buildOutboundCluster(view: ProxyView, svc: Service, port: ServicePort, 
       subset: subset?.name ?? '',
       sans: [],
       meshInternal: svc.location === 'MESH_INTERNAL',
-      autoMtls: view.snapshot.mesh.enableAutoMtls,
+      autoMtls: view.snapshot.mesh.enableAutoMtls && inferServiceMtlsMode(view.snapshot.configs, svc.namespace, view.snapshot.mesh.rootNamespace) !== 'DISABLE',
     }),
   );
   return c;

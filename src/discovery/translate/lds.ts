@@ -9,6 +9,8 @@ import { type Service, isHttpProtocol, parseProtocol, protocolFromPortName } fro
 import type { ProxyView } from '../snapshot/view.ts';
 import { type Json, duration, socketAddress, tcpProxyFilter, u32 } from './common.ts';
 import { inboundPorts } from './inbound.ts';
+import { workloadSecurity } from './security/view.ts';
+import { httpFilters } from './listener-parts.ts';
 import { hcmFilter, istioDownstreamTls, listenerFilter } from './listener-parts.ts';
 import { type RouteContext, destinationCluster } from './route.ts';
 
@@ -112,7 +114,7 @@ export function virtualOutbound(view: ProxyView): Json {
   };
 }
 
-function inboundHcm(targetPort: number): Json {
+function inboundHcm(targetPort: number, security: readonly Json[]): Json {
   const cluster = inboundCluster(targetPort);
   return hcmFilter(
     `inbound_0.0.0.0_${targetPort}`,
@@ -129,17 +131,18 @@ function inboundHcm(targetPort: number): Json {
         validate_clusters: { value: false },
       },
     },
-    { forward_client_cert_details: 'APPEND_FORWARD', set_current_client_cert_details: { subject: { value: true }, dns: true, uri: true } },
+    { forward_client_cert_details: 'APPEND_FORWARD', set_current_client_cert_details: { subject: { value: true }, dns: true, uri: true }, http_filters: [...security, ...httpFilters()] },
   );
 }
 
 /** virtualInbound: per workload port, an mTLS chain (transport_protocol tls) and/or a plaintext chain (raw_buffer). */
 export function virtualInbound(view: ProxyView): Json {
   const chains: Json[] = [];
+  const sec = workloadSecurity(view);
   for (const p of inboundPorts(view)) {
-    const mode = view.mtlsMode(p.targetPort);
+    const mode = sec.mtls.modeFor(p.targetPort);
     const http = isHttpProtocol(p.protocol);
-    const filters = [http ? inboundHcm(p.targetPort) : tcpProxyFilter(`inbound|${p.targetPort}||`, inboundCluster(p.targetPort))];
+    const filters = http ? [inboundHcm(p.targetPort, sec.httpFilters)] : [...sec.tcpFilters, tcpProxyFilter(`inbound|${p.targetPort}||`, inboundCluster(p.targetPort))];
     const alpn = http ? ['h2', 'http/1.1'] : [];
     if (mode !== 'DISABLE') {
       chains.push({

@@ -7,6 +7,7 @@ import { parseDurationMs } from '../snapshot/mesh.ts';
 import { labelsMatch } from '../snapshot/model.ts';
 import type { ProxyView } from '../snapshot/view.ts';
 import { type Json, Types, duration, fractionalPercent, u32 } from './common.ts';
+import { routeClaimMatcher } from './security/claim-routing.ts';
 
 export interface RouteContext {
   view: ProxyView;
@@ -50,8 +51,16 @@ function routeMatch(m: HTTPMatchRequest | undefined): Json {
   else out['safe_regex'] = { regex: uri.regex ?? '.*' };
   if (m?.ignoreUriCase) out['case_sensitive'] = { value: false };
   const headers: Json[] = [];
-  for (const [name, sm] of Object.entries(m?.headers ?? {})) headers.push(headerMatcher(name, sm, false));
-  for (const [name, sm] of Object.entries(m?.withoutHeaders ?? {})) headers.push(headerMatcher(name, sm, true));
+  const claims: Json[] = [];
+  // `@request.auth.claims.*` keys match the verified JWT's claims (route dynamic_metadata), not headers.
+  const add = (name: string, sm: StringMatch, invert: boolean): void => {
+    const claim = routeClaimMatcher(name, stringMatcher(sm), invert);
+    if (claim) claims.push(claim);
+    else headers.push(headerMatcher(name, sm, invert));
+  };
+  for (const [name, sm] of Object.entries(m?.headers ?? {})) add(name, sm, false);
+  for (const [name, sm] of Object.entries(m?.withoutHeaders ?? {})) add(name, sm, true);
+  if (claims.length > 0) out['dynamic_metadata'] = claims;
   if (m?.method) headers.push(headerMatcher(':method', m.method, false));
   if (m?.authority) headers.push(headerMatcher(':authority', m.authority, false));
   if (m?.scheme) headers.push(headerMatcher(':scheme', m.scheme, false));

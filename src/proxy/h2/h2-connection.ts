@@ -12,6 +12,9 @@ import { redirectLocation } from '../hcm/redirect.ts';
 import { pickCluster } from '../router/route-action.ts';
 import { matchRoute, selectVirtualHost } from '../router/route-table.ts';
 import { requestHash } from '../router/hash-key.ts';
+import { originalClientIp, type SecurityOutcome } from '../security/http-security.ts';
+import { normalizePath } from '../security/path-normalize.ts';
+import type { JwtInfo } from '../filters/rbac/request.ts';
 import { h2Session } from './h2-upstream.ts';
 import { editH2Headers } from './header-edits.ts';
 import type { HeaderOps } from '../router/route-action.ts';
@@ -132,153 +135,184 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
   const colon = authority.lastIndexOf(':');
   const port = colon > 0 ? Number(authority.slice(colon + 1)) : 80;
   const hcm = hcmForPort(meta.ctx, meta.localPort, meta.tls, port);
-  const q = target.indexOf('?');
-  const path = q < 0 ? target : target.slice(0, q);
-  const query = q < 0 ? '' : target.slice(q + 1);
-  const table = hcm ? (hcm.route.kind === 'inline' ? hcm.route.table : services.snapshot.routes.get(hcm.route.name)) : undefined;
-  const vh = table ? selectVirtualHost(table, authority) : undefined;
-  const route = vh ? matchRoute(vh, { authority, path, query, method, scheme: meta.tls ? 'https' : 'http', headers: flat }) : undefined;
-  if (!route) return local(404, '', 'NR', 'route_not_found');
-  si.routeName = route.name || undefined;
-  const action = route.action;
-  if (action.kind === 'direct') return local(action.status, action.body?.toString() ?? '', undefined, 'direct_response');
-  if (action.kind === 'redirect') return local(action.code, '', undefined, 'via_upstream', { location: redirectLocation(action, 'http', authority, path, query, route.path.kind === 'prefix' ? route.path.value : '') });
-  const fault = delayed ? undefined : route.fault;
-  if (fault !== undefined) {
-    // VirtualService fault injection, as on the HTTP/1.1 path: the request body is not read while it waits.
-    const delay = fault.delayMs > 0 && fault.delayFraction > 0 && services.random() < fault.delayFraction;
-    const abort = fault.abortStatus > 0 && fault.abortFraction > 0 && services.random() < fault.abortFraction;
-    if (delay) {
-      si.addFlag('DI');
-      const timer = setTimeout(() => (abort ? faultAbort() : handleStream(stream, headers, meta, si)), fault.delayMs);
-      stream.once('close', () => clearTimeout(timer));
-      return;
-    }
-    if (abort) return faultAbort();
+  if (hcm && (hcm.security !== undefined || hcm.pathNormalization !== 'NONE')) {
+    // Path normalisation and the security filters run before routing, as for HTTP/1.1 (hcm/stream.ts secure()).
+    const normalized = normalizePath(target, hcm.pathNormalization);
+    const security = hcm.security;
+    if (!security) return proceed(normalized, flat);
+    const resolve = (name: string): { host: string; port: number } | undefined => {
+      const h = services.clusters.get(name)?.choose(performance.now(), () => services.random(), undefined);
+      return h ? { host: h.address, port: h.port } : undefined;
+    };
+    const decided = security.run({ method, path: normalized, host: authority, headers: flat, sourceIp: meta.remoteIp, ...(hcm.xffNumTrustedHops > 0 ? { remoteIp: originalClientIp(flat, hcm.xffNumTrustedHops) ?? meta.remoteIp } : {}), destinationPort: meta.localPort, ...(meta.tls?.peer ? { peerPrincipal: meta.tls.peer } : {}) }, resolve);
+    const next = (o: SecurityOutcome): void => {
+      if (o.kind === 'continue') return proceed(normalized, o.headers === flat ? flat : [...o.headers], o.jwt);
+      const extra: Record<string, string> = {};
+      for (let i = 0; i < o.headers.length; i += 2) extra[o.headers[i]!] = o.headers[i + 1]!;
+      local(o.status, o.body, o.flag, o.details, extra);
+    };
+    if (!(decided instanceof Promise)) return next(decided);
+    stream.pause();
+    decided.then(
+      (o) => {
+        stream.resume();
+        next(o);
+      },
+      () => local(500, '', undefined, 'security_filter_failed'),
+    );
+    return;
   }
-  function faultAbort(): void {
-    if (stream.destroyed) return finish(0);
-    const grpcStatus = fault?.abortGrpcStatus;
-    if (grpcStatus !== undefined && isGrpc) return local(200, 'fault filter abort', 'FI', 'fault_filter_abort', { 'grpc-status': String(grpcStatus) });
-    local(fault?.abortStatus ?? 503, 'fault filter abort', 'FI', 'fault_filter_abort');
-  }
-  const clusterName = pickCluster(action, services.random());
-  si.upstreamCluster = clusterName;
-  const cluster = services.clusters.get(clusterName);
-  if (!cluster) return local(503, '', 'NC', 'cluster_not_found');
-  picked.cluster = cluster;
-  cluster.stats.rqTotal++;
-  const hash = action.hashPolicies.length > 0 ? requestHash(action.hashPolicies, flat, query, meta.remoteIp) : undefined;
-  const host = cluster.choose(performance.now(), services.random, authority.includes(':') ? authority : `${authority}:80`, hash);
-  if (!host) return local(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
-  picked.host = host;
-  si.upstreamHost = host.key;
+  proceed(target, flat);
 
-  let outPath = target;
-  if (action.prefixRewrite !== undefined && route.path.kind === 'prefix') outPath = action.prefixRewrite + path.slice(route.path.value.length) + (query === '' ? '' : `?${query}`);
-  const out: http2.OutgoingHttpHeaders = { ':method': method, ':path': outPath, ':authority': action.hostRewrite ?? authority, ':scheme': 'http' };
-  for (let i = 0; i < flat.length; i += 2) {
-    const k = flat[i]!;
-    if (HOP.has(k) || (k === 'te' && flat[i + 1] !== 'trailers')) continue;
-    out[k] = flat[i + 1]!;
-  }
-  out['x-forwarded-proto'] ??= meta.tls ? 'https' : 'http';
-  if (out['x-request-id'] === undefined && (hcm?.generateRequestId ?? true)) out['x-request-id'] = randomUUID();
-  editH2Headers(out, route.requestHeaders);
-  si.requestId = String(out['x-request-id'] ?? '') || undefined;
-  const own = services.secrets?.current()?.spiffeId;
-  if (meta.tls?.peer !== undefined && own !== undefined) out['x-forwarded-client-cert'] = `By=${own};URI=${meta.tls.peer}`;
-
-  if (cluster.config.upstreamProtocol === 'http1') return bridgeToHttp1(stream, out, method, cluster, host, si, local, finish, route.responseHeaders);
-  const session = h2Session(host, cluster.config.connectTimeoutMs);
-  if (typeof session === 'string') return local(503, `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: ${session}`, 'UF', 'upstream_reset_before_response_started{connection_failure}');
-  const start = performance.now();
-  host.active++;
-  cluster.active++;
-  const h = host;
-  const c = cluster;
-  let released = false;
-  const release = (): void => {
-    if (released) return;
-    released = true;
-    h.active--;
-    c.active--;
-  };
-  let up: http2.ClientHttp2Stream;
-  try {
-    up = session.request(out);
-  } catch (e) {
-    release();
-    return local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${e instanceof Error ? e.message : String(e)}`, 'UF', 'upstream_reset_before_response_started{connection_failure}');
-  }
-  let trailers: http2.IncomingHttpHeaders | undefined;
-  let status = 0;
-  stream.on('data', (d: Buffer) => (si.bytesReceived += d.length));
-  stream.pipe(up);
-  up.on('response', (rh, flags: number) => {
-    status = Number(rh[HTTP2_HEADER_STATUS] ?? 502);
-    si.upstreamServiceTimeMs = Math.round(performance.now() - start);
-    si.details = 'via_upstream';
-    const resp: http2.OutgoingHttpHeaders = { [HTTP2_HEADER_STATUS]: status };
-    for (const [k, v] of Object.entries(rh)) if (!k.startsWith(':') && !HOP.has(k) && v !== undefined) resp[k] = v;
-    resp['x-envoy-upstream-service-time'] = String(si.upstreamServiceTimeMs);
-    editH2Headers(resp, route.responseHeaders);
-    // A trailers-only response (gRPC errors: grpc-status in the only HEADERS frame) must stay trailers-only.
-    const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
-    if (!stream.destroyed) stream.respond(resp, endStream ? { endStream: true } : { waitForTrailers: true });
-  });
-  up.on('trailers', (t) => (trailers = t));
-  up.on('data', (d: Buffer) => {
-    si.bytesSent += d.length;
-    if (!stream.destroyed && !stream.write(d)) up.pause();
-  });
-  stream.on('drain', () => up.resume());
-  stream.on('wantTrailers', () => {
-    const t: http2.OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(trailers ?? {})) if (!k.startsWith(':') && v !== undefined) t[k] = v;
-    stream.sendTrailers(t);
-  });
-  // The route timeout (Envoy's default 15 s; Istio sets 0s = none unless the VirtualService has one).
-  const timer =
-    action.timeoutMs > 0
-      ? setTimeout(() => {
-          if (done) return;
-          if (!up.destroyed) up.close(NGHTTP2_CANCEL);
-          release();
-          if (status === 0) return local(504, 'upstream request timeout', 'UT', 'upstream_response_timeout');
-          si.addFlag('UT');
-          if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
-          finish(status);
-        }, action.timeoutMs)
-      : undefined;
-  stream.once('close', () => clearTimeout(timer));
-  up.on('end', () => {
-    clearTimeout(timer);
-    release();
-    if (!stream.destroyed && !stream.writableEnded) stream.end();
-    finish(status);
-  });
-  up.on('error', (e: NodeJS.ErrnoException) => {
-    clearTimeout(timer);
-    if (done) return;
-    release();
-    if (status === 0) {
-      const refused = e.code === 'ECONNREFUSED' || e.code === 'ERR_HTTP2_STREAM_CANCEL' || /connect|timeout/i.test(e.message);
-      return local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${refused ? 'connection failure' : 'connection termination'}, transport failure reason: ${e.code ?? e.message}`, refused ? 'UF' : 'UC', refused ? 'upstream_reset_before_response_started{connection_failure}' : 'upstream_reset_before_response_started{connection_termination}');
+  function proceed(target: string, flat: string[], jwt?: JwtInfo): void {
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    const query = q < 0 ? '' : target.slice(q + 1);
+    const table = hcm ? (hcm.route.kind === 'inline' ? hcm.route.table : services.snapshot.routes.get(hcm.route.name)) : undefined;
+    const vh = table ? selectVirtualHost(table, authority) : undefined;
+    const route = vh ? matchRoute(vh, { authority, path, query, method, scheme: meta.tls ? 'https' : 'http', headers: flat, ...(jwt ? { jwt } : {}) }) : undefined;
+    if (!route) return local(404, '', 'NR', 'route_not_found');
+    si.routeName = route.name || undefined;
+    const action = route.action;
+    if (action.kind === 'direct') return local(action.status, action.body?.toString() ?? '', undefined, 'direct_response');
+    if (action.kind === 'redirect') return local(action.code, '', undefined, 'via_upstream', { location: redirectLocation(action, 'http', authority, path, query, route.path.kind === 'prefix' ? route.path.value : '') });
+    const fault = delayed ? undefined : route.fault;
+    if (fault !== undefined) {
+      // VirtualService fault injection, as on the HTTP/1.1 path: the request body is not read while it waits.
+      const delay = fault.delayMs > 0 && fault.delayFraction > 0 && services.random() < fault.delayFraction;
+      const abort = fault.abortStatus > 0 && fault.abortFraction > 0 && services.random() < fault.abortFraction;
+      if (delay) {
+        si.addFlag('DI');
+        const timer = setTimeout(() => (abort ? faultAbort() : handleStream(stream, headers, meta, si)), fault.delayMs);
+        stream.once('close', () => clearTimeout(timer));
+        return;
+      }
+      if (abort) return faultAbort();
     }
-    si.addFlag('UC');
-    if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
-    finish(status);
-  });
-  stream.on('close', () => {
-    if (!done) {
-      si.addFlag('DC');
-      si.details = 'downstream_remote_disconnect';
-      if (!up.destroyed) up.close(NGHTTP2_CANCEL);
+    function faultAbort(): void {
+      if (stream.destroyed) return finish(0);
+      const grpcStatus = fault?.abortGrpcStatus;
+      if (grpcStatus !== undefined && isGrpc) return local(200, 'fault filter abort', 'FI', 'fault_filter_abort', { 'grpc-status': String(grpcStatus) });
+      local(fault?.abortStatus ?? 503, 'fault filter abort', 'FI', 'fault_filter_abort');
+    }
+    const clusterName = pickCluster(action, services.random());
+    si.upstreamCluster = clusterName;
+    const cluster = services.clusters.get(clusterName);
+    if (!cluster) return local(503, '', 'NC', 'cluster_not_found');
+    picked.cluster = cluster;
+    cluster.stats.rqTotal++;
+    const hash = action.hashPolicies.length > 0 ? requestHash(action.hashPolicies, flat, query, meta.remoteIp) : undefined;
+    const host = cluster.choose(performance.now(), services.random, authority.includes(':') ? authority : `${authority}:80`, hash);
+    if (!host) return local(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
+    picked.host = host;
+    si.upstreamHost = host.key;
+
+    let outPath = target;
+    if (action.prefixRewrite !== undefined && route.path.kind === 'prefix') outPath = action.prefixRewrite + path.slice(route.path.value.length) + (query === '' ? '' : `?${query}`);
+    const out: http2.OutgoingHttpHeaders = { ':method': method, ':path': outPath, ':authority': action.hostRewrite ?? authority, ':scheme': 'http' };
+    for (let i = 0; i < flat.length; i += 2) {
+      const k = flat[i]!;
+      if (HOP.has(k) || (k === 'te' && flat[i + 1] !== 'trailers')) continue;
+      out[k] = flat[i + 1]!;
+    }
+    out['x-forwarded-proto'] ??= meta.tls ? 'https' : 'http';
+    if (out['x-request-id'] === undefined && (hcm?.generateRequestId ?? true)) out['x-request-id'] = randomUUID();
+    editH2Headers(out, route.requestHeaders);
+    si.requestId = String(out['x-request-id'] ?? '') || undefined;
+    const own = services.secrets?.current()?.spiffeId;
+    if (meta.tls?.peer !== undefined && own !== undefined) out['x-forwarded-client-cert'] = `By=${own};URI=${meta.tls.peer}`;
+
+    if (cluster.config.upstreamProtocol === 'http1') return bridgeToHttp1(stream, out, method, cluster, host, si, local, finish, route.responseHeaders);
+    const session = h2Session(host, cluster.config.connectTimeoutMs);
+    if (typeof session === 'string') return local(503, `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: ${session}`, 'UF', 'upstream_reset_before_response_started{connection_failure}');
+    const start = performance.now();
+    host.active++;
+    cluster.active++;
+    const h = host;
+    const c = cluster;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      h.active--;
+      c.active--;
+    };
+    let up: http2.ClientHttp2Stream;
+    try {
+      up = session.request(out);
+    } catch (e) {
       release();
-      finish(status);
+      return local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${e instanceof Error ? e.message : String(e)}`, 'UF', 'upstream_reset_before_response_started{connection_failure}');
     }
-  });
+    let trailers: http2.IncomingHttpHeaders | undefined;
+    let status = 0;
+    stream.on('data', (d: Buffer) => (si.bytesReceived += d.length));
+    stream.pipe(up);
+    up.on('response', (rh, flags: number) => {
+      status = Number(rh[HTTP2_HEADER_STATUS] ?? 502);
+      si.upstreamServiceTimeMs = Math.round(performance.now() - start);
+      si.details = 'via_upstream';
+      const resp: http2.OutgoingHttpHeaders = { [HTTP2_HEADER_STATUS]: status };
+      for (const [k, v] of Object.entries(rh)) if (!k.startsWith(':') && !HOP.has(k) && v !== undefined) resp[k] = v;
+      resp['x-envoy-upstream-service-time'] = String(si.upstreamServiceTimeMs);
+      editH2Headers(resp, route.responseHeaders);
+      // A trailers-only response (gRPC errors: grpc-status in the only HEADERS frame) must stay trailers-only.
+      const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
+      if (!stream.destroyed) stream.respond(resp, endStream ? { endStream: true } : { waitForTrailers: true });
+    });
+    up.on('trailers', (t) => (trailers = t));
+    up.on('data', (d: Buffer) => {
+      si.bytesSent += d.length;
+      if (!stream.destroyed && !stream.write(d)) up.pause();
+    });
+    stream.on('drain', () => up.resume());
+    stream.on('wantTrailers', () => {
+      const t: http2.OutgoingHttpHeaders = {};
+      for (const [k, v] of Object.entries(trailers ?? {})) if (!k.startsWith(':') && v !== undefined) t[k] = v;
+      stream.sendTrailers(t);
+    });
+    // The route timeout (Envoy's default 15 s; Istio sets 0s = none unless the VirtualService has one).
+    const timer =
+      action.timeoutMs > 0
+        ? setTimeout(() => {
+            if (done) return;
+            if (!up.destroyed) up.close(NGHTTP2_CANCEL);
+            release();
+            if (status === 0) return local(504, 'upstream request timeout', 'UT', 'upstream_response_timeout');
+            si.addFlag('UT');
+            if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
+            finish(status);
+          }, action.timeoutMs)
+        : undefined;
+    stream.once('close', () => clearTimeout(timer));
+    up.on('end', () => {
+      clearTimeout(timer);
+      release();
+      if (!stream.destroyed && !stream.writableEnded) stream.end();
+      finish(status);
+    });
+    up.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (done) return;
+      release();
+      if (status === 0) {
+        const refused = e.code === 'ECONNREFUSED' || e.code === 'ERR_HTTP2_STREAM_CANCEL' || /connect|timeout/i.test(e.message);
+        return local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${refused ? 'connection failure' : 'connection termination'}, transport failure reason: ${e.code ?? e.message}`, refused ? 'UF' : 'UC', refused ? 'upstream_reset_before_response_started{connection_failure}' : 'upstream_reset_before_response_started{connection_termination}');
+      }
+      si.addFlag('UC');
+      if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
+      finish(status);
+    });
+    stream.on('close', () => {
+      if (!done) {
+        si.addFlag('DC');
+        si.details = 'downstream_remote_disconnect';
+        if (!up.destroyed) up.close(NGHTTP2_CANCEL);
+        release();
+        finish(status);
+      }
+    });
+  }
 }
 
 type LocalReply = (status: number, body: string, flag: ResponseFlag | undefined, details: string, extra?: Record<string, string>) => void;

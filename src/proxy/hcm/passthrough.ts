@@ -10,6 +10,7 @@ export const PASSTHROUGH_ROUTE: Route = {
   path: { kind: 'prefix', value: '', caseSensitive: true },
   headers: [],
   query: [],
+  metadata: [],
   action: {
     kind: 'cluster',
     clusters: [PassthroughCluster],
@@ -41,4 +42,6 @@ export const PASSTHROUGH_HCM: HcmConfig = {
   idleTimeoutMs: 3_600_000,
   maxHeaderBytes: 60 * 1024,
   ignoredFilters: [],
+  security: undefined,
+  pathNormalization: 'NONE',
 };

@@ -16,7 +16,9 @@ export type ResponseFlag =
   | 'DPE' // downstream protocol error
   | 'DI' // delay injected by the fault filter
   | 'FI' // aborted by the fault filter
-  | 'SI'; // stream idle timeout
+  | 'SI' // stream idle timeout
+  | 'RBAC' // denied by an RBAC policy
+  | 'UAEX'; // denied by the external authorization service
 
 /** The order in which Envoy prints flags (its ResponseFlag enum), so `response_flags` labels and log lines match Envoy's. */
 const FLAG_ORDER: readonly ResponseFlag[] = ['UH', 'UT', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'DC', 'URX', 'SI', 'DPE', 'UPE', 'NC'];

@@ -29,6 +29,9 @@ import { requestHash } from '../router/hash-key.ts';
 import { PASSTHROUGH_HCM, PASSTHROUGH_ROUTE } from './passthrough.ts';
 import type { FaultConfig } from '../filters/fault/fault.ts';
 import { PassthroughCluster } from '../../core/names/cluster-name.ts';
+import { originalClientIp, type SecurityOutcome } from '../security/http-security.ts';
+import { normalizePath } from '../security/path-normalize.ts';
+import type { JwtInfo } from '../filters/rbac/request.ts';
 
 /** Envoy marks circuit-breaker overflow replies with this header (clients and retries can tell overload apart). */
 const OVERLOADED = ['x-envoy-overloaded', 'true'];
@@ -102,15 +105,74 @@ export class Stream implements UpstreamHandler {
     }
     info.path = target;
     info.authority = authority;
-    const q = target.indexOf('?');
-    const path = q < 0 ? target : target.slice(0, q);
-    const query = q < 0 ? '' : target.slice(q + 1);
     const colon = authority.lastIndexOf(':');
     const hasPort = colon > 0 && authority.indexOf(']', colon) < 0;
     const port = hasPort ? Number(authority.slice(colon + 1)) : 80;
     this.destination = hasPort ? authority : `${authority}:80`;
 
     const hcm = this.conn.hcmFor(port);
+    if (hcm && (hcm.security !== undefined || hcm.pathNormalization !== 'NONE')) return this.secure(hcm, authority, target, port);
+    this.routeRequest(hcm, authority, target, port);
+  }
+
+  /**
+   * Path normalisation, then the security filters (jwt_authn → ext_authz → RBAC) before routing, as Envoy runs its
+   * HTTP filters before the router. A denial is a local reply; an asynchronous step (JWKS fetch, authorizer call)
+   * pauses the downstream socket, with body bytes kept as during an injected delay.
+   */
+  /** The JWT verified by the security chain (claim-based routing reads it). */
+  private jwt: JwtInfo | undefined;
+
+  private secure(hcm: HcmConfig, authority: string, rawTarget: string, port: number): void {
+    const target = normalizePath(rawTarget, hcm.pathNormalization);
+    const security = hcm.security;
+    if (!security) return this.routeRequest(hcm, authority, target, port);
+    const req = this.req;
+    const tls = this.conn.tls;
+    const services = this.conn.ctx.services;
+    const resolve = (name: string): { host: string; port: number } | undefined => {
+      const h = services.clusters.get(name)?.choose(performance.now(), () => services.random(), undefined);
+      return h ? { host: h.address, port: h.port } : undefined;
+    };
+    const out = security.run({
+      method: req.method,
+      path: target,
+      host: authority,
+      headers: req.headers,
+      sourceIp: this.conn.remoteIp,
+      ...(hcm.xffNumTrustedHops > 0 ? { remoteIp: originalClientIp(req.headers, hcm.xffNumTrustedHops) ?? this.conn.remoteIp } : {}),
+      destinationPort: this.conn.localPort,
+      ...(tls?.peer ? { peerPrincipal: tls.peer } : {}),
+    }, resolve);
+    const next = (o: SecurityOutcome): void => {
+      if (o.kind === 'respond') return this.localReply(o.status, o.body, o.flag, o.details, o.headers.length > 0 ? [...o.headers] : undefined);
+      if (o.headers !== req.headers) req.headers = [...o.headers];
+      this.jwt = o.jwt;
+      this.routeRequest(hcm, authority, target, port);
+    };
+    if (!(out instanceof Promise)) return next(out);
+    if (req.body !== 'none') this.replay = [];
+    this.conn.socket.pause();
+    out.then(
+      (o) => {
+        if (this.done) return;
+        this.conn.socket.resume();
+        next(o);
+      },
+      () => {
+        if (this.done) return;
+        this.conn.socket.resume();
+        this.localReply(500, undefined, undefined, 'security_filter_failed');
+      },
+    );
+  }
+
+  private routeRequest(hcm: HcmConfig | undefined, authority: string, target: string, port: number): void {
+    const info = this.info;
+    const req = this.req;
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    const query = q < 0 ? '' : target.slice(q + 1);
     const services = this.conn.ctx.services;
     let route: Route | undefined;
     if (!hcm && this.conn.refusesPlaintext(port)) {
@@ -122,7 +184,7 @@ export class Stream implements UpstreamHandler {
       this.hcm = hcm;
       const table = hcm.route.kind === 'inline' ? hcm.route.table : services.snapshot.routes.get(hcm.route.name);
       const vh = table ? selectVirtualHost(table, authority) : undefined;
-      const input: MatchInput = { authority, path, query, method: req.method, scheme: this.conn.tls ? 'https' : 'http', headers: req.headers };
+      const input: MatchInput = { authority, path, query, method: req.method, scheme: this.conn.tls ? 'https' : 'http', headers: req.headers, ...(this.jwt ? { jwt: this.jwt } : {}) };
       route = vh ? matchRoute(vh, input) : undefined;
     } else if (this.conn.ctx.mode === 'explicit' && services.clusters.get(PassthroughCluster)) {
       // No service listens on this port: with ALLOW_ANY the request goes to its original destination.
@@ -138,7 +200,7 @@ export class Stream implements UpstreamHandler {
       if (d.kind === 'actual') this.extraResponseHeaders = d.headers;
     }
     // Body bytes are kept (bounded) from here on, for retries and for requests held by an injected delay.
-    if (req.body !== 'none') this.replay = [];
+    if (req.body !== 'none') this.replay ??= [];
     const fault = route.fault;
     if (fault !== undefined) {
       const delay = fault.delayMs > 0 && fault.delayFraction > 0 && services.random() < fault.delayFraction;

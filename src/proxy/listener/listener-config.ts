@@ -4,6 +4,8 @@
 import type { FieldError, Result } from '../../core/result.ts';
 import { Errors, type Raw, arr, at, bool, durationMs, obj, str, wrappedNum } from '../config/raw.ts';
 import { compileRouteConfiguration, type RouteTable } from '../router/route-table.ts';
+import { buildHttpSecurity, buildNetworkRbac, isSecurityFilter, type HttpSecurity, type NetworkRbac } from '../security/http-security.ts';
+import { normalizationOfHcm, type PathNormalization } from '../security/path-normalize.ts';
 import { compileDownstreamTls, type DownstreamTlsConfig } from '../tls/downstream-tls.ts';
 import { compileChainMatch, matchChain, type ChainMatch, type ConnectionFacts } from './chain-match.ts';
 
@@ -29,6 +31,10 @@ export interface HcmConfig {
   maxHeaderBytes: number;
   /** HTTP filters accepted but not enforced by this build (reported in config_dump). */
   ignoredFilters: string[];
+  /** jwt_authn → ext_authz → RBAC, built from http_filters (undefined when the chain has none). */
+  security: HttpSecurity | undefined;
+  /** How request paths are normalised before security and routing (normalize_path, merge_slashes …). */
+  pathNormalization: PathNormalization;
 }
 
 /** A tcp_proxy target: one cluster, or weighted clusters picked per connection (VirtualService tcp route weights). */
@@ -39,6 +45,8 @@ export interface TcpAction {
   /** weighted_clusters with their weights (total > 0), empty for a single cluster. */
   weighted: ReadonlyArray<{ name: string; weight: number }>;
   statPrefix: string;
+  /** envoy.filters.network.rbac before tcp_proxy: decided once per connection. */
+  rbac?: NetworkRbac;
 }
 
 export type NetworkAction = { kind: 'http'; hcm: HcmConfig } | TcpAction;
@@ -122,6 +130,7 @@ function compileChain(raw: Raw, path: string, errors: Errors): FilterChainConfig
   const m = obj(raw['filter_chain_match']) ?? {};
   const filters = arr(raw['filters']);
   let action: NetworkAction | undefined;
+  let rbac: NetworkRbac | undefined;
   filters.forEach((f, i) => {
     const fo = obj(f) ?? {};
     const fpath = at(at(path, 'filters'), i);
@@ -134,11 +143,18 @@ function compileChain(raw: Raw, path: string, errors: Errors): FilterChainConfig
     } else if (type === TCP_PROXY || fname === 'envoy.filters.network.tcp_proxy') {
       const tcp = compileTcpProxy(tc, at(fpath, 'typed_config'), errors);
       if (tcp) action = tcp;
-    } else if (fname.includes('rbac') || type.includes('rbac')) {
-      errors.add(fpath, 'network RBAC is not implemented in this proxy; refusing the listener rather than serving without the policy');
+    } else if (fname === 'envoy.filters.network.rbac' || type.endsWith('.network.rbac.v3.RBAC')) {
+      try {
+        rbac = buildNetworkRbac(tc);
+      } catch (e) {
+        errors.add(at(fpath, 'typed_config'), e instanceof Error ? e.message : String(e));
+      }
+    } else if (fname.includes('ext_authz') || type.includes('ext_authz')) {
+      errors.add(fpath, 'network ext_authz is not implemented in this proxy; refusing the listener rather than serving without the policy');
     }
     // Other network filters (istio.metadata_exchange, stats) are observability-only and ignored.
   });
+  if (rbac && action?.kind === 'tcp') action = { ...action, rbac };
   if (!action) {
     errors.add(at(path, 'filters'), 'filter chain needs an http_connection_manager or tcp_proxy filter');
     return undefined;
@@ -194,6 +210,7 @@ function compileHcm(raw: Raw, path: string, errors: Errors): HcmConfig | undefin
       sawRouter = true;
       return;
     }
+    if (isSecurityFilter(fname, type)) return; // compiled below, as one chain
     if (enforcingFilters.some((e) => fname.includes(e) || type.includes(`.${e}.`)) && fo['is_optional'] !== true) {
       errors.add(at(at(path, 'http_filters'), i), `HTTP filter ${fname || type} is not implemented in this proxy; refusing rather than serving without the policy`);
       return;
@@ -201,6 +218,12 @@ function compileHcm(raw: Raw, path: string, errors: Errors): HcmConfig | undefin
     ignored.push(fname || type);
   });
   if (!sawRouter) errors.add(at(path, 'http_filters'), 'the HTTP filter chain must end with envoy.filters.http.router');
+  let security: HttpSecurity | undefined;
+  try {
+    security = buildHttpSecurity(arr(raw['http_filters']));
+  } catch (e) {
+    errors.add(at(path, 'http_filters'), e instanceof Error ? e.message : String(e));
+  }
   const transform = str(raw['server_header_transformation']) ?? 'OVERWRITE';
   const idle = durationMs(raw['stream_idle_timeout']);
   if (!route) return undefined;
@@ -216,6 +239,8 @@ function compileHcm(raw: Raw, path: string, errors: Errors): HcmConfig | undefin
     idleTimeoutMs: durationMs(obj(raw['common_http_protocol_options'])?.['idle_timeout']) ?? 3_600_000,
     maxHeaderBytes: (wrappedNum(raw['max_request_headers_kb']) || 60) * 1024,
     ignoredFilters: ignored,
+    security,
+    pathNormalization: normalizationOfHcm(raw),
   };
 }
 

@@ -32,6 +32,19 @@ export function connectHost(host: Host, connectTimeoutMs: number): { socket: net
 }
 
 export function proxyTcp(socket: net.Socket, target: TcpAction | string, services: ProxyServices, origin: TcpOrigin = { direction: 'outbound' }): void {
+  // envoy.filters.network.rbac (Istio's TCP authorization) decides once, before any byte goes upstream.
+  if (typeof target !== 'string' && target.rbac) {
+    const decision = target.rbac.run({
+      sourceIp: socket.remoteAddress ?? '',
+      destinationPort: socket.localPort ?? 0,
+      ...(socket.localAddress ? { destinationIp: socket.localAddress } : {}),
+      ...(origin.peer ? { peerPrincipal: origin.peer.startsWith('spiffe://') ? origin.peer : `spiffe://${origin.peer}` } : {}),
+    });
+    if (!decision.allowed) {
+      socket.destroy();
+      return;
+    }
+  }
   const clusterName = typeof target === 'string' ? target : pickTcpCluster(target, () => services.random());
   const cluster = services.clusters.get(clusterName);
   const host = cluster?.choose(performance.now(), () => services.random(), origin.destination);

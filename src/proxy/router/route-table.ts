@@ -8,6 +8,8 @@ import { compileHeaderMatcher, compileQueryMatcher, compileRegex, type HeaderTes
 import { compileAction, compileHeaderOps, mergeHeaderOps, type HeaderOps, type RouteAction } from './route-action.ts';
 import { compileFault, type FaultConfig } from '../filters/fault/fault.ts';
 import { compileCors, type CorsConfig } from '../filters/cors/cors.ts';
+import { compileRouteMetadataMatcher } from '../filters/rbac/values.ts';
+import type { JwtInfo } from '../filters/rbac/request.ts';
 
 export type PathMatch =
   | { kind: 'prefix'; value: string; caseSensitive: boolean }
@@ -21,6 +23,8 @@ export interface Route {
   path: PathMatch;
   headers: HeaderTest[];
   query: QueryTest[];
+  /** dynamic_metadata matchers (claim-based routing) over the request's verified JWT. */
+  metadata: Array<(jwt: JwtInfo | undefined) => boolean>;
   action: RouteAction;
   /** Header edits (route config → virtual host → route, merged at compile time). */
   requestHeaders: HeaderOps;
@@ -59,6 +63,8 @@ export interface MatchInput {
   method: string;
   scheme: string;
   headers: string[];
+  /** The JWT the security chain verified, for claim-based routing. */
+  jwt?: JwtInfo;
 }
 
 export function compileRouteConfiguration(raw: Raw): Result<RouteTable, FieldError[]> {
@@ -139,6 +145,11 @@ function compileRoute(raw: Raw, path: string, errors: Errors, vhReq: HeaderOps, 
     const t = compileQueryMatcher(obj(q) ?? {}, at(at(mpath, 'query_parameters'), i), errors);
     if (t) query.push(t);
   });
+  const metadata: Route['metadata'] = [];
+  arr(m['dynamic_metadata']).forEach((d, i) => {
+    const t = compileRouteMetadataMatcher(d, at(at(mpath, 'dynamic_metadata'), i), errors);
+    if (t) metadata.push(t);
+  });
   const action = compileAction(raw, path, errors);
   if (!pm || !action) return undefined;
   return {
@@ -146,6 +157,7 @@ function compileRoute(raw: Raw, path: string, errors: Errors, vhReq: HeaderOps, 
     path: pm,
     headers,
     query,
+    metadata,
     action,
     requestHeaders: mergeHeaderOps(vhReq, compileHeaderOps(raw['request_headers_to_add'], raw['request_headers_to_remove'], path, errors)),
     responseHeaders: mergeHeaderOps(vhResp, compileHeaderOps(raw['response_headers_to_add'], raw['response_headers_to_remove'], path, errors)),
@@ -224,6 +236,7 @@ function httpsRedirectRoute(requestHeaders: HeaderOps, responseHeaders: HeaderOp
     path: { kind: 'prefix', value: '', caseSensitive: true },
     headers: [],
     query: [],
+    metadata: [],
     action: { kind: 'redirect', code: 301, scheme: 'https', host: undefined, port: undefined, path: undefined, prefixRewrite: undefined, stripQuery: false },
     requestHeaders,
     responseHeaders,
@@ -239,6 +252,7 @@ export function matchRoute(vh: VirtualHost, input: MatchInput): Route | undefine
     if (!pathMatches(r.path, input.path)) continue;
     for (const h of r.headers) if (!h.test(pseudoOrHeader(input, h.name))) continue outer;
     for (const q of r.query) if (!q.test(queryValue(input.query, q.name))) continue outer;
+    for (const d of r.metadata) if (!d(input.jwt)) continue outer;
     return r;
   }
   return undefined;

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { WeftError } from '../core/errors.ts';
-import type { MeshSettings } from '../discovery/snapshot/mesh.ts';
+import type { MeshSettings, PathNormalization } from '../discovery/snapshot/mesh.ts';
 import { parseDurationMs } from '../discovery/snapshot/mesh.ts';
 
 export interface LoadedMeshConfig {
@@ -39,6 +39,19 @@ export function parseMeshConfig(text: string, file: string): LoadedMeshConfig {
     } else if ((listFields as readonly string[]).includes(k)) {
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) bad(k, 'must be a list of strings');
       (mesh as Record<string, unknown>)[k] = v;
+    } else if (k === 'trustDomainAliases') {
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) bad(k, 'must be a list of strings');
+      mesh.trustDomainAliases = v as string[];
+    } else if (k === 'extensionProviders') {
+      if (!Array.isArray(v)) bad(k, 'must be a list of providers');
+      (v as unknown[]).forEach((e, i) => {
+        if (typeof e !== 'object' || e === null || Array.isArray(e) || typeof (e as Record<string, unknown>)['name'] !== 'string') bad(`${k}[${i}]`, 'must be a mapping with a name and one provider (envoyExtAuthzHttp, envoyExtAuthzGrpc …)');
+      });
+      mesh.extensionProviders = v as Array<Record<string, unknown>>;
+    } else if (k === 'pathNormalization') {
+      const n = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)['normalization'] : undefined;
+      if (n !== undefined && !['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES', 'DEFAULT'].includes(String(n))) bad('pathNormalization.normalization', 'must be NONE, BASE, MERGE_SLASHES or DECODE_AND_MERGE_SLASHES');
+      mesh.pathNormalization = n === undefined || n === 'DEFAULT' ? {} : { normalization: n as PathNormalization };
     } else if (k === 'enableAutoMtls') {
       if (typeof v !== 'boolean') bad(k, 'must be true or false');
       mesh.enableAutoMtls = v as boolean;

@@ -1,6 +1,8 @@
 // The MeshConfig fields that the snapshot and translation read (Istio's MeshConfig names), with Istio's defaults.
 // The config layer owns MeshConfig as a whole; any object with these optional fields can be passed in.
 
+export type PathNormalization = 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
+
 export interface MeshSettings {
   /** Namespace whose config applies mesh-wide (DestinationRules, Sidecars, PeerAuthentication). Default `istio-system`. */
   rootNamespace?: string;
@@ -15,6 +17,12 @@ export interface MeshSettings {
   defaultServiceExportTo?: string[];
   defaultVirtualServiceExportTo?: string[];
   defaultDestinationRuleExportTo?: string[];
+  /** Other trust domains whose identities count as this mesh's (MeshConfig trustDomainAliases). */
+  trustDomainAliases?: string[];
+  /** MeshConfig extensionProviders (ext-authz providers for CUSTOM AuthorizationPolicies), as written in MeshConfig. */
+  extensionProviders?: Array<Record<string, unknown>>;
+  /** MeshConfig pathNormalization.normalization: NONE, BASE (default), MERGE_SLASHES, DECODE_AND_MERGE_SLASHES. */
+  pathNormalization?: { normalization?: PathNormalization };
   /** Ingress gateway pods' service account etc. are not needed here; more fields are added as translation needs them. */
 }
 
@@ -29,6 +37,9 @@ export interface ResolvedMesh {
   defaultServiceExportTo: readonly string[];
   defaultVirtualServiceExportTo: readonly string[];
   defaultDestinationRuleExportTo: readonly string[];
+  trustDomainAliases: readonly string[];
+  extensionProviders: ReadonlyArray<Record<string, unknown>>;
+  pathNormalization: PathNormalization;
 }
 
 /** Parse a Go duration (`1h2m3.5s`, `100ms`, `250us`) to milliseconds; undefined when malformed. */
@@ -56,6 +67,9 @@ export function resolveMesh(m: MeshSettings): ResolvedMesh {
     defaultServiceExportTo: m.defaultServiceExportTo ?? ['*'],
     defaultVirtualServiceExportTo: m.defaultVirtualServiceExportTo ?? ['*'],
     defaultDestinationRuleExportTo: m.defaultDestinationRuleExportTo ?? ['*'],
+    trustDomainAliases: m.trustDomainAliases ?? [],
+    extensionProviders: m.extensionProviders ?? [],
+    pathNormalization: m.pathNormalization?.normalization ?? 'BASE',
   };
 }
 

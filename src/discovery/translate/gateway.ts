@@ -12,6 +12,7 @@ import type { VirtualServiceRecord } from '../snapshot/virtual-services.ts';
 import { type Json, Types, sdsSecret, socketAddress, tcpProxyFilter } from './common.ts';
 import { hcmFilter, httpFilters, istioDownstreamTls, listenerFilter } from './listener-parts.ts';
 import { workloadSecurity } from './security/view.ts';
+import { hcmPathNormalization } from './security/index.ts';
 import { istioSni } from './cluster-policy.ts';
 import { claimDomains } from './rds.ts';
 import { type RouteContext, destinationCluster, translateHttpRoutes } from './route.ts';
@@ -157,7 +158,7 @@ function autoPassthroughChains(view: ProxyView, b: BoundServer): Json[] {
 export function generateGatewayListeners(view: ProxyView): Json[] {
   const out: Json[] = [];
   const security = workloadSecurity(view).httpFilters;
-  const gatewayHcm = security.length > 0 ? { use_remote_address: { value: true }, http_filters: [...security, ...httpFilters()] } : { use_remote_address: { value: true } };
+  const gatewayHcm = { use_remote_address: { value: true }, ...hcmPathNormalization(view.snapshot.mesh.pathNormalization), ...(security.length > 0 ? { http_filters: [...security, ...httpFilters()] } : {}) };
   for (const [port, servers] of [...boundServers(view)].sort((a, b) => a[0] - b[0])) {
     const chains: Json[] = [];
     let needsTlsInspector = false;

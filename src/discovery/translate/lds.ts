@@ -10,6 +10,7 @@ import type { ProxyView } from '../snapshot/view.ts';
 import { type Json, duration, socketAddress, tcpProxyFilter, u32 } from './common.ts';
 import { inboundPorts } from './inbound.ts';
 import { workloadSecurity } from './security/view.ts';
+import { hcmPathNormalization } from './security/index.ts';
 import { httpFilters } from './listener-parts.ts';
 import { hcmFilter, istioDownstreamTls, listenerFilter } from './listener-parts.ts';
 import { type RouteContext, destinationCluster } from './route.ts';
@@ -114,7 +115,7 @@ export function virtualOutbound(view: ProxyView): Json {
   };
 }
 
-function inboundHcm(targetPort: number, security: readonly Json[]): Json {
+function inboundHcm(targetPort: number, security: readonly Json[], pathNormalization: Json): Json {
   const cluster = inboundCluster(targetPort);
   return hcmFilter(
     `inbound_0.0.0.0_${targetPort}`,
@@ -131,7 +132,7 @@ function inboundHcm(targetPort: number, security: readonly Json[]): Json {
         validate_clusters: { value: false },
       },
     },
-    { forward_client_cert_details: 'APPEND_FORWARD', set_current_client_cert_details: { subject: { value: true }, dns: true, uri: true }, http_filters: [...security, ...httpFilters()] },
+    { ...pathNormalization, forward_client_cert_details: 'APPEND_FORWARD', set_current_client_cert_details: { subject: { value: true }, dns: true, uri: true }, http_filters: [...security, ...httpFilters()] },
   );
 }
 
@@ -142,7 +143,7 @@ export function virtualInbound(view: ProxyView): Json {
   for (const p of inboundPorts(view)) {
     const mode = sec.mtls.modeFor(p.targetPort);
     const http = isHttpProtocol(p.protocol);
-    const filters = http ? [inboundHcm(p.targetPort, sec.httpFilters)] : [...sec.tcpFilters, tcpProxyFilter(`inbound|${p.targetPort}||`, inboundCluster(p.targetPort))];
+    const filters = http ? [inboundHcm(p.targetPort, sec.httpFilters, hcmPathNormalization(view.snapshot.mesh.pathNormalization))] : [...sec.tcpFilters, tcpProxyFilter(`inbound|${p.targetPort}||`, inboundCluster(p.targetPort))];
     const alpn = http ? ['h2', 'http/1.1'] : [];
     if (mode !== 'DISABLE') {
       chains.push({

@@ -7,7 +7,7 @@ import { buildWorkloadSecurity, type ExtensionProvider, type WorkloadSecurity } 
 const SECURITY_KINDS: ReadonlySet<string> = new Set(['AuthorizationPolicy', 'RequestAuthentication', 'PeerAuthentication']);
 const memo = new WeakMap<ProxyView, WorkloadSecurity>();
 
-/** Mesh settings the snapshot does not carry yet (MeshConfig trustDomainAliases, extensionProviders). */
+/** Overrides of the mesh's trustDomainAliases and extensionProviders (tests, `weft authz check`). */
 export interface MeshSecuritySettings {
   trustDomainAliases?: readonly string[];
   extensionProviders?: readonly ExtensionProvider[];
@@ -16,14 +16,15 @@ export interface MeshSecuritySettings {
 export function workloadSecurity(view: ProxyView, extra: MeshSecuritySettings = {}): WorkloadSecurity {
   const hit = memo.get(view);
   if (hit) return hit;
-  const mesh = view.snapshot.mesh as { rootNamespace: string; trustDomain: string } & MeshSecuritySettings;
+  const mesh = view.snapshot.mesh;
   const sec = buildWorkloadSecurity({
     workload: { namespace: view.proxy.namespace, labels: view.proxy.labels },
     configs: view.snapshot.configs.filter((r) => SECURITY_KINDS.has(r.kind)),
     rootNamespace: mesh.rootNamespace,
     trustDomain: mesh.trustDomain,
-    trustDomainAliases: extra.trustDomainAliases ?? mesh.trustDomainAliases ?? [],
-    extensionProviders: extra.extensionProviders ?? mesh.extensionProviders ?? [],
+    trustDomainAliases: extra.trustDomainAliases ?? mesh.trustDomainAliases,
+    // MeshConfig providers are checked for a name when the mesh config is loaded; the translator reads the rest defensively.
+    extensionProviders: extra.extensionProviders ?? (mesh.extensionProviders as unknown as readonly ExtensionProvider[]),
   });
   memo.set(view, sec);
   return sec;

@@ -5,24 +5,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort as freePortOn } from '../ports.ts';
+const freePort = (): Promise<number> => freePortOn('0.0.0.0');
 
 const weft = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
 const samples = fileURLToPath(new URL('../../src/runner/demo/samples/', import.meta.url));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen({ host: '0.0.0.0', port: 0 }, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Every live descendant of `root` (by parent pid, from /proc). */
 function descendants(root: number): number[] {

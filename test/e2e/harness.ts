@@ -4,7 +4,6 @@
 // wait is for an event (a line printed, a condition seen) and bounded in time.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,16 +102,7 @@ export function weft(args: string[], env: Record<string, string> = {}): Proc {
   return startProc(process.execPath, [weftBin, ...args], env);
 }
 
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen({ host, port: 0 }, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../ports.ts';
 
 /** Poll a condition (config propagation has no event the test can subscribe to), bounded in time. */
 export async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {

@@ -13,19 +13,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localIdentity } from '../../src/runner/identity.ts';
 import { startProxy } from '../../src/runner/sidecar.ts';
+import { freePort as freePortOn } from '../ports.ts';
+const freePort = (): Promise<number> => freePortOn('0.0.0.0');
 
 const weft = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen({ host: '0.0.0.0', port: 0 }, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function collect(child: ChildProcess): { out: () => string; err: () => string; exit: Promise<number | null> } {
   let out = '';

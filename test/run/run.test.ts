@@ -9,6 +9,8 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort as freePortOn } from '../ports.ts';
+const freePort = (): Promise<number> => freePortOn('127.0.0.1');
 
 const weft = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'weft-run-test-'));
@@ -19,16 +21,6 @@ let up: ChildProcess;
 let xds = '';
 let ca = '';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Proc {
   child: ChildProcess;

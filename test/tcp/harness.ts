@@ -3,7 +3,6 @@
 // gateway (`weft proxy router`, labels istio=ingressgateway). Every process is stopped by `close()`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,16 +12,7 @@ import { startProxy, type StartedProxy } from '../../src/runner/sidecar.ts';
 export const WEFT = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
 export const NODE = process.execPath;
 
-export function freePort(host = '0.0.0.0'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen({ host, port: 0 }, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../ports.ts';
 
 interface Child {
   name: string;

@@ -29,19 +29,49 @@ const csrSignatureHashes: Record<string, string | null> = {
   '1.3.101.112': null, // Ed25519
 };
 
-/** Parses a PEM CSR, verifies its self-signature and checks the key is strong enough. */
+/** A CSR read and checked except for its self-signature; `verifySignature` finishes the job. */
+interface ReadCsr {
+  parsed: ParsedCsr;
+  hash: string | null;
+  info: Buffer;
+  signature: Buffer;
+}
+
+const popFailed = 'the CSR signature does not match its public key (proof of possession failed)';
+
+/** Parses a PEM CSR, verifies its self-signature and checks the key is strong enough (synchronously). */
 export function parseCsrPem(pem: string): Result<ParsedCsr, string> {
+  const r = readCsrPem(pem);
+  if (!r.ok) return r;
+  const { parsed, hash, info, signature } = r.value;
+  return verify(hash, info, parsed.publicKey, signature) ? ok(parsed) : err(popFailed);
+}
+
+/**
+ * `parseCsrPem` with the proof-of-possession check run on libuv's thread pool: the same checks, but the signature
+ * verification (the costliest step) runs beside the event loop, so a CA under load uses more than one core.
+ */
+export function parseCsrPemAsync(pem: string): Promise<Result<ParsedCsr, string>> {
+  const r = readCsrPem(pem);
+  if (!r.ok) return Promise.resolve(r);
+  const { parsed, hash, info, signature } = r.value;
+  return new Promise((resolve) => {
+    verify(hash, info, parsed.publicKey, signature, (e, valid) => resolve(!e && valid ? ok(parsed) : err(popFailed)));
+  });
+}
+
+function readCsrPem(pem: string): Result<ReadCsr, string> {
   const ders = pemDecodeAll(pem, 'CERTIFICATE REQUEST');
   if (ders.length !== 1) return err('the csr field must hold exactly one PEM "CERTIFICATE REQUEST" block');
   try {
-    return parseCsrDer(ders[0]!);
+    return readCsrDer(ders[0]!);
   } catch (e) {
     if (e instanceof DerError) return err(`the CSR is not valid PKCS #10: ${e.message}`);
     return err(`the CSR could not be read: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
-function parseCsrDer(der: Buffer): Result<ParsedCsr, string> {
+function readCsrDer(der: Buffer): Result<ReadCsr, string> {
   const [infoTlv, algTlv, sigTlv] = children(readOne(der, Tag.sequence, 'CertificationRequest'));
   const info = expectTag(infoTlv, Tag.sequence, 'certificationRequestInfo');
   const algOid = oidToString(expectTag(children(expectTag(algTlv, Tag.sequence, 'signatureAlgorithm'))[0], Tag.oid, 'algorithm').value);
@@ -55,9 +85,6 @@ function parseCsrDer(der: Buffer): Result<ParsedCsr, string> {
   const publicKey = createPublicKey(`-----BEGIN PUBLIC KEY-----\n${spki.raw.toString('base64')}\n-----END PUBLIC KEY-----\n`);
   const hash = csrSignatureHashes[algOid];
   if (hash === undefined) return err(`the CSR is signed with algorithm ${algOid}, which the CA does not accept (use ECDSA with SHA-256 or RSA with SHA-256)`);
-  // Synchronous on purpose: Node's async crypto jobs do most of the work on the main thread anyway and add ~40 µs of
-  // dispatch per call (measured), so the thread pool would cost CPU without freeing the event loop.
-  if (!verify(hash, info.raw, publicKey, sig.value.subarray(1))) return err('the CSR signature does not match its public key (proof of possession failed)');
   const uris: string[] = [];
   const otherSans: string[] = [];
   if (attrsTlv && attrsTlv.tag === ctx(0, true)) {
@@ -74,7 +101,7 @@ function parseCsrDer(der: Buffer): Result<ParsedCsr, string> {
       }
     }
   }
-  return ok({ spkiDer: Buffer.from(spki.raw), publicKey, uris, otherSans });
+  return ok({ parsed: { spkiDer: Buffer.from(spki.raw), publicKey, uris, otherSans }, hash, info: info.raw, signature: sig.value.subarray(1) });
 }
 
 function readGeneralNames(der: Buffer, uris: string[], others: string[]): void {

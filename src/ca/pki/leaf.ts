@@ -90,6 +90,23 @@ export interface UnsignedCertificate {
   hash: string | null;
 }
 
+const fixedExtensionsCache = new WeakMap<SignerTemplate, Buffer>();
+
+/** Key usage, extended key usage, basic constraints and authority key id: the same in every certificate of a signer. */
+function fixedExtensions(signer: SignerTemplate): Buffer {
+  let b = fixedExtensionsCache.get(signer);
+  if (!b) {
+    b = Buffer.concat([
+      ext(enc.keyUsage, true, enc.keyUsageValue),
+      ext(enc.extKeyUsage, false, enc.serverAndClientAuth),
+      ext(enc.basicConstraints, true, enc.notCa),
+      ext(enc.authorityKeyId, false, seq(tlv(ctx(0, false), signer.authorityKeyId))),
+    ]);
+    fixedExtensionsCache.set(signer, b);
+  }
+  return b;
+}
+
 /** Encodes the TBSCertificate of one end-entity certificate. */
 export function buildLeafTbs(signer: SignerTemplate, req: LeafRequest): UnsignedCertificate {
   const { algId, hash } = signatureAlgorithm(signer.key);
@@ -99,10 +116,7 @@ export function buildLeafTbs(signer: SignerTemplate, req: LeafRequest): Unsigned
     ...(req.ips ?? []).map((ip) => tlv(ctx(7, false), ip)),
   ];
   const extensions = seq(
-    ext(enc.keyUsage, true, enc.keyUsageValue),
-    ext(enc.extKeyUsage, false, enc.serverAndClientAuth),
-    ext(enc.basicConstraints, true, enc.notCa),
-    ext(enc.authorityKeyId, false, seq(tlv(ctx(0, false), signer.authorityKeyId))),
+    fixedExtensions(signer),
     // The subject is empty, so the SAN must be critical (RFC 5280 §4.2.1.6).
     ext(enc.subjectAltName, true, seq(...names)),
   );
@@ -125,4 +139,15 @@ export const assembleCertificate = (u: UnsignedCertificate, signature: Buffer): 
 export function issueLeaf(signer: SignerTemplate, req: LeafRequest): Buffer {
   const u = buildLeafTbs(signer, req);
   return assembleCertificate(u, sign(u.hash, u.tbs, signer.key));
+}
+
+/**
+ * `issueLeaf` with the signature computed on libuv's thread pool, so a busy CA signs beside its event loop instead
+ * of on it.
+ */
+export function issueLeafAsync(signer: SignerTemplate, req: LeafRequest): Promise<Buffer> {
+  const u = buildLeafTbs(signer, req);
+  return new Promise((resolve, reject) => {
+    sign(u.hash, u.tbs, signer.key, (e, signature) => (e ? reject(e) : resolve(assembleCertificate(u, signature))));
+  });
 }

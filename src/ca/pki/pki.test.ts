@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { openssl, tempDir } from '../testing/harness.ts';
 import { DerError, Tag, oid, oidToString, readTlv, time, unsignedInteger } from './der.ts';
-import { parseCsrPem } from './csr.ts';
+import { parseCsrPem, parseCsrPemAsync } from './csr.ts';
 import { readCertFields } from './certinfo.ts';
 import { issueLeaf } from './leaf.ts';
 import { pemEncode, splitCertificates } from './pem.ts';
@@ -119,4 +119,18 @@ test('a mutated CSR never throws: it is refused with a reason, or still verifies
     }),
     { numRuns: 300 },
   );
+});
+
+test('the thread-pool CSR check agrees with the synchronous one: proof of possession is enforced', async () => {
+  const pem = readFileSync(join(tmp.dir, 'ec.csr'), 'utf8');
+  const good = await parseCsrPemAsync(pem);
+  assert.ok(good.ok);
+  assert.deepEqual(good.value.uris, (parseCsrPem(pem) as { ok: true; value: { uris: string[] } }).value.uris);
+  // Flip one byte of the signature (the last bytes of the DER): structure intact, signature wrong.
+  const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  der[der.length - 2] = der[der.length - 2]! ^ 0x01;
+  const bad = await parseCsrPemAsync(pemEncode('CERTIFICATE REQUEST', der));
+  assert.equal(bad.ok, false);
+  assert.match(bad.ok ? '' : bad.error, /proof of possession/);
+  assert.deepEqual(bad, parseCsrPem(pemEncode('CERTIFICATE REQUEST', der)));
 });

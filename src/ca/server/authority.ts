@@ -7,9 +7,9 @@ import { isIP } from 'node:net';
 import { type SpiffeId, formatSpiffeId, parseSpiffeId } from '../../core/names/spiffe.ts';
 import { type Result, ok, err } from '../../core/result.ts';
 import { readCertFields } from '../pki/certinfo.ts';
-import { type ParsedCsr, parseCsrPem } from '../pki/csr.ts';
+import { type ParsedCsr, parseCsrPemAsync } from '../pki/csr.ts';
 import { type KeyPair, generateCaKey, privateKeyPem } from '../pki/keys.ts';
-import { type SignerTemplate, issueLeaf } from '../pki/leaf.ts';
+import { type SignerTemplate, issueLeaf, issueLeafAsync } from '../pki/leaf.ts';
 import { pemEncode } from '../pki/pem.ts';
 import { loadPluginCa } from './plugin.ts';
 import { type CaState, loadCaState, rotationActive, trustedRoots } from './store.ts';
@@ -171,7 +171,7 @@ export class CertificateAuthority extends EventEmitter<{ updated: [] }> {
    * or asking for other kinds of SAN, is refused.
    */
   async sign(csrPem: string, who: CallerIdentity, requestedTtlSeconds: number): Promise<Result<Issued, SignError>> {
-    const parsed = parseCsrPem(csrPem);
+    const parsed = await parseCsrPemAsync(csrPem);
     if (!parsed.ok) return err({ kind: 'invalid-csr', message: parsed.error });
     const problem = this.#sanProblem(parsed.value, who);
     if (problem) return err({ kind: 'foreign-identity', message: problem });
@@ -179,7 +179,7 @@ export class CertificateAuthority extends EventEmitter<{ updated: [] }> {
     const m = this.#material;
     const now = Math.floor(this.#now() / 1000) * 1000;
     const notAfter = Math.min(now + this.grantedTtl(requestedTtlSeconds) * 1000, Math.floor(m.signerNotAfter / 1000) * 1000);
-    const der = issueLeaf(m.template, { spkiDer: parsed.value.spkiDer, uris: [spiffeId], notBefore: new Date(now), notAfter: new Date(notAfter) });
+    const der = await issueLeafAsync(m.template, { spkiDer: parsed.value.spkiDer, uris: [spiffeId], notBefore: new Date(now), notAfter: new Date(notAfter) });
     return ok({ certChain: [pemEncode('CERTIFICATE', der), ...m.intermediatesPem, m.bundlePem], spiffeId, notAfter: new Date(notAfter) });
   }
 

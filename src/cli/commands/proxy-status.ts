@@ -4,6 +4,7 @@
 import { ExitCode, UsageError, WeftError } from '../../core/errors.ts';
 import { parseNodeId, proxyShortName } from '../../core/names/node-id.ts';
 import type { CliIo } from '../io.ts';
+import { walkFlags } from '../flags.ts';
 
 export const summary = 'Show whether each proxy has the latest config from the control plane (CDS/LDS/EDS/RDS)';
 
@@ -31,18 +32,7 @@ export interface CommonFlags {
 /** Parse `--monitoring-address`, `-o`, and positional arguments. Returns 'help' for -h. */
 export function parseCommonFlags(args: readonly string[], verb: string): CommonFlags | 'help' {
   const out: CommonFlags = { monitoringAddress: '127.0.0.1:15014', output: 'table', positional: [] };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] ?? '';
-    if (a === '-h' || a === '--help') return 'help';
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    const inline = eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`flag ${flag} needs a value`);
-      return v;
-    };
+  const help = walkFlags(args, (flag, value, a) => {
     switch (flag) {
       case '--monitoring-address':
         out.monitoringAddress = value();
@@ -58,7 +48,8 @@ export function parseCommonFlags(args: readonly string[], verb: string): CommonF
         if (a.startsWith('-')) throw new UsageError(`unknown flag ${a}; run 'weft ${verb} --help'`);
         out.positional.push(a);
     }
-  }
+  });
+  if (help) return 'help';
   return out;
 }
 

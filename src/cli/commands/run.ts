@@ -16,6 +16,7 @@ import { ensureWorkloadGroup } from '../../runner/workload-group.ts';
 import { startCapturedWorkload } from '../../runner/capture.ts';
 import { startWorkload, waitAppListening, type RunningWorkload, type WorkloadPort, type WorkloadSpec } from '../../runner/workload.ts';
 import type { CliIo } from '../io.ts';
+import { walkFlags } from '../flags.ts';
 
 export const summary = 'Run an app beside its sidecar on this machine (auto-registered via a WorkloadGroup)';
 
@@ -110,18 +111,7 @@ export function parseRunArgs(args: readonly string[]): RunOptions | 'help' {
   const flags = dash >= 0 ? args.slice(0, dash) : args;
   const cmd = dash >= 0 ? args.slice(dash + 1) : [];
   const o: Partial<RunOptions> = { ports: [], hold: true, capture: false };
-  for (let i = 0; i < flags.length; i++) {
-    const a = flags[i] ?? '';
-    if (a === '-h' || a === '--help') return 'help';
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    const inline = eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = flags[++i];
-      if (v === undefined) throw new UsageError(`flag ${flag} needs a value`);
-      return v;
-    };
+  const help = walkFlags(flags, (flag, value, a) => {
     switch (flag) {
       case '--name': o.name = value(); break;
       case '--namespace': case '-n': o.namespace = value(); break;
@@ -143,7 +133,8 @@ export function parseRunArgs(args: readonly string[]): RunOptions | 'help' {
       default:
         throw new UsageError(a.startsWith('-') ? `unknown flag ${a}; run 'weft run --help'` : `unexpected argument "${a}": put the app's command after --, e.g. weft run --name web --port 8080 -- node server.js`);
     }
-  }
+  });
+  if (help) return 'help';
   if (o.name === undefined) throw new UsageError('--name is required: the workload (pod) name, e.g. --name reviews-v1');
   if (!/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(o.name)) throw new UsageError(`--name "${o.name}" must be a DNS name (lower case letters, digits, '-' and '.')`);
   if (cmd.length === 0) throw new UsageError("no command: put the app's command after --, e.g. weft run --name web --port 8080 -- node server.js");

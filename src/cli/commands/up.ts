@@ -14,6 +14,7 @@ import { generateForServer, proxyCacheKey } from '../../controlplane/generate.ts
 import { loadMeshConfig } from '../../controlplane/mesh-config.ts';
 import { parseDurationMs } from '../../discovery/snapshot/mesh.ts';
 import type { CliIo } from '../io.ts';
+import { walkFlags } from '../flags.ts';
 
 export const summary = 'Run the control plane (xDS, CA, metrics) in the foreground';
 
@@ -67,18 +68,7 @@ function duration(flag: string, v: string): number {
 
 export function parseUpArgs(args: readonly string[]): UpOptions | 'help' {
   const o: Partial<UpOptions> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] ?? '';
-    if (a === '-h' || a === '--help') return 'help';
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    const inline = eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`flag ${flag} needs a value`);
-      return v;
-    };
+  const help = walkFlags(args, (flag, value, a) => {
     switch (flag) {
       case '--config-dir': o.configDir = value(); break;
       case '--state-dir': o.stateDir = value(); break;
@@ -93,7 +83,8 @@ export function parseUpArgs(args: readonly string[]): UpOptions | 'help' {
       default:
         throw new UsageError(a.startsWith('-') ? `unknown flag ${a}; run 'weft up --help'` : `unexpected argument "${a}"; run 'weft up --help'`);
     }
-  }
+  });
+  if (help) return 'help';
   if (o.configDir === undefined) throw new UsageError('--config-dir is required: the directory of Istio YAML to serve');
   const stateDir = o.stateDir ?? readEnv().stateDir;
   if (stateDir === undefined) throw new UsageError('--state-dir is required (or set WEFT_STATE_DIR): where the CA keeps its keys');

@@ -5,6 +5,7 @@ import { ExitCode, UsageError } from '../../core/errors.ts';
 import { loadPaths, type LoadedResource } from '../../config/api/load.ts';
 import { formatKey } from '../../config/api/resource.ts';
 import type { CliIo } from '../io.ts';
+import { walkFlags } from '../flags.ts';
 
 export const summary = 'Validate Istio configuration files without applying them';
 
@@ -31,18 +32,7 @@ interface Options {
 function parseArgs(args: string[]): Options | 'help' {
   const files: string[] = [];
   let output: Options['output'] = 'text';
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] ?? '';
-    if (a === '-h' || a === '--help') return 'help';
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    const inline = eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`flag ${flag} needs a value`);
-      return v;
-    };
+  const help = walkFlags(args, (flag, value, a) => {
     switch (flag) {
       case '-f':
       case '--filename':
@@ -59,7 +49,8 @@ function parseArgs(args: string[]): Options | 'help' {
         if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown flag ${a}; run 'weft validate --help'`);
         throw new UsageError(`unexpected argument "${a}": name files with -f (e.g. weft validate -f ${a})`);
     }
-  }
+  });
+  if (help) return 'help';
   if (files.length === 0) throw new UsageError("no input: name files or directories with -f (e.g. weft validate -f samples/), or -f - for standard input");
   return { files, output };
 }

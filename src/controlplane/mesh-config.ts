@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { WeftError } from '../core/errors.ts';
 import type { MeshSettings, PathNormalization } from '../discovery/snapshot/mesh.ts';
-import { parseDurationMs } from '../discovery/snapshot/mesh.ts';
+import { parseDurationMillis } from '../config/api/validation/common/duration.ts';
 
 export interface LoadedMeshConfig {
   mesh: MeshSettings;
@@ -34,7 +34,7 @@ export function parseMeshConfig(text: string, file: string): LoadedMeshConfig {
   for (const [k, v] of Object.entries(o)) {
     if ((stringFields as readonly string[]).includes(k)) {
       if (typeof v !== 'string') bad(k, 'must be a string');
-      if (k === 'connectTimeout' && parseDurationMs(v as string) === undefined) bad(k, `"${String(v)}" is not a duration such as 10s or 500ms`);
+      if (k === 'connectTimeout' && parseDurationMillis(v as string) === undefined) bad(k, `"${String(v)}" is not a duration such as 10s or 500ms`);
       (mesh as Record<string, unknown>)[k] = v;
     } else if ((listFields as readonly string[]).includes(k)) {
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) bad(k, 'must be a list of strings');

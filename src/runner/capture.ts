@@ -7,7 +7,7 @@ import { prepareCapturedWorkload, type CapturedWorkload } from '../agent/capture
 import { parseAdminClusters, servicesFromClusterNames } from '../agent/dns/index.ts';
 import { childEnv } from '../core/env.ts';
 import { WeftError } from '../core/errors.ts';
-import { parseDurationMs } from '../discovery/snapshot/mesh.ts';
+import { parseDurationMillis } from '../config/api/validation/common/duration.ts';
 import { Supervised, type ExitStatus } from './process.ts';
 import { startProxy, type HttpResult, type StartedProxy } from './sidecar.ts';
 import { requireControlPlane, type RunningWorkload, type WorkloadSpec } from './workload.ts';
@@ -97,7 +97,7 @@ export async function startCapturedWorkload(spec: WorkloadSpec, caAddress: strin
     stopping ??= (async () => {
       clearInterval(timer);
       const status = await app.stop(spec.appDrainMs, signal);
-      await sidecar.process.stop((parseDurationMs(spec.sidecarDrain) ?? 5000) + 2000);
+      await sidecar.process.stop((parseDurationMillis(spec.sidecarDrain) ?? 5000) + 2000);
       await captured.close();
       return status;
     })();

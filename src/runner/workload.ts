@@ -3,7 +3,7 @@
 // the signal and drains, then the sidecar drains and stops. Nothing is ever restarted.
 import * as net from 'node:net';
 import { childEnv } from '../core/env.ts';
-import { parseDurationMs } from '../discovery/snapshot/mesh.ts';
+import { parseDurationMillis } from '../config/api/validation/common/duration.ts';
 import { WeftError } from '../core/errors.ts';
 import type { ProxyIdentity } from './identity.ts';
 import { claimLoopbackAddress, freePort, requirePortFree, type AddressClaim } from './ports.ts';
@@ -169,7 +169,7 @@ export async function startWorkload(spec: WorkloadSpec): Promise<RunningWorkload
     stopping ??= (async () => {
       const status = await started.stop(spec.appDrainMs, signal);
       // The sidecar drains for its drain duration; past that and a margin, it is killed.
-      await sidecar.process.stop((parseDurationMs(spec.sidecarDrain) ?? 5000) + 2000);
+      await sidecar.process.stop((parseDurationMillis(spec.sidecarDrain) ?? 5000) + 2000);
       await release();
       return status;
     })();

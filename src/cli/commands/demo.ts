@@ -6,7 +6,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { ExitCode, UsageError, WeftError } from '../../core/errors.ts';
 import { readEnv } from '../../core/env.ts';
-import { parseDurationMs } from '../../discovery/snapshot/mesh.ts';
+import { parseDurationMillis } from '../../config/api/validation/common/duration.ts';
 import { samplePath } from '../../runner/demo/config.ts';
 import { startDemo } from '../../runner/demo/demo.ts';
 import type { CliIo } from '../io.ts';
@@ -68,7 +68,7 @@ export function parseDemoArgs(args: readonly string[], cwd: string): DemoArgs | 
         break;
       case '--ready-timeout': {
         const v = value();
-        const ms = parseDurationMs(v);
+        const ms = parseDurationMillis(v);
         if (ms === undefined) throw new UsageError(`--ready-timeout must be a duration such as 30s, not "${v}"`);
         readyTimeoutMs = ms;
         break;

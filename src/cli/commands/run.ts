@@ -10,7 +10,7 @@ import { readEnv } from '../../core/env.ts';
 import { ExitCode, UsageError, WeftError, describeError } from '../../core/errors.ts';
 import { Ports } from '../../core/ports.ts';
 import { localIdentity, type ProxyIdentity } from '../../runner/identity.ts';
-import { parseDurationMs } from '../../discovery/snapshot/mesh.ts';
+import { parseDurationMillis } from '../../config/api/validation/common/duration.ts';
 import { exitCodeOf, describeExit } from '../../runner/process.ts';
 import { ensureWorkloadGroup } from '../../runner/workload-group.ts';
 import { startCapturedWorkload } from '../../runner/capture.ts';
@@ -81,7 +81,7 @@ export interface RunOptions {
 }
 
 function duration(flag: string, v: string): number {
-  const ms = parseDurationMs(v);
+  const ms = parseDurationMillis(v);
   if (ms === undefined) throw new UsageError(`${flag} must be a duration such as 500ms, 10s or 1m, not "${v}"`);
   return ms;
 }

@@ -12,7 +12,7 @@ import { startCaForControlPlane } from '../../ca/server/index.ts';
 import { startControlPlane, type Log } from '../../controlplane/control-plane.ts';
 import { generateForServer, proxyCacheKey } from '../../controlplane/generate.ts';
 import { loadMeshConfig } from '../../controlplane/mesh-config.ts';
-import { parseDurationMs } from '../../discovery/snapshot/mesh.ts';
+import { parseDurationMillis } from '../../config/api/validation/common/duration.ts';
 import type { CliIo } from '../io.ts';
 import { walkFlags } from '../flags.ts';
 
@@ -61,7 +61,7 @@ function port(flag: string, v: string): number {
 }
 
 function duration(flag: string, v: string): number {
-  const ms = parseDurationMs(v);
+  const ms = parseDurationMillis(v);
   if (ms === undefined) throw new UsageError(`${flag} must be a duration such as 100ms or 10s, not "${v}"`);
   return ms;
 }

@@ -1,5 +1,6 @@
 // The MeshConfig fields that the snapshot and translation read (Istio's MeshConfig names), with Istio's defaults.
 // The config layer owns MeshConfig as a whole; any object with these optional fields can be passed in.
+import { parseDurationMillis } from '../../config/api/validation/common/duration.ts';
 
 export type PathNormalization = 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
 
@@ -42,27 +43,13 @@ export interface ResolvedMesh {
   pathNormalization: PathNormalization;
 }
 
-/** Parse a Go duration (`1h2m3.5s`, `100ms`, `250us`) to milliseconds; undefined when malformed. */
-export function parseDurationMs(text: string | undefined): number | undefined {
-  if (text === undefined || text === '') return undefined;
-  const re = /(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)/gy;
-  let total = 0;
-  let consumed = 0;
-  let m: RegExpExecArray | null;
-  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, 'µs': 0.001, ns: 0.000001 };
-  while ((m = re.exec(text)) !== null) {
-    total += Number(m[1]) * unit[m[2]!]!;
-    consumed = re.lastIndex;
-  }
-  return consumed === text.length && consumed > 0 ? total : undefined;
-}
 
 export function resolveMesh(m: MeshSettings): ResolvedMesh {
   return {
     rootNamespace: m.rootNamespace ?? 'istio-system',
     trustDomain: m.trustDomain ?? 'cluster.local',
     enableAutoMtls: m.enableAutoMtls ?? true,
-    connectTimeoutMs: parseDurationMs(m.connectTimeout) ?? 10_000,
+    connectTimeoutMs: parseDurationMillis(m.connectTimeout) ?? 10_000,
     outboundTrafficPolicy: m.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
     defaultServiceExportTo: m.defaultServiceExportTo ?? ['*'],
     defaultVirtualServiceExportTo: m.defaultVirtualServiceExportTo ?? ['*'],

@@ -6,7 +6,7 @@ import { formatNodeId } from '../../core/names/node-id.ts';
 import { buildRegistryState } from '../../registry/registry.ts';
 import { type Proxy, parseProxy } from '../proxy.ts';
 import { hostAliases, resolveHost } from './hosts.ts';
-import { parseDurationMs } from './mesh.ts';
+import { parseDurationMillis } from '../../config/api/validation/common/duration.ts';
 import { buildSnapshot, withEndpoints } from './snapshot.ts';
 import { proxyView } from './view.ts';
 
@@ -52,9 +52,10 @@ test('host resolution and aliases follow Istio short names', () => {
     'reviews.bookinfo.svc.cluster.local', 'reviews.bookinfo.svc.cluster.local:9080', 'reviews.bookinfo.svc', 'reviews.bookinfo.svc:9080',
     'reviews.bookinfo', 'reviews.bookinfo:9080', 'reviews', 'reviews:9080',
   ]);
-  assert.equal(parseDurationMs('1m30.5s'), 90_500);
-  assert.equal(parseDurationMs('250ms'), 250);
-  assert.equal(parseDurationMs('10'), undefined);
+  assert.equal(parseDurationMillis('1m30.5s'), 90_500);
+  assert.equal(parseDurationMillis('250ms'), 250);
+  assert.equal(parseDurationMillis('10'), undefined);
+  assert.equal(parseDurationMillis('.5s'), 500); // Go accepts a leading dot; the old local parser did not
 });
 
 test('exportTo: a service exported to "." is visible only in its own namespace', () => {

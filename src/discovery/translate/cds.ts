@@ -4,7 +4,7 @@
 import { BlackHoleCluster, InboundPassthroughCluster, PassthroughCluster, inboundCluster, outboundCluster } from '../../core/names/cluster-name.ts';
 import { inferServiceMtlsMode } from './security/peer-authn.ts';
 import type { Subset } from '../snapshot/istio-types.ts';
-import { parseDurationMs } from '../snapshot/mesh.ts';
+import { parseDurationMillis } from '../../config/api/validation/common/duration.ts';
 import { type Service, type ServicePort, isHttpProtocol } from '../snapshot/model.ts';
 import type { ProxyView } from '../snapshot/view.ts';
 import { circuitBreakers, clusterTls, httpProtocolOptions, lbFields, outlierDetection, resolvePortPolicy } from './cluster-policy.ts';
@@ -53,7 +53,7 @@ function buildOutboundCluster(view: ProxyView, svc: Service, port: ServicePort, 
   const dr = view.destinationRule(svc);
   const policy = resolvePortPolicy(dr?.trafficPolicy, subset?.trafficPolicy, port.port);
   const c: Json = { name, ...discovery(view, svc, port, name) };
-  c['connect_timeout'] = connectTimeout(view, parseDurationMs(policy.connectionPool?.tcp?.connectTimeout));
+  c['connect_timeout'] = connectTimeout(view, parseDurationMillis(policy.connectionPool?.tcp?.connectTimeout));
   Object.assign(c, svc.resolution === 'NONE' ? { lb_policy: 'CLUSTER_PROVIDED' } : lbFields(policy.loadBalancer, false));
   c['circuit_breakers'] = circuitBreakers(policy.connectionPool);
   const od = outlierDetection(policy.outlierDetection);

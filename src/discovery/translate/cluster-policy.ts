@@ -3,7 +3,7 @@
 // plus auto-mTLS transport-socket matches when no rule sets TLS.
 import { formatSpiffeId } from '../../core/names/spiffe.ts';
 import type { ClientTLSSettings, ConnectionPoolSettings, LoadBalancerSettings, OutlierDetection, TrafficPolicy } from '../snapshot/istio-types.ts';
-import { parseDurationMs } from '../snapshot/mesh.ts';
+import { parseDurationMillis } from '../../config/api/validation/common/duration.ts';
 import type { Protocol } from '../snapshot/model.ts';
 import { isHttp2Protocol } from '../snapshot/model.ts';
 import { type Json, MAX_U32, Types, duration, sdsSecret, struct, u32 } from './common.ts';
@@ -78,7 +78,7 @@ export function circuitBreakers(pool: ConnectionPoolSettings | undefined): Json 
 export function httpProtocolOptions(protocol: Protocol, pool: ConnectionPoolSettings | undefined): Json | undefined {
   const h = pool?.http;
   const h2 = isHttp2Protocol(protocol) || h?.h2UpgradePolicy === 'UPGRADE';
-  const idle = parseDurationMs(h?.idleTimeout);
+  const idle = parseDurationMillis(h?.idleTimeout);
   if (!h2 && !h) return undefined;
   const common: Json = {};
   if (idle !== undefined) common['idle_timeout'] = duration(idle);
@@ -113,9 +113,9 @@ export function outlierDetection(od: OutlierDetection | undefined): Json | undef
     out['split_external_local_origin_errors'] = true;
     if (od.consecutiveLocalOriginFailures !== undefined) out['consecutive_local_origin_failure'] = u32(od.consecutiveLocalOriginFailures);
   }
-  const interval = parseDurationMs(od.interval);
+  const interval = parseDurationMillis(od.interval);
   if (interval !== undefined) out['interval'] = duration(interval);
-  const base = parseDurationMs(od.baseEjectionTime);
+  const base = parseDurationMillis(od.baseEjectionTime);
   if (base !== undefined) out['base_ejection_time'] = duration(base);
   if (od.maxEjectionPercent !== undefined) out['max_ejection_percent'] = u32(od.maxEjectionPercent);
   // Istio disables success-rate ejection: only consecutive errors eject.

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import type { Resource } from '../../config/api/resource.ts';
 import { TypeUrl } from '../../xds/protos.ts';
 import { parseProxy } from '../proxy.ts';
-import { parseDurationMs } from '../snapshot/mesh.ts';
+import { parseDurationMillis } from '../../config/api/validation/common/duration.ts';
 import { generateResources } from './index.ts';
 import { simulate } from './simulate.ts';
 import { assertEncodes, assertGrpcAccepts, parseYaml, sidecarProxy, snapshotOf } from './fixtures.test.ts';
@@ -104,7 +104,7 @@ test('Go durations: h/m/s/ms compositions parse to the milliseconds they spell',
   fc.assert(
     fc.property(fc.nat(99), fc.nat(59), fc.nat(59), fc.nat(999), (h, m, s, ms) => {
       const text = `${h}h${m}m${s}s${ms}ms`;
-      assert.equal(parseDurationMs(text), ((h * 60 + m) * 60 + s) * 1000 + ms);
+      assert.equal(parseDurationMillis(text), ((h * 60 + m) * 60 + s) * 1000 + ms);
     }),
     { seed: 7 },
   );

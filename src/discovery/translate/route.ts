@@ -3,7 +3,7 @@
 // Shared by sidecar RDS, gateways and proxyless gRPC (which gets only the subset grpc-js-xds accepts).
 import { outboundCluster } from '../../core/names/cluster-name.ts';
 import type { Destination, HTTPMatchRequest, HTTPRoute, HeaderOperations, StringMatch } from '../snapshot/istio-types.ts';
-import { parseDurationMs } from '../snapshot/mesh.ts';
+import { parseDurationMillis } from '../../config/api/validation/common/duration.ts';
 import { labelsMatch } from '../snapshot/model.ts';
 import type { ProxyView } from '../snapshot/view.ts';
 import { type Json, Types, duration, fractionalPercent, u32 } from './common.ts';
@@ -112,7 +112,7 @@ export function faultConfig(r: HTTPRoute): Json | undefined {
   const out: Json = { '@type': Types.fault };
   const d = r.fault.delay;
   if (d) {
-    const ms = parseDurationMs(d.fixedDelay) ?? 0;
+    const ms = parseDurationMillis(d.fixedDelay) ?? 0;
     out['delay'] = { fixed_delay: duration(ms), percentage: fractionalPercent(d.percentage?.value ?? d.percent ?? 100) };
   }
   const a = r.fault.abort;
@@ -132,7 +132,7 @@ function corsConfig(r: HTTPRoute): Json | undefined {
   if (c.allowMethods) out['allow_methods'] = c.allowMethods.join(',');
   if (c.allowHeaders) out['allow_headers'] = c.allowHeaders.join(',');
   if (c.exposeHeaders) out['expose_headers'] = c.exposeHeaders.join(',');
-  const maxAge = parseDurationMs(c.maxAge);
+  const maxAge = parseDurationMillis(c.maxAge);
   if (maxAge !== undefined) out['max_age'] = String(Math.floor(maxAge / 1000));
   if (c.allowCredentials !== undefined) out['allow_credentials'] = { value: c.allowCredentials };
   return out;
@@ -143,9 +143,9 @@ function retryPolicy(ctx: RouteContext, r: HTTPRoute): Json | undefined {
   if ((r.retries.attempts ?? 0) <= 0) return undefined;
   const out: Json = { num_retries: u32(r.retries.attempts ?? 2) };
   out['retry_on'] = r.retries.retryOn ?? (ctx.grpc ? 'unavailable,cancelled' : 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes');
-  const perTry = parseDurationMs(r.retries.perTryTimeout);
+  const perTry = parseDurationMillis(r.retries.perTryTimeout);
   if (perTry !== undefined && !ctx.grpc) out['per_try_timeout'] = duration(perTry);
-  const backoff = parseDurationMs(r.retries.backoff);
+  const backoff = parseDurationMillis(r.retries.backoff);
   if (backoff !== undefined && backoff > 0) out['retry_back_off'] = { base_interval: duration(backoff), max_interval: duration(backoff * 10) };
   else if (ctx.grpc) out['retry_back_off'] = { base_interval: duration(25), max_interval: duration(250) };
   if (!ctx.grpc) {
@@ -171,7 +171,7 @@ function hashPolicy(ctx: RouteContext, d: Destination): Json[] | undefined {
   if (!ch) return undefined;
   if (ch.httpHeaderName) return [{ header: { header_name: ch.httpHeaderName } }];
   if (ch.httpCookie) {
-    const ttl = parseDurationMs(ch.httpCookie.ttl);
+    const ttl = parseDurationMillis(ch.httpCookie.ttl);
     return [{ cookie: { name: ch.httpCookie.name, ...(ch.httpCookie.path ? { path: ch.httpCookie.path } : {}), ...(ttl !== undefined ? { ttl: duration(ttl) } : {}) } }];
   }
   if (ch.useSourceIp) return [{ connection_properties: { source_ip: true } }];
@@ -199,7 +199,7 @@ function routeAction(ctx: RouteContext, r: HTTPRoute, m: HTTPMatchRequest | unde
     });
     action['weighted_clusters'] = { clusters: clusters.filter((c) => (c['weight'] as { value: number }).value > 0) };
   }
-  const timeout = parseDurationMs(r.timeout);
+  const timeout = parseDurationMillis(r.timeout);
   if (ctx.grpc) {
     if (timeout !== undefined) action['max_stream_duration'] = { max_stream_duration: duration(timeout), grpc_timeout_header_max: duration(timeout) };
   } else {

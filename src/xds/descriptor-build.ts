@@ -50,6 +50,8 @@ export const descriptorProtoFiles = [
   'envoy/extensions/load_balancing_policies/random/v3/random.proto',
   'envoy/extensions/load_balancing_policies/wrr_locality/v3/wrr_locality.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',
+  'envoy/config/trace/v3/zipkin.proto',
+  'envoy/config/trace/v3/opentelemetry.proto',
   'envoy/service/status/v3/csds.proto',
   'google/protobuf/struct.proto',
   'google/protobuf/wrappers.proto',

@@ -52,6 +52,25 @@ export function parseMeshConfig(text: string, file: string): LoadedMeshConfig {
       const n = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)['normalization'] : undefined;
       if (n !== undefined && !['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES', 'DEFAULT'].includes(String(n))) bad('pathNormalization.normalization', 'must be NONE, BASE, MERGE_SLASHES or DECODE_AND_MERGE_SLASHES');
       mesh.pathNormalization = n === undefined || n === 'DEFAULT' ? {} : { normalization: n as PathNormalization };
+    } else if (k === 'enableTracing') {
+      if (typeof v !== 'boolean') bad(k, 'must be true or false');
+      mesh.enableTracing = v as boolean;
+    } else if (k === 'defaultProviders' || k === 'defaultConfig') {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(k, 'must be a mapping');
+      const r = v as Record<string, unknown>;
+      if (k === 'defaultProviders') {
+        const t = r['tracing'];
+        if (t !== undefined && (!Array.isArray(t) || !t.every((x) => typeof x === 'string'))) bad('defaultProviders.tracing', 'must be a list of extension provider names');
+        mesh.defaultProviders = t === undefined ? {} : { tracing: t as string[] };
+      } else {
+        const tr = r['tracing'] as Record<string, unknown> | undefined;
+        const sampling = tr?.['sampling'];
+        if (sampling !== undefined && (typeof sampling !== 'number' || sampling < 0 || sampling > 100)) bad('defaultConfig.tracing.sampling', 'must be a percentage from 0 to 100');
+        mesh.defaultConfig = {
+          ...(typeof r['meshId'] === 'string' ? { meshId: r['meshId'] } : {}),
+          ...(typeof sampling === 'number' ? { tracing: { sampling, ...(typeof tr?.['maxPathTagLength'] === 'number' ? { maxPathTagLength: tr['maxPathTagLength'] } : {}) } } : {}),
+        };
+      }
     } else if (k === 'enableAutoMtls') {
       if (typeof v !== 'boolean') bad(k, 'must be true or false');
       mesh.enableAutoMtls = v as boolean;

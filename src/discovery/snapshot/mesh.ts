@@ -24,6 +24,12 @@ export interface MeshSettings {
   extensionProviders?: Array<Record<string, unknown>>;
   /** MeshConfig pathNormalization.normalization: NONE, BASE (default), MERGE_SLASHES, DECODE_AND_MERGE_SLASHES. */
   pathNormalization?: { normalization?: PathNormalization };
+  /** MeshConfig defaultProviders: `tracing` names the extension provider used when no Telemetry names one. */
+  defaultProviders?: { tracing?: string[] };
+  /** MeshConfig enableTracing (default true); kept for compatibility, spans need a provider (see docs/tracing.md). */
+  enableTracing?: boolean;
+  /** ProxyConfig defaults that translation reads: meshId (default the trust domain), tracing.sampling (percent, default 1). */
+  defaultConfig?: { meshId?: string; tracing?: { sampling?: number; maxPathTagLength?: number } };
   /** Ingress gateway pods' service account etc. are not needed here; more fields are added as translation needs them. */
 }
 
@@ -41,6 +47,13 @@ export interface ResolvedMesh {
   trustDomainAliases: readonly string[];
   extensionProviders: ReadonlyArray<Record<string, unknown>>;
   pathNormalization: PathNormalization;
+  defaultProviders: { readonly tracing?: readonly string[] };
+  /** istio.mesh_id span tag: defaultConfig.meshId, else the trust domain. */
+  meshId: string;
+  /** Percent of new traces sampled when a Telemetry sets no randomSamplingPercentage (Istio: 1; >100 counts as 1). */
+  tracingSampling: number;
+  /** Longest http.url tag; 0 = the tracer's default. */
+  tracingMaxPathTagLength: number;
 }
 
 
@@ -57,7 +70,17 @@ export function resolveMesh(m: MeshSettings): ResolvedMesh {
     trustDomainAliases: m.trustDomainAliases ?? [],
     extensionProviders: m.extensionProviders ?? [],
     pathNormalization: m.pathNormalization?.normalization ?? 'BASE',
+    defaultProviders: m.defaultProviders ?? {},
+    meshId: m.defaultConfig?.meshId || (m.trustDomain ?? 'cluster.local'),
+    tracingSampling: tracingSampling(m.defaultConfig?.tracing?.sampling),
+    tracingMaxPathTagLength: m.defaultConfig?.tracing?.maxPathTagLength ?? 0,
   };
+}
+
+/** Istio's proxyConfigSamplingValue: unset or 0 means 1%, above 100 falls back to 1%. */
+function tracingSampling(v: number | undefined): number {
+  if (typeof v !== 'number' || v === 0 || !Number.isFinite(v)) return 1;
+  return v > 100 || v < 0 ? 1 : v;
 }
 
 /** Istio exportTo semantics: `*` everyone, `.` same namespace, `~` nobody, otherwise the listed namespaces. */

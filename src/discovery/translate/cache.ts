@@ -13,11 +13,13 @@ export interface ProxyClass {
   namespace: string;
   labels: Array<[string, string]>;
   locality: Proxy['locality'];
+  /** CLUSTER_ID: the istio.cluster_id span tag of HCM tracing. */
+  clusterId: string;
 }
 
 export function proxyClass(p: Proxy): ProxyClass {
   const labels = Object.entries(p.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return { type: p.type, generator: p.generator, namespace: p.namespace, labels, locality: p.locality };
+  return { type: p.type, generator: p.generator, namespace: p.namespace, labels, locality: p.locality, clusterId: p.clusterId };
 }
 
 /** The cache key of one shared part: the proxy class, which part, and the names asked for. */

@@ -16,6 +16,7 @@ import { hcmPathNormalization } from './security/index.ts';
 import { istioSni } from './cluster-policy.ts';
 import { claimDomains } from './rds.ts';
 import { type RouteContext, destinationCluster, translateHttpRoutes } from './route.ts';
+import { hcmTracing } from './tracing.ts';
 
 interface BoundServer {
   gateway: GatewayRecord;
@@ -158,7 +159,7 @@ function autoPassthroughChains(view: ProxyView, b: BoundServer): Json[] {
 export function generateGatewayListeners(view: ProxyView): Json[] {
   const out: Json[] = [];
   const security = workloadSecurity(view).httpFilters;
-  const gatewayHcm = { use_remote_address: { value: true }, ...hcmPathNormalization(view.snapshot.mesh.pathNormalization), ...(security.length > 0 ? { http_filters: [...security, ...httpFilters()] } : {}) };
+  const gatewayHcm = { use_remote_address: { value: true }, ...hcmPathNormalization(view.snapshot.mesh.pathNormalization), ...(security.length > 0 ? { http_filters: [...security, ...httpFilters()] } : {}), ...hcmTracing(view, 'gateway') };
   for (const [port, servers] of [...boundServers(view)].sort((a, b) => a[0] - b[0])) {
     const chains: Json[] = [];
     let needsTlsInspector = false;

@@ -14,6 +14,7 @@ import { hcmPathNormalization } from './security/index.ts';
 import { httpFilters } from './listener-parts.ts';
 import { hcmFilter, istioDownstreamTls, listenerFilter } from './listener-parts.ts';
 import { type RouteContext, destinationCluster } from './route.ts';
+import { hcmTracing } from './tracing.ts';
 
 function outboundListener(name: string, address: string, port: number, chains: Json[], extra: Json = {}): Json {
   return { name, address: socketAddress(address, port), bind_to_port: { value: false }, traffic_direction: 'OUTBOUND', filter_chains: chains, ...extra };
@@ -45,6 +46,7 @@ function tcpChain(view: ProxyView, svc: Service, port: number, statPrefix: strin
 
 /** Outbound listeners for every service port the proxy sees. */
 export function outboundListeners(view: ProxyView): Json[] {
+  const tracing = hcmTracing(view, 'sidecar-outbound');
   const byPort = new Map<number, { http: boolean; tcp: Array<{ svc: Service; tls: boolean }> }>();
   const vipListeners: Json[] = [];
   for (const svc of view.services) {
@@ -68,7 +70,7 @@ export function outboundListeners(view: ProxyView): Json[] {
   for (const [port, entry] of [...byPort].sort((a, b) => a[0] - b[0])) {
     const name = `0.0.0.0_${port}`;
     if (entry.http) {
-      out.push(outboundListener(name, '0.0.0.0', port, [{ filters: [hcmFilter(`outbound_0.0.0.0_${port}`, { rds: String(port) })] }]));
+      out.push(outboundListener(name, '0.0.0.0', port, [{ filters: [hcmFilter(`outbound_0.0.0.0_${port}`, { rds: String(port) }, tracing)] }]));
       continue;
     }
     if (entry.tcp.length === 0) continue;
@@ -115,7 +117,7 @@ export function virtualOutbound(view: ProxyView): Json {
   };
 }
 
-function inboundHcm(targetPort: number, security: readonly Json[], pathNormalization: Json): Json {
+function inboundHcm(targetPort: number, security: readonly Json[], pathNormalization: Json, tracing: Json): Json {
   const cluster = inboundCluster(targetPort);
   return hcmFilter(
     `inbound_0.0.0.0_${targetPort}`,
@@ -132,7 +134,7 @@ function inboundHcm(targetPort: number, security: readonly Json[], pathNormaliza
         validate_clusters: { value: false },
       },
     },
-    { ...pathNormalization, forward_client_cert_details: 'APPEND_FORWARD', set_current_client_cert_details: { subject: { value: true }, dns: true, uri: true }, http_filters: [...security, ...httpFilters()] },
+    { ...pathNormalization, ...tracing, forward_client_cert_details: 'APPEND_FORWARD', set_current_client_cert_details: { subject: { value: true }, dns: true, uri: true }, http_filters: [...security, ...httpFilters()] },
   );
 }
 
@@ -140,10 +142,11 @@ function inboundHcm(targetPort: number, security: readonly Json[], pathNormaliza
 export function virtualInbound(view: ProxyView): Json {
   const chains: Json[] = [];
   const sec = workloadSecurity(view);
+  const tracing = hcmTracing(view, 'sidecar-inbound');
   for (const p of inboundPorts(view)) {
     const mode = sec.mtls.modeFor(p.targetPort);
     const http = isHttpProtocol(p.protocol);
-    const filters = http ? [inboundHcm(p.targetPort, sec.httpFilters, hcmPathNormalization(view.snapshot.mesh.pathNormalization))] : [...sec.tcpFilters, tcpProxyFilter(`inbound|${p.targetPort}||`, inboundCluster(p.targetPort))];
+    const filters = http ? [inboundHcm(p.targetPort, sec.httpFilters, hcmPathNormalization(view.snapshot.mesh.pathNormalization), tracing)] : [...sec.tcpFilters, tcpProxyFilter(`inbound|${p.targetPort}||`, inboundCluster(p.targetPort))];
     const alpn = http ? ['h2', 'http/1.1'] : [];
     if (mode !== 'DISABLE') {
       chains.push({
@@ -185,7 +188,7 @@ export function egressBindListeners(view: ProxyView): Json[] {
     const bind = eg.bind ?? '127.0.0.1';
     const base = { name: `${bind}_${port}`, address: socketAddress(bind, port), traffic_direction: 'OUTBOUND' };
     if (isHttpProtocol(eg.port?.protocol ? parseProtocol(eg.port.protocol) : protocolFromPortName(eg.port?.name))) {
-      out.push({ ...base, filter_chains: [{ filters: [hcmFilter(`outbound_${bind}_${port}`, { rds: String(port) })] }] });
+      out.push({ ...base, filter_chains: [{ filters: [hcmFilter(`outbound_${bind}_${port}`, { rds: String(port) }, hcmTracing(view, 'sidecar-outbound'))] }] });
       continue;
     }
     const svc = view.services.find((s) => view.outboundPortAllowed(s, port) && s.ports.some((p) => p.port === port && !isHttpProtocol(p.protocol)));

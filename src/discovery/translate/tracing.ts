@@ -1,0 +1,182 @@
+// The HTTP connection manager `tracing` field, as Istio builds it: the Telemetry API's tracing settings (mesh-wide
+// in the root namespace, then the proxy's namespace, then workload selectors), falling back to MeshConfig
+// `defaultProviders.tracing`, turned into an Envoy tracer (`envoy.tracers.opentelemetry` or `envoy.tracers.zipkin`)
+// that exports to the provider's service cluster, with sampling and Istio's span tags. Pure.
+import { outboundCluster } from '../../core/names/cluster-name.ts';
+import type { CustomTag, Tracing } from '../../config/api/telemetry/telemetry.ts';
+import { policiesFor } from '../snapshot/policies.ts';
+import type { ProxyView } from '../snapshot/view.ts';
+import type { Json } from './common.ts';
+
+/** Which HTTP connection manager the tracing is for: the client side (sidecar outbound, gateway) or the server side. */
+export type TracingListenerClass = 'sidecar-outbound' | 'sidecar-inbound' | 'gateway';
+
+export const TracerTypes = {
+  zipkin: 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig',
+  opentelemetry: 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig',
+} as const;
+
+/** One side's effective settings after merging the Telemetry resources that apply (Istio's TracingSpec). */
+interface TracingSpec {
+  providerName: string | undefined;
+  /** Percent of new traces sampled; undefined = the mesh's default (defaultConfig.tracing.sampling, else 1%). */
+  randomSamplingPercentage: number | undefined;
+  disabled: boolean;
+  enableIstioTags: boolean;
+  customTags: Record<string, CustomTag>;
+}
+
+/** Istio's merge of tracing settings: mesh, then namespace, then workload; later levels override field by field. */
+function tracingSpecs(view: ProxyView): { client: TracingSpec; server: TracingSpec } | undefined {
+  const mesh = view.snapshot.mesh;
+  const defaults = mesh.defaultProviders.tracing ?? [];
+  const entries: Tracing[] = [];
+  for (const p of policiesFor(view.snapshot, 'Telemetry', view.proxy)) {
+    const t = (p.resource.spec as { tracing?: Tracing[] } | undefined)?.tracing;
+    // Only one tracing entry per resource is supported (validation warns about the others).
+    if (Array.isArray(t) && t[0]) entries.push(t[0]);
+  }
+  if (entries.length === 0 && defaults.length === 0) return undefined;
+  const fresh = (): TracingSpec => ({ providerName: defaults[0], randomSamplingPercentage: undefined, disabled: false, enableIstioTags: true, customTags: {} });
+  const client = fresh();
+  const server = fresh();
+  for (const e of entries) {
+    const mode = e.match?.mode ?? 'CLIENT_AND_SERVER';
+    const specs = mode === 'CLIENT' ? [client] : mode === 'SERVER' ? [server] : [client, server];
+    const name = e.providers?.[0]?.name;
+    for (const s of specs) {
+      if (name) s.providerName = name;
+      if (typeof e.randomSamplingPercentage === 'number') s.randomSamplingPercentage = e.randomSamplingPercentage;
+      if (typeof e.disableSpanReporting === 'boolean') s.disabled = e.disableSpanReporting;
+      if (typeof e.enableIstioTags === 'boolean') s.enableIstioTags = e.enableIstioTags;
+      for (const [k, v] of Object.entries(e.customTags ?? {})) if (v) s.customTags[k] = v;
+    }
+  }
+  return { client, server };
+}
+
+/** `service` of a provider: `host` or `namespace/host`, looked up in the registry (as Istio does) → its outbound cluster. */
+function providerCluster(view: ProxyView, service: unknown, port: unknown): { host: string; cluster: string } | undefined {
+  if (typeof service !== 'string' || service === '' || typeof port !== 'number') return undefined;
+  const slash = service.indexOf('/');
+  const ns = slash < 0 ? undefined : service.slice(0, slash);
+  const host = slash < 0 ? service : service.slice(slash + 1);
+  const svc = (view.snapshot.servicesByHost.get(host) ?? []).find((s) => ns === undefined || s.namespace === ns);
+  if (!svc) return undefined;
+  return { host: svc.hostname, cluster: outboundCluster(svc.hostname, port) };
+}
+
+const rec = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+
+/** The proxy's service name as Istio's default tracingServiceName (APP_LABEL_AND_NAMESPACE) gives it. */
+function serviceName(view: ProxyView): string {
+  return `${canonicalService(view.proxy.labels) ?? 'istio-proxy'}.${view.proxy.namespace}`;
+}
+
+function canonicalService(labels: Readonly<Record<string, string>>): string | undefined {
+  return labels['service.istio.io/canonical-name'] ?? labels['app.kubernetes.io/name'] ?? labels['app'];
+}
+
+/** The tracer (`provider` of HCM tracing) for an extension provider; undefined when it is unknown or unsupported. */
+function tracerFor(view: ProxyView, name: string): Json | undefined {
+  const provider = view.snapshot.mesh.extensionProviders.find((p) => p['name'] === name);
+  if (!provider) return undefined;
+  const otel = rec(provider['opentelemetry']);
+  if (otel) {
+    const target = providerCluster(view, otel['service'], otel['port']);
+    if (!target) return undefined;
+    const http = rec(otel['http']);
+    const config: Json = { '@type': TracerTypes.opentelemetry, service_name: serviceName(view) };
+    if (http) {
+      const path = typeof http['path'] === 'string' && http['path'] !== '' ? http['path'] : '/v1/traces';
+      const uri: Json = { uri: `${target.host}${path.startsWith('/') ? '' : '/'}${path}`, cluster: target.cluster, timeout: goDuration(http['timeout']) ?? { seconds: 5 } };
+      const headers = Array.isArray(http['headers']) ? http['headers'].map(rec).filter((h): h is Record<string, unknown> => h !== undefined && typeof h['name'] === 'string' && typeof h['value'] === 'string') : [];
+      config['http_service'] = { http_uri: uri, ...(headers.length > 0 ? { request_headers_to_add: headers.map((h) => ({ header: { key: h['name'], value: h['value'] } })) } : {}) };
+    } else {
+      config['grpc_service'] = { envoy_grpc: { cluster_name: target.cluster, authority: target.host } };
+    }
+    return { name: 'envoy.tracers.opentelemetry', typed_config: config };
+  }
+  const zipkin = rec(provider['zipkin']);
+  if (zipkin) {
+    const target = providerCluster(view, zipkin['service'], zipkin['port']);
+    if (!target) return undefined;
+    const path = typeof zipkin['path'] === 'string' && zipkin['path'] !== '' ? zipkin['path'] : '/api/v2/spans';
+    return {
+      name: 'envoy.tracers.zipkin',
+      typed_config: {
+        '@type': TracerTypes.zipkin,
+        collector_cluster: target.cluster,
+        collector_endpoint: path,
+        collector_endpoint_version: 'HTTP_JSON',
+        collector_hostname: target.host,
+        trace_id_128bit: zipkin['enable64bitTraceId'] !== true,
+        shared_span_context: { value: false },
+      },
+    };
+  }
+  return undefined;
+}
+
+/** A Go duration (`5s`, `500ms`) as google.protobuf.Duration; undefined when absent or malformed. */
+function goDuration(v: unknown): Json | undefined {
+  if (typeof v !== 'string') return undefined;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(v);
+  if (!m) return undefined;
+  const ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
+  const seconds = Math.floor(ms / 1000);
+  const nanos = Math.round((ms - seconds * 1000) * 1e6);
+  return nanos === 0 ? { seconds } : { seconds, nanos };
+}
+
+/** Istio's service tags (literals from the proxy's identity) and the Telemetry custom tags, sorted by name. */
+function customTags(view: ProxyView, spec: TracingSpec): Json[] {
+  const tags: Json[] = [];
+  const literal = (tag: string, value: string): Json => ({ tag, literal: { value } });
+  if (spec.enableIstioTags) {
+    const p = view.proxy;
+    const mesh = view.snapshot.mesh;
+    tags.push(
+      literal('istio.canonical_revision', p.labels['service.istio.io/canonical-revision'] ?? p.labels['app.kubernetes.io/version'] ?? p.labels['version'] ?? 'latest'),
+      literal('istio.canonical_service', canonicalService(p.labels) ?? 'unknown'),
+      literal('istio.cluster_id', p.clusterId || 'unknown'),
+      literal('istio.mesh_id', mesh.meshId),
+      literal('istio.namespace', p.namespace || 'default'),
+    );
+  }
+  for (const [tag, t] of Object.entries(spec.customTags)) {
+    if (t.literal) tags.push(literal(tag, t.literal.value));
+    else if (t.environment) tags.push({ tag, environment: { name: t.environment.name, ...(t.environment.defaultValue !== undefined ? { default_value: t.environment.defaultValue } : {}) } });
+    else if (t.header) tags.push({ tag, request_header: { name: t.header.name, ...(t.header.defaultValue !== undefined ? { default_value: t.header.defaultValue } : {}) } });
+    // `formatter` tags (Envoy command operators) have no CustomTag form in Envoy's v3 API; Istio drops them too.
+  }
+  return tags.sort((a, b) => (String(a['tag']) < String(b['tag']) ? -1 : String(a['tag']) > String(b['tag']) ? 1 : 0));
+}
+
+/**
+ * `{ tracing: … }` for the HTTP connection managers of `cls`, or `{}` when no tracing provider applies (or the
+ * Telemetry disables span reporting for that side, or MeshConfig `enableTracing` is false without a Telemetry).
+ * Istio also emits a provider-less `tracing` when only MeshConfig enables it (for the bootstrap's tracer); Weft's
+ * proxy has no bootstrap tracer, so that case emits nothing.
+ */
+export function hcmTracing(view: ProxyView, cls: TracingListenerClass): Json {
+  const specs = tracingSpecs(view);
+  if (!specs) return {};
+  const spec = cls === 'sidecar-inbound' ? specs.server : specs.client;
+  if (spec.disabled || spec.providerName === undefined) return {};
+  const provider = tracerFor(view, spec.providerName);
+  if (!provider) return {};
+  const mesh = view.snapshot.mesh;
+  const sampling = spec.randomSamplingPercentage ?? mesh.tracingSampling;
+  const tracing: Json = {
+    client_sampling: { value: 100 },
+    random_sampling: { value: sampling },
+    overall_sampling: { value: 100 },
+    custom_tags: customTags(view, spec),
+    provider,
+  };
+  if (mesh.tracingMaxPathTagLength > 0) tracing['max_path_tag_length'] = { value: mesh.tracingMaxPathTagLength };
+  // Gateways spawn a client span per upstream request beside their server span (Istio's default for gateways).
+  if (cls === 'gateway') tracing['spawn_upstream_span'] = { value: true };
+  return { tracing };
+}

@@ -45,6 +45,7 @@ function counters(engine: ProxyEngine, xds: AdsClient | undefined): [string, num
     out.push(
       [`${p}.upstream_rq_total`, c.stats.rqTotal],
       [`${p}.upstream_rq_retry`, c.stats.rqRetry],
+      [`${p}.upstream_rq_retry_overflow`, c.stats.rqRetryOverflow],
       [`${p}.upstream_rq_timeout`, c.stats.rqTimeout],
       [`${p}.upstream_cx_connect_fail`, c.stats.cxConnectFail],
       [`${p}.upstream_rq_pending_overflow`, c.stats.overflow],

@@ -43,6 +43,10 @@ export interface ClusterConfig {
   maxConnections: number;
   maxPendingRequests: number;
   maxRequests: number;
+  /** circuit_breakers max_retries: retries outstanding at once across the cluster (Envoy default 3; Istio sets 2^32-1). */
+  maxRetries: number;
+  /** http2_protocol_options.max_concurrent_streams: streams per upstream HTTP/2 connection (Envoy default 2^31-1). */
+  h2MaxConcurrentStreams: number;
   /** 0 = unlimited (max_requests_per_connection). */
   maxRequestsPerConnection: number;
   /** Idle upstream connections close after this many ms (common_http_protocol_options.idle_timeout, default 1 h). */
@@ -123,6 +127,8 @@ export function compileCluster(raw: Raw): Result<ClusterConfig, FieldError[]> {
     maxConnections: wrappedNum(thresholds?.['max_connections']) ?? 1024,
     maxPendingRequests: wrappedNum(thresholds?.['max_pending_requests']) ?? 1024,
     maxRequests: wrappedNum(thresholds?.['max_requests']) ?? 1024,
+    maxRetries: wrappedNum(thresholds?.['max_retries']) ?? 3,
+    h2MaxConcurrentStreams: wrappedNum(obj(explicit?.['http2_protocol_options'] ?? raw['http2_protocol_options'])?.['max_concurrent_streams']) ?? 2_147_483_647,
     maxRequestsPerConnection: wrappedNum(http?.['max_requests_per_connection']) ?? wrappedNum(raw['max_requests_per_connection']) ?? 0,
     idleTimeoutMs: durationMs(http?.['idle_timeout']) ?? 3_600_000,
     outlier: od

@@ -15,9 +15,11 @@ export class Cluster implements ConnectionBudget {
   lb: LoadBalancer;
   /** Requests in flight across hosts (circuit breaker max_requests). */
   active = 0;
+  /** Retries waiting in backoff across the cluster (circuit breaker max_retries). */
+  retriesActive = 0;
   /** ORIGINAL_DST: hosts made on demand from the request's destination. */
   private readonly dynamic = new Map<string, Host>();
-  stats = { rqTotal: 0, rqRetry: 0, cxConnectFail: 0, rqTimeout: 0, overflow: 0, noHealthy: 0 };
+  stats = { rqTotal: 0, rqRetry: 0, rqRetryOverflow: 0, cxConnectFail: 0, rqTimeout: 0, overflow: 0, noHealthy: 0 };
 
   secrets: SecretStore | undefined;
 

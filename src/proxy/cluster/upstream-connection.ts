@@ -6,7 +6,8 @@ import { Http1Parser, type ParserEvents } from '../http1/parser.ts';
 import type { MessageHead, ResponseHead, HeadError } from '../http1/head.ts';
 
 /** Why an upstream connection failed, as Envoy names it in response flags / reset reasons. */
-export type UpstreamFailure = 'connect_failure' | 'connect_timeout' | 'connection_termination' | 'protocol_error';
+/** `refused_stream`: an HTTP/2 upstream refused the stream (REFUSED_STREAM, or past a GOAWAY) before processing it. */
+export type UpstreamFailure = 'connect_failure' | 'connect_timeout' | 'connection_termination' | 'protocol_error' | 'refused_stream';
 
 /** The attempt that currently owns the connection receives its events. */
 export interface UpstreamHandler {

@@ -1,23 +1,24 @@
 // Request mirroring (Envoy request_mirror_policies, Istio VirtualService `mirror`): a copy of the request goes to
 // another cluster with `-shadow` appended to the host; its response is read and dropped and never affects the
-// client. A mirror that falls behind (over 1 MiB queued) is abandoned rather than buffered without bound.
+// client (over HTTP/1.1, or HTTP/2 when the mirror cluster speaks it: see ../h2/upstream-link.ts). A mirror that falls behind (over 1 MiB queued) is abandoned rather than buffered without bound.
 import type { Cluster } from '../cluster/cluster-manager.ts';
 import type { Host } from '../cluster/host.ts';
-import type { UpstreamConnection, UpstreamHandler } from '../cluster/upstream-connection.ts';
+import type { UpstreamHandler } from '../cluster/upstream-connection.ts';
+import type { UpstreamLink } from '../h2/upstream-link.ts';
 import { chunkHeader, lastChunk } from '../http1/serialize.ts';
 import type { ResponseHead } from '../http1/head.ts';
 
 const MAX_QUEUED = 1024 * 1024;
 
 export class Mirror implements UpstreamHandler {
-  private conn: UpstreamConnection | undefined;
+  private conn: UpstreamLink | undefined;
   private readonly host: Host;
   private readonly cluster: Cluster;
   private readonly chunked: boolean;
   private keepAlive = false;
   private requestDone = false;
 
-  constructor(cluster: Cluster, host: Host, conn: UpstreamConnection, method: string, head: string, chunked: boolean) {
+  constructor(cluster: Cluster, host: Host, conn: UpstreamLink, method: string, head: string, chunked: boolean) {
     this.cluster = cluster;
     this.host = host;
     this.conn = conn;

@@ -9,11 +9,13 @@
 import * as net from 'node:net';
 import type { Cluster } from '../cluster/cluster-manager.ts';
 import type { Host } from '../cluster/host.ts';
-import type { UpstreamConnection, UpstreamFailure, UpstreamHandler } from '../cluster/upstream-connection.ts';
+import type { UpstreamFailure, UpstreamHandler } from '../cluster/upstream-connection.ts';
+import { acquireLink, type UpstreamLink } from '../h2/upstream-link.ts';
+import { RetryState, retriableReset, retriableResponse, withAttemptCount } from '../router/retry.ts';
 import type { HeadError, RequestHead, ResponseHead } from '../http1/head.ts';
 import { CHUNK_END, chunkHeader, lastChunk, statusText } from '../http1/serialize.ts';
 import type { HcmConfig } from '../listener/listener-config.ts';
-import { pickCluster, type RetryPolicy, type RouteAction } from '../router/route-action.ts';
+import { pickCluster, type RouteAction } from '../router/route-action.ts';
 import { headerValue, matchRoute, selectVirtualHost, type MatchInput, type Route } from '../router/route-table.ts';
 import type { DownstreamConnection } from './connection.ts';
 import { writeLocalReply } from './local-reply.ts';
@@ -50,7 +52,7 @@ export class Stream implements UpstreamHandler {
   private action: Forward | undefined;
   private cluster: Cluster | undefined;
   private host: Host | undefined;
-  private upstream: UpstreamConnection | undefined;
+  private upstream: UpstreamLink | undefined;
   private upstreamHead = '';
   private destination: string | undefined;
   /** Headers a filter adds to the upstream response (CORS). */
@@ -59,8 +61,7 @@ export class Stream implements UpstreamHandler {
   private waiter: (() => void) | undefined;
   /** Consistent-hash key of this request (route hash_policy), if any. */
   private hash: number | undefined;
-  private retry: RetryPolicy | undefined;
-  private retriesLeft = 0;
+  private retry: RetryState | undefined;
   private replay: Buffer[] | undefined;
   private replayBytes = 0;
   private requestEnded = false;
@@ -73,7 +74,6 @@ export class Stream implements UpstreamHandler {
   private timer: NodeJS.Timeout | undefined;
   private tryTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private backoffMs = 0;
   tunnelling = false;
 
   constructor(conn: DownstreamConnection, req: RequestHead) {
@@ -254,8 +254,7 @@ export class Stream implements UpstreamHandler {
       cluster.stats.overflow++;
       return this.localReply(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO', 'upstream_reset_before_response_started{overflow}', OVERLOADED);
     }
-    this.retry = action.retry;
-    this.retriesLeft = action.retry?.numRetries ?? 0;
+    this.retry = action.retry ? new RetryState(action.retry) : undefined;
     if (action.hashPolicies.length > 0) this.hash = requestHash(action.hashPolicies, this.req.headers, query, this.conn.remoteIp);
     this.upstreamHead = this.buildUpstreamHead(action, authority, target, path, query);
     if (action.mirrors.length > 0) this.startMirrors(action.mirrors);
@@ -288,7 +287,7 @@ export class Stream implements UpstreamHandler {
       if (m.fraction < 1 && services.random() >= m.fraction) continue;
       const cluster = services.clusters.get(m.cluster);
       const h = cluster?.choose(performance.now(), services.random, undefined);
-      const acquired = h?.acquire();
+      const acquired = h && cluster ? acquireLink(h, cluster, 'http1') : undefined;
       if (!cluster || !h || !acquired) continue;
       const mirror = new Mirror(cluster, h, acquired.conn, this.req.method, shadowHead, this.req.body === 'chunked');
       if (this.replay) for (const c of this.replay) mirror.body(c);
@@ -306,7 +305,7 @@ export class Stream implements UpstreamHandler {
       cluster.stats.noHealthy++;
       return this.localReply(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
     }
-    const acquired = host.acquire();
+    const acquired = acquireLink(host, cluster, this.req.upgrade ? 'upgrade' : 'http1');
     if (!acquired) return this.waitForConnection(cluster);
     this.host = host;
     this.info.upstreamHost = host.key;
@@ -322,7 +321,7 @@ export class Stream implements UpstreamHandler {
     if (retry && retry.perTryTimeoutMs > 0) this.tryTimer = setTimeout(() => this.onTryTimeout(), retry.perTryTimeoutMs);
     const sock = conn.socket;
     sock.cork();
-    sock.write(this.upstreamHead, 'latin1');
+    sock.write(this.route!.includeAttemptCount ? withAttemptCount(this.upstreamHead, this.info.attempts) : this.upstreamHead, 'latin1');
     if (this.replay) for (const c of this.replay) this.writeUpstreamBody(c);
     if (this.requestEnded && this.req.body === 'chunked') sock.write(lastChunk(this.requestTrailers), 'latin1');
     sock.uncork();
@@ -367,36 +366,21 @@ export class Stream implements UpstreamHandler {
   }
 
   private canRetry(): boolean {
-    return this.retriesLeft > 0 && !this.responseStarted && (this.req.body === 'none' || this.replay !== undefined);
+    return !this.responseStarted && (this.req.body === 'none' || this.replay !== undefined);
   }
 
-  private scheduleRetry(): void {
-    this.retriesLeft--;
-    this.cluster!.stats.rqRetry++;
-    const r = this.retry!;
-    // Envoy's fully jittered exponential backoff: random in [0, base·2^n), capped.
-    this.backoffMs = this.backoffMs === 0 ? r.backoffBaseMs : Math.min(this.backoffMs * 2, r.backoffMaxMs);
-    const wait = Math.floor(this.conn.ctx.services.random() * this.backoffMs);
+  /** Retry when the outcome is retriable (flag URX when out of retries, UO when max_retries is full); false: pass it on. */
+  private maybeRetry(retry: RetryState, retriable: boolean): boolean {
+    const d = retry.decide(retriable, this.canRetry(), this.cluster!, this.conn.ctx.services.random);
+    if (d.kind === 'exhausted') this.info.addFlag('URX');
+    else if (d.kind === 'overflow') this.info.addFlag('UO');
+    if (d.kind !== 'retry') return false;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
+      retry.release();
       if (!this.done) this.attempt();
-    }, wait);
-  }
-
-  private retryOnStatus(status: number): boolean {
-    const r = this.retry;
-    if (!r || !this.canRetry()) return false;
-    if (r.on5xx && status >= 500) return true;
-    if (r.onGatewayError && (status === 502 || status === 503 || status === 504)) return true;
-    return r.statusCodes.has(status);
-  }
-
-  private retryOnFailure(reason: UpstreamFailure): boolean {
-    const r = this.retry;
-    if (!r || !this.canRetry()) return false;
-    if (r.on5xx || r.onGatewayError) return true;
-    if (reason === 'connect_failure' || reason === 'connect_timeout') return r.onConnectFailure;
-    return r.onReset;
+    }, d.delayMs);
+    return true;
   }
 
   onUpstreamConnect(): void {
@@ -419,12 +403,11 @@ export class Stream implements UpstreamHandler {
       host.totalErrors++;
       this.outlierCheck(host, resp.status);
     } else host.consecutive5xx = 0;
-    if (this.retryOnStatus(resp.status)) {
+    const retry = this.retry;
+    if (retry && this.maybeRetry(retry, retriableResponse(retry.policy, resp.status, resp.headers))) {
       this.releaseUpstream(false);
-      this.scheduleRetry();
       return;
     }
-    if (this.retry && this.retriesLeft === 0 && this.info.attempts > 1 && resp.status >= 500) this.info.addFlag('URX');
     this.responseStarted = true;
     this.lastUpstreamKeepAlive = resp.keepAlive;
     this.info.status = resp.status;
@@ -561,11 +544,7 @@ export class Stream implements UpstreamHandler {
       this.host.consecutive5xx++;
       this.outlierCheck(this.host, 503);
     }
-    if (this.retryOnFailure(reason)) {
-      this.scheduleRetry();
-      return;
-    }
-    if (this.retry && this.info.attempts > 1) this.info.addFlag('URX');
+    if (this.retry && this.maybeRetry(this.retry, retriableReset(this.retry.policy, reason))) return;
     if (this.responseStarted) {
       // Mid-response: the downstream cannot be told with a status any more; reset it as Envoy does.
       this.info.addFlag('UC');
@@ -692,11 +671,7 @@ export class Stream implements UpstreamHandler {
   private onTryTimeout(): void {
     if (this.done || this.responseStarted) return;
     this.releaseUpstream(false);
-    const r = this.retry;
-    if (r && (r.on5xx || r.onGatewayError || r.onReset) && this.canRetry()) {
-      this.scheduleRetry();
-      return;
-    }
+    if (this.retry && this.maybeRetry(this.retry, retriableReset(this.retry.policy, 'per_try_timeout'))) return;
     this.cluster!.stats.rqTimeout++;
     this.localReply(504, 'upstream request timeout', 'UT', 'upstream_per_try_timeout');
   }
@@ -808,6 +783,7 @@ export class Stream implements UpstreamHandler {
     clearTimeout(this.timer);
     clearTimeout(this.tryTimer);
     clearTimeout(this.retryTimer);
+    this.retry?.release();
     if (this.upstream) this.releaseUpstream(false);
     if (this.waiter) {
       const q = this.cluster!.pending;

@@ -2,19 +2,32 @@
 // rewrites), redirect, or answer directly. Plus header edits (HeaderValueOption lists), merged per level.
 import type { RE2JS } from 're2js';
 import { type Errors, type Raw, arr, at, bool, durationMs, obj, str, wrappedNum } from '../config/raw.ts';
-import { compileRegex } from './matchers.ts';
+import { compileHeaderMatcher, compileRegex, type HeaderTest } from './matchers.ts';
 
-/** Retry conditions Envoy understands in `retry_on` that Weft acts on. */
+/** Retry conditions Envoy understands in `retry_on` that Weft acts on (decided in ./retry.ts). */
 export interface RetryPolicy {
   /** 5xx responses and resets/connect failures (Envoy `5xx`). */
   on5xx: boolean;
   /** 502, 503, 504 responses, resets and connect failures (Envoy `gateway-error`). */
   onGatewayError: boolean;
+  /** The upstream connection could not be opened (Envoy `connect-failure`). */
   onConnectFailure: boolean;
+  /** The upstream refused the HTTP/2 stream (REFUSED_STREAM, or beyond a GOAWAY's last stream id; Envoy `refused-stream`). */
+  onRefusedStream: boolean;
   /** Upstream reset before a response (Envoy `reset`). */
   onReset: boolean;
+  /** 409 responses (Envoy `retriable-4xx`). */
+  onRetriable4xx: boolean;
   /** Status codes listed in retriable_status_codes (Envoy `retriable-status-codes`). */
   statusCodes: Set<number>;
+  /** Response header matchers of retriable_headers (Envoy `retriable-headers`); [] = none. */
+  retriableHeaders: HeaderTest[];
+  /**
+   * gRPC status codes (as sent in `grpc-status`) that make a response retriable when they arrive in the response
+   * headers, i.e. trailers-only responses (Envoy `cancelled` 1, `deadline-exceeded` 4, `resource-exhausted` 8,
+   * `internal` 13, `unavailable` 14).
+   */
+  grpcStatuses: Set<string>;
   /** Number of retries after the first try (Envoy default 1). */
   numRetries: number;
   /** Per-try timeout in ms; 0 means none (the route timeout still applies). */
@@ -223,22 +236,43 @@ function compileRetry(raw: Raw | undefined, path: string, errors: Errors): Retry
   const max = durationMs(backoff?.['max_interval']) ?? base * 10;
   const codes = new Set<number>();
   for (const c of arr(raw['retriable_status_codes'])) if (typeof c === 'number') codes.add(c);
+  const retriableHeaders: HeaderTest[] = [];
+  if (on.has('retriable-headers')) {
+    arr(raw['retriable_headers']).forEach((h, i) => {
+      const t = compileHeaderMatcher(obj(h) ?? {}, at(at(path, 'retriable_headers'), i), errors);
+      if (t) retriableHeaders.push(t);
+    });
+  }
+  const grpcStatuses = new Set<string>();
+  for (const [name, code] of grpcRetryOn) if (on.has(name)) grpcStatuses.add(code);
   const policy: RetryPolicy = {
     on5xx: on.has('5xx'),
     onGatewayError: on.has('gateway-error'),
-    onConnectFailure: on.has('connect-failure') || on.has('refused-stream'),
+    onConnectFailure: on.has('connect-failure'),
+    onRefusedStream: on.has('refused-stream'),
     onReset: on.has('reset'),
+    onRetriable4xx: on.has('retriable-4xx'),
     statusCodes: on.has('retriable-status-codes') ? codes : new Set(),
+    retriableHeaders,
+    grpcStatuses,
     numRetries: wrappedNum(raw['num_retries']) ?? 1,
     perTryTimeoutMs: perTry ?? 0,
     backoffBaseMs: base,
     backoffMaxMs: max,
   };
-  if (!policy.on5xx && !policy.onGatewayError && !policy.onConnectFailure && !policy.onReset && policy.statusCodes.size === 0) {
-    policy.numRetries = 0;
-  }
+  const any = policy.on5xx || policy.onGatewayError || policy.onConnectFailure || policy.onRefusedStream || policy.onReset || policy.onRetriable4xx;
+  if (!any && policy.statusCodes.size === 0 && policy.retriableHeaders.length === 0 && policy.grpcStatuses.size === 0) policy.numRetries = 0;
   return policy;
 }
+
+/** Envoy's gRPC retry_on conditions and the grpc-status value each one retries. */
+const grpcRetryOn: readonly (readonly [string, string])[] = [
+  ['cancelled', '1'],
+  ['deadline-exceeded', '4'],
+  ['resource-exhausted', '8'],
+  ['internal', '13'],
+  ['unavailable', '14'],
+];
 
 /** Pick a cluster name from a forward action (weighted by a uniform random number in [0,1)). */
 export function pickCluster(a: Extract<RouteAction, { kind: 'cluster' }>, random: number): string {

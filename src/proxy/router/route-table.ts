@@ -33,6 +33,8 @@ export interface Route {
   fault: FaultConfig | undefined;
   /** CORS (typed_per_filter_config envoy.filters.http.cors), route level over virtual host level. */
   cors: CorsConfig | undefined;
+  /** Virtual host include_request_attempt_count: send `x-envoy-attempt-count` upstream (Istio sets it). */
+  includeAttemptCount?: boolean;
 }
 
 export interface VirtualHost {
@@ -94,6 +96,7 @@ export function compileRouteConfiguration(raw: Raw): Result<RouteTable, FieldErr
     const vhCors = compileCors(vraw['typed_per_filter_config'], path, errors);
     arr(vraw['routes']).forEach((r, j) => {
       const route = compileRoute(obj(r) ?? {}, at(at(path, 'routes'), j), errors, vhReq, vhResp, vhFault, vhCors);
+      if (route && vraw['include_request_attempt_count'] === true) route.includeAttemptCount = true;
       if (route) vh.routes.push(route);
     });
     arr(vraw['domains']).forEach((d, k) => {

@@ -12,6 +12,7 @@ import type { Host } from '../cluster/host.ts';
 import type { UpstreamFailure, UpstreamHandler } from '../cluster/upstream-connection.ts';
 import { acquireLink, type UpstreamLink } from '../h2/upstream-link.ts';
 import { RetryState, retriableReset, retriableResponse, withAttemptCount } from '../router/retry.ts';
+import { ejectIfOutlier } from '../cluster/outlier.ts';
 import type { HeadError, RequestHead, ResponseHead } from '../http1/head.ts';
 import { CHUNK_END, chunkHeader, lastChunk, statusText } from '../http1/serialize.ts';
 import type { HcmConfig } from '../listener/listener-config.ts';
@@ -573,17 +574,7 @@ export class Stream implements UpstreamHandler {
   }
 
   private outlierCheck(host: Host, status: number): void {
-    const od = this.cluster!.config.outlier;
-    if (!od) return;
-    if ((od.consecutive5xx > 0 && host.consecutive5xx >= od.consecutive5xx) || (od.consecutiveGatewayErrors > 0 && status >= 502 && status <= 504 && host.consecutive5xx >= od.consecutiveGatewayErrors)) {
-      const hosts = this.cluster!.hosts;
-      const now = performance.now();
-      const ejected = hosts.filter((h) => h.ejectedUntil > now).length;
-      if (hosts.length > 0 && ((ejected + 1) * 100) / hosts.length > od.maxEjectionPercent && ejected > 0) return;
-      host.ejections++;
-      host.ejectedUntil = now + od.baseEjectionMs * host.ejections;
-      host.consecutive5xx = 0;
-    }
+    ejectIfOutlier(this.cluster!, host, status);
   }
 
   // ---- downstream events ---------------------------------------------------------------------------------------

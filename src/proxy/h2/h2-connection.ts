@@ -2,7 +2,8 @@
 // clients: node:http2 frames the connection; each stream is routed with the same compiled route tables as HTTP/1.1
 // and forwarded over a multiplexed HTTP/2 session to the chosen host (or, for HTTP/1.1 clusters, as an HTTP/1.1
 // request on a pooled connection), headers, body and trailers streamed through. Local replies are gRPC-aware.
-// Route timeouts apply; retries and fault injection are on the HTTP/1.1 path only for now.
+// This module routes (security filters, route match, CORS, fault, direct responses, redirects); ./h2-forward.ts
+// forwards (attempts, retries, timeouts, mirrors).
 import { randomUUID } from 'node:crypto';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
@@ -15,14 +16,13 @@ import { requestHash } from '../router/hash-key.ts';
 import { originalClientIp, type SecurityOutcome } from '../security/http-security.ts';
 import { normalizePath } from '../security/path-normalize.ts';
 import type { JwtInfo } from '../filters/rbac/request.ts';
-import { h2Session } from './h2-upstream.ts';
 import { editH2Headers } from './header-edits.ts';
-import type { HeaderOps } from '../router/route-action.ts';
-import { H1Bridge } from './h1-bridge.ts';
+import { H2Forward } from './h2-forward.ts';
+import { decideCors } from '../filters/cors/cors.ts';
 import type { Cluster } from '../cluster/cluster-manager.ts';
 import type { Host } from '../cluster/host.ts';
 
-const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
+const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL } = http2.constants;
 
 /** Headers HTTP/2 forbids or that only describe one hop. */
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings']);
@@ -80,6 +80,13 @@ function createServer(): http2.Http2Server {
     }
   });
   return s;
+}
+
+/** Flat name/value pairs as a header object. */
+function pairs(flat: readonly string[]): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) o[flat[i]!] = flat[i + 1]!;
+  return o;
 }
 
 function header(h: http2.IncomingHttpHeaders, name: string): string | undefined {
@@ -173,6 +180,13 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
     const route = vh ? matchRoute(vh, { authority, path, query, method, scheme: meta.tls ? 'https' : 'http', headers: flat, ...(jwt ? { jwt } : {}) }) : undefined;
     if (!route) return local(404, '', 'NR', 'route_not_found');
     si.routeName = route.name || undefined;
+    // CORS (as on HTTP/1.1): a preflight from an allowed origin is answered here; actual requests get the allow headers.
+    let corsHeaders: string[] | undefined;
+    if (route.cors) {
+      const d = decideCors(route.cors, method, header(headers, 'origin'), header(headers, 'access-control-request-method'));
+      if (d.kind === 'preflight') return local(200, '', undefined, 'cors_response', pairs(d.headers));
+      if (d.kind === 'actual') corsHeaders = d.headers;
+    }
     const action = route.action;
     if (action.kind === 'direct') return local(action.status, action.body?.toString() ?? '', undefined, 'direct_response');
     if (action.kind === 'redirect') return local(action.code, '', undefined, 'via_upstream', { location: redirectLocation(action, 'http', authority, path, query, route.path.kind === 'prefix' ? route.path.value : '') });
@@ -202,13 +216,10 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
     picked.cluster = cluster;
     cluster.stats.rqTotal++;
     const hash = action.hashPolicies.length > 0 ? requestHash(action.hashPolicies, flat, query, meta.remoteIp) : undefined;
-    const host = cluster.choose(performance.now(), services.random, authority.includes(':') ? authority : `${authority}:80`, hash);
-    if (!host) return local(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
-    picked.host = host;
-    si.upstreamHost = host.key;
 
     let outPath = target;
     if (action.prefixRewrite !== undefined && route.path.kind === 'prefix') outPath = action.prefixRewrite + path.slice(route.path.value.length) + (query === '' ? '' : `?${query}`);
+    else if (action.regexRewrite !== undefined) outPath = action.regexRewrite.re.matcher(path).replaceAll(action.regexRewrite.substitution) + (query === '' ? '' : `?${query}`);
     const out: http2.OutgoingHttpHeaders = { ':method': method, ':path': outPath, ':authority': action.hostRewrite ?? authority, ':scheme': 'http' };
     for (let i = 0; i < flat.length; i += 2) {
       const k = flat[i]!;
@@ -221,137 +232,22 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
     si.requestId = String(out['x-request-id'] ?? '') || undefined;
     const own = services.secrets?.current()?.spiffeId;
     if (meta.tls?.peer !== undefined && own !== undefined) out['x-forwarded-client-cert'] = `By=${own};URI=${meta.tls.peer}`;
+    if (action.timeoutMs > 0) out['x-envoy-expected-rq-timeout-ms'] = String(action.timeoutMs);
 
-    if (cluster.config.upstreamProtocol === 'http1') return bridgeToHttp1(stream, out, method, cluster, host, si, local, finish, route.responseHeaders);
-    const session = h2Session(host, cluster.config.connectTimeoutMs);
-    if (typeof session === 'string') return local(503, `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: ${session}`, 'UF', 'upstream_reset_before_response_started{connection_failure}');
-    const start = performance.now();
-    host.active++;
-    cluster.active++;
-    const h = host;
-    const c = cluster;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      h.active--;
-      c.active--;
-    };
-    let up: http2.ClientHttp2Stream;
-    try {
-      up = session.request(out);
-    } catch (e) {
-      release();
-      return local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${e instanceof Error ? e.message : String(e)}`, 'UF', 'upstream_reset_before_response_started{connection_failure}');
-    }
-    let trailers: http2.IncomingHttpHeaders | undefined;
-    let status = 0;
-    stream.on('data', (d: Buffer) => (si.bytesReceived += d.length));
-    stream.pipe(up);
-    up.on('response', (rh, flags: number) => {
-      status = Number(rh[HTTP2_HEADER_STATUS] ?? 502);
-      si.upstreamServiceTimeMs = Math.round(performance.now() - start);
-      si.details = 'via_upstream';
-      const resp: http2.OutgoingHttpHeaders = { [HTTP2_HEADER_STATUS]: status };
-      for (const [k, v] of Object.entries(rh)) if (!k.startsWith(':') && !HOP.has(k) && v !== undefined) resp[k] = v;
-      resp['x-envoy-upstream-service-time'] = String(si.upstreamServiceTimeMs);
-      editH2Headers(resp, route.responseHeaders);
-      // A trailers-only response (gRPC errors: grpc-status in the only HEADERS frame) must stay trailers-only.
-      const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
-      if (!stream.destroyed) stream.respond(resp, endStream ? { endStream: true } : { waitForTrailers: true });
-    });
-    up.on('trailers', (t) => (trailers = t));
-    up.on('data', (d: Buffer) => {
-      si.bytesSent += d.length;
-      if (!stream.destroyed && !stream.write(d)) up.pause();
-    });
-    stream.on('drain', () => up.resume());
-    stream.on('wantTrailers', () => {
-      const t: http2.OutgoingHttpHeaders = {};
-      for (const [k, v] of Object.entries(trailers ?? {})) if (!k.startsWith(':') && v !== undefined) t[k] = v;
-      stream.sendTrailers(t);
-    });
-    // The route timeout (Envoy's default 15 s; Istio sets 0s = none unless the VirtualService has one).
-    const timer =
-      action.timeoutMs > 0
-        ? setTimeout(() => {
-            if (done) return;
-            if (!up.destroyed) up.close(NGHTTP2_CANCEL);
-            release();
-            if (status === 0) return local(504, 'upstream request timeout', 'UT', 'upstream_response_timeout');
-            si.addFlag('UT');
-            if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
-            finish(status);
-          }, action.timeoutMs)
-        : undefined;
-    stream.once('close', () => clearTimeout(timer));
-    up.on('end', () => {
-      clearTimeout(timer);
-      release();
-      if (!stream.destroyed && !stream.writableEnded) stream.end();
-      finish(status);
-    });
-    up.on('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      if (done) return;
-      release();
-      if (status === 0) {
-        const refused = e.code === 'ECONNREFUSED' || e.code === 'ERR_HTTP2_STREAM_CANCEL' || /connect|timeout/i.test(e.message);
-        return local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${refused ? 'connection failure' : 'connection termination'}, transport failure reason: ${e.code ?? e.message}`, refused ? 'UF' : 'UC', refused ? 'upstream_reset_before_response_started{connection_failure}' : 'upstream_reset_before_response_started{connection_termination}');
-      }
-      si.addFlag('UC');
-      if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
-      finish(status);
-    });
-    stream.on('close', () => {
-      if (!done) {
-        si.addFlag('DC');
-        si.details = 'downstream_remote_disconnect';
-        if (!up.destroyed) up.close(NGHTTP2_CANCEL);
-        release();
-        finish(status);
-      }
-    });
+    new H2Forward({
+      stream,
+      info: si,
+      services,
+      route,
+      action,
+      cluster,
+      headers: out,
+      destination: authority.includes(':') ? authority : `${authority}:80`,
+      hash,
+      extraResponse: corsHeaders,
+      local,
+      finish,
+      onHost: (h) => (picked.host = h),
+    }).start();
   }
-}
-
-type LocalReply = (status: number, body: string, flag: ResponseFlag | undefined, details: string, extra?: Record<string, string>) => void;
-
-/** The cluster speaks HTTP/1.1: send the stream as an HTTP/1.1 request on a pooled connection. */
-function bridgeToHttp1(stream: http2.ServerHttp2Stream, out: http2.OutgoingHttpHeaders, method: string, cluster: Cluster, host: Host, si: StreamInfo, local: LocalReply, finish: (status: number) => void, responseHeaders: HeaderOps): void {
-  const acquired = host.acquire();
-  if (!acquired) return local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO', 'upstream_reset_before_response_started{overflow}', { 'x-envoy-overloaded': 'true' });
-  let head = `${method} ${String(out[':path'])} HTTP/1.1\r\nhost: ${String(out[':authority'])}\r\n`;
-  for (const [k, v] of Object.entries(out)) if (!k.startsWith(':') && v !== undefined) head += `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}\r\n`;
-  host.active++;
-  cluster.active++;
-  host.totalRequests++;
-  const start = performance.now();
-  let status = 0;
-  let released = false;
-  const release = (): void => {
-    if (released) return;
-    released = true;
-    host.active--;
-    cluster.active--;
-  };
-  new H1Bridge(stream, host, acquired.conn, method, head, out['content-length'] !== undefined, {
-    onResponse: (s) => {
-      status = s;
-      si.upstreamServiceTimeMs = Math.round(performance.now() - start);
-      si.details = 'via_upstream';
-    },
-    editResponse: (h) => editH2Headers(h, responseHeaders),
-    onBytesSent: (n) => (si.bytesSent += n),
-    onDone: () => {
-      release();
-      finish(status);
-    },
-    onFailure: (reason, detail) => {
-      release();
-      const uf = reason === 'connect_failure' || reason === 'connect_timeout';
-      if (uf) cluster.stats.cxConnectFail++;
-      local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${uf ? `connection failure, transport failure reason: ${detail}` : 'connection termination'}`, uf ? 'UF' : 'UC', uf ? 'upstream_reset_before_response_started{connection_failure}' : 'upstream_reset_before_response_started{connection_termination}');
-    },
-  });
 }

@@ -175,7 +175,8 @@ export class H2Exchange implements UpstreamLink, ParserEvents {
     if (endStream || this.method === 'HEAD' || status === 204 || status === 304) {
       body = 'none';
       // A bodiless response (a gRPC trailers-only error …) still needs its length for an HTTP/1.1 client.
-      if (cl === undefined && this.method !== 'HEAD' && status !== 204 && status !== 304) flat.push('content-length', '0');
+      // (HTTP/2 clients get it as it came: one HEADERS frame.)
+      if (this.requestParser && cl === undefined && this.method !== 'HEAD' && status !== 204 && status !== 304) flat.push('content-length', '0');
     } else if (cl !== undefined && /^\d+$/.test(cl)) {
       body = 'length';
       length = Number(cl);

@@ -3,13 +3,12 @@
 // away, and follows root-bundle changes. Consumers read `current()` and listen for `rotated` and `roots`.
 import { EventEmitter } from 'node:events';
 import { X509Certificate } from 'node:crypto';
-import { isIP } from 'node:net';
-import { checkServerIdentity } from 'node:tls';
-import * as grpc from '@grpc/grpc-js';
 import { type SpiffeId, formatSpiffeId, parseSpiffeId } from '../../core/names/spiffe.ts';
 import { WeftError } from '../../core/errors.ts';
 import { splitCertificates } from '../../ca/pki/pem.ts';
-import { type IstioCertificateResponse, newCertificateClient } from '../../ca/proto/service.ts';
+import type { IstioCertificateResponse } from '../../ca/proto/service.ts';
+import { GrpcError, GrpcStatus } from '../../core/grpc/index.ts';
+import { createCertificate } from './ca-client.ts';
 import { type WorkloadKeyType, createKeyAndCsr } from './csr.ts';
 
 /** A workload's credentials, as SDS serves them: `default` (chain + key) and `ROOTCA` (roots). */
@@ -54,33 +53,6 @@ export interface IdentityManagerOptions {
   /** Source of randomness in [0, 1) for jitter; injectable for tests. */
   random?: () => number;
   log?: (line: string) => void;
-}
-
-/**
- * How to verify the CA's serving certificate. With a server name, that name. With an IP address target, the IP
- * (against the certificate's IP SANs) — while giving TLS a placeholder SNI name, because grpc-js would otherwise send
- * the IP as SNI, which RFC 6066 forbids and Node warns about.
- */
-export function caChannelSettings(address: string, serverName: string | undefined): { options: grpc.ChannelOptions; verify: grpc.VerifyOptions } {
-  if (serverName) return { options: { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName }, verify: {} };
-  const host = address.startsWith('[') ? address.slice(1, address.indexOf(']')) : address.slice(0, address.lastIndexOf(':') > 0 ? address.lastIndexOf(':') : undefined);
-  if (isIP(host) === 0) return { options: {}, verify: {} };
-  return { options: { 'grpc.ssl_target_name_override': 'ca.weft.invalid' }, verify: { checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert) } };
-}
-
-/**
- * gRPC credentials and channel options for talking to the control plane on 15012 (CA or xDS): its serving
- * certificate verified against `rootsPem` and the address, and, when given, the workload's certificate presented
- * for mTLS. Build a new channel after a rotation to present the new certificate.
- */
-export function controlPlaneCredentials(o: { address: string; rootsPem: string; identity?: Pick<WorkloadIdentity, 'certChainPem' | 'keyPem'>; serverName?: string }): {
-  credentials: grpc.ChannelCredentials;
-  options: grpc.ChannelOptions;
-} {
-  const { options, verify } = caChannelSettings(o.address, o.serverName);
-  const roots = Buffer.from(o.rootsPem);
-  const credentials = o.identity ? grpc.credentials.createSsl(roots, Buffer.from(o.identity.keyPem), Buffer.from(o.identity.certChainPem), verify) : grpc.credentials.createSsl(roots, null, null, verify);
-  return { credentials, options };
 }
 
 /** setTimeout's limit; longer waits are split. */
@@ -190,7 +162,7 @@ export class IdentityManager extends EventEmitter<{ rotated: [WorkloadIdentity];
     try {
       res = await this.#call(csr.csrPem, useCert ? cur : undefined);
     } catch (e) {
-      if (!useCert || (e as grpc.ServiceError).code !== grpc.status.UNAUTHENTICATED) throw e;
+      if (!useCert || !(e instanceof GrpcError) || e.code !== GrpcStatus.UNAUTHENTICATED) throw e;
       res = await this.#call(csr.csrPem, undefined);
     }
     const id = this.#accept(res, csr.keyPem, csr.spkiDer);
@@ -205,23 +177,17 @@ export class IdentityManager extends EventEmitter<{ rotated: [WorkloadIdentity];
 
   async #call(csrPem: string, withCert: WorkloadIdentity | undefined): Promise<IstioCertificateResponse> {
     const o = this.#o;
-    const { credentials, options } = controlPlaneCredentials({
+    // The CA's serving certificate is verified against the host or IP of caAddress (an IP is never sent as SNI).
+    return createCertificate({
       address: o.caAddress,
       rootsPem: this.#current ? this.#current.rootsPem + o.caRootsPem : o.caRootsPem,
-      ...(withCert ? { identity: withCert } : {}),
-      ...(o.caServerName ? { serverName: o.caServerName } : {}),
+      serverName: o.caServerName,
+      identity: withCert,
+      token: withCert ? undefined : await o.token?.(),
+      csrPem,
+      ttlSeconds: o.ttlSeconds,
+      timeoutMs: o.requestTimeoutMs,
     });
-    const client = newCertificateClient(o.caAddress, credentials, options);
-    try {
-      const md = new grpc.Metadata();
-      const token = withCert ? undefined : await o.token?.();
-      if (token) md.set('authorization', `Bearer ${token}`);
-      return await new Promise((resolve, reject) =>
-        client.CreateCertificate({ csr: csrPem, validity_duration: o.ttlSeconds }, md, { deadline: Date.now() + o.requestTimeoutMs }, (e, r) => (e || !r ? reject(e ?? new Error('empty response')) : resolve(r))),
-      );
-    } finally {
-      client.close();
-    }
   }
 
   /** Checks the response carries our key and one SPIFFE id, and splits it into chain and roots. */

@@ -8,7 +8,8 @@ import { WeftError } from '../core/errors.ts';
 import { TypeUrl } from '../xds/protos.ts';
 import { describeErrors } from '../proxy/config/config-state.ts';
 import { AccessLog, type AccessLogEncoding } from '../proxy/access-log/access-log.ts';
-import { startAdminServer, type AdminContext, type LogLevel } from '../proxy/admin/admin-server.ts';
+import { readiness, startAdminServer, type AdminContext, type LogLevel } from '../proxy/admin/admin-server.ts';
+import { renderProxyPrometheus } from '../proxy/admin/admin-stats.ts';
 import { loadBootstrap } from '../proxy/config/bootstrap.ts';
 import { ProxyEngine } from '../proxy/engine.ts';
 import { AdsClient } from '../proxy/xds-client/ads-client.ts';
@@ -17,6 +18,8 @@ import type { WorkloadInfo } from '../proxy/stats/istio-metrics.ts';
 import { SecretStore } from '../proxy/tls/secrets.ts';
 import { formatSpiffeId } from '../core/names/spiffe.ts';
 import { IdentityManager, type WorkloadIdentity } from './identity/manager.ts';
+import type { AppProbes } from './status/app-probes.ts';
+import { startStatusServer, type AppMetricsTarget } from './status/status-server.ts';
 
 export interface ProxyAgentOptions {
   node: NodeIdentity;
@@ -28,6 +31,13 @@ export interface ProxyAgentOptions {
   bootstrapFile?: string | undefined;
   /** Ports; 0 picks a free port, -1 disables the listener. */
   ports: { admin: number; outbound: number; inbound: number; stats: number; readiness: number };
+  /** More inbound ports (a workload serving several ports), each bound on inboundAddress like the inbound port. */
+  extraInboundPorts?: readonly number[] | undefined;
+  /**
+   * The status port (Istio's 15020): merged metrics (proxy + app + agent), /healthz/ready, app probes. `required`
+   * false means the port is the default one: when it is taken, the proxy logs it and runs without a status port.
+   */
+  status?: { port: number; required: boolean; address?: string; appMetrics?: AppMetricsTarget | undefined; probes: AppProbes } | undefined;
   /** Address for the outbound (explicit proxy) listener; the app is local, so loopback by default. */
   outboundAddress: string;
   inboundAddress: string;
@@ -43,7 +53,9 @@ export interface ProxyAgent {
   engine: ProxyEngine;
   xds: AdsClient | undefined;
   /** Bound ports (after 0 was resolved). */
-  ports: { admin?: number; outbound?: number; inbound?: number; stats?: number; readiness?: number };
+  ports: { admin?: number; outbound?: number; inbound?: number; stats?: number; readiness?: number; status?: number };
+  /** The extra inbound ports, bound (0 resolved), in the order given. */
+  extraInboundPorts: number[];
   ready(): boolean;
   /** Stop accepting, let requests finish (up to drainMs), close everything. */
   shutdown(): Promise<void>;
@@ -65,6 +77,7 @@ export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void):
   if (o.accessLog) logStream = o.accessLog.path === '/dev/stdout' ? process.stdout : createWriteStream(o.accessLog.path, { flags: 'a' });
   const engine = new ProxyEngine({ workload, accessLog: logStream ? new AccessLog(logStream, o.accessLog!.encoding) : undefined, log: o.log });
   const ports: ProxyAgent['ports'] = {};
+  const extraInboundPorts: number[] = [];
   if (n.type === 'sidecar') {
     if (o.ports.outbound >= 0) {
       ports.outbound = await engine.listeners.bindOwn('virtualOutbound', o.outboundAddress, o.ports.outbound, 'explicit', 'outbound');
@@ -73,6 +86,11 @@ export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void):
     if (o.ports.inbound >= 0) {
       ports.inbound = await engine.listeners.bindOwn('virtualInbound', o.inboundAddress, o.ports.inbound, 'inbound', 'inbound');
       engine.reserved.add(ports.inbound);
+    }
+    for (const p of o.extraInboundPorts ?? []) {
+      const bound = await engine.listeners.bindOwn(`virtualInbound_${p}`, o.inboundAddress, p, 'inbound', 'inbound');
+      extraInboundPorts.push(bound);
+      engine.reserved.add(bound);
     }
   }
   let staticReady = false;
@@ -141,11 +159,31 @@ export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void):
   ports.admin = await bindAdmin('admin', '127.0.0.1', o.ports.admin);
   ports.readiness = await bindAdmin('readiness', '0.0.0.0', o.ports.readiness);
   ports.stats = await bindAdmin('prometheus', '0.0.0.0', o.ports.stats);
+  if (o.status && o.status.port >= 0) {
+    try {
+      const s = await startStatusServer({
+        address: o.status.address ?? '0.0.0.0',
+        port: o.status.port,
+        ready: () => readiness(ctx),
+        proxyMetrics: () => renderProxyPrometheus(engine, xds),
+        appMetrics: o.status.appMetrics,
+        probes: o.status.probes,
+        log: o.log,
+      });
+      servers.push(s.server);
+      ports.status = s.port;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (o.status.required || code !== 'EADDRINUSE') throw e;
+      o.log('warn', `status port ${o.status.port} is in use: running without merged metrics and app probes (pass --status-port N, or -1 to turn it off)`);
+    }
+  }
   let stopped = false;
   return {
     engine,
     xds,
     ports,
+    extraInboundPorts,
     ready,
     shutdown: async () => {
       if (stopped) return;

@@ -9,6 +9,7 @@ import { ExitCode, UsageError } from '../../core/errors.ts';
 import { readEnv } from '../../core/env.ts';
 import { Ports } from '../../core/ports.ts';
 import { startProxyAgent } from '../../agent/proxy-agent.ts';
+import { parseAppProbeFlag, parseKubeAppProbers, type AppProbe } from '../../agent/status/app-probes.ts';
 import type { CliIo } from '../io.ts';
 
 export const summary = 'Run a sidecar or gateway proxy (xDS client, HTTP/1.1 and HTTP/2 data path, mTLS, admin and metrics)';
@@ -40,10 +41,21 @@ Flags:
   --admin-port N            Admin on 127.0.0.1 (default ${Ports.proxyAdmin}).
   --outbound-port N         Explicit outbound HTTP proxy (default ${Ports.proxyOutbound}; sidecar only).
   --outbound-address ADDR   Address of the outbound listener (default 127.0.0.1).
-  --inbound-port N          Inbound listener (default ${Ports.proxyInbound}; sidecar only).
+  --inbound-port N[,N...]   Inbound listener (default ${Ports.proxyInbound}; sidecar only). Several ports (a workload
+                            serving several ports in explicit mode): one inbound listener on each.
   --inbound-address ADDR    Address of the inbound listener (default 0.0.0.0).
   --stats-port N            Prometheus /stats/prometheus (default ${Ports.proxyStats}).
   --readiness-port N        /healthz/ready (default ${Ports.proxyReadiness}).
+  --status-port N           Status port (default ${Ports.proxyMergedMetrics}): /stats/prometheus with the proxy's, the app's and
+                            the agent's metrics merged, /healthz/ready, /app-health/<container>/livez|readyz|startupz.
+                            When the default port is taken the proxy warns and runs without it.
+  --app-metrics-port N      Scrape the app's Prometheus metrics from 127.0.0.1:N into the status port's page
+                            (Istio's prometheus.io/port annotation).
+  --app-metrics-path PATH   Path of the app's metrics (default /metrics; prometheus.io/path).
+  --app-probe NAME:KIND=URL App probe served as /app-health/NAME/KIND on the status port; KIND livez, readyz or
+                            startupz; URL http[s]://127.0.0.1:PORT/PATH, tcp://127.0.0.1:PORT or
+                            grpc://127.0.0.1:PORT[/SERVICE]. Repeat for more probes.
+  --app-probers JSON        The same in Istio's ISTIO_KUBE_APP_PROBERS form ({"/app-health/web/readyz": {"httpGet": …}}).
   --drain-duration DUR      How long to let requests finish on shutdown (default 5s).
   --access-log-file PATH    Write an access log (e.g. /dev/stdout); off by default.
   --access-log-encoding E   TEXT (Istio's default format) or JSON (default TEXT).
@@ -108,21 +120,41 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const [mode, ...rest] = args;
   if (mode !== 'sidecar' && mode !== 'router') throw new UsageError(`expected "sidecar" or "router", not "${mode}". Run 'weft proxy --help'.`);
   const f: Record<string, string> = {};
+  const probeFlags: string[] = [];
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     if (!a.startsWith('--')) throw new UsageError(`unexpected argument "${a}"`);
     const eq = a.indexOf('=');
     const [k, v] = eq > 0 ? [a.slice(2, eq), a.slice(eq + 1)] : [a.slice(2), rest[++i]];
     if (v === undefined) throw new UsageError(`${a} needs a value`);
+    if (k === 'app-probe') probeFlags.push(v);
     f[k] = v;
   }
-  const known = ['discovery-address', 'discovery-ca', 'bootstrap', 'node-id', 'name', 'namespace', 'labels', 'service-account', 'ip', 'auto-register-group', 'pod-ports', 'ca-address', 'ca-root-cert', 'token-file', 'trust-domain', 'admin-port', 'outbound-port', 'outbound-address', 'inbound-port', 'inbound-address', 'stats-port', 'readiness-port', 'drain-duration', 'access-log-file', 'access-log-encoding', 'credentials-dir'];
+  const known = ['discovery-address', 'discovery-ca', 'bootstrap', 'node-id', 'name', 'namespace', 'labels', 'service-account', 'ip', 'auto-register-group', 'pod-ports', 'ca-address', 'ca-root-cert', 'token-file', 'trust-domain', 'admin-port', 'outbound-port', 'outbound-address', 'inbound-port', 'inbound-address', 'stats-port', 'readiness-port', 'drain-duration', 'access-log-file', 'access-log-encoding', 'credentials-dir', 'status-port', 'app-metrics-port', 'app-metrics-path', 'app-probe', 'app-probers'];
   for (const k of Object.keys(f)) if (!known.includes(k)) throw new UsageError(`unknown flag --${k}. Run 'weft proxy --help'.`);
   if (!f['discovery-address'] && !f['bootstrap']) throw new UsageError('--discovery-address (or --bootstrap for static config) is required');
   const encoding = (f['access-log-encoding'] ?? 'TEXT').toUpperCase();
   if (encoding !== 'TEXT' && encoding !== 'JSON') throw new UsageError('--access-log-encoding must be TEXT or JSON');
   const credentialsDir = f['credentials-dir'] ? resolve(f['credentials-dir']) : undefined;
   if (credentialsDir && !statSync(credentialsDir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--credentials-dir ${credentialsDir} is not a directory`);
+  const probes = new Map<string, AppProbe>();
+  for (const v of probeFlags) {
+    const r = parseAppProbeFlag(v);
+    if (!r.ok) throw new UsageError(r.error);
+    probes.set(r.value[0], r.value[1]);
+  }
+  if (f['app-probers']) {
+    const r = parseKubeAppProbers(f['app-probers']);
+    if (!r.ok) throw new UsageError(r.error);
+    for (const [k, p] of r.value) probes.set(k, p);
+  }
+  const appMetricsPort = f['app-metrics-port'] !== undefined ? port('--app-metrics-port', f['app-metrics-port']) : undefined;
+  if (appMetricsPort !== undefined && appMetricsPort < 1) throw new UsageError('--app-metrics-port must be the port the app serves its metrics on (1-65535)');
+  const appMetricsPath = f['app-metrics-path'] ?? '/metrics';
+  if (!appMetricsPath.startsWith('/')) throw new UsageError(`--app-metrics-path must start with /, not "${appMetricsPath}"`);
+  if (f['app-metrics-path'] !== undefined && appMetricsPort === undefined) throw new UsageError('--app-metrics-path needs --app-metrics-port');
+  const inboundPorts = (f['inbound-port'] ?? String(Ports.proxyInbound)).split(',').map((v) => port('--inbound-port', v));
+  if (inboundPorts.length > 1 && inboundPorts.includes(-1)) throw new UsageError('--inbound-port: -1 (no inbound listener) cannot be combined with other ports');
   const env = readEnv();
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   const ip = f['ip'] ?? '127.0.0.1';
@@ -153,9 +185,16 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       ports: {
         admin: port('--admin-port', f['admin-port'] ?? String(Ports.proxyAdmin)),
         outbound: port('--outbound-port', f['outbound-port'] ?? String(Ports.proxyOutbound)),
-        inbound: port('--inbound-port', f['inbound-port'] ?? String(Ports.proxyInbound)),
+        inbound: inboundPorts[0]!,
         stats: port('--stats-port', f['stats-port'] ?? String(Ports.proxyStats)),
         readiness: port('--readiness-port', f['readiness-port'] ?? String(Ports.proxyReadiness)),
+      },
+      extraInboundPorts: inboundPorts.slice(1),
+      status: {
+        port: port('--status-port', f['status-port'] ?? String(Ports.proxyMergedMetrics)),
+        required: f['status-port'] !== undefined,
+        appMetrics: appMetricsPort !== undefined ? { port: appMetricsPort, path: appMetricsPath } : undefined,
+        probes,
       },
       outboundAddress: f['outbound-address'] ?? '127.0.0.1',
       inboundAddress: f['inbound-address'] ?? '0.0.0.0',
@@ -177,6 +216,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   // Resolved per TLS connection, so setting it now covers listeners the first xDS response may already have bound.
   if (credentialsDir) agent.engine.listeners.serverContexts.credentialsDir = credentialsDir;
   for (const [name, p] of Object.entries(agent.ports)) if (p !== undefined) io.out(`${name} port ${p}\n`);
+  for (const p of agent.extraInboundPorts) io.out(`inbound port ${p}\n`);
   // A bug on one request must not take every other connection down with it: report it and keep serving.
   const onBug = (e: unknown): void => log('error', `internal error (please report it with weft bug-report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   process.on('uncaughtException', onBug);

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { ProxyEngine } from '../engine.ts';
 import type { AdsClient } from '../xds-client/ads-client.ts';
 import { renderConfigDump } from './config-dump.ts';
-import { renderClusters, renderEnvoyStats, renderPrometheusExtras } from './admin-stats.ts';
+import { renderClusters, renderEnvoyStats, renderProxyPrometheus } from './admin-stats.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -43,6 +43,13 @@ export function startAdminServer(role: AdminRole, address: string, port: number,
   });
 }
 
+/** What /healthz/ready answers (the readiness port, and the agent's status port). */
+export function readiness(ctx: Pick<AdminContext, 'isReady' | 'engine'>): { ready: boolean; reason: string } {
+  if (ctx.engine.draining) return { ready: false, reason: 'not ready: draining' };
+  if (!ctx.isReady()) return { ready: false, reason: 'not ready: waiting for the first configuration from the control plane' };
+  return { ready: true, reason: '' };
+}
+
 function send(res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=UTF-8'): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-cache, max-age=0' });
   res.end(body);
@@ -52,12 +59,12 @@ function handle(role: AdminRole, req: http.IncomingMessage, res: http.ServerResp
   const url = new URL(req.url ?? '/', 'http://admin');
   const path = url.pathname;
   if (path === '/stats/prometheus' && role !== 'readiness') {
-    return send(res, 200, ctx.engine.metrics.render() + renderPrometheusExtras(ctx.engine, ctx.xds), 'text/plain; version=0.0.4; charset=utf-8');
+    return send(res, 200, renderProxyPrometheus(ctx.engine, ctx.xds), 'text/plain; version=0.0.4; charset=utf-8');
   }
   if (path === '/healthz/ready' || path === '/ready') {
-    const ready = ctx.isReady() && !ctx.engine.draining;
-    if (path === '/ready') return send(res, ready ? 200 : 503, ready ? 'LIVE\n' : ctx.engine.draining ? 'DRAINING\n' : 'PRE_INITIALIZING\n');
-    return send(res, ready ? 200 : 503, ready ? '' : 'not ready: waiting for the first configuration from the control plane\n');
+    const r = readiness(ctx);
+    if (path === '/ready') return send(res, r.ready ? 200 : 503, r.ready ? 'LIVE\n' : ctx.engine.draining ? 'DRAINING\n' : 'PRE_INITIALIZING\n');
+    return send(res, r.ready ? 200 : 503, r.ready ? '' : `${r.reason}\n`);
   }
   if (role !== 'admin') return send(res, 404, 'not found\n');
   switch (path) {

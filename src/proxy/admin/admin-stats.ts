@@ -73,6 +73,11 @@ export function renderEnvoyStats(engine: ProxyEngine, xds: AdsClient | undefined
     .join('\n') + '\n';
 }
 
+/** The proxy's whole Prometheus page (the stats port's /stats/prometheus; the agent's status port merges it). */
+export function renderProxyPrometheus(engine: ProxyEngine, xds: AdsClient | undefined): string {
+  return engine.metrics.render() + renderPrometheusExtras(engine, xds);
+}
+
 /** A few Envoy cluster metrics in Prometheus form (envoy_cluster_* with cluster_name label, as Istio exposes). */
 export function renderPrometheusExtras(engine: ProxyEngine, xds: AdsClient | undefined): string {
   const out: string[] = [];

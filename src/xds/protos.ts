@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import protobuf from 'protobufjs';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 
 const require = createRequire(import.meta.url);
 const depsDir = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
@@ -122,8 +122,11 @@ let adsPackage: grpc.GrpcObject | undefined;
  */
 export function adsGrpcPackage(): grpc.GrpcObject {
   if (adsPackage) return adsPackage;
+  // Loaded here, not at the top: the proxy reads this module for the xDS types but speaks gRPC with src/core/grpc,
+  // so a sidecar never loads grpc-js (~15 MB); the control plane and tests that build grpc-js services do.
+  const { makeGenericClientConstructor } = require('@grpc/grpc-js') as typeof grpc;
   const ctor = (name: string): grpc.ServiceClientConstructor =>
-    grpc.makeGenericClientConstructor(serviceDefinition(xdsRoot().lookupService(name)), name.split('.').pop()!) as grpc.ServiceClientConstructor;
+    makeGenericClientConstructor(serviceDefinition(xdsRoot().lookupService(name)), name.split('.').pop()!) as grpc.ServiceClientConstructor;
   adsPackage = {
     envoy: {
       service: {

@@ -2,6 +2,7 @@
 // connect-failure counters, per host connections and requests, xDS update counters.
 import type { ProxyEngine } from '../engine.ts';
 import type { AdsClient } from '../xds-client/ads-client.ts';
+import { renderEnvoyCounters } from './envoy-prometheus.ts';
 
 export function renderClusters(engine: ProxyEngine, format: 'text' | 'json'): string | Record<string, unknown> {
   const now = performance.now();
@@ -62,6 +63,8 @@ function counters(engine: ProxyEngine, xds: AdsClient | undefined): [string, num
     out.push(['control_plane.connected_state', xds.state === 'connected' ? 1 : 0]);
   }
   out.push(['server.total_connections', engine.connectionCount], ['server.state', engine.draining ? 1 : 0]);
+  // Filter counters by Envoy name: http.<stat_prefix>.rbac.allowed, ….jwt_authn.denied, ….ext_authz.ok, tcp.rbac.denied …
+  out.push(...engine.state.stats.entries());
   return out;
 }
 
@@ -92,5 +95,5 @@ export function renderPrometheusExtras(engine: ProxyEngine, xds: AdsClient | und
   metric('envoy_cluster_upstream_rq_timeout', 'counter', cl.map((c) => [lbl(c.config.name), c.stats.rqTimeout]));
   metric('envoy_cluster_upstream_cx_connect_fail', 'counter', cl.map((c) => [lbl(c.config.name), c.stats.cxConnectFail]));
   if (xds) metric('envoy_control_plane_connected_state', 'gauge', [['', xds.state === 'connected' ? 1 : 0]]);
-  return out.join('\n').replace(/\{\}/g, '') + '\n';
+  return out.join('\n').replace(/\{\}/g, '') + '\n' + renderEnvoyCounters(engine.state.stats.entries());
 }

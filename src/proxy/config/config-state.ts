@@ -8,6 +8,7 @@ import { compileListener, type ListenerConfig } from '../listener/listener-confi
 import { compileRouteConfiguration, type RouteTable } from '../router/route-table.ts';
 import type { Raw } from './raw.ts';
 import { buildSnapshot, type ProxySnapshot } from './snapshot.ts';
+import { StatStore } from '../stats/stat-store.ts';
 
 export interface ResourceError {
   typeUrl: string;
@@ -39,6 +40,8 @@ export class ConfigState {
   readonly versions = new Map<string, string>();
   /** Last rejection per type URL, for config_dump and logs. */
   readonly rejected = new Map<string, { version: string; errors: ResourceError[] }>();
+  /** Named counters of the compiled filters (RBAC, JWT, ext_authz), kept across config versions as Envoy's are. */
+  readonly stats = new StatStore();
 
   /** Apply one xDS response's resources. Returns the errors of rejected resources (empty = ACK). */
   apply(typeUrl: string, resources: readonly Raw[], version: string): ResourceError[] {
@@ -47,7 +50,7 @@ export class ConfigState {
     let errors: ResourceError[];
     switch (kind) {
       case 'listener':
-        errors = applyTo(this.listeners, resources, version, compileListener, (r) => String(r['name'] ?? ''), true, typeUrl);
+        errors = applyTo(this.listeners, resources, version, (raw) => compileListener(raw, this.stats), (r) => String(r['name'] ?? ''), true, typeUrl);
         break;
       case 'route':
         errors = applyTo(this.routes, resources, version, compileRouteConfiguration, (r) => String(r['name'] ?? ''), false, typeUrl);

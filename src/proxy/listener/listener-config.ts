@@ -6,6 +6,7 @@ import { Errors, type Raw, arr, at, bool, durationMs, obj, str, wrappedNum } fro
 import { compileRouteConfiguration, type RouteTable } from '../router/route-table.ts';
 import { buildHttpSecurity, buildNetworkRbac, isSecurityFilter, type HttpSecurity, type NetworkRbac } from '../security/http-security.ts';
 import { normalizationOfHcm, type PathNormalization } from '../security/path-normalize.ts';
+import type { StatStore } from '../stats/stat-store.ts';
 import { compileDownstreamTls, type DownstreamTlsConfig } from '../tls/downstream-tls.ts';
 import { compileChainMatch, matchChain, type ChainMatch, type ConnectionFacts } from './chain-match.ts';
 
@@ -95,7 +96,8 @@ const TCP_PROXY = 'type.googleapis.com/envoy.extensions.filters.network.tcp_prox
 /** HTTP filters that carry security policy: without an implementation they must not be silently dropped. */
 const enforcingFilters = ['rbac', 'jwt_authn', 'ext_authz', 'ratelimit', 'local_ratelimit'];
 
-export function compileListener(raw: Raw): Result<ListenerConfig, FieldError[]> {
+/** `stats`: where the listener's filters keep their named counters (the proxy's store; a private one when absent). */
+export function compileListener(raw: Raw, stats?: StatStore): Result<ListenerConfig, FieldError[]> {
   const errors = new Errors();
   const name = str(raw['name']) ?? '';
   if (name === '') errors.add('name', 'listener needs a name');
@@ -105,11 +107,11 @@ export function compileListener(raw: Raw): Result<ListenerConfig, FieldError[]> 
   if (port < 0 || port > 65535) errors.add('address.socket_address.port_value', 'listener needs a port 0..65535');
   const chains: FilterChainConfig[] = [];
   arr(raw['filter_chains']).forEach((c, i) => {
-    const fc = compileChain(obj(c) ?? {}, at('filter_chains', i), errors);
+    const fc = compileChain(obj(c) ?? {}, at('filter_chains', i), errors, stats);
     if (fc) chains.push(fc);
   });
   const dc = obj(raw['default_filter_chain']);
-  const defaultChain = dc ? compileChain(dc, 'default_filter_chain', errors) : undefined;
+  const defaultChain = dc ? compileChain(dc, 'default_filter_chain', errors, stats) : undefined;
   if (chains.length === 0 && !defaultChain) errors.add('filter_chains', 'listener needs at least one filter chain');
   const inspector = arr(raw['listener_filters']).some((f) => str(obj(f)?.['name']) === 'envoy.filters.listener.tls_inspector' || (str(obj(obj(f)?.['typed_config'])?.['@type']) ?? '').endsWith('.TlsInspector'));
   const needsHello = [...chains, ...(defaultChain ? [defaultChain] : [])].some((c) => c.match.serverNames.length > 0 || c.match.transportProtocol === 'tls' || c.match.applicationProtocols.length > 0);
@@ -126,7 +128,7 @@ export function compileListener(raw: Raw): Result<ListenerConfig, FieldError[]> 
   return errors.any ? { ok: false, error: errors.list } : { ok: true, value };
 }
 
-function compileChain(raw: Raw, path: string, errors: Errors): FilterChainConfig | undefined {
+function compileChain(raw: Raw, path: string, errors: Errors, stats: StatStore | undefined): FilterChainConfig | undefined {
   const m = obj(raw['filter_chain_match']) ?? {};
   const filters = arr(raw['filters']);
   let action: NetworkAction | undefined;
@@ -138,14 +140,14 @@ function compileChain(raw: Raw, path: string, errors: Errors): FilterChainConfig
     const type = str(tc['@type']) ?? '';
     const fname = str(fo['name']) ?? '';
     if (type === HCM || fname === 'envoy.filters.network.http_connection_manager') {
-      const hcm = compileHcm(tc, at(fpath, 'typed_config'), errors);
+      const hcm = compileHcm(tc, at(fpath, 'typed_config'), errors, stats);
       if (hcm) action = { kind: 'http', hcm };
     } else if (type === TCP_PROXY || fname === 'envoy.filters.network.tcp_proxy') {
       const tcp = compileTcpProxy(tc, at(fpath, 'typed_config'), errors);
       if (tcp) action = tcp;
     } else if (fname === 'envoy.filters.network.rbac' || type.endsWith('.network.rbac.v3.RBAC')) {
       try {
-        rbac = buildNetworkRbac(tc);
+        rbac = buildNetworkRbac(tc, stats);
       } catch (e) {
         errors.add(at(fpath, 'typed_config'), e instanceof Error ? e.message : String(e));
       }
@@ -188,7 +190,7 @@ function compileTcpProxy(tc: Raw, path: string, errors: Errors): TcpAction | und
   return { kind: 'tcp', cluster: weighted[0]!.name, weighted, statPrefix };
 }
 
-function compileHcm(raw: Raw, path: string, errors: Errors): HcmConfig | undefined {
+function compileHcm(raw: Raw, path: string, errors: Errors, stats: StatStore | undefined): HcmConfig | undefined {
   let route: HcmConfig['route'] | undefined;
   const rds = obj(raw['rds']);
   if (rds) {
@@ -220,7 +222,7 @@ function compileHcm(raw: Raw, path: string, errors: Errors): HcmConfig | undefin
   if (!sawRouter) errors.add(at(path, 'http_filters'), 'the HTTP filter chain must end with envoy.filters.http.router');
   let security: HttpSecurity | undefined;
   try {
-    security = buildHttpSecurity(arr(raw['http_filters']));
+    security = buildHttpSecurity(arr(raw['http_filters']), {}, stats ? { store: stats, statPrefix: str(raw['stat_prefix']) ?? '' } : undefined);
   } catch (e) {
     errors.add(at(path, 'http_filters'), e instanceof Error ? e.message : String(e));
   }

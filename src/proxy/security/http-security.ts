@@ -11,6 +11,7 @@ import type { JwksCache } from '../filters/jwt-authn/jwks.ts';
 import { createJwtAuthnFilter, type JwtAuthnFilter } from '../filters/jwt-authn/jwt-filter.ts';
 import { RBAC_DENIED_BODY, RBAC_DENIED_STATUS, createRbacFilter, parseRbacConfig, type RbacFilter } from '../filters/rbac/rbac-filter.ts';
 import type { AuthzRequest, JwtInfo } from '../filters/rbac/request.ts';
+import { joinStat, StatStore, type Counter } from '../stats/stat-store.ts';
 
 export const FILTER_NAMES = {
   rbac: 'envoy.filters.http.rbac',
@@ -18,29 +19,43 @@ export const FILTER_NAMES = {
   extAuthz: 'envoy.filters.http.ext_authz',
 } as const;
 
-/** Counters in Envoy's names (per HCM stat prefix): rbac.allowed, rbac.denied, rbac.shadow_allowed … */
-export interface SecurityStats {
-  rbacAllowed: number;
-  rbacDenied: number;
-  rbacShadowAllowed: number;
-  rbacShadowDenied: number;
-  jwtAllowed: number;
-  jwtDenied: number;
-  extAuthzOk: number;
-  extAuthzDenied: number;
-  extAuthzError: number;
+/** Where a filter chain's counters live: the proxy's stat store and the owning HCM's `stat_prefix`. */
+export interface SecurityStatScope {
+  store: StatStore;
+  statPrefix: string;
 }
 
-export const newSecurityStats = (): SecurityStats => ({ rbacAllowed: 0, rbacDenied: 0, rbacShadowAllowed: 0, rbacShadowDenied: 0, jwtAllowed: 0, jwtDenied: 0, extAuthzOk: 0, extAuthzDenied: 0, extAuthzError: 0 });
+/** One RBAC filter's counters, named as Envoy names them (see rbacCounters). */
+export interface RbacCounters {
+  allowed: Counter;
+  denied: Counter;
+  shadowAllowed: Counter;
+  shadowDenied: Counter;
+}
+
+/**
+ * Envoy's RBAC stat names under `base` (`http.<hcm stat_prefix>.` or the network filter's `stat_prefix`):
+ * `<base>rbac.[<rules_stat_prefix>.]allowed|denied` and `<base>rbac.[<shadow_rules_stat_prefix>.]shadow_allowed|…`,
+ * e.g. `http.inbound_0.0.0.0_8080.rbac.istio_dry_run_allow_.shadow_denied`, `tcp.rbac.allowed`.
+ */
+export function rbacCounters(store: StatStore, base: string, rulesPrefix: string, shadowPrefix: string): RbacCounters {
+  const rbac = joinStat(base, 'rbac.');
+  return {
+    allowed: store.counter(joinStat(rbac + rulesPrefix, 'allowed')),
+    denied: store.counter(joinStat(rbac + rulesPrefix, 'denied')),
+    shadowAllowed: store.counter(joinStat(rbac + shadowPrefix, 'shadow_allowed')),
+    shadowDenied: store.counter(joinStat(rbac + shadowPrefix, 'shadow_denied')),
+  };
+}
 
 export type SecurityOutcome =
   | { kind: 'continue'; headers: readonly string[]; jwt?: JwtInfo; /** AUDIT policies that matched, for the access log. */ audited?: string }
   | { kind: 'respond'; status: number; body: string; headers: readonly string[]; details: string; flag?: 'RBAC' | 'UAEX' };
 
 type Stage =
-  | { kind: 'rbac'; run: RbacFilter; shadowPrefix: string }
-  | { kind: 'jwt'; run: JwtAuthnFilter }
-  | { kind: 'ext'; run: ExtAuthzFilter };
+  | { kind: 'rbac'; run: RbacFilter; shadowPrefix: string; counters: RbacCounters }
+  | { kind: 'jwt'; run: JwtAuthnFilter; allowed: Counter; denied: Counter }
+  | { kind: 'ext'; run: ExtAuthzFilter; ok: Counter; denied: Counter; error: Counter };
 
 export interface HttpSecurityDeps extends ExtAuthzDeps {
   jwks?: JwksCache;
@@ -50,7 +65,6 @@ export interface HttpSecurityDeps extends ExtAuthzDeps {
 export interface HttpSecurity {
   /** True when a stage may wait (JWKS fetch, external authorizer). */
   readonly async: boolean;
-  readonly stats: SecurityStats;
   /**
    * Run the chain; synchronous (a plain value) when `async` is false. `resolve` maps the ext_authz cluster to a live
    * endpoint (the proxy passes its cluster manager's choice).
@@ -65,10 +79,13 @@ export function isSecurityFilter(name: string, typeUrl: string): boolean {
 
 /**
  * Build the chain from an HCM's http_filters (decoded objects with name and typed_config). Filters that are not
- * security filters are ignored here. Throws WEFT_ERR_CONFIG_INVALID for configs this proxy cannot enforce.
+ * security filters are ignored here. Throws WEFT_ERR_CONFIG_INVALID for configs this proxy cannot enforce. Counters
+ * go to `scope` under Envoy's names (`http.<stat_prefix>.rbac.allowed`, `….jwt_authn.denied`, `….ext_authz.ok` …).
  */
-export function buildHttpSecurity(httpFilters: readonly unknown[], deps: HttpSecurityDeps = {}): HttpSecurity | undefined {
+export function buildHttpSecurity(httpFilters: readonly unknown[], deps: HttpSecurityDeps = {}, scope: SecurityStatScope = { store: new StatStore(), statPrefix: '' }): HttpSecurity | undefined {
   const stages: Stage[] = [];
+  const base = `http.${scope.statPrefix}.`;
+  const counter = (name: string): Counter => scope.store.counter(base + name);
   httpFilters.forEach((raw, i) => {
     const f = obj(raw) ?? {};
     const name = str(f['name']) ?? '';
@@ -77,15 +94,16 @@ export function buildHttpSecurity(httpFilters: readonly unknown[], deps: HttpSec
     const path = `http_filters[${i}].typed_config`;
     if (name === FILTER_NAMES.rbac || type.endsWith('.http.rbac.v3.RBAC')) {
       const cfg = parseRbacConfig(tc, path);
-      stages.push({ kind: 'rbac', run: createRbacFilter(cfg), shadowPrefix: cfg.shadowRulesStatPrefix });
+      const counters = rbacCounters(scope.store, base, str(tc['rules_stat_prefix']) ?? '', cfg.shadowRulesStatPrefix);
+      stages.push({ kind: 'rbac', run: createRbacFilter(cfg), shadowPrefix: cfg.shadowRulesStatPrefix, counters });
     } else if (name === FILTER_NAMES.jwt || type.endsWith('.jwt_authn.v3.JwtAuthentication')) {
-      stages.push({ kind: 'jwt', run: createJwtAuthnFilter(parseJwtAuthnConfig(tc, path), { ...(deps.jwks ? { jwks: deps.jwks } : {}), ...(deps.now ? { now: deps.now } : {}) }) });
+      const run = createJwtAuthnFilter(parseJwtAuthnConfig(tc, path), { ...(deps.jwks ? { jwks: deps.jwks } : {}), ...(deps.now ? { now: deps.now } : {}) });
+      stages.push({ kind: 'jwt', run, allowed: counter('jwt_authn.allowed'), denied: counter('jwt_authn.denied') });
     } else if (name === FILTER_NAMES.extAuthz || type.endsWith('.http.ext_authz.v3.ExtAuthz')) {
-      stages.push({ kind: 'ext', run: createExtAuthzFilter(parseExtAuthzConfig(tc, path), deps) });
+      stages.push({ kind: 'ext', run: createExtAuthzFilter(parseExtAuthzConfig(tc, path), deps), ok: counter('ext_authz.ok'), denied: counter('ext_authz.denied'), error: counter('ext_authz.error') });
     }
   });
   if (stages.length === 0) return undefined;
-  const stats = newSecurityStats();
   const async = stages.some((s) => s.kind !== 'rbac');
   type Req = Parameters<HttpSecurity['run']>[0];
 
@@ -99,8 +117,8 @@ export function buildHttpSecurity(httpFilters: readonly unknown[], deps: HttpSec
   const rbacStage = (s: Extract<Stage, { kind: 'rbac' }>, req: Req, scratch: Scratch): SecurityOutcome | undefined => {
     const d = s.run(req);
     if (d.shadow) {
-      if (d.shadow.allowed) stats.rbacShadowAllowed++;
-      else stats.rbacShadowDenied++;
+      if (d.shadow.allowed) s.counters.shadowAllowed.value++;
+      else s.counters.shadowDenied.value++;
       if (d.shadow.policy !== undefined) {
         const metadata = (scratch.metadata ??= {});
         metadata[`${s.shadowPrefix}shadow_effective_policy_id`] = d.shadow.policy;
@@ -110,10 +128,10 @@ export function buildHttpSecurity(httpFilters: readonly unknown[], deps: HttpSec
     if (d.action === undefined) return undefined;
     if (d.action === 'LOG' && d.policy !== undefined) (scratch.audited ??= []).push(d.policy);
     if (d.allowed) {
-      stats.rbacAllowed++;
+      s.counters.allowed.value++;
       return undefined;
     }
-    stats.rbacDenied++;
+    s.counters.denied.value++;
     return { kind: 'respond', status: RBAC_DENIED_STATUS, body: RBAC_DENIED_BODY, headers: [], details: d.details ?? 'rbac_access_denied', flag: 'RBAC' };
   };
 
@@ -142,41 +160,51 @@ export function buildHttpSecurity(httpFilters: readonly unknown[], deps: HttpSec
       } else if (s.kind === 'jwt') {
         const r = await s.run(req);
         if (!r.ok) {
-          stats.jwtDenied++;
+          s.denied.value++;
           return { kind: 'respond', status: r.status, body: r.body, headers: r.status === 401 ? ['www-authenticate', 'Bearer realm="http://' + req.host + req.path.split('?')[0] + '"'] : [], details: r.details };
         }
-        stats.jwtAllowed++;
+        s.allowed.value++;
         req = { ...req, headers: r.headers, ...(r.jwt ? { jwt: r.jwt } : {}) };
       } else {
         const r = await s.run({ ...req, metadata: { ...(req.metadata ?? {}), [FILTER_NAMES.rbac]: scratch.metadata ?? {} } }, resolve);
         if (!r.allowed) {
-          if (r.details.startsWith('ext_authz_error')) stats.extAuthzError++;
-          else stats.extAuthzDenied++;
+          if (r.details.startsWith('ext_authz_error')) s.error.value++;
+          else s.denied.value++;
           return { kind: 'respond', status: r.status, body: r.body, headers: r.headers, details: r.details, flag: 'UAEX' };
         }
-        if (!r.skipped) stats.extAuthzOk++;
+        if (!r.skipped) s.ok.value++;
         req = { ...req, headers: r.headers };
       }
     }
     return finish(req.headers, req.jwt, scratch);
   };
 
-  return { async, stats, run: async ? runAsync : runSync };
+  return { async, run: async ? runAsync : runSync };
 }
 
 /** A compiled envoy.filters.network.rbac: `run` decides once per connection. */
-export type NetworkRbac = { run: RbacFilter; stats: SecurityStats };
+export type NetworkRbac = { run: RbacFilter; counters: RbacCounters };
 
-/** The RBAC network filter of a TCP chain (envoy.filters.network.rbac): decide once per connection. */
-export function buildNetworkRbac(typedConfig: unknown): NetworkRbac {
-  const run = createRbacFilter(parseRbacConfig(typedConfig));
-  const stats = newSecurityStats();
+/**
+ * The RBAC network filter of a TCP chain (envoy.filters.network.rbac): decide once per connection. Counters are
+ * named under the filter's own `stat_prefix` (Istio sets `tcp.`: `tcp.rbac.allowed`).
+ */
+export function buildNetworkRbac(typedConfig: unknown, store: StatStore = new StatStore()): NetworkRbac {
+  const cfg = parseRbacConfig(typedConfig);
+  const run = createRbacFilter(cfg);
+  const counters = rbacCounters(store, cfg.statPrefix, '', cfg.shadowRulesStatPrefix);
   return {
-    stats,
+    counters,
     run: (req) => {
       const d = run(req);
-      if (d.allowed) stats.rbacAllowed++;
-      else stats.rbacDenied++;
+      if (d.shadow) {
+        if (d.shadow.allowed) counters.shadowAllowed.value++;
+        else counters.shadowDenied.value++;
+      }
+      if (d.action !== undefined) {
+        if (d.allowed) counters.allowed.value++;
+        else counters.denied.value++;
+      }
       return d;
     },
   };

@@ -24,6 +24,7 @@ import { StreamInfo, type ResponseFlag } from './stream-info.ts';
 import { redirectLocation } from './redirect.ts';
 import { connectCluster } from './connect-route.ts';
 import { connectHost } from '../listener/tcp-proxy.ts';
+import type { TcpSeries } from '../stats/istio-metrics.ts';
 import { Mirror } from './mirror.ts';
 import { upstreamRequestHead, type RequestHeadContext } from './request-head.ts';
 import { responseHeadLines } from './response-head.ts';
@@ -583,6 +584,7 @@ export class Stream implements UpstreamHandler {
     if (this.done) return;
     this.info.bytesReceived += chunk.length;
     if (this.tunnelSocket) {
+      if (this.tunnelSeries) this.tunnelSeries.received += chunk.length;
       if (!this.tunnelSocket.write(chunk)) this.conn.socket.pause();
       return;
     }
@@ -684,6 +686,8 @@ export class Stream implements UpstreamHandler {
   // ---- CONNECT (explicit proxy tunnels) -------------------------------------------------------------------------
 
   private tunnelSocket: net.Socket | undefined;
+  /** The tunnel's Istio TCP series (istio_tcp_*), once the upstream connection is up. */
+  private tunnelSeries: TcpSeries | undefined;
 
   /** `CONNECT host:port`: pick the cluster as a request to that authority would, then splice bytes both ways. */
   private startConnect(target: string): void {
@@ -723,8 +727,12 @@ export class Stream implements UpstreamHandler {
       info.details = 'via_upstream';
       info.upstreamServiceTimeMs = Math.round(performance.now() - this.upstreamStart);
       this.conn.socket.write('HTTP/1.1 200 Connection established\r\n\r\n', 'latin1');
+      // A tunnel is a TCP connection for Istio's TCP metrics, as tcp_proxy counts them (finish() counts the CONNECT too).
+      const series = (this.tunnelSeries = services.metricScope(this.conn.ctx.direction, clusterName, cluster, host, this.conn.tls?.peer).tcp('-'));
+      series.opened++;
       const held = this.conn.parser.tunnel();
       if (held && held.length > 0) {
+        series.received += held.length;
         info.bytesReceived += held.length;
         sock.write(held);
       }
@@ -732,6 +740,7 @@ export class Stream implements UpstreamHandler {
     });
     sock.on('data', (d: Buffer) => {
       info.bytesSent += d.length;
+      if (this.tunnelSeries) this.tunnelSeries.sent += d.length;
       if (!this.conn.socket.write(d)) sock.pause();
     });
     sock.on('drain', () => {
@@ -788,6 +797,7 @@ export class Stream implements UpstreamHandler {
       this.cluster!.active--;
       this.tunnelSocket = undefined;
     }
+    if (this.tunnelSeries) this.tunnelSeries.closed++;
     const info = this.info;
     info.durationMs = performance.now() - info.startMono;
     const services = this.conn.ctx.services;

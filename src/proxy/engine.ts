@@ -12,6 +12,8 @@ import type { Raw } from './config/raw.ts';
 import { emptySnapshot, type ProxySnapshot } from './config/snapshot.ts';
 import type { Direction, ProxyServices, TrackedConnection } from './hcm/services.ts';
 import { ListenerManager } from './listener/listener-manager.ts';
+import { TracingHost } from './tracing/host.ts';
+import { childEnv } from '../core/env.ts';
 import type { SecretStore } from './tls/secrets.ts';
 import { IstioMetrics, workloadFromMetadata, type MetricScope, type WorkloadInfo } from './stats/istio-metrics.ts';
 
@@ -23,6 +25,10 @@ export interface EngineOptions {
   random?: () => number;
   /** DNS domain suffix used to split destination_service into name and namespace. */
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** xDS node id: the node_id tag of trace spans. */
+  nodeId?: string;
+  /** Weft's version (OTLP instrumentation scope). */
+  version?: string;
 }
 
 export class ProxyEngine implements ProxyServices {
@@ -31,6 +37,8 @@ export class ProxyEngine implements ProxyServices {
   readonly state = new ConfigState();
   readonly metrics = new IstioMetrics();
   readonly listeners: ListenerManager;
+  /** Trace spans (src/proxy/tracing); its code loads with the first traced request. */
+  readonly tracing: TracingHost;
   readonly accessLog: AccessLog | undefined;
   readonly workload: WorkloadInfo;
   draining = false;
@@ -59,6 +67,14 @@ export class ProxyEngine implements ProxyServices {
     this.rand = options.random ?? Math.random;
     this.log = options.log ?? ((level, message) => void process.stderr.write(`${level}: ${message}\n`));
     this.listeners = new ListenerManager(this);
+    this.tracing = new TracingHost({
+      nodeId: options.nodeId ?? 'unknown',
+      version: options.version ?? 'unknown',
+      resolve: (cluster) => this.clusters.get(cluster)?.choose(performance.now(), this.random, undefined),
+      random: this.random,
+      env: (name) => childEnv({})[name],
+      log: this.log,
+    });
   }
 
   /** Bound, so it can be handed around as a function. */
@@ -74,8 +90,8 @@ export class ProxyEngine implements ProxyServices {
   }
 
   /** Apply one xDS response. Returns the errors of rejected resources (empty = ACK). */
-  apply(typeUrl: string, resources: readonly Raw[], version: string): ResourceError[] {
-    const errors = this.state.apply(typeUrl, resources, version);
+  apply(typeUrl: string, resources: readonly Raw[], version: string, removed?: readonly string[]): ResourceError[] {
+    const errors = this.state.apply(typeUrl, resources, version, removed);
     switch (typeUrl) {
       case TypeUrl.cluster:
         this.clusters.setClusters(this.state.clusterConfigs());
@@ -186,6 +202,7 @@ export class ProxyEngine implements ProxyServices {
     for (const c of this.sockets.values()) c?.closeIfIdle();
     const deadline = Date.now() + ms;
     while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await this.tracing.flush(Math.max(0, Math.min(2000, deadline - Date.now())));
     this.close();
   }
 
@@ -195,5 +212,6 @@ export class ProxyEngine implements ProxyServices {
     for (const s of this.sockets.keys()) s.destroy();
     this.clusters.close();
     this.accessLog?.flush();
+    this.tracing.close();
   }
 }

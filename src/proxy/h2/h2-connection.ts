@@ -123,6 +123,7 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
     si.durationMs = performance.now() - si.startMono;
     services.metricScope(meta.ctx.direction, si.upstreamCluster ?? '', picked.cluster, picked.host, meta.tls?.peer).record(status, si.flagString, si.durationMs, si.bytesReceived, si.bytesSent);
     services.accessLog?.log(si);
+    si.span?.end(si);
   };
   const local = (status: number, body: string, flag: ResponseFlag | undefined, details: string, extra: Record<string, string> = {}): void => {
     if (flag) si.addFlag(flag);
@@ -142,6 +143,7 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
   const colon = authority.lastIndexOf(':');
   const port = colon > 0 ? Number(authority.slice(colon + 1)) : 80;
   const hcm = hcmForPort(meta.ctx, meta.localPort, meta.tls, port);
+  if (hcm?.tracing && !delayed) si.span = services.tracing.start(hcm.tracing, flat, meta.ctx.direction);
   if (hcm && (hcm.security !== undefined || hcm.pathNormalization !== 'NONE')) {
     // Path normalisation and the security filters run before routing, as for HTTP/1.1 (hcm/stream.ts secure()).
     const normalized = normalizePath(target, hcm.pathNormalization);
@@ -230,6 +232,7 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
     if (out['x-request-id'] === undefined && (hcm?.generateRequestId ?? true)) out['x-request-id'] = randomUUID();
     editH2Headers(out, route.requestHeaders);
     si.requestId = String(out['x-request-id'] ?? '') || undefined;
+    si.span?.injectInto(out);
     const own = services.secrets?.current()?.spiffeId;
     if (meta.tls?.peer !== undefined && own !== undefined) out['x-forwarded-client-cert'] = `By=${own};URI=${meta.tls.peer}`;
     if (action.timeoutMs > 0) out['x-envoy-expected-rq-timeout-ms'] = String(action.timeoutMs);

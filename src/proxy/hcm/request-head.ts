@@ -38,6 +38,8 @@ export function upstreamRequestHead(c: RequestHeadContext, action: Forward, auth
     headers = headers.slice();
     applyHeaderOps(headers, route.requestHeaders);
   }
+  // A traced request's caller context is replaced by its span's (written below).
+  if (info.span) headers = info.span.strip(headers);
   const host = action.hostRewrite ?? authority;
   let s = `${req.method} ${outPath} HTTP/1.1\r\nhost: ${host}\r\n`;
   let xfp = false;
@@ -85,6 +87,7 @@ export function upstreamRequestHead(c: RequestHeadContext, action: Forward, auth
     s += `x-request-id: ${requestId}\r\n`;
   }
   info.requestId = requestId;
+  if (info.span) s += info.span.headerLines();
   if (action.timeoutMs > 0) s += `x-envoy-expected-rq-timeout-ms: ${action.timeoutMs}\r\n`;
   if (req.body === 'chunked') s += 'transfer-encoding: chunked\r\n';
   if (req.upgrade) {

@@ -6,6 +6,7 @@ import type { Host } from '../cluster/host.ts';
 import type { ProxySnapshot } from '../config/snapshot.ts';
 import type { MetricScope } from '../stats/istio-metrics.ts';
 import type { SecretStore } from '../tls/secrets.ts';
+import type { TracingHost } from '../tracing/host.ts';
 
 export type Direction = 'outbound' | 'inbound';
 
@@ -16,6 +17,8 @@ export interface ProxyServices {
   readonly accessLog: AccessLog | undefined;
   /** Workload TLS secrets (SDS default/ROOTCA), when the proxy has an identity. */
   readonly secrets: SecretStore | undefined;
+  /** Trace spans: HCMs with a `tracing` config start one per request (src/proxy/tracing). */
+  readonly tracing: TracingHost;
   /** True while draining (SIGTERM): responses carry `connection: close`. */
   readonly draining: boolean;
   random(): number;

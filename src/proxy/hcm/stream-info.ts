@@ -1,5 +1,6 @@
 // What is known about one request when it completes, as Envoy's StreamInfo: timings, bytes, the upstream chosen,
 // the response flags and details. Filled in by the stream, read by the access log and the metrics.
+import type { ActiveSpan } from '../tracing/span.ts';
 
 /** Envoy response flags that this proxy sets. */
 export type ResponseFlag =
@@ -48,6 +49,8 @@ export class StreamInfo {
   downstreamLocal = '-';
   downstreamRemote = '-';
   attempts = 0;
+  /** The request's trace span, when its connection manager traces (src/proxy/tracing). */
+  span: ActiveSpan | undefined;
 
   /** Adds a flag; the list stays in Envoy's order (UF before URX …) whatever order the stream found them in. */
   addFlag(f: ResponseFlag): void {

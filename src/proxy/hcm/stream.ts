@@ -113,6 +113,7 @@ export class Stream implements UpstreamHandler {
     this.destination = hasPort ? authority : `${authority}:80`;
 
     const hcm = this.conn.hcmFor(port);
+    if (hcm?.tracing) info.span = this.conn.ctx.services.tracing.start(hcm.tracing, req.headers, this.conn.ctx.direction);
     if (hcm && (hcm.security !== undefined || hcm.pathNormalization !== 'NONE')) return this.secure(hcm, authority, target, port);
     this.routeRequest(hcm, authority, target, port);
   }
@@ -804,6 +805,7 @@ export class Stream implements UpstreamHandler {
     const clusterName = info.upstreamCluster ?? '';
     services.metricScope(this.conn.ctx.direction, clusterName, this.cluster, this.host, this.conn.tls?.peer).record(info.status, info.flagString, info.durationMs, info.bytesReceived, info.bytesSent);
     services.accessLog?.log(info);
+    info.span?.end(info);
     if (reset) {
       this.conn.socket.destroy();
       this.conn.streamDone(this, false);

@@ -8,6 +8,7 @@ import { buildHttpSecurity, buildNetworkRbac, isSecurityFilter, type HttpSecurit
 import { normalizationOfHcm, type PathNormalization } from '../security/path-normalize.ts';
 import type { StatStore } from '../stats/stat-store.ts';
 import { compileDownstreamTls, type DownstreamTlsConfig } from '../tls/downstream-tls.ts';
+import { compileTracing, type TracingConfig } from '../tracing/config.ts';
 import { compileChainMatch, matchChain, type ChainMatch, type ConnectionFacts } from './chain-match.ts';
 
 export type ServerHeaderTransformation = 'overwrite' | 'append_if_absent' | 'pass_through';
@@ -36,6 +37,8 @@ export interface HcmConfig {
   security: HttpSecurity | undefined;
   /** How request paths are normalised before security and routing (normalize_path, merge_slashes …). */
   pathNormalization: PathNormalization;
+  /** The HCM's tracer, sampling and span tags; undefined = no spans (src/proxy/tracing). */
+  tracing?: TracingConfig | undefined;
 }
 
 /** A tcp_proxy target: one cluster, or weighted clusters picked per connection (VirtualService tcp route weights). */
@@ -226,6 +229,7 @@ function compileHcm(raw: Raw, path: string, errors: Errors, stats: StatStore | u
   } catch (e) {
     errors.add(at(path, 'http_filters'), e instanceof Error ? e.message : String(e));
   }
+  const tracing = compileTracing(raw['tracing'], at(path, 'tracing'), errors, ignored);
   const transform = str(raw['server_header_transformation']) ?? 'OVERWRITE';
   const idle = durationMs(raw['stream_idle_timeout']);
   if (!route) return undefined;
@@ -243,6 +247,7 @@ function compileHcm(raw: Raw, path: string, errors: Errors, stats: StatStore | u
     ignoredFilters: ignored,
     security,
     pathNormalization: normalizationOfHcm(raw),
+    tracing,
   };
 }
 

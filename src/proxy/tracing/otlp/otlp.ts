@@ -1,0 +1,87 @@
+// OTLP trace export, encoded with the official schema: otlp-descriptor.gen.json is opentelemetry-proto's
+// collector/trace/v1 (and the trace, common, resource messages it uses) compiled for protobufjs by
+// scripts/gen-otlp-descriptor.ts. Sent as OTLP/HTTP (POST /v1/traces, application/x-protobuf) or OTLP/gRPC
+// (opentelemetry.proto.collector.trace.v1.TraceService/Export). Loaded only when a tracer exports OTLP.
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import type { SpanSink } from '../exporter.ts';
+import { type Endpoint, newPool, post } from '../http-post.ts';
+import type { SpanRecord } from '../span.ts';
+
+const root = protobuf.Root.fromJSON(JSON.parse(readFileSync(new URL('./otlp-descriptor.gen.json', import.meta.url), 'utf8')) as protobuf.INamespace);
+/** opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest */
+export const ExportTraceServiceRequest = root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
+export const ExportTraceServiceResponse = root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse');
+export const EXPORT_METHOD = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+/** SpanKind: SPAN_KIND_SERVER = 2, SPAN_KIND_CLIENT = 3. StatusCode: STATUS_CODE_ERROR = 2. */
+const KIND = { SERVER: 2, CLIENT: 3 } as const;
+
+/** ms since the epoch → ns, to the microsecond (a double holds epoch ms to ~0.2 µs, no finer). */
+function unixNanos(ms: number): string {
+  const whole = Math.floor(ms);
+  return (BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e3)) * 1000n).toString();
+}
+
+/** The request for one batch: one resource (the proxy's service), one scope, the spans with string attributes. */
+export function encodeExportRequest(spans: readonly SpanRecord[], serviceName: string, version: string): Uint8Array {
+  const otlpSpans = spans.map((s) => ({
+    trace_id: Buffer.from(s.traceId, 'hex'),
+    span_id: Buffer.from(s.spanId, 'hex'),
+    ...(s.parentSpanId !== undefined ? { parent_span_id: Buffer.from(s.parentSpanId, 'hex') } : {}),
+    name: s.name,
+    kind: KIND[s.kind],
+    start_time_unix_nano: unixNanos(s.startEpochMs),
+    end_time_unix_nano: unixNanos(s.startEpochMs + s.durationMs),
+    attributes: s.tags.map(([key, v]) => ({ key, value: { string_value: v } })),
+    ...(s.error ? { status: { code: 2 } } : {}),
+  }));
+  const message = ExportTraceServiceRequest.fromObject({
+    resource_spans: [{
+      resource: { attributes: [{ key: 'service.name', value: { string_value: serviceName } }] },
+      scope_spans: [{ scope: { name: 'weft-proxy', version }, spans: otlpSpans }],
+    }],
+  });
+  return ExportTraceServiceRequest.encode(message).finish();
+}
+
+export function otlpHttpSink(o: { resolve: () => Endpoint | undefined; cluster: string; host: string; path: string; timeoutMs: number; headers: ReadonlyArray<readonly [string, string]>; serviceName: string; version: string }): SpanSink {
+  const pool = newPool();
+  return {
+    send(spans) {
+      const target = o.resolve();
+      if (!target) return Promise.reject(new Error(`no healthy endpoint in cluster ${o.cluster}`));
+      return post(pool, target, o.host, o.path, 'application/x-protobuf', encodeExportRequest(spans, o.serviceName, o.version), o.headers, o.timeoutMs);
+    },
+    close() {
+      pool.destroy();
+    },
+  };
+}
+
+export function otlpGrpcSink(o: { resolve: () => Endpoint | undefined; cluster: string; authority: string; serviceName: string; version: string }): SpanSink {
+  let client: grpc.Client | undefined;
+  let clientTarget = '';
+  const identity = (b: Buffer): Buffer => b;
+  return {
+    send(spans) {
+      const target = o.resolve();
+      if (!target) return Promise.reject(new Error(`no healthy endpoint in cluster ${o.cluster}`));
+      const address = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
+      if (!client || clientTarget !== address) {
+        client?.close();
+        client = new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.default_authority': o.authority });
+        clientTarget = address;
+      }
+      const body = Buffer.from(encodeExportRequest(spans, o.serviceName, o.version));
+      const c = client;
+      return new Promise<void>((resolve, reject) => {
+        c.makeUnaryRequest(EXPORT_METHOD, identity, identity, body, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err) => (err ? reject(new Error(`OTLP gRPC export to ${address}: ${err.message}`)) : resolve()));
+      });
+    },
+    close() {
+      client?.close();
+    },
+  };
+}

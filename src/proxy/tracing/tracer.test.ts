@@ -1,0 +1,146 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { StreamInfo } from '../hcm/stream-info.ts';
+import { Errors } from '../config/raw.ts';
+import { type TracingConfig, compileTracing } from './config.ts';
+import type { SpanRecord } from './span.ts';
+import { Tracer, fixedCustomTags } from './tracer.ts';
+
+const T = '4bf92f3577b34da6a3ce929d0e0e4736';
+const S = '00f067aa0ba902b7';
+
+function config(over: Record<string, unknown> = {}, provider?: Record<string, unknown>): TracingConfig {
+  const errors = new Errors();
+  const ignored: string[] = [];
+  const c = compileTracing({
+    random_sampling: { value: 100 },
+    custom_tags: [
+      { tag: 'istio.canonical_service', literal: { value: 'reviews' } },
+      { tag: 'istio.namespace', literal: { value: 'default' } },
+      { tag: 'team', environment: { name: 'WEFT_TEST_UNSET_VARIABLE', default_value: 'none' } },
+      { tag: 'tenant', request_header: { name: 'X-Tenant', default_value: '-' } },
+    ],
+    provider: provider ?? { name: 'envoy.tracers.opentelemetry', typed_config: { '@type': 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig', service_name: 'reviews.default', grpc_service: { envoy_grpc: { cluster_name: 'outbound|4317||otel', authority: 'otel' } } } },
+    ...over,
+  }, 'tracing', errors, ignored);
+  assert.deepEqual(errors.list, []);
+  assert.ok(c, `not compiled: ${ignored.join()}`);
+  return c;
+}
+
+function tracer(cfg: TracingConfig, random: () => number = () => 0.5): { t: Tracer; spans: SpanRecord[] } {
+  const spans: SpanRecord[] = [];
+  const t = new Tracer(cfg, { record: (s) => spans.push(s), random, fixedTags: [['node_id', 'sidecar~10.0.0.1~reviews-1.default~default.svc.cluster.local'], ...fixedCustomTags(cfg.customTags, () => undefined)] });
+  return { t, spans };
+}
+
+function info(over: Partial<StreamInfo> = {}): StreamInfo {
+  const i = new StreamInfo();
+  Object.assign(i, { method: 'GET', path: '/reviews/0', authority: 'reviews:9080', status: 200, requestId: 'req-1', upstreamCluster: 'outbound|9080||reviews.default.svc.cluster.local', downstreamRemote: '127.0.0.1:5555', bytesReceived: 10, bytesSent: 300, ...over });
+  return i;
+}
+
+test('compile: unsupported tracers are listed, not rejected; a provider-less tracing config exports nothing', () => {
+  const errors = new Errors();
+  const ignored: string[] = [];
+  assert.equal(compileTracing({ provider: { name: 'envoy.tracers.datadog', typed_config: { '@type': 'type.googleapis.com/envoy.config.trace.v3.DatadogConfig' } } }, 'tracing', errors, ignored), undefined);
+  assert.deepEqual(errors.list, []);
+  assert.match(ignored[0]!, /envoy\.tracers\.datadog/);
+  assert.equal(compileTracing({ random_sampling: { value: 5 } }, 'tracing', errors, ignored), undefined);
+  const zipkin = config({}, { name: 'envoy.tracers.zipkin', typed_config: { '@type': 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig', collector_cluster: 'outbound|9411||zipkin', collector_endpoint: '/api/v2/spans', collector_endpoint_version: 'HTTP_JSON', collector_hostname: 'zipkin', trace_id_128bit: true } });
+  assert.deepEqual(zipkin.provider, { kind: 'zipkin', cluster: 'outbound|9411||zipkin', host: 'zipkin', path: '/api/v2/spans', traceId128: true });
+  const http = config({}, { name: 'envoy.tracers.opentelemetry', typed_config: { '@type': 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig', http_service: { http_uri: { uri: 'otel.observability.svc.cluster.local/v1/traces', cluster: 'outbound|4318||otel', timeout: { seconds: 2 } } } } });
+  assert.deepEqual(http.provider, { kind: 'otlp-http', cluster: 'outbound|4318||otel', host: 'otel.observability.svc.cluster.local', path: '/v1/traces', timeoutMs: 2000, headers: [], serviceName: 'istio-proxy' });
+});
+
+test('a new trace: sampled by random_sampling, context written as traceparent, client span with Istio tags', () => {
+  const { t, spans } = tracer(config());
+  const span = t.start(['user-agent', 'curl/8', 'x-tenant', 'acme'], 'outbound');
+  assert.equal(span.sampled, true);
+  assert.equal(span.parentSpanId, undefined);
+  const [name, value] = span.contextHeaders();
+  assert.equal(name, 'traceparent');
+  assert.match(value!, new RegExp(`^00-${span.ctx.traceId}-${span.ctx.spanId}-01$`));
+  span.end(info());
+  span.end(info()); // reported once
+  assert.equal(spans.length, 1);
+  const s = spans[0]!;
+  assert.equal(s.kind, 'CLIENT');
+  assert.equal(s.name, 'reviews.default.svc.cluster.local:9080/*');
+  const tags = Object.fromEntries(s.tags);
+  assert.deepEqual(
+    { ...tags, node_id: undefined },
+    {
+      node_id: undefined, 'istio.canonical_service': 'reviews', 'istio.namespace': 'default', team: 'none', component: 'proxy', 'guid:x-request-id': 'req-1',
+      'http.url': 'http://reviews:9080/reviews/0', 'http.method': 'GET', 'http.protocol': 'HTTP/1.1', downstream_cluster: '-', user_agent: 'curl/8',
+      'peer.address': '127.0.0.1', request_size: '10', response_size: '300', upstream_cluster: 'outbound|9080||reviews.default.svc.cluster.local',
+      'upstream_cluster.name': 'outbound|9080||reviews.default.svc.cluster.local', 'http.status_code': '200', response_flags: '-', tenant: 'acme',
+    },
+  );
+  assert.equal(s.error, false);
+});
+
+test("the caller's context is continued and its sampling decision honoured, whatever random_sampling says", () => {
+  const { t, spans } = tracer(config({ random_sampling: { value: 0 } }));
+  const inbound = t.start(['traceparent', `00-${T}-${S}-01`], 'inbound');
+  assert.equal(inbound.ctx.traceId, T);
+  assert.equal(inbound.parentSpanId, S);
+  assert.notEqual(inbound.ctx.spanId, S);
+  assert.equal(inbound.kind, 'SERVER');
+  inbound.end(info({ status: 503, flags: 'UF' }));
+  assert.equal(spans[0]!.parentSpanId, S);
+  assert.equal(spans[0]!.error, true);
+  assert.equal(Object.fromEntries(spans[0]!.tags)['error'], 'true');
+  const notSampled = t.start(['x-b3-traceid', T, 'x-b3-spanid', S, 'x-b3-sampled', '0'], 'inbound');
+  assert.equal(notSampled.sampled, false);
+  assert.match(notSampled.contextHeaders()[1]!, /-00$/, 'the decision travels on');
+  notSampled.end(info());
+  assert.equal(spans.length, 1, 'unsampled spans are not reported');
+});
+
+test('sampling: random_sampling percent against the random source; x-client-trace-id uses client_sampling; overall caps', () => {
+  const at = (pct: number, r: number, headers: string[] = [], extra: Record<string, unknown> = {}): boolean => tracer(config({ random_sampling: { value: pct }, ...extra }), () => r).t.start(headers, 'outbound').sampled;
+  assert.equal(at(10, 0.05), true);
+  assert.equal(at(10, 0.15), false);
+  assert.equal(at(0, 0), false);
+  assert.equal(at(100, 0.999), true);
+  assert.equal(at(0, 0.5, ['x-client-trace-id', 'abc']), true, 'client_sampling defaults to 100');
+  assert.equal(at(100, 0.5, [], { overall_sampling: { value: 10 } }), false);
+  // Over many requests with a real random source the rate is close to the setting.
+  const { t } = tracer(config({ random_sampling: { value: 25 } }), Math.random);
+  let n = 0;
+  for (let i = 0; i < 4000; i++) if (t.start([], 'outbound').sampled) n++;
+  assert.ok(n > 800 && n < 1200, `sampled ${n} of 4000 at 25%`);
+});
+
+test('gateways (spawn_upstream_span): a server span and a client child; the upstream sees the child as parent', () => {
+  const { t, spans } = tracer(config({ spawn_upstream_span: { value: true } }));
+  const span = t.start(['traceparent', `00-${T}-${S}-01`], 'outbound');
+  assert.equal(span.kind, 'SERVER');
+  const sent = span.contextHeaders()[1]!;
+  assert.ok(sent.includes(span.upstreamSpanId!));
+  span.end(info());
+  assert.equal(spans.length, 2);
+  const [server, client] = spans;
+  assert.equal(server!.parentSpanId, S);
+  assert.equal(client!.kind, 'CLIENT');
+  assert.equal(client!.parentSpanId, server!.spanId);
+});
+
+test('zipkin tracers write B3 and use 64-bit trace ids unless trace_id_128bit', () => {
+  const provider = { name: 'envoy.tracers.zipkin', typed_config: { '@type': 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig', collector_cluster: 'c', collector_endpoint_version: 'HTTP_JSON' } };
+  const { t } = tracer(config({}, provider));
+  const h = t.start([], 'outbound').contextHeaders();
+  assert.equal(h[0], 'x-b3-traceid');
+  assert.match(h[1]!, /^[0-9a-f]{16}$/);
+  assert.deepEqual(h.filter((_, i) => i % 2 === 0), ['x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled']);
+});
+
+test('an HTTP/2 header object gets the new context and loses the caller’s trace headers', () => {
+  const { t } = tracer(config());
+  const span = t.start(['traceparent', `00-${T}-${S}-01`, 'x-b3-traceid', T], 'outbound');
+  const out: Record<string, unknown> = { ':path': '/', traceparent: `00-${T}-${S}-01`, 'x-b3-traceid': T, 'x-b3-spanid': S, accept: '*/*' };
+  span.injectInto(out);
+  assert.deepEqual(Object.keys(out).sort(), [':path', 'accept', 'traceparent']);
+  assert.equal(out['traceparent'], `00-${T}-${span.ctx.spanId}-01`);
+});

@@ -75,7 +75,7 @@ export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void):
   };
   let logStream: Writable | undefined;
   if (o.accessLog) logStream = o.accessLog.path === '/dev/stdout' ? process.stdout : createWriteStream(o.accessLog.path, { flags: 'a' });
-  const engine = new ProxyEngine({ workload, accessLog: logStream ? new AccessLog(logStream, o.accessLog!.encoding) : undefined, log: o.log });
+  const engine = new ProxyEngine({ workload, accessLog: logStream ? new AccessLog(logStream, o.accessLog!.encoding) : undefined, log: o.log, nodeId: nodeId(n), version: o.version });
   const ports: ProxyAgent['ports'] = {};
   const extraInboundPorts: number[] = [];
   if (n.type === 'sidecar') {

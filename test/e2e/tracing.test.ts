@@ -103,7 +103,7 @@ test('one request, one trace over OTLP/HTTP: server → client → server spans 
   const first = await until('spans from the frontend sidecar', async () => {
     await callFrontend();
     return collector.spans.find((s) => s.tags['istio.canonical_service'] === 'frontend' && s.kind === 'SERVER');
-  }, 20_000);
+  }, 40_000);
   assert.equal(first.via, 'otlp-http');
   assert.equal(first.parentSpanId, undefined, 'a request without trace headers starts a trace: the frontend’s server span is its root');
   assert.equal(await callFrontend(), 'frontend -> backend');
@@ -167,11 +167,22 @@ test('switching the Telemetry provider to Zipkin: B3 propagation and Zipkin v2 J
   const z = await until('spans exported to Zipkin', async () => {
     await callFrontend();
     return collector.spans.find((s) => s.via === 'zipkin' && s.tags['istio.canonical_service'] === 'backend');
-  }, 20_000);
+  }, 40_000);
   const spans = await collector.waitFor((s) => s.via === 'zipkin' && s.traceId === z.traceId, 3);
   const { fServer, fClient, bServer } = chain(spans);
   assert.equal(fClient.parentSpanId, fServer.spanId);
   assert.equal(bServer.parentSpanId, fClient.spanId);
   assert.equal(bServer.service, 'backend.default');
   assert.deepEqual(collector.requests.at(-1), { path: '/api/v2/spans', contentType: 'application/json' });
+});
+
+test('HTTP/2 (h2c) requests are traced on the HTTP/2 path too, and the context reaches the app', async () => {
+  const traceId = '44444444444444444444444444444444';
+  const r = await curl(['--http2-prior-knowledge', '-H', `traceparent: 00-${traceId}-b7ad6b7169203331-01`, `http://${backend.address}:${backend.port}/headers`]);
+  assert.equal(r.code, 0, r.stderr);
+  const seen = JSON.parse(r.stdout) as Record<string, string>;
+  const [server] = await collector.waitFor(byTrace(traceId));
+  assert.equal(server!.tags['http.protocol'], 'HTTP/2');
+  assert.equal(server!.parentSpanId, 'b7ad6b7169203331');
+  assert.ok((seen['traceparent'] ?? seen['x-b3-spanid'] ?? '').includes(server!.spanId), JSON.stringify(seen));
 });

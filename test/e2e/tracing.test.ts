@@ -186,3 +186,10 @@ test('HTTP/2 (h2c) requests are traced on the HTTP/2 path too, and the context r
   assert.equal(server!.parentSpanId, 'b7ad6b7169203331');
   assert.ok((seen['traceparent'] ?? seen['x-b3-spanid'] ?? '').includes(server!.spanId), JSON.stringify(seen));
 });
+
+test("the sidecar's admin /stats counts exported spans per tracer", async () => {
+  const stats = await (await fetch(`http://127.0.0.1:${frontend.admin}/stats`)).text();
+  const sent = /^tracing\.otlp-http\|outbound\|4318\|\|otel-collector\.observability\.svc\.cluster\.local\.spans_sent: (\d+)$/m.exec(stats);
+  assert.ok(sent && Number(sent[1]) > 0, stats.split('\n').filter((l) => l.startsWith('tracing.')).join('\n'));
+  assert.match(stats, /^tracing\.zipkin\|outbound\|9411\|\|zipkin\.observability\.svc\.cluster\.local\.spans_dropped: 0$/m);
+});

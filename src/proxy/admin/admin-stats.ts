@@ -63,6 +63,8 @@ function counters(engine: ProxyEngine, xds: AdsClient | undefined): [string, num
     out.push(['control_plane.connected_state', xds.state === 'connected' ? 1 : 0]);
   }
   out.push(['server.total_connections', engine.connectionCount], ['server.state', engine.draining ? 1 : 0]);
+  // Span export per tracer (kind|collector cluster): sent, dropped (queue full), failed (collector errors), queued.
+  for (const [k, t] of Object.entries(engine.tracing.stats() ?? {})) out.push([`tracing.${k}.spans_sent`, t.exported], [`tracing.${k}.spans_dropped`, t.dropped], [`tracing.${k}.spans_failed`, t.failed], [`tracing.${k}.spans_queued`, t.queued]);
   // Filter counters by Envoy name: http.<stat_prefix>.rbac.allowed, ….jwt_authn.denied, ….ext_authz.ok, tcp.rbac.denied …
   out.push(...engine.state.stats.entries());
   return out;

@@ -64,17 +64,20 @@ export interface AddressClaim {
 
 /**
  * Claim a loopback address 127.0.<a>.<b> (from 127.0.10.1 up) that no live weft process holds, and that has
- * `port` free (when given). The claim is a file named after the address holding our pid; stale claims (dead pid)
- * are taken over.
+ * `port` (or every one of the ports) free. The claim is a file named after the address holding our pid; stale
+ * claims (dead pid) are taken over.
  */
-export async function claimLoopbackAddress(port?: number, dir: string = claimDir()): Promise<AddressClaim> {
+export async function claimLoopbackAddress(port?: number | readonly number[], dir: string = claimDir()): Promise<AddressClaim> {
+  const ports = port === undefined ? [] : typeof port === 'number' ? [port] : port;
   await mkdir(dir, { recursive: true, mode: 0o700 });
   for (let i = 0; i < 2500; i++) {
     const address = `127.0.${10 + Math.floor(i / 250)}.${(i % 250) + 1}`;
     const file = join(dir, address);
     const claimed = await tryClaim(file);
     if (!claimed) continue;
-    if (port !== undefined && (await probePort(address, port)) !== undefined) {
+    let free = true;
+    for (const p of ports) if ((await probePort(address, p)) !== undefined) free = false;
+    if (!free) {
       await rm(file, { force: true });
       continue;
     }

@@ -29,7 +29,12 @@ test('parseRunArgs: defaults, the WorkloadGroup default, and usage errors', () =
   assert.equal(client.workloadGroup, undefined, 'an outbound-only workload registers nowhere by default');
   assert.throws(() => parseRunArgs(['--name', 'a']), /no command/);
   assert.throws(() => parseRunArgs(['--', 'true']), /--name is required/);
-  assert.throws(() => parseRunArgs(['--name', 'a', '--port', '1', '--port', '2', '--', 'true']), /only one --port/);
+  const multi = parseRunArgs(['--name', 'a', '--port', 'http=9080', '--port', 'grpc=9090', '--app-metrics-port', '9102', '--app-probe', 'a:readyz=http://127.0.0.1:9080/ready', '--', 'true']);
+  assert.ok(multi !== 'help');
+  assert.deepEqual(multi.ports, [{ name: 'http', port: 9080 }, { name: 'grpc', port: 9090 }]);
+  assert.deepEqual(multi.sidecarArgs, ['--app-metrics-port', '9102', '--app-probe', 'a:readyz=http://127.0.0.1:9080/ready']);
+  assert.throws(() => parseRunArgs(['--name', 'a', '--port', '1', '--port', '1', '--', 'true']), /--port 1 is given twice/);
+  assert.throws(() => parseRunArgs(['--name', 'a', '--port', 'http=1', '--port', 'http=2', '--', 'true']), /names must differ/);
   assert.throws(() => parseRunArgs(['--name', 'a', '--ip', '127.0.0.1', '--', 'true']), /--ip 127\.0\.0\.1/);
   assert.throws(() => parseRunArgs(['--name', 'a', '--port', 'http=70000', '--', 'true']), /PORT 1-65535/);
   assert.throws(() => parseRunArgs(['--name', 'a', '--token-file', 't', '--', 'true']), /--ca-root-cert/);
@@ -67,6 +72,13 @@ test('proxyArgs: node metadata for auto-registration and the inbound listener on
   assert.equal(flag('--inbound-port'), '41234');
   assert.equal(flag('--outbound-port'), '40000');
   assert.equal(args.includes('--ca-address'), false, 'no identity flags without an identity');
+  assert.equal(flag('--status-port'), '0', 'a free status port, never the shared 15020');
+  const two = proxyArgs({
+    kind: 'sidecar', name: 'multi', namespace: 'default', serviceAccount: 'default', labels: {}, ip: '127.0.10.4',
+    ports: [{ name: 'http', port: 41234 }, { name: 'grpc', port: 41235 }], workloadGroup: undefined, discoveryAddress: '127.0.0.1:15010', drainDuration: '1s',
+  });
+  assert.equal(two[two.indexOf('--inbound-port') + 1], '41234,41235', 'one inbound listener per app port');
+  assert.equal(two[two.indexOf('--pod-ports') + 1], 'http=41234,grpc=41235');
 });
 
 test('workloadGroupFor: the labels without version, the service account, no per-instance ports', () => {

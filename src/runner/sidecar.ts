@@ -52,6 +52,8 @@ export interface ProxyPorts {
   inbound: number | undefined;
   readiness: number;
   stats: number;
+  /** The status port (merged metrics, app probes); undefined when the proxy runs without one. */
+  status: number | undefined;
 }
 
 export interface StartedProxy {
@@ -60,7 +62,8 @@ export interface StartedProxy {
 }
 
 export function proxyArgs(s: ProxySpec): string[] {
-  const inbound = s.ports[0];
+  // One inbound listener per app port, each on the workload's address (explicit mode).
+  const inbound = s.ports.length > 0 ? s.ports.map((p) => p.port).join(',') : '-1';
   const labels = Object.entries(s.labels)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
@@ -80,11 +83,12 @@ export function proxyArgs(s: ProxySpec): string[] {
     '--admin-port', '0',
     '--stats-port', '0',
     '--readiness-port', '0',
+    '--status-port', '0',
     ...(s.kind !== 'sidecar'
       ? []
       : s.capture
         ? ['--outbound-port', String(Ports.proxyOutbound), '--inbound-port', String(Ports.proxyInbound), '--inbound-address', '0.0.0.0']
-        : ['--outbound-port', String(s.outboundPort ?? 0), '--inbound-port', inbound ? String(inbound.port) : '-1', '--inbound-address', s.ip]),
+        : ['--outbound-port', String(s.outboundPort ?? 0), '--inbound-port', inbound, '--inbound-address', s.ip]),
     ...identityArgs(s.identity),
     '--drain-duration', s.drainDuration,
     ...(s.extraArgs ?? []),
@@ -130,7 +134,7 @@ export async function startProxy(s: ProxySpec, timeoutMs: number): Promise<Start
     const readiness = port('readiness');
     const stats = port('stats');
     if (admin === undefined || readiness === undefined || stats === undefined) throw new WeftError('WEFT_ERR_INTERNAL', `${p.name} did not print its admin, readiness and stats ports`);
-    const ports: ProxyPorts = { admin, readiness, stats, outbound: port('outbound'), inbound: port('inbound') };
+    const ports: ProxyPorts = { admin, readiness, stats, outbound: port('outbound'), inbound: port('inbound'), status: port('status') };
     await waitReadyEndpoint(p, readiness, timeoutMs, failFast, get);
     if (s.kind === 'sidecar') await waitInboundClusters(p, admin, s.ports.map((x) => x.port), timeoutMs, s.workloadGroup, failFast, get);
     return { process: p, ports };

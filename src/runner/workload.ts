@@ -107,10 +107,9 @@ export function appEnv(outboundPort: number, ip: string, extra: Readonly<Record<
 export async function startWorkload(spec: WorkloadSpec): Promise<RunningWorkload> {
   await requireControlPlane(spec.discoveryAddress);
   for (const p of spec.ports) await requirePortFree('127.0.0.1', p.port, `${spec.name}'s app port`, '--port');
-  const first = spec.ports[0]?.port;
   let claim: AddressClaim | undefined;
-  if (spec.ip === undefined) claim = await claimLoopbackAddress(first);
-  else if (first !== undefined) await requirePortFree(spec.ip, first, `${spec.name}'s sidecar inbound`, '--ip');
+  if (spec.ip === undefined) claim = await claimLoopbackAddress(spec.ports.map((p) => p.port));
+  else for (const p of spec.ports) await requirePortFree(spec.ip, p.port, `${spec.name}'s sidecar inbound`, '--ip');
   const ip = spec.ip ?? claim!.address;
   const release = async (): Promise<void> => {
     await claim?.release();

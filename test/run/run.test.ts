@@ -9,6 +9,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { freePort as freePortOn } from '../ports.ts';
 const freePort = (): Promise<number> => freePortOn('127.0.0.1');
 
@@ -214,5 +215,74 @@ test('weft run: Ctrl-C while the sidecar is starting stops the sidecar too (no o
     assert.deepEqual(kids.filter(alive), []);
   } finally {
     mute.close();
+  }
+});
+
+test('weft run with two ports (http and grpc): both registered, both reached through the sidecars over mTLS; app metrics merged on the status port', { timeout: 90_000 }, async () => {
+  writeFileSync(
+    join(configDir, 'multi-service.yaml'),
+    'apiVersion: v1\nkind: Service\nmetadata:\n  name: multi\n  namespace: default\nspec:\n  ports:\n  - port: 9080\n    name: http\n  - port: 9090\n    name: grpc\n  selector:\n    app: multi\n',
+  );
+  const grpcJs = createRequire(import.meta.url).resolve('@grpc/grpc-js');
+  const raw = '{ path: "/test.Echo/Echo", requestStream: false, responseStream: false, requestSerialize: (b) => b, requestDeserialize: (b) => b, responseSerialize: (b) => b, responseDeserialize: (b) => b }';
+  const app = join(root, 'multi.mjs');
+  writeFileSync(
+    app,
+    `import http from 'node:http';
+import grpc from ${JSON.stringify(grpcJs)};
+const [httpPort, grpcPort] = process.argv.slice(2).map(Number);
+let served = 0;
+http.createServer((req, res) => {
+  if (req.url === '/metrics') return res.end('# HELP multi_served_total Requests served.\\n# TYPE multi_served_total counter\\nmulti_served_total ' + served + '\\n');
+  served++;
+  res.end('http ' + req.url + ' xfcc=' + (req.headers['x-forwarded-client-cert'] ?? '-') + '\\n');
+}).listen(httpPort, '127.0.0.1');
+const server = new grpc.Server();
+server.addService({ Echo: ${raw} }, { Echo: (call, cb) => cb(null, Buffer.concat([Buffer.from('grpc '), call.request])) });
+server.bindAsync('127.0.0.1:' + grpcPort, grpc.ServerCredentials.createInsecure(), () => undefined);
+process.on('SIGTERM', () => process.exit(0));
+`,
+  );
+  const client = join(root, 'multi-client.mjs');
+  writeFileSync(
+    client,
+    `import grpc from ${JSON.stringify(grpcJs)};
+const r = await fetch('http://multi:9080/over-http');
+console.log((await r.text()).trim());
+// grpc-js honours http_proxy: a CONNECT tunnel through the client's sidecar, mTLS to the server's sidecar.
+const c = new grpc.Client('multi:9090', grpc.credentials.createInsecure());
+const def = ${raw};
+c.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, Buffer.from('over-grpc'), { deadline: Date.now() + 10000 }, (e, v) => {
+  console.log(e ? 'grpc error ' + e.message : v.toString());
+  c.close();
+});
+`,
+  );
+  const [httpPort, grpcPort] = [await freePort(), await freePort()];
+  const server = start(['run', '--name', 'multi-v1', '--labels', 'app=multi,version=v1', '--port', `http=${httpPort}`, '--port', `grpc=${grpcPort}`, '--app-metrics-port', String(httpPort), '--config-dir', configDir, ...mesh(), '--', process.execPath, app, String(httpPort), String(grpcPort)]);
+  try {
+    await server.waitFor(new RegExp(`multi-v1 is serving on 127\\.0\\.0\\.1:${httpPort}, 127\\.0\\.0\\.1:${grpcPort}`));
+    const address = /sidecar ready \(address (127\.0\.\d+\.\d+)/.exec(server.err())![1]!;
+    assert.match(server.err(), new RegExp(`inbound ${address.replace(/\./g, '\\.')}:${httpPort} → app 127\\.0\\.0\\.1:${httpPort}, ${address.replace(/\./g, '\\.')}:${grpcPort} → app`));
+    const c = start(['run', '--name', 'multi-client', '--labels', 'app=multi-client', '--service-account', 'multi-client', ...mesh(), '--', process.execPath, client]);
+    assert.equal(await c.exit, 0, c.err());
+    const [httpLine, grpcLine] = c.out().trim().split('\n');
+    assert.match(httpLine ?? '', /^http \/over-http xfcc=By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/default;.*URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/multi-client/);
+    assert.equal(grpcLine, 'grpc over-grpc');
+
+    // Both inbound ports saw mTLS traffic, and the app's own counter is merged into the status port's page.
+    const status = Number(/status :(\d+)/.exec(server.err())![1]);
+    const page = await (await fetch(`http://127.0.0.1:${status}/stats/prometheus`)).text();
+    assert.match(page, /^multi_served_total 1$/m);
+    // The HTTP request and the gRPC call (HTTP/2 inside the tunnel's mTLS) both reached the app through its sidecar.
+    assert.match(page, /^istio_requests_total\{reporter="destination",[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/multi-client",[^}]*destination_service="multi\.default\.svc\.cluster\.local"[^}]*connection_security_policy="mutual_tls"[^}]*\} 2$/m);
+    assert.equal(page.split('\n').filter((l) => l === '# TYPE istio_requests_total counter').length, 1);
+    server.child.kill('SIGTERM');
+    assert.equal(await server.exit, 0);
+  } finally {
+    if (server.child.exitCode === null) {
+      for (const pid of childrenOf(server.child.pid!)) process.kill(-pid, 'SIGKILL');
+      server.child.kill('SIGKILL');
+    }
   }
 });

@@ -33,8 +33,9 @@ Flags:
   --namespace NS              Namespace (default "default").
   --service-account SA        Service account: the workload's identity spiffe://<td>/ns/NS/sa/SA (default "default").
   --labels k=v,...            Labels (app, version …): Services and DestinationRule subsets select on these.
-  --port [NAME=]PORT          The port the app listens on (127.0.0.1). NAME is the Service port name it serves
-                              (e.g. http=9080); named ports become the WorkloadEntry's ports. One port for now.
+  --port [NAME=]PORT          A port the app listens on (127.0.0.1). NAME is the Service port name it serves
+                              (e.g. http=9080); named ports become the WorkloadEntry's ports. Repeat for an app
+                              serving several ports (--port http=9080 --port grpc=9090): one inbound listener each.
   --workload-group NAME       WorkloadGroup to register in (default: the app label, else NAME, when --port is
                               given; no registration for an outbound-only workload).
   --config-dir DIR            The control plane's config directory: create the WorkloadGroup there if it is missing.
@@ -50,6 +51,11 @@ Flags:
   --no-hold                   Start the app at once instead of holding it until the sidecar is ready.
   --drain DURATION            How long the app may take to exit after SIGTERM before SIGKILL (default 10s).
   --ready-timeout DURATION    Give up when the sidecar is not ready within this time (default 30s).
+  --app-metrics-port PORT     The app serves Prometheus metrics on 127.0.0.1:PORT: the sidecar's status port merges
+                              them into its /stats/prometheus (Istio's prometheus.io/port).
+  --app-metrics-path PATH     Their path (default /metrics; prometheus.io/path).
+  --app-probe NAME:KIND=URL   An app probe the sidecar's status port answers as /app-health/NAME/KIND (livez, readyz,
+                              startupz), e.g. web:readyz=http://127.0.0.1:8080/ready (see weft proxy --help).
   --capture                   Transparent mode (root): the workload runs in its own network namespace with Istio's
                               iptables rules and a DNS proxy; the app needs no HTTP_PROXY (see docs/capture.md).
   -h, --help                  Show this help.
@@ -76,6 +82,8 @@ export interface RunOptions {
   tokenFile: string | undefined;
   caRootCert: string | undefined;
   caAddress: string | undefined;
+  /** Flags passed through to the sidecar (app metrics, app probes). */
+  sidecarArgs: string[];
   command: string;
   args: string[];
 }
@@ -110,7 +118,7 @@ export function parseRunArgs(args: readonly string[]): RunOptions | 'help' {
   const dash = args.indexOf('--');
   const flags = dash >= 0 ? args.slice(0, dash) : args;
   const cmd = dash >= 0 ? args.slice(dash + 1) : [];
-  const o: Partial<RunOptions> = { ports: [], hold: true, capture: false };
+  const o: Partial<RunOptions> = { ports: [], hold: true, capture: false, sidecarArgs: [] };
   const help = walkFlags(flags, (flag, value, a) => {
     switch (flag) {
       case '--name': o.name = value(); break;
@@ -130,6 +138,7 @@ export function parseRunArgs(args: readonly string[]): RunOptions | 'help' {
       case '--token-file': o.tokenFile = value(); break;
       case '--ca-root-cert': o.caRootCert = value(); break;
       case '--ca-address': o.caAddress = value(); break;
+      case '--app-metrics-port': case '--app-metrics-path': case '--app-probe': o.sidecarArgs!.push(flag, value()); break;
       default:
         throw new UsageError(a.startsWith('-') ? `unknown flag ${a}; run 'weft run --help'` : `unexpected argument "${a}": put the app's command after --, e.g. weft run --name web --port 8080 -- node server.js`);
     }
@@ -139,7 +148,13 @@ export function parseRunArgs(args: readonly string[]): RunOptions | 'help' {
   if (!/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(o.name)) throw new UsageError(`--name "${o.name}" must be a DNS name (lower case letters, digits, '-' and '.')`);
   if (cmd.length === 0) throw new UsageError("no command: put the app's command after --, e.g. weft run --name web --port 8080 -- node server.js");
   const ports = o.ports ?? [];
-  if (ports.length > 1) throw new UsageError('only one --port is supported for now: the sidecar binds one inbound listener (see docs/run.md)');
+  const seen = new Set<number>();
+  for (const p of ports) {
+    if (seen.has(p.port)) throw new UsageError(`--port ${p.port} is given twice`);
+    seen.add(p.port);
+  }
+  const names = ports.map((p) => p.name).filter((n) => n !== undefined);
+  if (new Set(names).size !== names.length) throw new UsageError('--port names must differ (they name the WorkloadEntry ports)');
   if (o.ip === '127.0.0.1' || o.ip === 'localhost') throw new UsageError('--ip 127.0.0.1 is where the app itself listens; give the workload its own address (default: a free 127.0.10.x)');
   if (o.tokenFile !== undefined && o.caRootCert === undefined) throw new UsageError('--token-file needs --ca-root-cert FILE (the mesh root certificate: weft ca root --state-dir <control plane state dir>)');
   const labels = o.labels ?? {};
@@ -162,6 +177,7 @@ export function parseRunArgs(args: readonly string[]): RunOptions | 'help' {
     tokenFile: o.tokenFile,
     caRootCert: o.caRootCert,
     caAddress: o.caAddress,
+    sidecarArgs: o.sidecarArgs ?? [],
     command: cmd[0]!,
     args: cmd.slice(1),
   };
@@ -259,6 +275,7 @@ async function runWorkload(o: RunOptions, io: CliIo, identity: ProxyIdentity | u
         readyTimeoutMs: o.readyTimeoutMs,
         appDrainMs: o.drainMs,
         sidecarDrain: '2s',
+        sidecarArgs: o.sidecarArgs,
         inheritAppOutput: true,
         onLine: log,
         identity,
@@ -277,17 +294,18 @@ async function runWorkload(o: RunOptions, io: CliIo, identity: ProxyIdentity | u
       throw e;
     }
     const sp = w.sidecarPorts;
-    const inbound = o.ports[0] ? `, inbound ${w.ip}:${o.ports[0].port} → app 127.0.0.1:${o.ports[0].port}` : '';
+    const inbound = o.ports.length > 0 ? `, inbound ${o.ports.map((p) => `${w!.ip}:${p.port} → app 127.0.0.1:${p.port}`).join(', ')}` : '';
+    const statusPort = sp.status !== undefined ? `, status :${sp.status}` : '';
     const group = o.workloadGroup ? `, WorkloadGroup ${o.namespace}/${o.workloadGroup}` : '';
     io.err(
       o.capture
         ? `weft run: ${o.name} sidecar ready in its network namespace (pod IP ${w.ip}, capture to 15001/15006, DNS proxy 15053${group}); started ${[o.command, ...o.args].join(' ')}\n`
-        : `weft run: ${o.name} sidecar ready (address ${w.ip}, HTTP_PROXY http://127.0.0.1:${sp.outbound ?? '?'}${inbound}, admin http://127.0.0.1:${sp.admin}, readiness :${sp.readiness}, stats :${sp.stats}${group}); started ${[o.command, ...o.args].join(' ')}\n`,
+        : `weft run: ${o.name} sidecar ready (address ${w.ip}, HTTP_PROXY http://127.0.0.1:${sp.outbound ?? '?'}${inbound}, admin http://127.0.0.1:${sp.admin}, readiness :${sp.readiness}, stats :${sp.stats}${statusPort}${group}); started ${[o.command, ...o.args].join(' ')}\n`,
     );
-    if (o.ports[0] && !o.capture) {
+    if (o.ports.length > 0 && !o.capture) {
       const app = w.app;
-      void waitAppListening(app, o.ports[0].port, o.readyTimeoutMs).then(
-        () => io.err(`weft run: ${o.name} is serving on 127.0.0.1:${o.ports[0]!.port}\n`),
+      void Promise.all(o.ports.map((p) => waitAppListening(app, p.port, o.readyTimeoutMs))).then(
+        () => io.err(`weft run: ${o.name} is serving on ${o.ports.map((p) => `127.0.0.1:${p.port}`).join(', ')}\n`),
         (e: unknown) => {
           if (app.status === undefined) io.err(`weft run: warning: ${describeError(e)}\n`);
         },

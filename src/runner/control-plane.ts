@@ -10,6 +10,8 @@ export interface ControlPlaneSpec {
   /** Where the CA keeps its keys (kept across runs: a warm start reuses the root). */
   stateDir: string;
   readyTimeoutMs: number;
+  /** Istio MeshConfig file for `weft up --mesh-config` (tracing providers …), if any. */
+  meshConfigFile?: string | undefined;
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
@@ -41,7 +43,7 @@ async function startOn(s: ControlPlaneSpec, xds: number, tls: number, mon: numbe
   const p = new Supervised({
     name: 'control plane',
     command: process.execPath,
-    args: [WEFT_BIN, 'up', '--config-dir', s.configDir, '--state-dir', s.stateDir, '--listen', '127.0.0.1', '--xds-port', String(xds), '--xds-tls-port', String(tls), '--monitoring-port', String(mon)],
+    args: [WEFT_BIN, 'up', '--config-dir', s.configDir, '--state-dir', s.stateDir, '--listen', '127.0.0.1', '--xds-port', String(xds), '--xds-tls-port', String(tls), '--monitoring-port', String(mon), ...(s.meshConfigFile ? ['--mesh-config', s.meshConfigFile] : [])],
     env: nodeChildEnv(),
     onLine: s.onLine,
   });

@@ -9,11 +9,12 @@ import { readEnv } from '../../core/env.ts';
 import { parseDurationMillis } from '../../config/api/validation/common/duration.ts';
 import { samplePath } from '../../runner/demo/config.ts';
 import { startDemo } from '../../runner/demo/demo.ts';
+import { parseCollector, type TracingCollector } from '../../runner/demo/tracing.ts';
 import type { CliIo } from '../io.ts';
 
 export const summary = "Run Istio's Bookinfo sample on this machine: control plane, six workloads with sidecars, ingress gateway";
 
-const HELP = `Usage: weft demo [--ingress-port 8080] [--state-dir DIR]
+const HELP = `Usage: weft demo [--ingress-port 8080] [--state-dir DIR] [--tracing-collector HOST:PORT]
 
 Start Istio's Bookinfo sample on this machine, no Kubernetes and no root needed: the control plane ('weft up'),
 productpage, details, ratings and reviews v1/v2/v3, each beside its sidecar ('weft run'), and an ingress gateway
@@ -29,6 +30,10 @@ Flags:
   --state-dir DIR         Config dir (DIR/config, reset at every start), CA keys (DIR/controlplane) and logs
                           (DIR/logs) (default $WEFT_STATE_DIR/demo, else ${join(tmpdir(), 'weft-demo-<uid>')}).
   --ready-timeout DUR     Give up when a process is not ready within this time (default 60s).
+  --tracing-collector HOST:PORT
+                          Trace every request (Telemetry, 100% sampling) and export the spans to this collector,
+                          e.g. an OpenTelemetry collector or Jaeger on 127.0.0.1:4318. See docs/tracing.md.
+  --tracing-protocol P    otlp-http (default: POST /v1/traces), otlp-grpc or zipkin (POST /api/v2/spans).
   -h, --help              Show this help.
 
 Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 a process of the demo exited on its own (the rest are stopped),
@@ -39,12 +44,15 @@ interface DemoArgs {
   ingressPort: number;
   stateDir: string;
   readyTimeoutMs: number;
+  tracing: TracingCollector | undefined;
 }
 
 export function parseDemoArgs(args: readonly string[], cwd: string): DemoArgs | 'help' {
   let ingressPort = 8080;
   let stateDir: string | undefined;
   let readyTimeoutMs = 60_000;
+  let collector: string | undefined;
+  let protocol = 'otlp-http';
   for (let i = 0; i < args.length; i++) {
     const a = args[i] ?? '';
     if (a === '-h' || a === '--help') return 'help';
@@ -73,13 +81,20 @@ export function parseDemoArgs(args: readonly string[], cwd: string): DemoArgs | 
         readyTimeoutMs = ms;
         break;
       }
+      case '--tracing-collector':
+        collector = value();
+        break;
+      case '--tracing-protocol':
+        protocol = value();
+        break;
       default:
         throw new UsageError(a.startsWith('-') ? `unknown flag ${a}; run 'weft demo --help'` : `unexpected argument "${a}"; run 'weft demo --help'`);
     }
   }
   const env = readEnv();
   const dir = stateDir ?? (env.stateDir !== undefined ? join(env.stateDir, 'demo') : join(tmpdir(), `weft-demo-${userInfo().uid}`));
-  return { ingressPort, stateDir: resolve(cwd, dir), readyTimeoutMs };
+  const tracing = collector === undefined ? undefined : parseCollector(collector, protocol);
+  return { ingressPort, stateDir: resolve(cwd, dir), readyTimeoutMs, tracing };
 }
 
 /** A path as the user can type it from where they are: relative when under the working directory. */
@@ -133,7 +148,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   try {
-    const starting = startDemo({ stateDir: o.stateDir, ingressPort: o.ingressPort, readyTimeoutMs: o.readyTimeoutMs, progress: (l) => io.err(`${l}\n`), abort: abort.signal });
+    const starting = startDemo({ stateDir: o.stateDir, ingressPort: o.ingressPort, readyTimeoutMs: o.readyTimeoutMs, tracing: o.tracing, progress: (l) => io.err(`${l}\n`), abort: abort.signal });
     const first = await Promise.race([starting.then(() => 'started' as const, () => 'failed' as const), signalledP.then(() => 'signal' as const)]);
     if (first !== 'started') {
       // On a signal the start-up is aborted (or finishes first); either way what it started is stopped.
@@ -155,6 +170,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     }
     const demo = await starting;
     io.out(`weft demo ready: ${demo.url}\n`);
+    if (o.tracing) io.out(`  Tracing: every request's spans go to ${o.tracing.host}:${o.tracing.port} (${o.tracing.protocol}); one /productpage request is one trace.\n`);
     io.out(`${nextSteps(demo.url, demo.configDir, demo.controlPlane.monitoringAddress, demo.logDir, io.cwd, weftCommand(process.argv[1], io.cwd))}\n`);
     const outcome = await Promise.race([signalledP.then(() => undefined), demo.unexpectedExit]);
     if (outcome !== undefined) {

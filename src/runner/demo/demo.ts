@@ -14,6 +14,7 @@ import { describeExit, type Supervised } from '../process.ts';
 import { pollUntil, startProxy, type StartedProxy } from '../sidecar.ts';
 import { startWorkload, waitAppListening, type RunningWorkload } from '../workload.ts';
 import { seedConfigDir } from './config.ts';
+import { type TracingCollector, tracingConfigYaml, tracingMeshConfig } from './tracing.ts';
 import { BOOKINFO_PORT_NAME, BOOKINFO_SERVICE_PORT, CALLS, DEMO_WORKLOADS, type DemoWorkload } from './workloads.ts';
 
 export interface DemoOptions {
@@ -25,6 +26,8 @@ export interface DemoOptions {
   progress: (line: string) => void;
   /** Aborts the start-up (Ctrl-C while starting): what was started is stopped and startDemo rejects. */
   abort?: AbortSignal | undefined;
+  /** Send every request's spans to this collector (--tracing-collector); see ./tracing.ts. */
+  tracing?: TracingCollector | undefined;
 }
 
 export interface RunningDemo {
@@ -55,6 +58,11 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   await mkdir(logDir, { recursive: true });
   await requirePortFree('0.0.0.0', o.ingressPort, 'the ingress gateway', '--ingress-port');
   await seedConfigDir(configDir, o.ingressPort);
+  const meshConfigFile = o.tracing ? join(o.stateDir, 'mesh-config.yaml') : undefined;
+  if (o.tracing && meshConfigFile) {
+    await writeFile(meshConfigFile, tracingMeshConfig(o.tracing));
+    await writeFile(join(configDir, 'tracing.yaml'), tracingConfigYaml(o.tracing));
+  }
 
   const logs: WriteStream[] = [];
   const logTo = (name: string): ((line: string) => void) => {
@@ -82,7 +90,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
 
   try {
     const cpLog = logTo('control-plane');
-    cp = await startControlPlaneProcess({ configDir, stateDir: join(o.stateDir, 'controlplane'), readyTimeoutMs: o.readyTimeoutMs, onLine: cpLog });
+    cp = await startControlPlaneProcess({ configDir, stateDir: join(o.stateDir, 'controlplane'), readyTimeoutMs: o.readyTimeoutMs, meshConfigFile, onLine: cpLog });
     started.push(cp.process);
     o.progress(`weft demo: control plane ready (xDS ${cp.xdsAddress}, monitoring ${cp.monitoringAddress}) [${since()}]`);
 

@@ -41,9 +41,10 @@ export function acceptInbound(socket: net.Socket, ctx: ListenerContext, secrets:
       socket.destroy();
       return;
     }
-    // The first bytes were already read from the socket, so TLS runs over a stream that replays them.
-    const transport = replayingDuplex(socket, first);
-    const t = new tls.TLSSocket(transport, { isServer: true, secureContext, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2', 'http/1.1'] });
+    // The first bytes go back into the socket's buffer: TLSSocket feeds buffered bytes to OpenSSL before reading
+    // from the handle, so TLS runs natively on the TCP handle (no JavaScript stream layer per record).
+    socket.unshift(first);
+    const t = new tls.TLSSocket(socket, { isServer: true, secureContext, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2', 'http/1.1'] });
     t.on('error', () => {
       t.destroy();
       socket.destroy();
@@ -64,7 +65,7 @@ export function acceptInbound(socket: net.Socket, ctx: ListenerContext, secrets:
         proxyTcp(t as unknown as net.Socket, tcp, ctx.services, { direction: 'inbound', peer });
         return;
       }
-      // node:http2 takes a plain stream in front of the TLS session (it cannot adopt one that already buffered data).
+      // node:http2 takes a plain stream in front of the TLS session (handed the TLSSocket itself, gRPC streams stall).
       if (t.alpnProtocol === 'h2') acceptH2(replayingDuplex(t, undefined) as unknown as net.Socket, ctx, info, socket);
       else new DownstreamConnection(t as unknown as net.Socket, ctx, info);
     });

@@ -28,6 +28,8 @@ export interface SpanOwner {
   /** Request-header custom tags: tag, header name, default. */
   readonly headerTags: ReadonlyArray<readonly [string, string, string]>;
   readonly maxPathTagLength: number;
+  /** `<canonical service>.<namespace>.svc.cluster.local` from the Istio tags, naming inbound spans; undefined without them. */
+  readonly serviceHost: string | undefined;
   record(span: SpanRecord): void;
 }
 
@@ -127,7 +129,7 @@ export class ActiveSpan {
     if (info.upstreamHost !== undefined) tags.push(['upstream_address', info.upstreamHost]);
     if (this.headerValues) o.headerTags.forEach(([tag], i) => tags.push([tag, this.headerValues![i]!]));
     if (error) tags.push(['error', 'true']);
-    const name = operationName(info);
+    const name = operationName(info, o.serviceHost);
     const base = { traceId: this.ctx.traceId, name, startEpochMs: this.startEpochMs, durationMs, error };
     o.record({ ...base, spanId: this.ctx.spanId, parentSpanId: this.parentSpanId, kind: this.kind, tags });
     if (this.upstreamSpanId !== undefined && info.upstreamCluster !== undefined) {
@@ -139,15 +141,24 @@ export class ActiveSpan {
 }
 
 /**
- * The span name, as Istio's route decorator names it: `<service host>:<port>/*` for a service cluster
- * (`outbound|9080||reviews.default.svc.cluster.local` → `reviews.default.svc.cluster.local:9080/*`), else the
- * request's authority.
+ * The span name, as Istio's route decorators name it: `<service host>:<port>/*`. Outbound, from the cluster
+ * (`outbound|9080||reviews.default.svc.cluster.local` → `reviews.default.svc.cluster.local:9080/*`); inbound, this
+ * workload's service with the port the caller addressed (`reviews:9080`), else the inbound cluster's port; otherwise
+ * the request's authority.
  */
-function operationName(info: StreamInfo): string {
+function operationName(info: StreamInfo, serviceHost: string | undefined): string {
   const c = info.upstreamCluster;
   if (c !== undefined && c.startsWith('outbound|')) {
     const parts = c.split('|');
     if (parts.length === 4 && parts[3] !== '') return `${parts[3]!}:${parts[1]!}/*`;
+  }
+  if (c !== undefined && c.startsWith('inbound|') && serviceHost !== undefined) {
+    const a = info.authority;
+    const colon = a.lastIndexOf(':');
+    const host = colon > 0 ? a.slice(0, colon) : a;
+    const svc = serviceHost.slice(0, serviceHost.indexOf('.'));
+    const port = colon > 0 && (host === svc || serviceHost.startsWith(`${host}.`) || host === serviceHost) ? a.slice(colon + 1) : c.split('|')[1];
+    return `${serviceHost}:${port}/*`;
   }
   return `${info.authority}/*`;
 }

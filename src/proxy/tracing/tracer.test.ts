@@ -144,3 +144,16 @@ test('an HTTP/2 header object gets the new context and loses the caller’s trac
   assert.deepEqual(Object.keys(out).sort(), [':path', 'accept', 'traceparent']);
   assert.equal(out['traceparent'], `00-${T}-${span.ctx.spanId}-01`);
 });
+
+test('span names follow Istio’s decorators: outbound service host and port; inbound this workload’s service', () => {
+  const { t, spans } = tracer(config());
+  const name = (over: Partial<StreamInfo>): string => {
+    t.start([], 'inbound').end(info(over));
+    return spans.at(-1)!.name;
+  };
+  assert.equal(name({}), 'reviews.default.svc.cluster.local:9080/*');
+  assert.equal(name({ upstreamCluster: 'inbound|9080||', authority: 'reviews:9080' }), 'reviews.default.svc.cluster.local:9080/*');
+  assert.equal(name({ upstreamCluster: 'inbound|43085||', authority: 'reviews.default.svc.cluster.local:9080' }), 'reviews.default.svc.cluster.local:9080/*');
+  assert.equal(name({ upstreamCluster: 'inbound|43085||', authority: '127.0.0.1:8080' }), 'reviews.default.svc.cluster.local:43085/*', 'a gateway’s host says nothing of the service port');
+  assert.equal(name({ upstreamCluster: undefined, authority: 'example.com' }), 'example.com/*');
+});

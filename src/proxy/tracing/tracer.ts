@@ -39,6 +39,7 @@ export class Tracer implements SpanOwner {
   readonly fixedTags: ReadonlyArray<readonly [string, string]>;
   readonly headerTags: ReadonlyArray<readonly [string, string, string]>;
   readonly maxPathTagLength: number;
+  readonly serviceHost: string | undefined;
   private readonly deps: TracerDeps;
 
   constructor(config: TracingConfig, deps: TracerDeps) {
@@ -48,6 +49,10 @@ export class Tracer implements SpanOwner {
     this.fixedTags = deps.fixedTags;
     this.headerTags = config.customTags.flatMap((t) => (t.kind === 'header' ? [[t.tag, t.name, t.defaultValue] as const] : []));
     this.maxPathTagLength = config.maxPathTagLength;
+    const tag = (k: string): string | undefined => deps.fixedTags.find(([n]) => n === k)?.[1];
+    const svc = tag('istio.canonical_service');
+    const ns = tag('istio.namespace');
+    this.serviceHost = svc && ns && svc !== 'unknown' ? `${svc}.${ns}.svc.cluster.local` : undefined;
   }
 
   record(span: SpanRecord): void {

@@ -46,7 +46,7 @@ const MESH_FIELDS: Readonly<Record<string, Field>> = {
   h2UpgradePolicy: { enum: ['DO_NOT_UPGRADE', 'UPGRADE'] }, inboundClusterStatName: 'string', outboundClusterStatName: 'string',
   certificates: 'list', serviceSettings: 'list', enablePrometheusMerge: 'bool', verifyCertificateAtClient: 'bool', ca: 'object',
   extensionProviders: 'list', defaultProviders: { fields: { metrics: 'stringList', tracing: 'stringList', accessLogging: 'stringList' } },
-  discoverySelectors: 'list', pathNormalization: 'object', defaultHttpRetryPolicy: { fields: {
+  discoverySelectors: 'list', pathNormalization: { fields: { normalization: { enum: ['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] } } }, defaultHttpRetryPolicy: { fields: {
     attempts: 'int', perTryTimeout: 'duration', retryOn: 'string', retryRemoteLocalities: 'bool', backoff: 'duration', retryIgnorePreviousHosts: 'bool',
   } },
   meshMTLS: 'object', tlsDefaults: 'object', serviceScopeConfigs: 'list', enableDNS: 'bool', mcpServers: 'list', thriftConfig: 'object',
@@ -201,6 +201,8 @@ function validateMesh(r: Reporter, mesh: MeshConfig, raw: Record<string, unknown
   port(pr.at('proxyAdminPort'), pc.proxyAdminPort);
   port(pr.at('statusPort'), pc.statusPort);
   if (pc.concurrency !== undefined && pc.concurrency < 0) pr.at('concurrency').error('concurrency must be 0 (one worker per CPU) or more');
+  const sampling = isRecord(pc.tracing) ? pc.tracing['sampling'] : undefined;
+  if (sampling !== undefined && (typeof sampling !== 'number' || sampling < 0 || sampling > 100)) pr.at('tracing').at('sampling').error(`must be a percentage from 0 to 100, found ${q(sampling)}`);
   if (!pc.discoveryAddress) pr.at('discoveryAddress').error('required: the control plane address, host:port (default istiod.istio-system.svc:15012)');
   else {
     const m = /^(.+):([0-9]+)$/.exec(pc.discoveryAddress);

@@ -145,8 +145,14 @@ export class DownstreamConnection implements ParserEvents {
     sock.off('drain', this.drainListener);
     this.closed = true;
     this.parser.kill();
-    // node:http2 reads from the socket's handle, so bytes already read are replayed through a stream in front of it.
-    acceptH2(replayingDuplex(sock, first) as unknown as net.Socket, this.ctx, this.tls, this.tls?.transport ?? sock);
+    // h2c: the bytes already read go back into the paused socket, and node:http2 consumes them before reading the
+    // handle itself. Over TLS, node:http2 gets a stream that replays them instead (it stalls on an adopted TLSSocket).
+    if (this.tls) acceptH2(replayingDuplex(sock, first) as unknown as net.Socket, this.ctx, this.tls, this.tls.transport);
+    else {
+      sock.pause();
+      sock.unshift(first);
+      acceptH2(sock, this.ctx, undefined, sock);
+    }
   }
 
   onHead(head: MessageHead): void {

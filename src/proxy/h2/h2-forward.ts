@@ -116,7 +116,7 @@ export class H2Forward implements UpstreamHandler {
 
   private attempt(): void {
     const { cluster, services, info } = this.r;
-    const host = cluster.choose(performance.now(), services.random, this.r.destination, this.r.hash);
+    const host = this.retry ? this.retry.pickHost(cluster, services.random, this.r.destination, this.r.hash) : cluster.choose(performance.now(), services.random, this.r.destination, this.r.hash);
     if (!host) {
       cluster.stats.noHealthy++;
       return this.reply(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');

@@ -303,7 +303,8 @@ export class Stream implements UpstreamHandler {
 
   private attempt(): void {
     const cluster = this.cluster!;
-    const host = cluster.choose(performance.now(), this.conn.ctx.services.random, this.destination, this.hash);
+    const random = this.conn.ctx.services.random;
+    const host = this.retry ? this.retry.pickHost(cluster, random, this.destination, this.hash) : cluster.choose(performance.now(), random, this.destination, this.hash);
     if (!host) {
       cluster.stats.noHealthy++;
       return this.localReply(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');

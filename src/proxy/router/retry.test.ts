@@ -113,3 +113,18 @@ test('backoff: full jitter within [0, base·2^n), capped at max_interval', () =>
 test('x-envoy-attempt-count goes before the blank line of an HTTP/1.1 head', () => {
   assert.equal(withAttemptCount('GET / HTTP/1.1\r\nhost: a\r\n\r\n', 2), 'GET / HTTP/1.1\r\nhost: a\r\nx-envoy-attempt-count: 2\r\n\r\n');
 });
+
+test('previous_hosts: a retry re-picks a host already tried (bounded by host_selection_retry_max_attempts)', () => {
+  const c = compileCluster({ name: 'c', type: 'STATIC', lb_policy: 'RANDOM', load_assignment: { cluster_name: 'c', endpoints: [{ lb_endpoints: [1, 2].map((p) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: p } } } })) }] } });
+  assert.ok(c.ok);
+  const cl = new Cluster(c.value, undefined);
+  const seq = (xs: number[]): (() => number) => () => xs.shift() ?? 0;
+  const withPredicate = policy({ retry_on: '5xx', retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }], host_selection_retry_max_attempts: 5 });
+  assert.equal(withPredicate.hostReselectAttempts, 5);
+  const s = new RetryState(withPredicate);
+  assert.equal(s.pickHost(cl, seq([0.1]), undefined, undefined)?.port, 1);
+  assert.equal(s.pickHost(cl, seq([0.1, 0.1, 0.9]), undefined, undefined)?.port, 2, 'host 1 was tried: re-picked until another comes up');
+  const plain = new RetryState(policy({ retry_on: '5xx' }));
+  assert.equal(plain.pickHost(cl, seq([0.1]), undefined, undefined)?.port, 1);
+  assert.equal(plain.pickHost(cl, seq([0.1, 0.9]), undefined, undefined)?.port, 1, 'without the predicate the balancer decides alone');
+});

@@ -3,6 +3,7 @@
 // max_retries circuit breaker (retries in backoff at once; past it the retry is not made and the request gets UO),
 // and the `x-envoy-attempt-count` request header. Pure decisions plus one small per-request state object.
 import type { Cluster } from '../cluster/cluster-manager.ts';
+import type { Host } from '../cluster/host.ts';
 import type { UpstreamFailure } from '../cluster/upstream-connection.ts';
 import type { RetryPolicy } from './route-action.ts';
 
@@ -50,6 +51,8 @@ export class RetryState {
   private left: number;
   private backoffMs = 0;
   private holding: Cluster | undefined;
+  /** Hosts tried so far (kept only when the previous_hosts predicate is on). */
+  private tried: Host[] | undefined;
 
   constructor(policy: RetryPolicy) {
     this.policy = policy;
@@ -81,6 +84,26 @@ export class RetryState {
   release(): void {
     if (this.holding) this.holding.retriesActive--;
     this.holding = undefined;
+  }
+
+  /**
+   * The host for the next attempt. With the previous_hosts predicate a host already tried is re-picked, up to
+   * host_selection_retry_max_attempts times (a single-host cluster or a consistent hash still lands where it must).
+   */
+  pickHost(cluster: Cluster, random: () => number, destination: string | undefined, hash: number | undefined): Host | undefined {
+    let h = cluster.choose(performance.now(), random, destination, hash);
+    const n = this.policy.hostReselectAttempts;
+    if (n === 0 || !h) return h;
+    const tried = this.tried;
+    if (tried) {
+      for (let i = 0; i < n && tried.includes(h); i++) {
+        const next = cluster.choose(performance.now(), random, destination, hash);
+        if (!next) break;
+        h = next;
+      }
+    }
+    (this.tried ??= []).push(h);
+    return h;
   }
 
   /** Per-try timeout in ms (0 = none). */

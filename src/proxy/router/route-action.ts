@@ -1,7 +1,7 @@
 // A route's action compiled from Envoy's Route: forward to a cluster (single or weighted, with timeout, retries,
 // rewrites), redirect, or answer directly. Plus header edits (HeaderValueOption lists), merged per level.
 import type { RE2JS } from 're2js';
-import { type Errors, type Raw, arr, at, bool, durationMs, obj, str, wrappedNum } from '../config/raw.ts';
+import { type Errors, type Raw, arr, at, bool, durationMs, num, obj, str, wrappedNum } from '../config/raw.ts';
 import { compileHeaderMatcher, compileRegex, type HeaderTest } from './matchers.ts';
 
 /** Retry conditions Envoy understands in `retry_on` that Weft acts on (decided in ./retry.ts). */
@@ -30,6 +30,11 @@ export interface RetryPolicy {
   grpcStatuses: Set<string>;
   /** Number of retries after the first try (Envoy default 1). */
   numRetries: number;
+  /**
+   * retry_host_predicate envoy.retry_host_predicates.previous_hosts (Istio sets it): a retry re-picks a host already
+   * tried, up to host_selection_retry_max_attempts times (0 = the predicate is off).
+   */
+  hostReselectAttempts: number;
   /** Per-try timeout in ms; 0 means none (the route timeout still applies). */
   perTryTimeoutMs: number;
   /** Exponential backoff base and cap in ms (Envoy defaults 25 ms and 10× base). */
@@ -256,6 +261,7 @@ function compileRetry(raw: Raw | undefined, path: string, errors: Errors): Retry
     retriableHeaders,
     grpcStatuses,
     numRetries: wrappedNum(raw['num_retries']) ?? 1,
+    hostReselectAttempts: arr(raw['retry_host_predicate']).some((h) => str(obj(h)?.['name']) === 'envoy.retry_host_predicates.previous_hosts') ? Math.max(1, num(raw['host_selection_retry_max_attempts']) ?? 1) : 0,
     perTryTimeoutMs: perTry ?? 0,
     backoffBaseMs: base,
     backoffMaxMs: max,

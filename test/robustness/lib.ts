@@ -40,11 +40,17 @@ export function chunk(i: number): Buffer {
   return Buffer.concat([BLOCK.subarray(r), BLOCK.subarray(0, r)]);
 }
 
+const hashes = new Map<number, string>();
+
 /** sha256 of a payload of `bytes` (a whole number of chunks). */
 export function payloadHash(bytes: number): string {
+  let known = hashes.get(bytes);
+  if (known) return known;
   const h = createHash('sha256');
   for (let i = 0; i * BLOCK.length < bytes; i++) h.update(chunk(i));
-  return h.digest('hex');
+  known = h.digest('hex');
+  hashes.set(bytes, known);
+  return known;
 }
 
 export const CHUNK = BLOCK.length;
@@ -74,9 +80,8 @@ export async function writePayload(out: NodeJS.WritableStream & { destroyed?: bo
 // ---------------------------------------------------------------------------------------------------------------
 // The misbehaving upstream.
 
-export interface Chaos {
-  port: number;
-  server: http.Server;
+/** Progress of the current /big response and /upload request, and the upstream's reading switch. */
+export interface Transfers {
   /** Bytes written so far on the current /big response. */
   bigWritten: number;
   /** Bytes read so far on the current /upload request. */
@@ -84,6 +89,11 @@ export interface Chaos {
   /** Read /upload bodies only while this is true (a slow upstream). */
   uploadReading: boolean;
   resumeUpload(): void;
+}
+
+export interface Chaos extends Transfers {
+  port: number;
+  server: http.Server;
   /** Upstream sockets open right now. */
   openSockets(): number;
   /** Emits `request` (path) as each request head arrives. */
@@ -187,10 +197,35 @@ export async function startChaos(): Promise<Chaos> {
  * An h2c upstream with the same paths as the chaos server that matter for streams: /ok, /big?bytes=N, /hang, /reset
  * (head and part of a body, then RST_STREAM INTERNAL_ERROR), /upload (length and sha256 of the body).
  */
-export async function startH2Chaos(): Promise<{ port: number; openSessions(): number; events: EventEmitter; close(): Promise<void> }> {
+export interface H2Chaos extends Transfers {
+  port: number;
+  openSessions(): number;
+  events: EventEmitter;
+  close(): Promise<void>;
+}
+
+export async function startH2Chaos(): Promise<H2Chaos> {
   const sessions = new Set<http2.ServerHttp2Session>();
   const events = new EventEmitter();
+  let uploadResume: (() => void) | undefined;
   const server = http2.createServer();
+  const self: H2Chaos = {
+    port: 0,
+    bigWritten: 0,
+    uploadRead: 0,
+    uploadReading: true,
+    resumeUpload: () => {
+      self.uploadReading = true;
+      uploadResume?.();
+    },
+    openSessions: () => sessions.size,
+    events,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sessions) s.destroy();
+        server.close(() => r());
+      }),
+  };
   server.on('session', (s: http2.ServerHttp2Session) => {
     sessions.add(s);
     s.on('close', () => sessions.delete(s));
@@ -204,7 +239,8 @@ export async function startH2Chaos(): Promise<{ port: number; openSessions(): nu
       case '/big': {
         const bytes = Number(url.searchParams.get('bytes') ?? CHUNK);
         stream.respond({ ':status': 200, 'content-length': String(bytes) });
-        void writePayload(stream, bytes).then(() => stream.end());
+        self.bigWritten = 0;
+        void writePayload(stream, bytes, (n) => (self.bigWritten = n)).then(() => stream.end());
         return;
       }
       case '/hang':
@@ -216,11 +252,18 @@ export async function startH2Chaos(): Promise<{ port: number; openSessions(): nu
         return;
       case '/upload': {
         const h = createHash('sha256');
-        let n = 0;
-        stream.on('data', (d: Buffer) => (h.update(d), (n += d.length)));
+        self.uploadRead = 0;
+        stream.on('data', (d: Buffer) => {
+          h.update(d);
+          self.uploadRead += d.length;
+          if (!self.uploadReading) {
+            stream.pause();
+            uploadResume = () => stream.resume();
+          }
+        });
         stream.on('end', () => {
           stream.respond({ ':status': 200 });
-          stream.end(JSON.stringify({ bytes: n, sha256: h.digest('hex') }));
+          stream.end(JSON.stringify({ bytes: self.uploadRead, sha256: h.digest('hex') }));
         });
         return;
       }
@@ -231,16 +274,8 @@ export async function startH2Chaos(): Promise<{ port: number; openSessions(): nu
     }
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    openSessions: () => sessions.size,
-    events,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sessions) s.destroy();
-        server.close(() => r());
-      }),
-  };
+  self.port = (server.address() as AddressInfo).port;
+  return self;
 }
 
 /** A TCP echo server (the target of CONNECT tunnels); the line `close-from-upstream` makes it hang up. */
@@ -431,6 +466,25 @@ export async function baselineOf(p: ProxyProcess): Promise<Counts> {
     prev = c;
   }
   throw new Error(`the proxy never came to rest: ${JSON.stringify(prev)}`);
+}
+
+/**
+ * Bytes queued in the kernel (send + receive queues) on the established TCP connections that have one end on one of
+ * `ports` (127.0.0.1 only) — what sits in socket buffers rather than in a process.
+ */
+export function kernelQueued(ports: readonly number[]): number {
+  const want = new Set(ports);
+  let total = 0;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 5 || f[3] !== '01') continue; // ESTABLISHED
+    const local = parseInt(f[1]!.split(':')[1]!, 16);
+    const remote = parseInt(f[2]!.split(':')[1]!, 16);
+    if (!want.has(local) && !want.has(remote)) continue;
+    const [tx, rx] = f[4]!.split(':');
+    total += parseInt(tx!, 16) + parseInt(rx!, 16);
+  }
+  return total;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ function span(i: number, over: Partial<SpanRecord> = {}): SpanRecord {
   return {
     traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: (i + 1).toString(16).padStart(16, '0'), parentSpanId: i === 0 ? undefined : '0000000000000001',
     name: `op-${i}`, kind: i === 0 ? 'SERVER' : 'CLIENT', startEpochMs: 1_700_000_000_123.456, durationMs: 2.5,
-    tags: [['istio.canonical_service', 'reviews'], ['istio.namespace', 'default'], ['http.status_code', '200']], error: false, ...over,
+    fixedTags: [['istio.canonical_service', 'reviews'], ['istio.namespace', 'default']], tags: ['http.status_code', '200'], error: false, ...over,
   };
 }
 

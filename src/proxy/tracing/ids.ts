@@ -5,14 +5,23 @@ import { randomFillSync } from 'node:crypto';
 const POOL = Buffer.allocUnsafe(4096);
 let offset = POOL.length;
 
+/** Two hex digits per byte value: building the id in JS beats a Buffer.toString call for 8–16 bytes. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 function take(bytes: number): string {
   if (offset + bytes > POOL.length) {
     randomFillSync(POOL);
     offset = 0;
   }
-  const id = POOL.toString('hex', offset, offset + bytes);
+  let id = '';
+  let any = 0;
+  for (let i = offset; i < offset + bytes; i++) {
+    const b = POOL[i]!;
+    any |= b;
+    id += HEX[b]!;
+  }
   offset += bytes;
-  return /^0+$/.test(id) ? take(bytes) : id;
+  return any === 0 ? take(bytes) : id;
 }
 
 /** A 16-hex-character span id. */

@@ -15,9 +15,18 @@ export interface SpanRecord {
   kind: SpanKind;
   startEpochMs: number;
   durationMs: number;
-  /** Tag name → value, in insertion order. */
-  tags: Array<[string, string]>;
+  /** Tags every span of its tracer carries (node_id, Istio's, literal and environment custom tags): shared, not copied. */
+  fixedTags: ReadonlyArray<readonly [string, string]>;
+  /** This span's own tags as flat name/value pairs (one array per span: little to keep while queued). */
+  tags: string[];
   error: boolean;
+}
+
+/** Every tag of a span, fixed ones first, as [name, value] pairs. */
+export function spanTags(s: SpanRecord): Array<[string, string]> {
+  const out: Array<[string, string]> = s.fixedTags.map(([k, v]): [string, string] => [k, v]);
+  for (let i = 0; i < s.tags.length; i += 2) out.push([s.tags[i]!, s.tags[i + 1]!]);
+  return out;
 }
 
 /** What a span needs from its tracer when it ends. */
@@ -108,34 +117,33 @@ export class ActiveSpan {
     let url = `http://${info.authority}${info.path}`;
     if (url.length > o.maxPathTagLength) url = url.slice(0, o.maxPathTagLength);
     const peer = info.downstreamRemote;
-    const tags: Array<[string, string]> = [];
-    for (const [k, v] of o.fixedTags) tags.push([k, v]);
-    tags.push(
-      ['component', 'proxy'],
-      ['guid:x-request-id', info.requestId ?? ''],
-      ['http.url', url],
-      ['http.method', info.method],
-      ['http.protocol', info.protocol],
-      ['downstream_cluster', '-'],
-      ['user_agent', this.userAgent ?? '-'],
-      ['peer.address', peer.slice(0, Math.max(0, peer.lastIndexOf(':'))) || peer],
-      ['request_size', String(info.bytesReceived)],
-      ['response_size', String(info.bytesSent)],
-      ['upstream_cluster', info.upstreamCluster ?? '-'],
-      ['upstream_cluster.name', info.upstreamCluster ?? '-'],
-      ['http.status_code', String(status)],
-      ['response_flags', info.flagString],
-    );
-    if (info.upstreamHost !== undefined) tags.push(['upstream_address', info.upstreamHost]);
-    if (this.headerValues) o.headerTags.forEach(([tag], i) => tags.push([tag, this.headerValues![i]!]));
-    if (error) tags.push(['error', 'true']);
+    const cluster = info.upstreamCluster ?? '-';
+    const tags = [
+      'component', 'proxy',
+      'guid:x-request-id', info.requestId ?? '',
+      'http.url', url,
+      'http.method', info.method,
+      'http.protocol', info.protocol,
+      'downstream_cluster', '-',
+      'user_agent', this.userAgent ?? '-',
+      'peer.address', peer.slice(0, Math.max(0, peer.lastIndexOf(':'))) || peer,
+      'request_size', String(info.bytesReceived),
+      'response_size', String(info.bytesSent),
+      'upstream_cluster', cluster,
+      'upstream_cluster.name', cluster,
+      'http.status_code', String(status),
+      'response_flags', info.flagString,
+    ];
+    if (info.upstreamHost !== undefined) tags.push('upstream_address', info.upstreamHost);
+    if (this.headerValues) o.headerTags.forEach(([tag], i) => tags.push(tag, this.headerValues![i]!));
+    if (error) tags.push('error', 'true');
     const name = operationName(info, o.serviceHost);
     const base = { traceId: this.ctx.traceId, name, startEpochMs: this.startEpochMs, durationMs, error };
-    o.record({ ...base, spanId: this.ctx.spanId, parentSpanId: this.parentSpanId, kind: this.kind, tags });
+    o.record({ ...base, spanId: this.ctx.spanId, parentSpanId: this.parentSpanId, kind: this.kind, fixedTags: o.fixedTags, tags });
     if (this.upstreamSpanId !== undefined && info.upstreamCluster !== undefined) {
-      const upstreamTags: Array<[string, string]> = [...o.fixedTags.map(([k, v]): [string, string] => [k, v]), ['component', 'proxy'], ['upstream_cluster', info.upstreamCluster], ['upstream_address', info.upstreamHost ?? '-'], ['http.status_code', String(status)]];
-      if (error) upstreamTags.push(['error', 'true']);
-      o.record({ ...base, spanId: this.upstreamSpanId, parentSpanId: this.ctx.spanId, kind: 'CLIENT', tags: upstreamTags });
+      const upstreamTags = ['component', 'proxy', 'upstream_cluster', info.upstreamCluster, 'upstream_address', info.upstreamHost ?? '-', 'http.status_code', String(status)];
+      if (error) upstreamTags.push('error', 'true');
+      o.record({ ...base, spanId: this.upstreamSpanId, parentSpanId: this.ctx.spanId, kind: 'CLIENT', fixedTags: o.fixedTags, tags: upstreamTags });
     }
   }
 }

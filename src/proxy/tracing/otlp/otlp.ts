@@ -24,7 +24,29 @@ function unixNanos(ms: number): string {
   return (BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e3)) * 1000n).toString();
 }
 
-/** The request for one batch: one resource (the proxy's service), one scope, the spans with string attributes. */
+interface KeyValue {
+  key: string;
+  value: { string_value: string };
+}
+
+/** The fixed tags of a tracer as OTLP attributes, built once per tracer (every span shares its fixedTags array). */
+const fixedAttributes = new WeakMap<object, KeyValue[]>();
+
+function attributes(s: SpanRecord): KeyValue[] {
+  let fixed = fixedAttributes.get(s.fixedTags);
+  if (!fixed) {
+    fixed = s.fixedTags.map(([key, v]) => ({ key, value: { string_value: v } }));
+    fixedAttributes.set(s.fixedTags, fixed);
+  }
+  const out = fixed.slice();
+  for (let i = 0; i < s.tags.length; i += 2) out.push({ key: s.tags[i]!, value: { string_value: s.tags[i + 1]! } });
+  return out;
+}
+
+/**
+ * The request for one batch: one resource (the proxy's service), one scope, the spans with string attributes.
+ * Plain objects in the schema's shape go straight to the schema's encoder (no fromObject conversion pass).
+ */
 export function encodeExportRequest(spans: readonly SpanRecord[], serviceName: string, version: string): Uint8Array {
   const otlpSpans = spans.map((s) => ({
     trace_id: Buffer.from(s.traceId, 'hex'),
@@ -34,16 +56,15 @@ export function encodeExportRequest(spans: readonly SpanRecord[], serviceName: s
     kind: KIND[s.kind],
     start_time_unix_nano: unixNanos(s.startEpochMs),
     end_time_unix_nano: unixNanos(s.startEpochMs + s.durationMs),
-    attributes: s.tags.map(([key, v]) => ({ key, value: { string_value: v } })),
+    attributes: attributes(s),
     ...(s.error ? { status: { code: 2 } } : {}),
   }));
-  const message = ExportTraceServiceRequest.fromObject({
+  return ExportTraceServiceRequest.encode({
     resource_spans: [{
       resource: { attributes: [{ key: 'service.name', value: { string_value: serviceName } }] },
       scope_spans: [{ scope: { name: 'weft-proxy', version }, spans: otlpSpans }],
     }],
-  });
-  return ExportTraceServiceRequest.encode(message).finish();
+  }).finish();
 }
 
 export function otlpHttpSink(o: { resolve: () => Endpoint | undefined; cluster: string; host: string; path: string; timeoutMs: number; headers: ReadonlyArray<readonly [string, string]>; serviceName: string; version: string }): SpanSink {

@@ -2,7 +2,7 @@
 // tracer sends with collector_endpoint_version HTTP_JSON: one JSON array of spans, times in microseconds.
 import type { SpanSink } from '../exporter.ts';
 import { type Endpoint, newPool, post } from '../http-post.ts';
-import type { SpanRecord } from '../span.ts';
+import { type SpanRecord, spanTags } from '../span.ts';
 
 /** A span in Zipkin's v2 model (zipkin2 JSON). */
 export interface ZipkinSpan {
@@ -19,7 +19,7 @@ export interface ZipkinSpan {
 }
 
 /** The Zipkin service name of a span: Istio's `<canonical service>.<namespace>` from its tags, else `istio-proxy`. */
-function serviceOf(tags: ReadonlyArray<[string, string]>): string {
+function serviceOf(tags: ReadonlyArray<readonly [string, string]>): string {
   let svc: string | undefined;
   let ns: string | undefined;
   for (const [k, v] of tags) {
@@ -38,8 +38,8 @@ export function toZipkin(s: SpanRecord, traceId128: boolean): ZipkinSpan {
     kind: s.kind,
     timestamp: Math.round(s.startEpochMs * 1000),
     duration: Math.max(1, Math.round(s.durationMs * 1000)),
-    localEndpoint: { serviceName: serviceOf(s.tags) },
-    tags: Object.fromEntries(s.tags),
+    localEndpoint: { serviceName: serviceOf(s.fixedTags) },
+    tags: Object.fromEntries(spanTags(s)),
   };
   if (s.parentSpanId !== undefined) out.parentId = s.parentSpanId;
   return out;

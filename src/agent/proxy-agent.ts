@@ -12,7 +12,7 @@ import { readiness, startAdminServer, type AdminContext, type LogLevel } from '.
 import { renderProxyPrometheus } from '../proxy/admin/admin-stats.ts';
 import { loadBootstrap } from '../proxy/config/bootstrap.ts';
 import { ProxyEngine } from '../proxy/engine.ts';
-import { AdsClient } from '../proxy/xds-client/ads-client.ts';
+import { AdsClient, type XdsProtocol } from '../proxy/xds-client/ads-client.ts';
 import { nodeId, nodeMetadata, type NodeIdentity } from '../proxy/xds-client/node-info.ts';
 import type { WorkloadInfo } from '../proxy/stats/istio-metrics.ts';
 import { SecretStore } from '../proxy/tls/secrets.ts';
@@ -27,6 +27,8 @@ export interface ProxyAgentOptions {
   discoveryAddress: string | undefined;
   /** Root CA (PEM) to verify the control plane over TLS (15012); plaintext (15010) when absent. */
   discoveryRootCa?: Buffer | undefined;
+  /** ADS variant: state of the world or delta (DeltaAggregatedResources). Default sotw. */
+  xdsProtocol?: XdsProtocol | undefined;
   /** Static resources (Envoy bootstrap static_resources) loaded before xDS. */
   bootstrapFile?: string | undefined;
   /** Ports; 0 picks a free port, -1 disables the listener. */
@@ -130,6 +132,7 @@ export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void):
     xds = new AdsClient({
       address: o.discoveryAddress,
       tls: o.discoveryRootCa ? { rootCa: o.discoveryRootCa } : undefined,
+      protocol: o.xdsProtocol,
       node: n,
       sink: engine,
       version: o.version,

@@ -38,7 +38,7 @@ export interface CallContext {
   release(): void;
 }
 
-const { NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
 /**
  * A streaming call. Events: `headers` (response headers), `message` (each decoded response), `drain` (the
@@ -102,6 +102,9 @@ export class GrpcCall<Req, Res> extends EventEmitter<{ headers: [GrpcMetadata]; 
     stream.on('trailers', (t) => (this.#trailers = t as GrpcMetadata));
     stream.on('drain', () => this.emit('drain'));
     stream.on('error', (e: Error) => (this.#streamError = e));
+    // The server's END_STREAM (after trailers, or a trailers-only answer) ends the call even while this side is
+    // still open, as on an ADS stream the server closes: the stream is then closed from here too.
+    stream.on('end', () => this.#onEnd());
     stream.on('close', () => this.#onClose());
   }
 
@@ -165,6 +168,13 @@ export class GrpcCall<Req, Res> extends EventEmitter<{ headers: [GrpcMetadata]; 
       this.emit('message', message);
       if (this.status) return;
     }
+  }
+
+  #onEnd(): void {
+    if (this.status) return;
+    const s = this.#stream;
+    this.#finish(this.#statusAtClose());
+    if (s && !s.destroyed) s.close(NGHTTP2_NO_ERROR);
   }
 
   #onClose(): void {

@@ -29,7 +29,7 @@ const def = (name: string, stream: boolean): grpc.MethodDefinition<Buffer, Buffe
   responseSerialize: identity,
   responseDeserialize: identity,
 });
-const service: grpc.ServiceDefinition = { Unary: def('Unary', false), Slow: def('Slow', false), Fail: def('Fail', false), Bidi: def('Bidi', true), Hold: def('Hold', true) };
+const service: grpc.ServiceDefinition = { Unary: def('Unary', false), Slow: def('Slow', false), Fail: def('Fail', false), Bidi: def('Bidi', true), Hold: def('Hold', true), Stop: def('Stop', true), Refuse: def('Refuse', true) };
 
 /** What the grpc-js server saw, for assertions on the server side. */
 const seen = { cancelled: [] as string[], metadata: [] as grpc.Metadata[], deadlines: [] as number[] };
@@ -59,6 +59,17 @@ function handlers(): grpc.UntypedServiceImplementation {
     Bidi: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
       call.on('data', (b: Buffer) => call.write(Buffer.from(`echo:${b.toString()}`)));
       call.on('end', () => call.end());
+    },
+    // Refuses the stream at its first message, before any response (trailers-only), as the ADS server does.
+    Refuse: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+      call.once('data', () => call.emit('error', { code: GrpcStatus.INVALID_ARGUMENT, details: 'node: WorkloadGroup default/nope not found' }));
+    },
+    // Answers the first message and ends the call with OK while the client is still sending.
+    Stop: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+      call.once('data', () => {
+        call.write(Buffer.from('bye'));
+        call.end();
+      });
     },
     // Streams a response, then ends with a status and trailing metadata.
     Hold: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
@@ -174,6 +185,23 @@ test('a streaming call ends with the status and trailers the server sends after 
   assert.equal(status.code, GrpcStatus.FAILED_PRECONDITION);
   assert.equal(status.details, 'stopped at here');
   assert.equal(status.metadata['x-trailer'], 'yes');
+});
+
+test('the server ending a stream the client has not half-closed ends the call (trailers-only and after messages)', async () => {
+  const ch = channel(plain.port);
+  const refused = ch.call(method('Refuse'));
+  refused.write('hello?');
+  const [early] = (await once(refused, 'status')) as [GrpcStatusInfo];
+  assert.equal(early.code, GrpcStatus.INVALID_ARGUMENT);
+  assert.equal(early.details, 'node: WorkloadGroup default/nope not found');
+  const call = ch.call(method('Stop'));
+  const got: string[] = [];
+  call.on('message', (m) => got.push(m));
+  call.write('go');
+  const [late] = (await once(call, 'status')) as [GrpcStatusInfo];
+  assert.deepEqual(got, ['bye']);
+  assert.equal(late.code, GrpcStatus.OK);
+  assert.equal(await ch.unary(method('Unary'), 'still fine'), 'still fine');
 });
 
 test('deadline: grpc-timeout reaches the server, the client ends with DEADLINE_EXCEEDED and resets the stream', async () => {

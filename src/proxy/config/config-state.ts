@@ -1,6 +1,7 @@
 // The one mutator of the proxy's xDS-derived configuration. Each accepted response is compiled resource by
 // resource; a resource that fails to compile keeps its last good version (or stays absent) and its errors are
-// returned for the NACK. LDS and CDS are state of the world (absent = removed); RDS and EDS are by name.
+// returned for the NACK. In state of the world LDS and CDS carry the full set (absent = removed) and RDS and EDS
+// are by name; a delta update carries changed resources of any type and names the removed ones.
 import type { FieldError, Result } from '../../core/result.ts';
 import { TypeUrl } from '../../xds/protos.ts';
 import { compileCluster, compileLoadAssignment, type ClusterConfig, type LoadAssignment } from '../cluster/cluster-config.ts';
@@ -43,23 +44,27 @@ export class ConfigState {
   /** Named counters of the compiled filters (RBAC, JWT, ext_authz), kept across config versions as Envoy's are. */
   readonly stats = new StatStore();
 
-  /** Apply one xDS response's resources. Returns the errors of rejected resources (empty = ACK). */
-  apply(typeUrl: string, resources: readonly Raw[], version: string): ResourceError[] {
+  /**
+   * Apply one xDS response's resources. Returns the errors of rejected resources (empty = ACK). With `removed`
+   * (delta xDS) the resources are changes only and the named ones are removed.
+   */
+  apply(typeUrl: string, resources: readonly Raw[], version: string, removed?: readonly string[]): ResourceError[] {
     const kind = kindOf[typeUrl];
     if (!kind) return [{ typeUrl, name: '', errors: [{ path: '', message: `type ${typeUrl} is not supported by this proxy` }] }];
+    const full = removed === undefined;
     let errors: ResourceError[];
     switch (kind) {
       case 'listener':
-        errors = applyTo(this.listeners, resources, version, (raw) => compileListener(raw, this.stats), (r) => String(r['name'] ?? ''), true, typeUrl);
+        errors = applyTo(this.listeners, resources, version, (raw) => compileListener(raw, this.stats), (r) => String(r['name'] ?? ''), full, typeUrl, removed);
         break;
       case 'route':
-        errors = applyTo(this.routes, resources, version, compileRouteConfiguration, (r) => String(r['name'] ?? ''), false, typeUrl);
+        errors = applyTo(this.routes, resources, version, compileRouteConfiguration, (r) => String(r['name'] ?? ''), false, typeUrl, removed);
         break;
       case 'cluster':
-        errors = applyTo(this.clusters, resources, version, compileCluster, (r) => String(r['name'] ?? ''), true, typeUrl);
+        errors = applyTo(this.clusters, resources, version, compileCluster, (r) => String(r['name'] ?? ''), full, typeUrl, removed);
         break;
       case 'endpoint':
-        errors = applyTo(this.endpoints, resources, version, compileLoadAssignment, (r) => String(r['cluster_name'] ?? ''), false, typeUrl);
+        errors = applyTo(this.endpoints, resources, version, compileLoadAssignment, (r) => String(r['cluster_name'] ?? ''), false, typeUrl, removed);
         break;
     }
     if (errors.length === 0) {
@@ -117,6 +122,7 @@ function applyTo<T>(
   nameOf: (raw: Raw) => string,
   stateOfTheWorld: boolean,
   typeUrl: string,
+  removed: readonly string[] = [],
 ): ResourceError[] {
   const errors: ResourceError[] = [];
   const seen = new Set<string>();
@@ -137,6 +143,7 @@ function applyTo<T>(
     }
   }
   if (stateOfTheWorld) map.clear();
+  for (const name of removed) map.delete(name);
   for (const [k, v] of next) map.set(k, v);
   return errors;
 }

@@ -1,64 +1,62 @@
-// The proxy's xDS client: one ADS stream (state of the world) over @grpc/grpc-js, plaintext or TLS. Subscribes to
-// CDS and LDS (wildcard), then EDS for the clusters' service names and RDS for the listeners' route names, as Envoy
-// does. Every response is ACKed with its version and nonce, or NACKed with error_detail (the last good config keeps
-// serving). When the stream breaks the proxy keeps its config and reconnects with capped, jittered backoff.
-import * as grpc from '@grpc/grpc-js';
-import { TypeUrl, adsGrpcPackage, decodeAny, typeShortName, type AnyMessage, type XdsTypeUrl } from '../../xds/protos.ts';
-import { describeErrors, type ResourceError } from '../config/config-state.ts';
-import type { Raw } from '../config/raw.ts';
+// The proxy's xDS client: one ADS stream to the control plane on Weft's node:http2 gRPC client (src/core/grpc),
+// plaintext (15010) or TLS (15012), speaking state of the world (StreamAggregatedResources, sotw.ts) or delta
+// (DeltaAggregatedResources, delta.ts). Subscribes to CDS and LDS, then EDS and RDS for what they reference, as Envoy
+// does; ACKs and NACKs (a NACK keeps the last good config). When the stream breaks the proxy keeps its config and
+// reconnects with capped, jittered backoff; HTTP/2 keepalive pings notice a control plane that vanished silently.
+import { GrpcChannel, statusName, type GrpcCall, type MethodDescriptor } from '../../core/grpc/index.ts';
+import { messageType, typeShortName, type XdsTypeUrl } from '../../xds/protos.ts';
+import { DeltaHandler } from './delta.ts';
 import { nodeId, nodeMetadata, toStruct, type NodeIdentity } from './node-info.ts';
+import { SotwHandler } from './sotw.ts';
+import type { AdsHandler, TypeStatus, XdsSink } from './types.ts';
 
-/** Where accepted resources go (the proxy engine) and what it now needs (subscriptions). */
-export interface XdsSink {
-  apply(typeUrl: string, resources: readonly Raw[], version: string): ResourceError[];
-  /** RDS names referenced by current listeners. */
-  routeNames(): Set<string>;
-  /** EDS names referenced by current clusters. */
-  endpointNames(): Set<string>;
-}
+export type { XdsSink } from './types.ts';
+
+/** Which ADS variant to speak: state of the world or delta (incremental). */
+export type XdsProtocol = 'sotw' | 'delta';
 
 export interface XdsClientOptions {
   /** host:port of the discovery server (15010 plaintext, 15012 TLS). */
   address: string;
-  /** TLS to the control plane: root CA (PEM) and optional client certificate chain and key. */
-  tls?: { rootCa: Buffer; certChain?: Buffer; privateKey?: Buffer; serverName?: string } | undefined;
+  /** TLS to the control plane: root CA (PEM) and optional client certificate chain and key; serverName to verify instead of the host. */
+  tls?: { rootCa: Buffer | string; certChain?: Buffer | string; privateKey?: Buffer | string; serverName?: string } | undefined;
   node: NodeIdentity;
   sink: XdsSink;
   /** Reported as ISTIO_VERSION and user_agent_version. */
   version: string;
+  /** Default 'sotw'. */
+  protocol?: XdsProtocol;
   /** Backoff between reconnects: first delay and cap in ms (Envoy: 500 ms, 30 s). Full jitter. */
   backoff?: { initialMs: number; maxMs: number };
+  /** HTTP/2 keepalive: ping interval and answer timeout, ms (default 30 s and 20 s). */
+  keepalive?: { timeMs: number; timeoutMs: number };
   random?: () => number;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
-interface DiscoveryResponse {
-  version_info: string;
-  resources: AnyMessage[];
-  type_url: string;
-  nonce: string;
-}
-
-interface TypeState {
-  /** Last accepted version. */
-  version: string;
-  /** Nonce of the last response (ACK or NACK). */
-  nonce: string;
-  /** Subscribed names ([] = wildcard for LDS/CDS). */
-  names: string[];
-  subscribed: boolean;
-  acks: number;
-  nacks: number;
-  lastError: string | undefined;
-}
-
 export type XdsConnectionState = 'connecting' | 'connected' | 'disconnected' | 'stopped';
+
+const adsService = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
+
+/** The ADS method of a protocol, encoded and decoded with the Envoy protos (src/xds/protos.ts). */
+function adsMethod(protocol: XdsProtocol): MethodDescriptor<Record<string, unknown>, unknown> {
+  const [method, req, res] = protocol === 'sotw' ? ['StreamAggregatedResources', 'DiscoveryRequest', 'DiscoveryResponse'] : ['DeltaAggregatedResources', 'DeltaDiscoveryRequest', 'DeltaDiscoveryResponse'];
+  const reqType = messageType(`envoy.service.discovery.v3.${req}`);
+  const resType = messageType(`envoy.service.discovery.v3.${res}`);
+  return {
+    path: `${adsService}/${method}`,
+    encode: (o) => reqType.encode(reqType.fromObject(o)).finish(),
+    decode: (b) => resType.decode(b),
+  };
+}
 
 export class AdsClient {
   private readonly opts: XdsClientOptions;
-  private readonly client: grpc.Client & { StreamAggregatedResources: () => grpc.ClientDuplexStream<unknown, DiscoveryResponse> };
-  private call: grpc.ClientDuplexStream<unknown, DiscoveryResponse> | undefined;
-  private readonly types = new Map<string, TypeState>();
+  readonly protocol: XdsProtocol;
+  private readonly channel: GrpcChannel;
+  private readonly method: MethodDescriptor<Record<string, unknown>, unknown>;
+  private readonly handler: AdsHandler;
+  private call: GrpcCall<Record<string, unknown>, unknown> | undefined;
   private sentNode = false;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -72,17 +70,18 @@ export class AdsClient {
 
   constructor(opts: XdsClientOptions) {
     this.opts = opts;
-    const pkg = adsGrpcPackage() as unknown as { envoy: { service: { discovery: { v3: { AggregatedDiscoveryService: grpc.ServiceClientConstructor } } } } };
-    const Ctor = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService;
-    const creds = opts.tls
-      ? grpc.credentials.createSsl(opts.tls.rootCa, opts.tls.privateKey ?? null, opts.tls.certChain ?? null)
-      : grpc.credentials.createInsecure();
-    const options: grpc.ChannelOptions = { 'grpc.keepalive_time_ms': 30_000, 'grpc.max_receive_message_length': 64 * 1024 * 1024 };
-    if (opts.tls?.serverName) options['grpc.ssl_target_name_override'] = opts.tls.serverName;
-    this.client = new Ctor(opts.address, creds, options) as unknown as AdsClient['client'];
-    for (const t of [TypeUrl.cluster, TypeUrl.endpoint, TypeUrl.listener, TypeUrl.route]) {
-      this.types.set(t, { version: '', nonce: '', names: [], subscribed: t === TypeUrl.cluster || t === TypeUrl.listener, acks: 0, nacks: 0, lastError: undefined });
-    }
+    this.protocol = opts.protocol ?? 'sotw';
+    const t = opts.tls;
+    this.channel = new GrpcChannel(opts.address, {
+      tls: t ? { rootsPem: t.rootCa, certChainPem: t.certChain, keyPem: t.privateKey, serverName: t.serverName } : undefined,
+      keepaliveTimeMs: opts.keepalive?.timeMs ?? 30_000,
+      keepaliveTimeoutMs: opts.keepalive?.timeoutMs ?? 20_000,
+      maxReceiveMessageBytes: 64 * 1024 * 1024,
+      userAgent: `weft/${opts.version}`,
+    });
+    this.method = adsMethod(this.protocol);
+    const host = { send: (req: Record<string, unknown>) => this.send(req), sink: opts.sink, log: (level: 'info' | 'warn' | 'error', m: string) => this.log(level, m) };
+    this.handler = this.protocol === 'sotw' ? new SotwHandler(host) : new DeltaHandler(host);
   }
 
   private log(level: 'info' | 'warn' | 'error', message: string): void {
@@ -102,16 +101,22 @@ export class AdsClient {
   stop(): void {
     this.state = 'stopped';
     clearTimeout(this.timer);
-    this.call?.cancel();
+    const call = this.call;
     this.call = undefined;
-    this.client.close();
+    call?.cancel('the proxy is stopping');
+    this.channel.close();
   }
 
   /** Per-type status for the admin page and `weft proxy-status`. */
   status(): Record<string, { version: string; nonce: string; names: string[]; acks: number; nacks: number; lastError: string | undefined }> {
     const out: ReturnType<AdsClient['status']> = {};
-    for (const [t, s] of this.types) out[typeShortName[t as XdsTypeUrl]] = { version: s.version, nonce: s.nonce, names: s.names, acks: s.acks, nacks: s.nacks, lastError: s.lastError };
+    for (const [t, s] of this.handler.status()) out[typeShortName[t as XdsTypeUrl]] = pick(s);
     return out;
+  }
+
+  /** The protocol handler (tests read the delta client's held versions through it). */
+  get protocolHandler(): AdsHandler {
+    return this.handler;
   }
 
   private connect(): void {
@@ -119,28 +124,28 @@ export class AdsClient {
     this.state = 'connecting';
     this.streams++;
     this.sentNode = false;
-    const call = this.client.StreamAggregatedResources();
+    const call = this.channel.call(this.method);
     this.call = call;
-    call.on('data', (r: DiscoveryResponse) => {
+    call.on('message', (r) => {
       if (this.call !== call) return;
       if (this.state !== 'connected') {
         this.state = 'connected';
-        this.log('info', `xDS connected to ${this.opts.address}`);
+        this.log('info', `xDS connected to ${this.opts.address} (${this.protocol})`);
       }
       this.attempt = 0;
       try {
-        this.onResponse(r);
+        this.handler.onResponse(r);
       } catch (e) {
         this.log('error', `xDS response handling failed: ${e instanceof Error ? e.message : String(e)}`);
       }
+      this.checkReady();
     });
-    call.on('error', (e: grpc.ServiceError) => this.onBroken(call, `${grpc.status[e.code] ?? e.code}: ${e.details || e.message}`));
-    call.on('end', () => this.onBroken(call, 'stream ended by the server'));
-    // Re-subscribe everything, with the versions already accepted (so the server may skip unchanged resources).
-    for (const [t, s] of this.types) if (s.subscribed) this.send(t, s.version, '', undefined);
+    call.on('status', (s) => this.onBroken(call, s.code === 0 ? 'stream ended by the server' : `${statusName(s.code)}: ${s.details}`));
+    // Re-subscribe everything, with what is already held (so the server may skip unchanged resources).
+    this.handler.resubscribe();
   }
 
-  private onBroken(call: grpc.ClientDuplexStream<unknown, DiscoveryResponse>, why: string): void {
+  private onBroken(call: GrpcCall<Record<string, unknown>, unknown>, why: string): void {
     if (this.call !== call || this.state === 'stopped') return;
     this.call = undefined;
     this.state = 'disconnected';
@@ -155,9 +160,9 @@ export class AdsClient {
     this.timer.unref?.();
   }
 
-  private send(typeUrl: string, version: string, nonce: string, error: string | undefined): void {
-    const s = this.types.get(typeUrl)!;
-    const req: Record<string, unknown> = { version_info: version, type_url: typeUrl, response_nonce: nonce, resource_names: s.names };
+  private send(req: Record<string, unknown>): void {
+    const call = this.call;
+    if (!call) return;
     if (!this.sentNode) {
       const n = this.opts.node;
       req['node'] = {
@@ -169,66 +174,17 @@ export class AdsClient {
       };
       this.sentNode = true;
     }
-    if (error !== undefined) req['error_detail'] = { code: grpc.status.INVALID_ARGUMENT, message: error };
-    this.call?.write(req);
-  }
-
-  private onResponse(r: DiscoveryResponse): void {
-    const s = this.types.get(r.type_url);
-    if (!s) {
-      this.log('warn', `xDS: ignoring unsubscribed type ${r.type_url}`);
-      return;
-    }
-    const decoded: Raw[] = [];
-    let decodeError: string | undefined;
-    for (const any of r.resources ?? []) {
-      try {
-        if (any.type_url !== r.type_url) throw new Error(`resource of type ${any.type_url} in a ${r.type_url} response`);
-        decoded.push(decodeAny(any));
-      } catch (e) {
-        decodeError = `cannot decode resource: ${e instanceof Error ? e.message : String(e)}`;
-        break;
-      }
-    }
-    s.nonce = r.nonce;
-    const errors: ResourceError[] = decodeError ? [{ typeUrl: r.type_url, name: '', errors: [{ path: '', message: decodeError }] }] : this.opts.sink.apply(r.type_url, decoded, r.version_info);
-    // Follow-up subscriptions before the ACK, as Envoy does while warming (CDS → EDS, LDS → RDS).
-    if (r.type_url === TypeUrl.cluster) this.resubscribe(TypeUrl.endpoint, this.opts.sink.endpointNames());
-    if (r.type_url === TypeUrl.listener) this.resubscribe(TypeUrl.route, this.opts.sink.routeNames());
-    if (errors.length === 0) {
-      s.version = r.version_info;
-      s.acks++;
-      s.lastError = undefined;
-      this.send(r.type_url, r.version_info, r.nonce, undefined);
-    } else {
-      const message = describeErrors(errors);
-      s.nacks++;
-      s.lastError = message;
-      this.log('warn', `xDS: NACK ${typeShortName[r.type_url as XdsTypeUrl]} version ${r.version_info}: ${message}`);
-      this.send(r.type_url, s.version, r.nonce, message);
-    }
-    this.checkReady();
-  }
-
-  private resubscribe(typeUrl: string, names: Set<string>): void {
-    const s = this.types.get(typeUrl)!;
-    const sorted = [...names].sort();
-    if (s.subscribed && sorted.length === s.names.length && sorted.every((n, i) => n === s.names[i])) return;
-    s.names = sorted;
-    if (sorted.length === 0 && !s.subscribed) return;
-    s.subscribed = true;
-    this.send(typeUrl, s.version, s.nonce, undefined);
+    // ADS requests are small and few; HTTP/2 flow control only queues them (write() may return false).
+    call.write(req);
   }
 
   private checkReady(): void {
-    if (this.ready) return;
-    const got = (t: string): boolean => {
-      const s = this.types.get(t)!;
-      return s.acks + s.nacks > 0 || (t !== TypeUrl.cluster && t !== TypeUrl.listener && s.names.length === 0);
-    };
-    if ([TypeUrl.cluster, TypeUrl.listener, TypeUrl.endpoint, TypeUrl.route].every(got)) {
-      this.ready = true;
-      for (const w of this.readyWaiters.splice(0)) w();
-    }
+    if (this.ready || !this.handler.ready()) return;
+    this.ready = true;
+    for (const w of this.readyWaiters.splice(0)) w();
   }
+}
+
+function pick(s: TypeStatus): { version: string; nonce: string; names: string[]; acks: number; nacks: number; lastError: string | undefined } {
+  return { version: s.version, nonce: s.nonce, names: s.names, acks: s.acks, nacks: s.nacks, lastError: s.lastError };
 }

@@ -74,7 +74,7 @@ function write(name: string, text: string): string {
 const nginxConf = write(
   'nginx.conf',
   `worker_processes 1;\ndaemon off;\npid ${out}/nginx.pid;\nerror_log ${out}/nginx-error.log;\nevents { worker_connections 4096; }\n` +
-    `http {\n  access_log off;\n  keepalive_requests 10000000;\n  keepalive_timeout 300s;\n  http2_max_requests 10000000;\n` +
+    `http {\n  access_log off;\n  keepalive_requests 10000000;\n  keepalive_timeout 300s;\n` +
     `  server { listen 127.0.0.1:${P.nginx}; location / { return 200 "ok"; } }\n` +
     `  server { listen 127.0.0.1:${P.nginxH2} http2; location / { return 200 "ok"; } }\n}\n`,
 );

@@ -126,23 +126,26 @@ export function wrk(url: string, connections: number, seconds: number, script?: 
   };
 }
 
-/** h2load (h2c prior knowledge) on core 0: `clients` connections × `streams` concurrent streams for `seconds`. */
+/**
+ * h2load (h2c prior knowledge) on core 0: `clients` connections × `streams` concurrent streams for `seconds`. No
+ * warm-up period inside the run, so that the proxy's CPU over the run is spent on the requests counted.
+ */
 export function h2load(url: string, clients: number, streams: number, seconds: number, extra: string[] = []): LoadResult {
-  const args = ['-c', '0', 'h2load', '-t1', '-c', String(clients), '-m', String(streams), '-D', String(seconds), '--warm-up-time', '1', ...extra, url];
+  const args = ['-c', '0', 'h2load', '-t1', '-c', String(clients), '-m', String(streams), '-D', String(seconds), ...extra, url];
   const text = execFileSync('taskset', args, { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
   const fin = /finished in ([\d.]+)(m?s), ([\d.]+) req\/s/.exec(text);
-  const req = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(text);
-  const codes = /status codes: (\d+) 2xx/.exec(text);
+  const req = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(text);
+  // Status codes also count requests still in flight at the end: only the 4xx and 5xx among them are of interest.
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(text);
   if (!fin || !req) throw new Error(`h2load output not understood:\n${text}`);
   const lat = /time for request:\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)/.exec(text);
-  const done = Number(req[3]);
   return {
     rps: Number(fin[3]),
-    requests: done,
+    requests: Number(req[3]),
     seconds: fin[2] === 'ms' ? Number(fin[1]) / 1000 : Number(fin[1]),
     p50Ms: lat ? ms(lat[5]!, lat[6]!) : NaN, // h2load prints min, max, mean: the mean stands in
     p99Ms: NaN,
-    errors: Number(req[5]) + Number(req[6]) + (codes ? done - Number(codes[1]) : 0),
+    errors: Number(req[5]) + Number(req[6]) + Number(req[7]) + (codes ? Number(codes[3]) + Number(codes[4]) : 0),
   };
 }
 

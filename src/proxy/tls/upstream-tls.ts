@@ -2,10 +2,10 @@
 // transport_socket_matches): Istio mutual TLS with the workload identity (SDS secrets `default` and `ROOTCA`),
 // or certificates from files (DestinationRule SIMPLE / MUTUAL). Peer names are checked as SPIFFE ids or SANs.
 import { readFileSync } from 'node:fs';
-import type { ConnectionOptions, PeerCertificate } from 'node:tls';
+import { createSecureContext, type ConnectionOptions, type PeerCertificate, type SecureContext } from 'node:tls';
 import { type Errors, type Raw, arr, at, obj, plainStruct, str } from '../config/raw.ts';
 import { compileStringMatcher, type StringTest } from '../router/matchers.ts';
-import type { SecretStore } from './secrets.ts';
+import type { SecretStore, WorkloadSecrets } from './secrets.ts';
 
 export interface UpstreamTls {
   sni: string | undefined;
@@ -101,21 +101,41 @@ export function compileTransportMatches(raw: Raw, errors: Errors): TransportMatc
   });
 }
 
+/**
+ * Client contexts, built once per transport socket config and identity (a rotation replaces the WorkloadSecrets
+ * object, so the next connection gets a context with the new certificate). Building one parses the key, the chain
+ * and the roots: ~0.3 ms of CPU that would otherwise be spent on every new upstream connection.
+ */
+const contexts = new WeakMap<UpstreamTls, WeakMap<WorkloadSecrets | UpstreamTls, SecureContext>>();
+
+function clientContext(t: UpstreamTls, id: WorkloadSecrets | undefined): SecureContext | string {
+  let byId = contexts.get(t);
+  if (!byId) contexts.set(t, (byId = new WeakMap()));
+  const key = id ?? t;
+  let ctx = byId.get(key);
+  if (!ctx) {
+    const cert = t.cert?.kind === 'sds' ? { cert: id!.certChainPem, key: id!.keyPem } : t.cert?.kind === 'pem' ? { cert: t.cert.chain, key: t.cert.key } : {};
+    const ca = t.roots.kind === 'sds' ? { ca: id!.rootsPem } : t.roots.kind === 'pem' ? { ca: t.roots.pem } : {};
+    try {
+      ctx = createSecureContext({ minVersion: 'TLSv1.2', ...cert, ...ca });
+    } catch (e) {
+      // A certificate or key the files hold but OpenSSL refuses: the connection fails like a connect failure.
+      return `cannot use the upstream TLS certificate: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    byId.set(key, ctx);
+  }
+  return ctx;
+}
+
 /** Node TLS options for one upstream connection, or why there are none (no workload certificate yet). */
 export function tlsConnectOptions(t: UpstreamTls, secrets: SecretStore | undefined): ConnectionOptions | string {
-  const id = t.cert?.kind === 'sds' || t.roots.kind === 'sds' ? secrets?.current() : undefined;
-  if ((t.cert?.kind === 'sds' || t.roots.kind === 'sds') && !id) return 'no workload certificate (SDS "default"/"ROOTCA" not ready)';
-  const opts: ConnectionOptions = { rejectUnauthorized: true, minVersion: 'TLSv1.2' };
+  const usesSds = t.cert?.kind === 'sds' || t.roots.kind === 'sds';
+  const id = usesSds ? secrets?.current() : undefined;
+  if (usesSds && !id) return 'no workload certificate (SDS "default"/"ROOTCA" not ready)';
+  const secureContext = clientContext(t, id);
+  if (typeof secureContext === 'string') return secureContext;
+  const opts: ConnectionOptions = { rejectUnauthorized: true, secureContext };
   if (t.sni) opts.servername = t.sni;
-  if (t.cert?.kind === 'sds') {
-    opts.cert = id!.certChainPem;
-    opts.key = id!.keyPem;
-  } else if (t.cert?.kind === 'pem') {
-    opts.cert = t.cert.chain;
-    opts.key = t.cert.key;
-  }
-  if (t.roots.kind === 'sds') opts.ca = id!.rootsPem;
-  else if (t.roots.kind === 'pem') opts.ca = t.roots.pem;
   if (t.alpn.length > 0 && !t.alpn.includes('istio')) opts.ALPNProtocols = t.alpn;
   const sdsRoots = t.roots.kind === 'sds';
   opts.checkServerIdentity = (_host: string, cert: PeerCertificate): Error | undefined => {

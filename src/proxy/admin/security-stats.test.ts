@@ -2,6 +2,9 @@
 // counted by a real proxy on real sockets, and kept across a listener update as Envoy keeps them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import * as net from 'node:net';
+import { freePort } from '../../../test/ports.ts';
 import type { Resource } from '../../config/api/resource.ts';
 import { buildWorkloadSecurity } from '../../discovery/translate/security/index.ts';
 import { TypeUrl } from '../../xds/protos.ts';
@@ -79,4 +82,48 @@ test('RBAC and dry-run counters through a real proxy, on /stats and /stats/prome
   assert.match(prom, /^envoy_http_inbound_0_0_0_0_8000_rbac\{authz_enforce_result="denied"\} 2$/m);
   assert.match(prom, /^envoy_http_inbound_0_0_0_0_8000_rbac\{authz_dry_run_action="deny",authz_dry_run_result="denied"\} 1$/m);
   assert.equal(prom.split('\n').filter((l) => l === '# TYPE envoy_http_inbound_0_0_0_0_8000_rbac counter').length, 1);
+});
+
+test('TCP authorization counts per connection under the network filter stat_prefix (tcp.rbac.allowed/denied)', async (t) => {
+  const echo = net.createServer((s) => s.pipe(s));
+  echo.listen(0, '127.0.0.1');
+  await once(echo, 'listening');
+  const [allowed, denied] = [await freePort(), await freePort()];
+  const sec = buildWorkloadSecurity({
+    workload: { namespace: 'foo', labels: {} },
+    configs: [res('AuthorizationPolicy', 'tcp', { rules: [{ to: [{ operation: { ports: [String(allowed)] } }] }] })],
+    rootNamespace: 'istio-system',
+    trustDomain: 'cluster.local',
+  });
+  const listener = (p: number): Raw => viaProto(TypeUrl.listener, {
+    name: `tcp_${p}`,
+    address: { socket_address: { address: '127.0.0.1', port_value: p } },
+    filter_chains: [{ filters: [...sec.tcpFilters, { name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'echo', cluster: 'echo' } }] }],
+  });
+  const proxy = await startProxy({ clusters: [staticCluster('echo', [(echo.address() as net.AddressInfo).port])], listeners: [listener(allowed), listener(denied)] });
+  t.after(() => {
+    proxy.close();
+    echo.close();
+  });
+  for (const p of [allowed, denied]) {
+    const b = proxy.engine.listeners.bound.get(`tcp_${p}`)!;
+    if (!b.server.listening) await once(b.server, 'listening');
+  }
+  const talk = (p: number): Promise<string> =>
+    new Promise((resolve) => {
+      const s = net.connect(p, '127.0.0.1', () => s.write('ping'));
+      let got = '';
+      s.on('data', (d: Buffer) => {
+        got += d.toString();
+        if (got === 'ping') s.end();
+      });
+      s.on('close', () => resolve(got));
+      s.on('error', () => undefined);
+    });
+  assert.equal(await talk(allowed), 'ping');
+  assert.equal(await talk(denied), '');
+  const s = new Map(proxy.engine.state.stats.entries());
+  assert.deepEqual([s.get('tcp.rbac.allowed'), s.get('tcp.rbac.denied')], [1, 1]);
+  const prom = renderProxyPrometheus(proxy.engine, undefined);
+  assert.match(prom, /^envoy_tcp_\{authz_enforce_result="denied",tcp_prefix="rbac"\} 1$/m);
 });

@@ -42,13 +42,19 @@ spec:
       team: { literal: { value: storefront } }
 `;
 
+/** A port nothing listens on: the "down" collector. */
+let closedPort = 0;
+
 before(async () => {
   await collector.start();
+  closedPort = await freePort();
   await mesh.startWith(`extensionProviders:
 - name: otel
   opentelemetry: { service: otel-collector.observability.svc.cluster.local, port: 4318, http: { path: /v1/traces } }
 - name: zipkin
   zipkin: { service: zipkin.observability.svc.cluster.local, port: 9411 }
+- name: down
+  opentelemetry: { service: down-collector.observability.svc.cluster.local, port: 4318, http: { path: /v1/traces } }
 `);
   // The collector runs outside the mesh; ServiceEntries give it the service names the providers refer to.
   const collectorEntry = (name: string, port: number): string => `apiVersion: networking.istio.io/v1
@@ -61,7 +67,7 @@ spec:
   resolution: STATIC
   endpoints: [{ address: 127.0.0.1, ports: { http: ${collector.httpPort} } }]
 `;
-  mesh.write('collector.yaml', `${collectorEntry('otel-collector', 4318)}---\n${collectorEntry('zipkin', 9411)}`);
+  mesh.write('collector.yaml', `${collectorEntry('otel-collector', 4318)}---\n${collectorEntry('zipkin', 9411)}---\n${collectorEntry('down-collector', 4318).replace(String(collector.httpPort), String(closedPort))}`);
   mesh.write('services.yaml', `${service('frontend', 9080, 'http')}---\n${service('backend', 9080, 'http')}`);
   mesh.write('telemetry.yaml', telemetry('otel', 100));
   const [fp, bp] = [await freePort(), await freePort()];
@@ -192,4 +198,17 @@ test("the sidecar's admin /stats counts exported spans per tracer", async () => 
   const sent = /^tracing\.otlp-http\|outbound\|4318\|\|otel-collector\.observability\.svc\.cluster\.local\.spans_sent: (\d+)$/m.exec(stats);
   assert.ok(sent && Number(sent[1]) > 0, stats.split('\n').filter((l) => l.startsWith('tracing.')).join('\n'));
   assert.match(stats, /^tracing\.zipkin\|outbound\|9411\|\|zipkin\.observability\.svc\.cluster\.local\.spans_dropped: 0$/m);
+});
+
+test('a collector that is down never fails or blocks a request; the failures are counted', async () => {
+  mesh.write('telemetry.yaml', telemetry('down', 100));
+  const failed = (): Promise<number> => fetch(`http://127.0.0.1:${frontend.admin}/stats`).then(async (r) => {
+    const m = /^tracing\.otlp-http\|outbound\|4318\|\|down-collector\.observability\.svc\.cluster\.local\.spans_failed: (\d+)$/m.exec(await r.text());
+    return m ? Number(m[1]) : 0;
+  });
+  await until('span exports to the down collector to fail', async () => {
+    assert.equal(await callFrontend(), 'frontend -> backend');
+    return (await failed()) > 0 ? true : undefined;
+  }, 40_000);
+  for (let i = 0; i < 5; i++) assert.equal(await callFrontend(), 'frontend -> backend');
 });

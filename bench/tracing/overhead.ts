@@ -2,7 +2,7 @@
 // HCM routing to a local backend), with tracing off, on with 0% sampling (context propagation only) and on with 100%
 // sampling (a span per request exported as OTLP/HTTP protobuf to a local sink). Rounds are interleaved and the
 // medians reported; CPU comes from /proc/<pid>/stat, so load from other processes moves it little.
-//   node bench/tracing/overhead.ts [requests-per-round=20000] [rounds=3]
+//   node bench/tracing/overhead.ts [requests-per-round=20000] [rounds=3] [variants=off,on-0%,on-100%]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -122,7 +122,7 @@ async function load(port: number, n: number): Promise<void> {
   agent.destroy();
 }
 
-const variants: Variant[] = ['off', 'on-0%', 'on-100%'];
+const variants = (process.argv[4] ?? 'off,on-0%,on-100%').split(',') as Variant[];
 const results = new Map<Variant, Array<{ usPerReq: number; rssMiB: number }>>(variants.map((v) => [v, []]));
 for (let round = 0; round < ROUNDS; round++) {
   for (const v of variants) {

@@ -10,7 +10,6 @@ import { describeErrors } from '../proxy/config/config-state.ts';
 import { AccessLog, type AccessLogEncoding } from '../proxy/access-log/access-log.ts';
 import { readiness, startAdminServer, type AdminContext, type LogLevel } from '../proxy/admin/admin-server.ts';
 import { renderProxyPrometheus } from '../proxy/admin/admin-stats.ts';
-import { loadBootstrap } from '../proxy/config/bootstrap.ts';
 import { ProxyEngine } from '../proxy/engine.ts';
 import { AdsClient, type XdsProtocol } from '../proxy/xds-client/ads-client.ts';
 import { nodeId, nodeMetadata, type NodeIdentity } from '../proxy/xds-client/node-info.ts';
@@ -97,6 +96,8 @@ export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void):
   }
   let staticReady = false;
   if (o.bootstrapFile) {
+    // Loaded only for a static bootstrap file: it brings the YAML parser (~3 MB), which an xDS-only proxy never needs.
+    const { loadBootstrap } = await import('../proxy/config/bootstrap.ts');
     const r = loadBootstrap(o.bootstrapFile);
     const errors = [
       ...engine.apply(TypeUrl.cluster, r.clusters, 'static'),

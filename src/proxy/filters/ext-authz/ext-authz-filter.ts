@@ -4,7 +4,8 @@
 // (timeout) allows the request with failure_mode_allow, else answers status_on_error (403 by default).
 import * as http from 'node:http';
 import type { ExtAuthzConfig } from './config.ts';
-import { grpcCheck, type CheckRequestMessage, type CheckResponseMessage } from './grpc-client.ts';
+// The gRPC client (grpc-js, proto-loader, the Envoy protos) loads on the first gRPC check, not with every proxy.
+import type { CheckRequestMessage, CheckResponseMessage } from './grpc-client.ts';
 
 export interface ExtAuthzRequest {
   method: string;
@@ -129,7 +130,7 @@ export function createExtAuthzFilter(cfg: ExtAuthzConfig, deps: ExtAuthzDeps = {
     }
     const addr = (resolve ?? deps.resolve)?.(t.cluster) ?? fallback();
     try {
-      if (t.kind === 'grpc') return grpcDecision(await grpcCheck(`${addr.host}:${addr.port}`, t.authority, checkRequest(req, cfg), cfg.timeoutMs), req);
+      if (t.kind === 'grpc') return grpcDecision(await (await import('./grpc-client.ts')).grpcCheck(`${addr.host}:${addr.port}`, t.authority, checkRequest(req, cfg), cfg.timeoutMs), req);
       const res = await httpCheck(cfg, t, addr, req);
       if (res.status === 200) {
         let headers = [...req.headers];

@@ -3,9 +3,19 @@
 // set kept when a refresh fails. The clock and the fetcher are injected so tests control time and the network.
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import { createRequire } from 'node:module';
+import type * as Jose from 'jose';
 
-export type KeySet = ReturnType<typeof createLocalJWKSet>;
+let jose: typeof Jose | undefined;
+/**
+ * jose, loaded on first use (a jwt_authn filter arrived) rather than with every proxy: most sidecars never see a
+ * RequestAuthentication. Synchronous (require of an ES module), so config parsing stays synchronous.
+ */
+export function loadJose(): typeof Jose {
+  return (jose ??= createRequire(import.meta.url)('jose') as typeof Jose);
+}
+
+export type KeySet = ReturnType<typeof Jose.createLocalJWKSet>;
 
 /** Fetch a URL's body as text, within a timeout; rejects on non-2xx. */
 export type JwksFetcher = (uri: string, timeoutMs: number) => Promise<string>;
@@ -15,8 +25,8 @@ export function parseJwks(text: string): KeySet {
   const parsed = JSON.parse(text) as unknown;
   if (typeof parsed !== 'object' || parsed === null) throw new Error('JWKS must be a JSON object');
   const obj = parsed as Record<string, unknown>;
-  const set = (Array.isArray(obj['keys']) ? obj : { keys: [obj] }) as unknown as JSONWebKeySet;
-  return createLocalJWKSet(set);
+  const set = (Array.isArray(obj['keys']) ? obj : { keys: [obj] }) as unknown as Jose.JSONWebKeySet;
+  return loadJose().createLocalJWKSet(set);
 }
 
 /** The real fetcher: node:http / node:https GET, body capped at 1 MiB. */

@@ -3,10 +3,10 @@
 // evaluates the rule's requirement tree, and on success hands RBAC the verified payload and rewrites the request
 // (payload header, claim headers, token removed unless forwarded). Failures answer as Envoy does: 401 with the
 // status as body (`Jwt is expired`, `Jwt verification fails` …), 403 `Audiences in Jwt are not allowed`.
-import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import type { JwtInfo } from '../rbac/request.ts';
 import type { JwtAuthnConfig, JwtProvider, Requirement } from './config.ts';
-import { JwksCache } from './jwks.ts';
+import { JwksCache, loadJose } from './jwks.ts';
 
 export interface JwtRequest {
   method: string;
@@ -100,8 +100,8 @@ function claimAt(payload: JWTPayload, path: string): unknown {
 
 /** Map jose's errors to Envoy's status strings and HTTP codes. */
 function failure(e: unknown): { message: string; status: 401 | 403 } {
-  if (e instanceof joseErrors.JWTExpired) return { message: 'Jwt is expired', status: 401 };
-  if (e instanceof joseErrors.JWTClaimValidationFailed) {
+  if (e instanceof loadJose().errors.JWTExpired) return { message: 'Jwt is expired', status: 401 };
+  if (e instanceof loadJose().errors.JWTClaimValidationFailed) {
     if (e.claim === 'aud') return { message: 'Audiences in Jwt are not allowed', status: 403 };
     if (e.claim === 'nbf') return { message: 'Jwt not yet valid', status: 401 };
     if (e.claim === 'iss') return { message: UNKNOWN_ISSUER, status: 401 };
@@ -120,7 +120,7 @@ async function verify(v: Verifier, p: JwtProvider, req: JwtRequest, audiences: r
   if (!found) return { kind: 'missing' };
   let unverified: JWTPayload;
   try {
-    unverified = decodeJwt(found.token);
+    unverified = loadJose().decodeJwt(found.token);
   } catch {
     return { kind: 'failed', message: 'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections', status: 401 };
   }
@@ -133,7 +133,7 @@ async function verify(v: Verifier, p: JwtProvider, req: JwtRequest, audiences: r
   }
   const aud = audiences ?? p.audiences;
   try {
-    const { payload } = await jwtVerify(found.token, keys, {
+    const { payload } = await loadJose().jwtVerify(found.token, keys, {
       currentDate: new Date(v.now()),
       clockTolerance: p.clockSkewSeconds,
       ...(aud.length > 0 ? { audience: [...aud] } : {}),

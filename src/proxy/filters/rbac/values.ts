@@ -1,9 +1,8 @@
 // Matchers RBAC needs beyond strings and headers: CIDR ranges, Envoy ValueMatchers over dynamic metadata (JWT claims
 // and other filters' metadata), and URI templates (`/a/*/b`, `/a/**`). Compiled once, never throw at match time.
 import { BlockList, isIP } from 'node:net';
-import { RE2JS } from 're2js';
 import { type Errors, type Raw, arr, at, obj, str, wrappedNum } from '../../config/raw.ts';
-import { compileStringMatcher } from '../../router/matchers.ts';
+import { compileStringMatcher, loadRe2 } from '../../router/matchers.ts';
 import type { AuthzRequest } from './request.ts';
 
 /** `::ffff:1.2.3.4` (how Node reports IPv4 peers on dual-stack sockets) → `1.2.3.4`. */
@@ -160,7 +159,7 @@ export function compileUriTemplate(template: string, path: string, errors: Error
       return undefined;
     } else re += part.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
   }
-  const compiled = RE2JS.compile(re);
+  const compiled = loadRe2().compile(re);
   return (p) => compiled.matches(p);
 }
 

@@ -3,10 +3,13 @@
 // own probe — an HTTP GET, a TCP connect, or a gRPC health check — from inside the workload, where mTLS and
 // authorization policy do not apply. Probes come from `--app-probe NAME:KIND=URL` flags or from Istio's
 // ISTIO_KUBE_APP_PROBERS JSON (`--app-probers`).
-import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import { err, ok, type Result } from '../../core/result.ts';
+
+// node:http through process.getBuiltinModule, not an ES import: an ES import of node:http evaluates every export,
+// and its WebSocket getter loads Node's bundled undici (~4 MB resident) into every proxy that never uses it.
+const http = process.getBuiltinModule('node:http');
 
 export type ProbeKind = 'livez' | 'readyz' | 'startupz';
 const KINDS: readonly string[] = ['livez', 'readyz', 'startupz'];

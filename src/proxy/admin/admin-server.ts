@@ -3,12 +3,16 @@
 //                            /quitquitquit (POST)
 //   readiness (15021): /healthz/ready      Prometheus (15090): /stats/prometheus
 // These are control paths, not the data path, so node:http is fine here.
-import * as http from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyEngine } from '../engine.ts';
 import type { AdsClient } from '../xds-client/ads-client.ts';
 import { renderConfigDump } from './config-dump.ts';
 import { renderClusters, renderEnvoyStats, renderProxyPrometheus } from './admin-stats.ts';
+
+// node:http through process.getBuiltinModule, not an ES import: an ES import of node:http evaluates every export,
+// and its WebSocket getter loads Node's bundled undici (~4 MB resident) into every proxy that never uses it.
+const http = process.getBuiltinModule('node:http');
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -28,7 +32,7 @@ export interface AdminContext {
 
 export type AdminRole = 'admin' | 'readiness' | 'prometheus';
 
-export function startAdminServer(role: AdminRole, address: string, port: number, ctx: AdminContext): Promise<{ server: http.Server; port: number }> {
+export function startAdminServer(role: AdminRole, address: string, port: number, ctx: AdminContext): Promise<{ server: Server; port: number }> {
   const server = http.createServer((req, res) => {
     try {
       handle(role, req, res, ctx);
@@ -50,12 +54,12 @@ export function readiness(ctx: Pick<AdminContext, 'isReady' | 'engine'>): { read
   return { ready: true, reason: '' };
 }
 
-function send(res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=UTF-8'): void {
+function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=UTF-8'): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-cache, max-age=0' });
   res.end(body);
 }
 
-function handle(role: AdminRole, req: http.IncomingMessage, res: http.ServerResponse, ctx: AdminContext): void {
+function handle(role: AdminRole, req: IncomingMessage, res: ServerResponse, ctx: AdminContext): void {
   const url = new URL(req.url ?? '/', 'http://admin');
   const path = url.pathname;
   if (path === '/stats/prometheus' && role !== 'readiness') {

@@ -2,10 +2,13 @@
 // selected, over HTTP (the request's method and path under path_prefix, selected headers; 200 allows, anything else is
 // the denial to send back) or gRPC (envoy.service.auth.v3.Authorization/Check). An unreachable or slow authorizer
 // (timeout) allows the request with failure_mode_allow, else answers status_on_error (403 by default).
-import * as http from 'node:http';
 import type { ExtAuthzConfig } from './config.ts';
 // The gRPC client (grpc-js, proto-loader, the Envoy protos) loads on the first gRPC check, not with every proxy.
 import type { CheckRequestMessage, CheckResponseMessage } from './grpc-client.ts';
+
+// node:http through process.getBuiltinModule, not an ES import: an ES import of node:http evaluates every export,
+// and its WebSocket getter loads Node's bundled undici (~4 MB resident) into every proxy that never uses it.
+const http = process.getBuiltinModule('node:http');
 
 export interface ExtAuthzRequest {
   method: string;

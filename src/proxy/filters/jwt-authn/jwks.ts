@@ -1,10 +1,13 @@
 // JSON Web Key Sets for the jwt_authn filter: inline (local_jwks) or fetched from the issuer's jwksUri (remote_jwks),
 // cached for cache_duration (default 5 min, Envoy's), refreshed when stale, one fetch in flight per URI, the last good
 // set kept when a refresh fails. The clock and the fetcher are injected so tests control time and the network.
-import * as http from 'node:http';
 import * as https from 'node:https';
 import { createRequire } from 'node:module';
 import type * as Jose from 'jose';
+
+// node:http through process.getBuiltinModule, not an ES import: an ES import of node:http evaluates every export,
+// and its WebSocket getter loads Node's bundled undici (~4 MB resident) into every proxy that never uses it.
+const http = process.getBuiltinModule('node:http');
 
 let jose: typeof Jose | undefined;
 /**

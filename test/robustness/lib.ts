@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { weft, type Proc } from '../e2e/harness.ts';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -320,22 +321,56 @@ export interface Service {
   idleTimeout?: string;
 }
 
-/** Envoy bootstrap (static_resources) for `services`, one outbound listener + route config per port. */
-export function bootstrap(services: Service[]): Json {
+/** The STATIC cluster name of a service (Istio's outbound cluster name). */
+export function clusterName(s: Service): string {
+  return `outbound|${s.authority.split(':')[1]}||${s.authority.split(':')[0]}.default.svc.cluster.local`;
+}
+
+/**
+ * A listener the proxy binds itself on 127.0.0.1:`port` (as a gateway or a Sidecar egress listener with `bind`), all
+ * requests to `service`'s cluster, with extra HttpConnectionManager fields (timeouts, limits).
+ */
+export function boundListener(port: number, service: Service, hcmExtra: Json = {}): Json {
+  return {
+    name: `bound_${port}`,
+    address: { socket_address: { address: '127.0.0.1', port_value: port } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': HCM,
+              stat_prefix: `bound_${port}`,
+              route_config: { name: `bound_${port}`, virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: clusterName(service), timeout: '0s' } }] }] },
+              http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER } }],
+              ...hcmExtra,
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** Envoy bootstrap (static_resources) for `services`, one outbound listener + route config per port, plus `listeners`. */
+export function bootstrap(services: Service[], listeners: Json[] = []): Json {
   const ports = new Map<number, Service[]>();
   for (const s of services) {
     const p = Number(s.authority.split(':')[1]);
     ports.set(p, [...(ports.get(p) ?? []), s]);
   }
-  const clusterName = (s: Service): string => `outbound|${s.authority.split(':')[1]}||${s.authority.split(':')[0]}.default.svc.cluster.local`;
   return {
     static_resources: {
-      listeners: [...ports.keys()].map((p) => ({
-        name: `0.0.0.0_${p}`,
-        address: { socket_address: { address: '0.0.0.0', port_value: p } },
-        bind_to_port: false,
-        filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: { '@type': HCM, stat_prefix: `outbound_0.0.0.0_${p}`, rds: { route_config_name: String(p), config_source: { ads: {} } }, http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER } }] } }] }],
-      })),
+      listeners: [
+        ...listeners,
+        ...[...ports.keys()].map((p) => ({
+          name: `0.0.0.0_${p}`,
+          address: { socket_address: { address: '0.0.0.0', port_value: p } },
+          bind_to_port: false,
+          filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: { '@type': HCM, stat_prefix: `outbound_0.0.0.0_${p}`, rds: { route_config_name: String(p), config_source: { ads: {} } }, http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER } }] } }] }],
+        })),
+      ],
       routes: [...ports.entries()].map(([p, list]) => ({
         name: String(p),
         virtual_hosts: list.map((s) => ({
@@ -554,6 +589,8 @@ export function closed(e: EventEmitter, ms = 5000): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not closed after ${ms} ms`)), ms);
     e.on('error', () => undefined);
+    // A readable that nobody reads never sees its end: drain it so a close from the other side is noticed.
+    if (e instanceof Readable) e.resume();
     e.once('close', () => {
       clearTimeout(timer);
       resolve();

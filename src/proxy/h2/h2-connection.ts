@@ -36,6 +36,10 @@ interface ConnInfo {
   local: string;
   remote: string;
   remoteIp: string;
+  /** The session, once node:http2 created it; its open streams and when the last one closed (idle timeout). */
+  session?: http2.ServerHttp2Session;
+  streams: number;
+  idleSince: number;
 }
 
 const info = new WeakMap<http2.ServerHttp2Session, ConnInfo>();
@@ -50,8 +54,22 @@ export function acceptH2(socket: net.Socket, ctx: ListenerContext, tls: Downstre
     local: `${tcp.localAddress ?? ''}:${tcp.localPort ?? 0}`,
     remote: `${tcp.remoteAddress ?? ''}:${tcp.remotePort ?? 0}`,
     remoteIp: tcp.remoteAddress ?? '',
+    streams: 0,
+    idleSince: performance.now(),
   };
-  ctx.services.track(tcp);
+  ctx.services.track(tcp, {
+    // Drain: GOAWAY, streams in flight finish.
+    closeIfIdle: () => meta.session?.close(),
+    // The HCM idle timeout (common_http_protocol_options.idle_timeout, Envoy default 1 h): a connection without
+    // streams for that long gets GOAWAY and is closed, as Envoy does.
+    sweep: (now) => {
+      const limit = ctx.hcm?.idleTimeoutMs ?? 3_600_000;
+      const session = meta.session;
+      if (session === undefined || session.closed || meta.streams > 0 || limit <= 0 || now - meta.idleSince <= limit) return;
+      session.close();
+      setTimeout(() => session.destroy(), 5000).unref();
+    },
+  });
   // node:http2 creates the session (and emits 'session') synchronously inside 'connection'.
   accepting = meta;
   try {
@@ -66,12 +84,20 @@ let accepting: ConnInfo | undefined;
 function createServer(): http2.Http2Server {
   const s = http2.createServer({ maxSessionMemory: 16 });
   s.on('session', (session: http2.ServerHttp2Session) => {
-    if (accepting) info.set(session, accepting);
+    if (accepting) {
+      info.set(session, accepting);
+      accepting.session = session;
+    }
     session.on('error', () => session.destroy());
   });
   s.on('stream', (stream, headers) => {
     const meta = info.get(stream.session as http2.ServerHttp2Session);
     if (!meta) return void stream.close(NGHTTP2_CANCEL);
+    meta.streams++;
+    stream.once('close', () => {
+      meta.streams--;
+      meta.idleSince = performance.now();
+    });
     try {
       handleStream(stream, headers, meta);
     } catch (e) {

@@ -4,7 +4,7 @@
 import type * as net from 'node:net';
 import { Http1Parser, type ParserEvents } from '../http1/parser.ts';
 import type { HeadError, MessageHead } from '../http1/head.ts';
-import { selectChain, type HcmConfig } from '../listener/listener-config.ts';
+import { DEFAULT_MAX_HEADERS_COUNT, DEFAULT_REQUEST_HEADERS_TIMEOUT_MS, selectChain, type HcmConfig } from '../listener/listener-config.ts';
 import type { Direction, ProxyServices } from './services.ts';
 import { Stream } from './stream.ts';
 import { StreamInfo } from './stream-info.ts';
@@ -25,6 +25,12 @@ export interface ListenerContext {
   listenerName: string;
   /** Max request head bytes (Envoy max_request_headers_kb). */
   maxHeaderBytes: number;
+}
+
+/** A request head that did not arrive within request_headers_timeout. */
+interface HeadTimeout {
+  status: 408;
+  detail: 'request_header_timeout';
 }
 
 /** What the transport told us about a downstream connection (mutual TLS on the inbound listener). */
@@ -76,6 +82,8 @@ export class DownstreamConnection implements ParserEvents {
 
   /** performance.now() of the last byte read or written for this connection's current work. */
   lastActivity = performance.now();
+  /** When a sweep first saw the current request head incomplete (0: no head in progress). */
+  private headSince = 0;
 
   closeIfIdle(): void {
     if (this.current === undefined) this.close();
@@ -87,12 +95,20 @@ export class DownstreamConnection implements ParserEvents {
     const idle = now - this.lastActivity;
     const s = this.current;
     if (s !== undefined) {
+      this.headSince = 0;
       const limit = s.streamIdleTimeoutMs;
       if (limit > 0 && idle > limit && !s.tunnelling) s.onStreamIdleTimeout();
       return;
     }
-    // Between requests: a half-sent head is held to the stream idle timeout, an idle connection to the idle timeout.
+    // Between requests: a half-sent head is held to the request headers timeout (counted from the first sweep that
+    // sees it, so up to a sweep late: a slowloris client trickling bytes gets 408) and to the stream idle timeout; an
+    // idle connection to the idle timeout.
     const hcm = this.ctx.hcm;
+    if (this.parser.inMessage) {
+      if (this.headSince === 0) this.headSince = now;
+      const headLimit = hcm?.requestHeadersTimeoutMs ?? DEFAULT_REQUEST_HEADERS_TIMEOUT_MS;
+      if (headLimit > 0 && now - this.headSince > headLimit) return this.onError({ status: 408, detail: 'request_header_timeout' });
+    } else this.headSince = 0;
     const limit = this.parser.inMessage ? (hcm?.streamIdleTimeoutMs ?? 300_000) : (hcm?.idleTimeoutMs ?? 3_600_000);
     if (limit > 0 && idle > limit) this.close();
   }
@@ -157,6 +173,8 @@ export class DownstreamConnection implements ParserEvents {
 
   onHead(head: MessageHead): void {
     if (head.kind !== 'request') return;
+    // Envoy's max_headers_count (default 100): a request with more headers gets 431.
+    if (head.headers.length > 2 * (this.ctx.hcm?.maxHeadersCount ?? DEFAULT_MAX_HEADERS_COUNT)) return this.onError({ status: 431, detail: 'http1.too_many_headers' });
     this.served++;
     const s = new Stream(this, head);
     this.current = s;
@@ -178,9 +196,9 @@ export class DownstreamConnection implements ParserEvents {
 
   private resumeAtEnd = false;
 
-  onError(e: HeadError): void {
+  onError(e: HeadError | HeadTimeout): void {
     const s = this.current;
-    if (s !== undefined) {
+    if (s !== undefined && e.status !== 408) {
       s.onDownstreamProtocolError(e);
       return;
     }
@@ -189,10 +207,10 @@ export class DownstreamConnection implements ParserEvents {
     info.startMono = performance.now();
     info.downstreamLocal = this.localAddress;
     info.downstreamRemote = this.remoteAddress;
-    info.addFlag('DPE');
+    if (e.status !== 408) info.addFlag('DPE');
     info.details = e.detail;
     info.status = e.status;
-    writeLocalReply(this.socket, e.status, e.detail === 'http1.headers_too_large' ? 'Request Header Fields Too Large' : 'Bad Request', true, undefined);
+    writeLocalReply(this.socket, e.status, e.status === 431 ? 'Request Header Fields Too Large' : e.status === 408 ? 'request header timeout' : 'Bad Request', true, undefined);
     this.ctx.services.accessLog?.log(info);
     this.close();
   }

@@ -41,6 +41,8 @@ export const PASSTHROUGH_HCM: HcmConfig = {
   streamIdleTimeoutMs: 300_000,
   idleTimeoutMs: 3_600_000,
   maxHeaderBytes: 60 * 1024,
+  requestHeadersTimeoutMs: 60_000,
+  maxHeadersCount: 100,
   ignoredFilters: [],
   security: undefined,
   pathNormalization: 'NONE',

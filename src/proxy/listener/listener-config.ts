@@ -31,6 +31,14 @@ export interface HcmConfig {
   idleTimeoutMs: number;
   /** max_request_headers_kb in bytes (Envoy default 60 KiB). */
   maxHeaderBytes: number;
+  /**
+   * A request head not complete this long after its first byte gets 408 and the connection is closed
+   * (request_headers_timeout; Envoy leaves it off, Weft defaults to 60 s so a slowloris client cannot hold a
+   * connection forever); 0 = off.
+   */
+  requestHeadersTimeoutMs: number;
+  /** Requests with more headers get 431 (common_http_protocol_options.max_headers_count; Envoy default 100). */
+  maxHeadersCount: number;
   /** HTTP filters accepted but not enforced by this build (reported in config_dump). */
   ignoredFilters: string[];
   /** jwt_authn → ext_authz → RBAC, built from http_filters (undefined when the chain has none). */
@@ -40,6 +48,11 @@ export interface HcmConfig {
   /** The HCM's tracer, sampling and span tags; undefined = no spans (src/proxy/tracing). */
   tracing?: TracingConfig | undefined;
 }
+
+/** Weft's request_headers_timeout when the HCM sets none (and on the sidecar's own ports). */
+export const DEFAULT_REQUEST_HEADERS_TIMEOUT_MS = 60_000;
+/** Envoy's default max_headers_count. */
+export const DEFAULT_MAX_HEADERS_COUNT = 100;
 
 /** A tcp_proxy target: one cluster, or weighted clusters picked per connection (VirtualService tcp route weights). */
 export interface TcpAction {
@@ -232,6 +245,7 @@ function compileHcm(raw: Raw, path: string, errors: Errors, stats: StatStore | u
   const tracing = compileTracing(raw['tracing'], at(path, 'tracing'), errors, ignored);
   const transform = str(raw['server_header_transformation']) ?? 'OVERWRITE';
   const idle = durationMs(raw['stream_idle_timeout']);
+  const headersTimeout = durationMs(raw['request_headers_timeout']);
   if (!route) return undefined;
   return {
     statPrefix: str(raw['stat_prefix']) ?? '',
@@ -244,6 +258,8 @@ function compileHcm(raw: Raw, path: string, errors: Errors, stats: StatStore | u
     streamIdleTimeoutMs: idle === undefined || Number.isNaN(idle) ? 300_000 : idle,
     idleTimeoutMs: durationMs(obj(raw['common_http_protocol_options'])?.['idle_timeout']) ?? 3_600_000,
     maxHeaderBytes: (wrappedNum(raw['max_request_headers_kb']) || 60) * 1024,
+    requestHeadersTimeoutMs: headersTimeout === undefined || Number.isNaN(headersTimeout) ? DEFAULT_REQUEST_HEADERS_TIMEOUT_MS : headersTimeout,
+    maxHeadersCount: wrappedNum(obj(raw['common_http_protocol_options'])?.['max_headers_count']) || DEFAULT_MAX_HEADERS_COUNT,
     ignoredFilters: ignored,
     security,
     pathNormalization: normalizationOfHcm(raw),

@@ -72,3 +72,41 @@ test('HTTP/1.1 path: attempt count, retriable-4xx, retriable-headers, URX, max_r
   assert.match(line('/budget'), /" 503 UO via_upstream /);
   assert.match(line('/404'), /" 404 - via_upstream /, 'a response no condition matches is not flagged');
 });
+
+test('HTTP/1.1 path: a request waiting for a connection keeps its whole body, past the replay buffer', async (t) => {
+  const held: (() => void)[] = [];
+  let arrived: (() => void) | undefined;
+  const up = await startUpstream('app', (req, res) => {
+    let n = 0;
+    req.on('data', (d: Buffer) => (n += d.length));
+    req.on('end', () => {
+      const answer = (): void => void res.end(`${req.url} got ${n}`);
+      if (req.url === '/first') {
+        held.push(answer);
+        arrived?.();
+      } else answer();
+    });
+  });
+  const p = await startProxy({
+    clusters: [staticCluster('tight', [up.port], { circuit_breakers: { thresholds: [{ max_connections: { value: 1 }, max_pending_requests: { value: 4 } }] } })],
+    listeners: [outboundListener(80)],
+    routes: [routeConfig('80', [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'tight', timeout: { seconds: 5 }, retry_policy: { retry_on: '5xx', num_retries: { value: 1 } } } }] }])],
+  });
+  t.after(async () => {
+    p.close();
+    await up.close();
+  });
+  const first = viaProxy(p.port, 'http://svc/first');
+  await new Promise<void>((r) => (held.length > 0 ? r() : (arrived = r)));
+  const big = 'y'.repeat(300 * 1024);
+  const second = viaProxy(p.port, 'http://svc/second', { method: 'POST', body: big });
+  const cluster = p.engine.clusters.get('tight')!;
+  for (let i = 0; i < 500 && cluster.pending.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(cluster.pending.length, 1, 'the second request waits for the only connection');
+  await new Promise((r) => setTimeout(r, 50)); // let the body arrive at the proxy while it waits (the bug needed the bytes early)
+  held.shift()!();
+  assert.equal((await first).body, '/first got 0');
+  const r = await second;
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.body, `/second got ${big.length}`);
+});

@@ -287,3 +287,34 @@ test('HTTP/2 path to an HTTP/1.1 cluster: retries replay the request over HTTP/1
   assert.equal(r.status, 200);
   assert.equal(r.body, '2:payload');
 });
+
+test('HTTP/2 path: a request waiting for a connection keeps its whole body, past the replay buffer', async (t) => {
+  const held: (() => void)[] = [];
+  let arrived: (() => void) | undefined;
+  const up = await startH2Upstream((stream, req) => {
+    const answer = (): void => {
+      stream.respond({ ':status': 200 });
+      stream.end(`${req.headers[':path']} got ${req.body.length}`);
+    };
+    if (req.headers[':path'] === '/first') {
+      held.push(answer);
+      arrived?.();
+    } else answer();
+  });
+  const tight = h2Cluster('tight', [up.port], { circuit_breakers: { thresholds: [{ max_connections: { value: 1 }, max_pending_requests: { value: 4 } }] } }, 1);
+  const p = await proxyWith([tight], [['/', { cluster: 'tight', retry_policy: { retry_on: '5xx', num_retries: { value: 1 } } }]]);
+  t.after(async () => {
+    p.close();
+    await up.close();
+  });
+  const first = h2Request(p.port, 'svc', '/first');
+  await new Promise<void>((r) => (held.length > 0 ? r() : (arrived = r)));
+  const big = Buffer.alloc(300 * 1024, 'y');
+  const second = h2Request(p.port, 'svc', '/second', { method: 'POST', body: big });
+  const cluster = p.engine.clusters.get('tight')!;
+  for (let i = 0; i < 500 && cluster.pending.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(cluster.pending.length, 1, 'the second request waits for the only stream slot');
+  held.shift()!();
+  assert.equal((await first).body, '/first got 0');
+  assert.equal((await second).body, `/second got ${big.length}`);
+});

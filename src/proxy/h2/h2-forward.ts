@@ -64,6 +64,8 @@ export class H2Forward implements UpstreamHandler {
   /** Body bytes kept for replay (undefined once past the limit, or without a retry policy). */
   private replay: Buffer[] | undefined;
   private replayBytes = 0;
+  /** Body bytes that arrived while no attempt was in flight (waiting for a connection): sent by the next attempt. */
+  private held: Buffer[] | undefined;
   private requestEnded: boolean;
   /** HTTP/1.1 upstreams: how the body is framed (content-length kept, else chunked). */
   private readonly h1Framing: 'none' | 'length' | 'chunked';
@@ -137,7 +139,11 @@ export class H2Forward implements UpstreamHandler {
     const perTry = this.retry?.perTryTimeoutMs ?? 0;
     if (perTry > 0) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
     const headers = this.r.route.includeAttemptCount ? { ...this.r.headers, 'x-envoy-attempt-count': String(info.attempts) } : this.r.headers;
-    const replay = this.replay ?? [];
+    const replay = this.replay ?? this.held ?? [];
+    this.held = undefined;
+    // A buffer that outgrew the limit while no attempt was in flight is sent once, then dropped (no more retries).
+    if (this.replayBytes > RETRY_BUFFER_LIMIT) this.replay = undefined;
+    if (this.r.stream.isPaused()) this.r.stream.resume();
     if (link instanceof H2Exchange) {
       link.request(headers, this.requestEnded && replay.length === 0);
       for (const c of replay) link.writeBody(c);
@@ -189,7 +195,7 @@ export class H2Forward implements UpstreamHandler {
   }
 
   private canReplay(): boolean {
-    return !this.responseStarted && (this.h1Framing === 'none' || this.replay !== undefined);
+    return !this.responseStarted && (this.h1Framing === 'none' || (this.replay !== undefined && this.replayBytes <= RETRY_BUFFER_LIMIT));
   }
 
   /** Retry when the outcome is retriable (URX when out of retries, UO when max_retries is full); false: pass it on. */
@@ -214,13 +220,19 @@ export class H2Forward implements UpstreamHandler {
     if (this.done) return;
     this.r.info.bytesReceived += d.length;
     if (this.mirrors) for (const m of this.mirrors) m.body(d);
+    const up = this.link;
     if (this.replay !== undefined) {
       this.replayBytes += d.length;
-      if (this.replayBytes > RETRY_BUFFER_LIMIT) this.replay = undefined;
+      // Past the limit the buffer goes (no more retries), unless no attempt is in flight (waiting for a connection,
+      // or a retry in backoff): then these bytes exist only here and are kept for the next attempt.
+      if (this.replayBytes > RETRY_BUFFER_LIMIT && up) this.replay = undefined;
       else this.replay.push(d);
+    } else if (!up) (this.held ??= []).push(d);
+    if (!up) {
+      // No attempt in flight: stop reading until one starts, so what is kept stays bounded.
+      this.r.stream.pause();
+      return;
     }
-    const up = this.link;
-    if (!up) return;
     const ok = up instanceof H2Exchange ? up.writeBody(d) : this.writeH1Body(d);
     if (!ok) this.r.stream.pause();
   }

@@ -329,6 +329,7 @@ export class Stream implements UpstreamHandler {
     if (this.replay) for (const c of this.replay) this.writeUpstreamBody(c);
     if (this.requestEnded && this.req.body === 'chunked') sock.write(lastChunk(this.requestTrailers), 'latin1');
     sock.uncork();
+    this.releaseHeldBody();
   }
 
   /** max_connections reached: wait as a pending request (bounded by max_pending_requests, else 503 UO). */
@@ -370,7 +371,19 @@ export class Stream implements UpstreamHandler {
   }
 
   private canRetry(): boolean {
-    return !this.responseStarted && (this.req.body === 'none' || this.replay !== undefined);
+    return !this.responseStarted && (this.req.body === 'none' || (this.replay !== undefined && this.replayBytes <= RETRY_BUFFER_LIMIT));
+  }
+
+  /** Reading paused while body bytes past the replay limit wait for an attempt (see onDownstreamBody). */
+  private holdingBody = false;
+
+  /** An attempt took the kept body: drop a buffer past the limit, read again. */
+  private releaseHeldBody(): void {
+    if (this.replayBytes > RETRY_BUFFER_LIMIT) this.replay = undefined;
+    if (this.holdingBody) {
+      this.holdingBody = false;
+      this.conn.socket.resume();
+    }
   }
 
   /** Retry when the outcome is retriable (flag URX when out of retries, UO when max_retries is full); false: pass it on. */
@@ -597,10 +610,18 @@ export class Stream implements UpstreamHandler {
     if (this.mirrors) for (const m of this.mirrors) m.body(chunk);
     if (this.replay !== undefined) {
       this.replayBytes += chunk.length;
-      if (this.replayBytes > RETRY_BUFFER_LIMIT) this.replay = undefined;
+      // Past the limit the buffer goes (no more retries), unless no attempt is in flight (waiting for a connection,
+      // or a retry in backoff): then these bytes exist only here and are kept for the next attempt.
+      if (this.replayBytes > RETRY_BUFFER_LIMIT && this.upstream) this.replay = undefined;
       else this.replay.push(chunk);
     }
-    if (this.upstream && !this.writeUpstreamBody(chunk)) this.conn.socket.pause();
+    if (this.upstream) {
+      if (!this.writeUpstreamBody(chunk)) this.conn.socket.pause();
+    } else if (this.replayBytes > RETRY_BUFFER_LIMIT && !this.holdingBody) {
+      // Stop reading until the attempt starts, so what is kept stays bounded.
+      this.holdingBody = true;
+      this.conn.socket.pause();
+    }
   }
 
   onDownstreamEnd(trailers: string[] | undefined): void {

@@ -59,6 +59,20 @@ if (process.argv[2] === 'serve') {
         return tls.connect({ ...opts, host: '127.0.0.1', port });
       },
     });
+    if (name !== 'this tree') continue;
+    // What TLS session resumption between sidecars would save (not wired into the proxy): the last session
+    // ticket the server sent is offered on the next connection.
+    let session: Buffer | undefined;
+    variants.push({
+      name: 'this tree + session resumption',
+      connect: () => {
+        const opts = m.tlsConnectOptions(cfg, store);
+        if (typeof opts === 'string') throw new Error(opts);
+        const s = tls.connect({ ...opts, host: '127.0.0.1', port, ...(session ? { session } : {}) });
+        s.once('session', (b: Buffer) => (session = b));
+        return s;
+      },
+    });
   }
   const one = (v: (typeof variants)[number]): Promise<void> =>
     new Promise((resolve, reject) => {

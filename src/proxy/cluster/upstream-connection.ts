@@ -2,6 +2,7 @@
 // for whichever attempt currently owns it. Kept alive in the host's pool between requests.
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { connectUpstreamTls } from '../tls/upstream-tls.ts';
 import { Http1Parser, type ParserEvents } from '../http1/parser.ts';
 import type { MessageHead, ResponseHead, HeadError } from '../http1/head.ts';
 
@@ -55,7 +56,7 @@ export class UpstreamConnection implements ParserEvents {
       setImmediate(() => this.fail('connect_failure', tlsOptions));
       return;
     }
-    this.socket = tlsOptions ? tls.connect({ ...tlsOptions, host, port }) : net.connect({ host, port, noDelay: true });
+    this.socket = tlsOptions ? connectUpstreamTls(tlsOptions, host, port) : net.connect({ host, port, noDelay: true });
     if (tlsOptions) this.socket.setNoDelay(true);
     this.connectTimer = setTimeout(() => this.fail('connect_timeout', 'connection timeout'), connectTimeoutMs);
     this.socket.on(tlsOptions ? 'secureConnect' : 'connect', () => {

@@ -5,9 +5,8 @@
 // freed stream slot wakes it as a freed HTTP/1.1 connection does. Sessions close after the idle timeout, after
 // max_requests_per_connection streams (gracefully), or when the peer sends GOAWAY.
 import * as http2 from 'node:http2';
-import * as tls from 'node:tls';
 import type { Host } from '../cluster/host.ts';
-import { tlsConnectOptions } from '../tls/upstream-tls.ts';
+import { connectUpstreamTls, tlsConnectOptions } from '../tls/upstream-tls.ts';
 
 /** One upstream HTTP/2 connection and its stream accounting. */
 export class PooledSession {
@@ -103,7 +102,7 @@ export class H2HostPool {
       if (typeof opts === 'string') return opts;
       session = http2.connect(`https://${host.key}`, {
         settings,
-        createConnection: () => tls.connect({ ...opts, host: host.address, port: host.port, ALPNProtocols: ['h2'] }),
+        createConnection: () => connectUpstreamTls({ ...opts, ALPNProtocols: ['h2'] }, host.address, host.port),
       });
     } else session = http2.connect(`http://${host.key}`, { settings });
     // The proxy's listeners keep the process alive; an idle upstream session must not.

@@ -77,6 +77,8 @@ export class Stream implements UpstreamHandler {
   private tryTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   tunnelling = false;
+  /** onUpstreamBody copies what it keeps of a borrowed chunk (see UpstreamHandler). */
+  readonly takesBorrowedChunks = true;
 
   constructor(conn: DownstreamConnection, req: RequestHead) {
     this.conn = conn;
@@ -304,7 +306,8 @@ export class Stream implements UpstreamHandler {
   private attempt(): void {
     const cluster = this.cluster!;
     const random = this.conn.ctx.services.random;
-    const host = this.retry ? this.retry.pickHost(cluster, random, this.destination, this.hash) : cluster.choose(performance.now(), random, this.destination, this.hash);
+    const now = performance.now();
+    const host = this.retry ? this.retry.pickHost(cluster, random, this.destination, this.hash) : cluster.choose(now, random, this.destination, this.hash);
     if (!host) {
       cluster.stats.noHealthy++;
       return this.localReply(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
@@ -320,12 +323,17 @@ export class Stream implements UpstreamHandler {
     const conn = acquired.conn;
     this.upstream = conn;
     conn.attach(this, this.req.method);
-    this.upstreamStart = performance.now();
+    this.upstreamStart = now;
     const retry = this.retry;
     if (retry && retry.perTryTimeoutMs > 0) this.tryTimer = setTimeout(() => this.onTryTimeout(), retry.perTryTimeoutMs);
     const sock = conn.socket;
+    const head = this.route!.includeAttemptCount ? withAttemptCount(this.upstreamHead, this.info.attempts) : this.upstreamHead;
+    if (this.req.body === 'none') {
+      sock.write(head, 'latin1'); // one write: corking would only add work
+      return;
+    }
     sock.cork();
-    sock.write(this.route!.includeAttemptCount ? withAttemptCount(this.upstreamHead, this.info.attempts) : this.upstreamHead, 'latin1');
+    sock.write(head, 'latin1');
     if (this.replay) for (const c of this.replay) this.writeUpstreamBody(c);
     if (this.requestEnded && this.req.body === 'chunked') sock.write(lastChunk(this.requestTrailers), 'latin1');
     sock.uncork();
@@ -406,7 +414,8 @@ export class Stream implements UpstreamHandler {
 
   onUpstreamHead(resp: ResponseHead): void {
     if (this.done) return;
-    this.conn.lastActivity = performance.now();
+    const now = performance.now();
+    this.conn.lastActivity = now;
     if (resp.status < 200 && resp.status !== 101) {
       // Interim response (100 Continue …): pass it on and keep waiting for the final one.
       let s = `HTTP/1.1 ${resp.status} ${resp.reason || statusText(resp.status)}\r\n`;
@@ -428,7 +437,7 @@ export class Stream implements UpstreamHandler {
     this.responseStarted = true;
     this.lastUpstreamKeepAlive = resp.keepAlive;
     this.info.status = resp.status;
-    this.info.upstreamServiceTimeMs = Math.round(performance.now() - this.upstreamStart);
+    this.info.upstreamServiceTimeMs = Math.round(now - this.upstreamStart);
     this.info.details = 'via_upstream';
     this.writeResponseHead(resp);
     if (resp.status === 101) this.startTunnel();
@@ -483,7 +492,7 @@ export class Stream implements UpstreamHandler {
     this.localReply(408, 'stream timeout', undefined, 'stream_idle_timeout');
   }
 
-  onUpstreamBody(chunk: Buffer): void {
+  onUpstreamBody(chunk: Buffer, borrowed?: boolean): void {
     if (this.done) return;
     this.conn.lastActivity = performance.now();
     if (!this.responseStarted) return;
@@ -503,6 +512,8 @@ export class Stream implements UpstreamHandler {
       ok = sock.write(out);
     } else {
       if (head !== undefined) this.flushHead();
+      // A write the kernel does not take at once keeps the buffer: a view of a reused read buffer is copied first.
+      if (borrowed) chunk = Buffer.from(chunk);
       if (this.responseChunked) {
         sock.cork();
         sock.write(chunkHeader(chunk.length), 'latin1');

@@ -3,11 +3,10 @@
 // (ISTIO_MUTUAL between sidecars). Each connection is counted in Istio's TCP metrics. Also used for the inbound
 // tcp_proxy chains of virtualInbound, over plaintext or the terminated mutual TLS session.
 import * as net from 'node:net';
-import * as tls from 'node:tls';
 import type { Host } from '../cluster/host.ts';
 import type { ProxyServices, Direction } from '../hcm/services.ts';
 import type { TcpSeries } from '../stats/istio-metrics.ts';
-import { tlsConnectOptions } from '../tls/upstream-tls.ts';
+import { connectUpstreamTls, tlsConnectOptions } from '../tls/upstream-tls.ts';
 import { pickTcpCluster, type TcpAction } from './listener-config.ts';
 
 /** Where a proxied connection came from: direction for metrics, the mTLS peer's SPIFFE id on inbound. */
@@ -25,7 +24,7 @@ export function connectHost(host: Host, connectTimeoutMs: number): { socket: net
   if (typeof opts === 'string') {
     socket = new net.Socket();
     setImmediate(() => socket.destroy(new Error(opts)));
-  } else socket = opts ? tls.connect({ ...opts, host: host.address, port: host.port }) : net.connect({ host: host.address, port: host.port, noDelay: true });
+  } else socket = opts ? connectUpstreamTls(opts, host.address, host.port) : net.connect({ host: host.address, port: host.port, noDelay: true });
   if (opts && typeof opts !== 'string') socket.setNoDelay(true);
   const timer = setTimeout(() => socket.destroy(new Error('connect timeout')), connectTimeoutMs);
   return { socket, readyEvent: opts && typeof opts !== 'string' ? 'secureConnect' : 'connect', timer };

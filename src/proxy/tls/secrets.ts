@@ -29,7 +29,9 @@ export class SecretStore {
   /** The server-side context for inbound mTLS (built once per rotation). */
   serverContext(): SecureContext | undefined {
     if (!this.secrets) return undefined;
-    this.serverCtx ??= createSecureContext({ cert: this.secrets.certChainPem, key: this.secrets.keyPem, ca: this.secrets.rootsPem, minVersion: 'TLSv1.2' });
+    // A session id context lets clients resume (Envoy sidecars offer their last ticket): without one, OpenSSL fails
+    // the handshake of any resuming client when a client certificate is requested.
+    this.serverCtx ??= createSecureContext({ cert: this.secrets.certChainPem, key: this.secrets.keyPem, ca: this.secrets.rootsPem, minVersion: 'TLSv1.2', sessionIdContext: 'weft-inbound' });
     return this.serverCtx;
   }
 }

@@ -52,7 +52,8 @@ export class ServerContexts {
       return last?.context ?? this.fail(missing ?? 'certificate not available');
     }
     try {
-      const context = createSecureContext({ cert: cert.chain.pem, key: cert.key.pem, ...(ca ? { ca: ca.pem } : {}), minVersion: cfg.minVersion, maxVersion: cfg.maxVersion, ...(cfg.ciphers ? { ciphers: cfg.ciphers } : {}) });
+      // sessionIdContext: resuming clients would otherwise fail the handshake on chains that request a certificate.
+      const context = createSecureContext({ cert: cert.chain.pem, key: cert.key.pem, ...(ca ? { ca: ca.pem } : {}), minVersion: cfg.minVersion, maxVersion: cfg.maxVersion, ...(cfg.ciphers ? { ciphers: cfg.ciphers } : {}), sessionIdContext: 'weft-gateway' });
       this.built.set(cfg, { fingerprint, context });
       return context;
     } catch (e) {

@@ -1,6 +1,7 @@
 // Upstream TLS origination options: one client context per transport socket config and identity (rotation builds a
 // new one), real mutual TLS with the cached context (the mesh roots verify the server, which must carry a SPIFFE id),
-// and a certificate OpenSSL refuses becomes a reason string instead of an exception on the request path.
+// a certificate OpenSSL refuses becomes a reason string instead of an exception on the request path, and sessions
+// resume against the inbound listener with the client identity intact.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,9 @@ import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { Errors } from '../config/raw.ts';
 import { SecretStore } from './secrets.ts';
-import { compileTransportSocket, tlsConnectOptions, type UpstreamTls } from './upstream-tls.ts';
+import { compileTransportSocket, connectUpstreamTls, tlsConnectOptions, type UpstreamTls } from './upstream-tls.ts';
+import { ProxyEngine } from '../engine.ts';
+import { unknownWorkload } from '../stats/istio-metrics.ts';
 import { makeCa, makeLeaf } from '../../../test/gateway-tls/certs.ts';
 
 const UPSTREAM = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
@@ -120,4 +123,42 @@ test('a certificate file OpenSSL refuses is a reason, not an exception on the re
   );
   assert.deepEqual(errors.list, []);
   assert.match(String(tlsConnectOptions(cfg!, undefined)), /^cannot use the upstream TLS certificate/);
+});
+
+test('session resumption against the inbound listener: the second connection resumes and still reaches HTTP as the client identity', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-upstream-tls-'));
+  makeCa(dir);
+  makeLeaf(dir, 'client', 'productpage', { san: 'URI:spiffe://cluster.local/ns/default/sa/productpage' });
+  makeLeaf(dir, 'server', 'reviews', { san: 'URI:spiffe://cluster.local/ns/default/sa/reviews' });
+  const engine = new ProxyEngine({ workload: unknownWorkload, log: () => undefined });
+  engine.setSecrets(secrets(dir, 'server', 'spiffe://cluster.local/ns/default/sa/reviews'));
+  const port = await engine.listeners.bindOwn('virtualInbound', '127.0.0.1', 0, 'inbound', 'inbound');
+  t.after(() => {
+    engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const cfg = istioMutual();
+  const store = secrets(dir, 'client', 'spiffe://cluster.local/ns/default/sa/productpage');
+  const request = (): Promise<{ reused: boolean; response: string }> =>
+    new Promise((resolve) => {
+      const opts = tlsConnectOptions(cfg, store);
+      assert.ok(typeof opts === 'object');
+      const s = connectUpstreamTls(opts, '127.0.0.1', port);
+      let response = '';
+      let reused = false;
+      s.on('secureConnect', () => {
+        reused = s.isSessionReused();
+        s.write('GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+      });
+      s.on('data', (d: Buffer) => (response += d.toString()));
+      s.on('error', (e) => (response += `error: ${e.message}`));
+      // The ticket arrives after the handshake: give the 'session' event its turn before the next connection.
+      s.on('close', () => setImmediate(() => resolve({ reused, response })));
+    });
+  const first = await request();
+  assert.equal(first.reused, false);
+  assert.match(first.response, /^HTTP\/1\.1 404/);
+  const second = await request();
+  assert.equal(second.reused, true, second.response);
+  assert.match(second.response, /^HTTP\/1\.1 404/);
 });

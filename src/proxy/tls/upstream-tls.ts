@@ -2,7 +2,7 @@
 // transport_socket_matches): Istio mutual TLS with the workload identity (SDS secrets `default` and `ROOTCA`),
 // or certificates from files (DestinationRule SIMPLE / MUTUAL). Peer names are checked as SPIFFE ids or SANs.
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type ConnectionOptions, type PeerCertificate, type SecureContext } from 'node:tls';
+import { connect, createSecureContext, type ConnectionOptions, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import { type Errors, type Raw, arr, at, obj, plainStruct, str } from '../config/raw.ts';
 import { compileStringMatcher, type StringTest } from '../router/matchers.ts';
 import type { SecretStore, WorkloadSecrets } from './secrets.ts';
@@ -146,4 +146,32 @@ export function tlsConnectOptions(t: UpstreamTls, secrets: SecretStore | undefin
     return undefined;
   };
   return opts;
+}
+
+/** Session tickets by client context (one per config and identity), then by server (`address:port|sni|alpn`). */
+const sessions = new WeakMap<SecureContext, Map<string, Buffer>>();
+/** Servers remembered per client context; the oldest entry goes first past this. */
+export const maxSessionsPerContext = 1024;
+
+/**
+ * Open an upstream TLS connection with options from tlsConnectOptions, offering the session ticket the same server
+ * last gave for the same config and identity (TLS resumption, as Envoy does between sidecars: neither side parses
+ * and verifies a certificate chain again; the server still knows the client identity from the ticket). Tickets are
+ * kept only from servers that passed verification; a rotation builds a new context, so old tickets are not offered.
+ */
+export function connectUpstreamTls(opts: ConnectionOptions, host: string, port: number): TLSSocket {
+  const ctx = opts.secureContext;
+  const key = `${host}:${port}|${opts.servername ?? ''}|${Array.isArray(opts.ALPNProtocols) ? opts.ALPNProtocols.join(',') : ''}`;
+  const session = ctx ? sessions.get(ctx)?.get(key) : undefined;
+  const socket = connect({ ...opts, host, port, ...(session ? { session } : {}) });
+  if (ctx) {
+    socket.on('session', (ticket: Buffer) => {
+      if (!socket.authorized) return;
+      let byServer = sessions.get(ctx);
+      if (!byServer) sessions.set(ctx, (byServer = new Map()));
+      if (!byServer.has(key) && byServer.size >= maxSessionsPerContext) byServer.delete(byServer.keys().next().value!);
+      byServer.set(key, ticket);
+    });
+  }
+  return socket;
 }

@@ -63,6 +63,9 @@ function counters(engine: ProxyEngine, xds: AdsClient | undefined): [string, num
     out.push(['control_plane.connected_state', xds.state === 'connected' ? 1 : 0]);
   }
   out.push(['server.total_connections', engine.connectionCount], ['server.state', engine.draining ? 1 : 0]);
+  // Envoy's memory gauges, from V8: bytes in use on the JS heap, the heap's size, and the process's resident set.
+  const mem = process.memoryUsage();
+  out.push(['server.memory_allocated', mem.heapUsed], ['server.memory_heap_size', mem.heapTotal], ['server.memory_physical_size', mem.rss]);
   // Span export per tracer (kind|collector cluster): sent, dropped (queue full), failed (collector errors), queued.
   for (const [k, t] of Object.entries(engine.tracing.stats() ?? {})) out.push([`tracing.${k}.spans_sent`, t.exported], [`tracing.${k}.spans_dropped`, t.dropped], [`tracing.${k}.spans_failed`, t.failed], [`tracing.${k}.spans_queued`, t.queued]);
   // Filter counters by Envoy name: http.<stat_prefix>.rbac.allowed, ….jwt_authn.denied, ….ext_authz.ok, tcp.rbac.denied …

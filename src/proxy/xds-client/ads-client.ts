@@ -3,12 +3,12 @@
 // (DeltaAggregatedResources, delta.ts). Subscribes to CDS and LDS, then EDS and RDS for what they reference, as Envoy
 // does; ACKs and NACKs (a NACK keeps the last good config). When the stream breaks the proxy keeps its config and
 // reconnects with capped, jittered backoff; HTTP/2 keepalive pings notice a control plane that vanished silently.
-import { GrpcChannel, statusName, type GrpcCall, type MethodDescriptor } from '../../core/grpc/index.ts';
+import { GrpcChannel, GrpcStatus, statusName, type GrpcCall, type MethodDescriptor } from '../../core/grpc/index.ts';
 import { messageType, typeShortName, type XdsTypeUrl } from '../../xds/protos.ts';
 import { DeltaHandler } from './delta.ts';
 import { nodeId, nodeMetadata, toStruct, type NodeIdentity } from './node-info.ts';
 import { SotwHandler } from './sotw.ts';
-import type { AdsHandler, TypeStatus, XdsSink } from './types.ts';
+import type { AdsHandler, HandlerHost, TypeStatus, XdsSink } from './types.ts';
 
 export type { XdsSink } from './types.ts';
 
@@ -24,7 +24,7 @@ export interface XdsClientOptions {
   sink: XdsSink;
   /** Reported as ISTIO_VERSION and user_agent_version. */
   version: string;
-  /** Default 'sotw'. */
+  /** Default 'sotw'. A control plane that answers delta with UNIMPLEMENTED is then spoken to in state of the world. */
   protocol?: XdsProtocol;
   /** Backoff between reconnects: first delay and cap in ms (Envoy: 500 ms, 30 s). Full jitter. */
   backoff?: { initialMs: number; maxMs: number };
@@ -52,10 +52,12 @@ function adsMethod(protocol: XdsProtocol): MethodDescriptor<Record<string, unkno
 
 export class AdsClient {
   private readonly opts: XdsClientOptions;
-  readonly protocol: XdsProtocol;
+  /** The protocol spoken (delta falls back to sotw when the control plane does not implement it). */
+  protocol: XdsProtocol;
   private readonly channel: GrpcChannel;
-  private readonly method: MethodDescriptor<Record<string, unknown>, unknown>;
-  private readonly handler: AdsHandler;
+  private method: MethodDescriptor<Record<string, unknown>, unknown>;
+  private handler: AdsHandler;
+  private readonly host: HandlerHost;
   private call: GrpcCall<Record<string, unknown>, unknown> | undefined;
   private sentNode = false;
   private attempt = 0;
@@ -80,8 +82,8 @@ export class AdsClient {
       userAgent: `weft/${opts.version}`,
     });
     this.method = adsMethod(this.protocol);
-    const host = { send: (req: Record<string, unknown>) => this.send(req), sink: opts.sink, log: (level: 'info' | 'warn' | 'error', m: string) => this.log(level, m) };
-    this.handler = this.protocol === 'sotw' ? new SotwHandler(host) : new DeltaHandler(host);
+    this.host = { send: (req: Record<string, unknown>) => this.send(req), sink: opts.sink, log: (level: 'info' | 'warn' | 'error', m: string) => this.log(level, m) };
+    this.handler = this.protocol === 'sotw' ? new SotwHandler(this.host) : new DeltaHandler(this.host);
   }
 
   private log(level: 'info' | 'warn' | 'error', message: string): void {
@@ -140,9 +142,20 @@ export class AdsClient {
       }
       this.checkReady();
     });
-    call.on('status', (s) => this.onBroken(call, s.code === 0 ? 'stream ended by the server' : `${statusName(s.code)}: ${s.details}`));
+    call.on('status', (s) => {
+      if (s.code === GrpcStatus.UNIMPLEMENTED && this.protocol === 'delta' && this.call === call) this.fallBackToSotw(s.details);
+      this.onBroken(call, s.code === 0 ? 'stream ended by the server' : `${statusName(s.code)}: ${s.details}`);
+    });
     // Re-subscribe everything, with what is already held (so the server may skip unchanged resources).
     this.handler.resubscribe();
+  }
+
+  /** An older or SotW-only control plane: speak state of the world from now on (Envoy would keep failing). */
+  private fallBackToSotw(details: string): void {
+    this.log('warn', `xDS: ${this.opts.address} does not serve delta xDS (UNIMPLEMENTED${details ? `: ${details}` : ''}); using state of the world`);
+    this.protocol = 'sotw';
+    this.method = adsMethod('sotw');
+    this.handler = new SotwHandler(this.host);
   }
 
   private onBroken(call: GrpcCall<Record<string, unknown>, unknown>, why: string): void {

@@ -13,6 +13,7 @@ import { ProxyEngine } from '../engine.ts';
 import { unknownWorkload } from '../stats/istio-metrics.ts';
 import type { Raw } from '../config/raw.ts';
 import { assignment, edsCluster, outboundListener, routeConfig, startUpstream, viaProxy, vhost } from '../../../test/proxy/helpers.ts';
+import { TestAdsServer } from '../../../test/proxy/ads-server.ts';
 import { AdsClient } from './ads-client.ts';
 import type { DeltaHandler } from './delta.ts';
 
@@ -207,4 +208,37 @@ test('delta: after the control plane restarts the client resumes with initial_re
   assert.equal((await viaProxy(s.proxyPort, 'http://reviews:9080/')).body, 'after-reconnect');
   assert.ok(s.client.streams >= 2);
   assert.equal(proxySync(again.xds.connections()[0]!).cds.status, 'SYNCED');
+});
+
+test('delta against a control plane that only serves state of the world (UNIMPLEMENTED): falls back to sotw and gets configured', async (t) => {
+  const up = await startUpstream('reviews-v1');
+  const sotwOnly = new TestAdsServer();
+  await sotwOnly.start();
+  sotwOnly.set(TypeUrl.cluster, 'c1', [edsCluster(REVIEWS)]);
+  sotwOnly.set(TypeUrl.endpoint, 'e1', [assignment(REVIEWS, [up.port])]);
+  sotwOnly.set(TypeUrl.listener, 'l1', [outboundListener(9080)]);
+  sotwOnly.set(TypeUrl.route, 'r1', [route('9080', REVIEWS)]);
+  const engine = new ProxyEngine({ workload: unknownWorkload, log: () => undefined });
+  const proxyPort = await engine.listeners.bindOwn('virtualOutbound', '127.0.0.1', 0, 'explicit', 'outbound');
+  const logs: string[] = [];
+  const client = new AdsClient({
+    address: `127.0.0.1:${sotwOnly.port}`,
+    protocol: 'delta',
+    node: { type: 'sidecar', ip: '10.0.0.8', name: 'old-cp-client', namespace: 'default', labels: {}, serviceAccount: 'default', instanceIps: ['10.0.0.8'] },
+    sink: engine,
+    version: '0.1.0',
+    backoff: { initialMs: 20, maxMs: 200 },
+    log: (_level, m) => logs.push(m),
+  });
+  client.start();
+  t.after(async () => {
+    client.stop();
+    engine.close();
+    sotwOnly.stop();
+    await up.close();
+  });
+  await client.whenReady();
+  assert.equal(client.protocol, 'sotw');
+  assert.ok(logs.some((l) => /does not serve delta xDS \(UNIMPLEMENTED/.test(l)), logs.join('\n'));
+  assert.equal((await viaProxy(proxyPort, 'http://reviews:9080/')).body, 'reviews-v1');
 });

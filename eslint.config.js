@@ -44,6 +44,14 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/core/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      // src/core is shared by both planes (e.g. core/grpc serves the proxy's xDS client and the agent's CSR call).
+      'no-restricted-imports': forbid([['**/config/**', '**/registry/**', '**/discovery/**', '**/ca/**', '**/proxy/**', '**/agent/**', '**/cli/**'], 'src/core depends on nothing above it: both planes use it.']),
+    },
+  },
+  {
     files: ['src/config/**/*.ts', 'src/registry/**/*.ts', 'src/discovery/**/*.ts', 'src/ca/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {

@@ -2,14 +2,22 @@
 // The weft binary. The sources are TypeScript that Node.js runs directly (type stripping, Node >= 22.18).
 // When started by an older system Node, re-run under the LTS Node that `npm install` placed in node_modules,
 // forwarding signals so that Ctrl-C and SIGTERM reach the real process.
-// If `npm run build` has written dist/ (the same code with types stripped ahead of time) from exactly the current
-// src/, run that instead: a process that loads no .ts file never starts Node's type stripper (~17 MB less RSS).
-import { spawn } from 'node:child_process';
+// If dist/ (the same code with types stripped ahead of time; `npm install` and `npm run build` write it) was built
+// from exactly the current src/, run that instead (except under the test runner): a process that loads no .ts file never starts Node's type
+// stripper (~17 MB less RSS). `weft proxy` re-executes itself (same process id) with a small V8 young generation:
+// see PROXY_NODE_FLAGS.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+/**
+ * V8 flags for the long-lived proxy processes (`weft proxy sidecar|router`). The young generation's semi-spaces
+ * otherwise grow to 16 MB each during start-up (xDS decoding) and stay resident while the proxy idles; capped at
+ * 1 MB, an idle sidecar holds ~12 MB less (bench/proxy/RESULTS.md, "Memory, session 2", with the throughput cost
+ * measured there). A user who sets the young generation size (on the command line or in NODE_OPTIONS) keeps theirs.
+ */
+const PROXY_NODE_FLAGS = ['--max-semi-space-size=1'];
 
 /** True when dist/BUILD.json matches src/ now: same file list (hash) and no file modified since the build. */
 function distIsFresh() {
@@ -37,8 +45,18 @@ function distIsFresh() {
   return info.list === list && newest <= info.newestMtimeMs;
 }
 
+/** The flags to re-execute a `weft proxy` process with, or none (other verbs, flags already chosen, no execve). */
+function proxyReexecFlags(argv) {
+  if (argv[0] !== 'proxy' || typeof process.execve !== 'function') return [];
+  // The launcher reads NODE_OPTIONS only to respect a user's own heap settings; weft's configuration is read in src/core/env.ts.
+  const chosen = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  return PROXY_NODE_FLAGS.filter((f) => !chosen.some((c) => c.split('=')[0].replace(/_/g, '-') === f.split('=')[0]));
+}
+
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
+  const { createRequire } = await import('node:module');
+  const { spawn } = await import('node:child_process');
   const require = createRequire(import.meta.url);
   let bundled;
   try {
@@ -51,6 +69,12 @@ if (major < 22 || (major === 22 && minor < 18)) {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));
 } else {
-  const { main } = distIsFresh() ? await import('../dist/cli/main.js') : await import('../src/cli/main.ts');
-  process.exitCode = await main(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const flags = proxyReexecFlags(argv);
+  // Replaces this process (same pid, same stdio and signals): nothing has been loaded or printed yet.
+  if (flags.length > 0) process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, fileURLToPath(import.meta.url), ...argv]);
+  // Under `node --test` (its children inherit NODE_TEST_CONTEXT), weft runs the sources the tests are about.
+  const underTest = process.env.NODE_TEST_CONTEXT !== undefined;
+  const { main } = !underTest && distIsFresh() ? await import('../dist/cli/main.js') : await import('../src/cli/main.ts');
+  process.exitCode = await main(argv);
 }

@@ -65,9 +65,12 @@ export function acceptInbound(socket: net.Socket, ctx: ListenerContext, secrets:
         proxyTcp(t as unknown as net.Socket, tcp, ctx.services, { direction: 'inbound', peer });
         return;
       }
-      // node:http2 takes a plain stream in front of the TLS session (handed the TLSSocket itself, gRPC streams stall).
-      if (t.alpnProtocol === 'h2') acceptH2(replayingDuplex(t, undefined) as unknown as net.Socket, ctx, info, socket);
-      else new DownstreamConnection(t as unknown as net.Socket, ctx, info);
+      if (t.alpnProtocol === 'h2') {
+        // node:http2 adopts the TLS socket itself. It waits for 'secureConnect' while `secureConnecting` is set, which
+        // only tls.Server clears (before 'secureConnection'): a server socket built here must clear it the same way.
+        (t as tls.TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
+        acceptH2(t as unknown as net.Socket, ctx, info, socket);
+      } else new DownstreamConnection(t as unknown as net.Socket, ctx, info);
     });
   });
   socket.on('error', () => socket.destroy());

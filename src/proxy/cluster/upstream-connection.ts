@@ -14,7 +14,14 @@ export type UpstreamFailure = 'connect_failure' | 'connect_timeout' | 'connectio
 export interface UpstreamHandler {
   onUpstreamConnect(): void;
   onUpstreamHead(head: ResponseHead): void;
-  onUpstreamBody(chunk: Buffer): void;
+  /**
+   * Response body bytes. `borrowed`: the chunk is a view of a read buffer that is reused once this call returns,
+   * so a handler that keeps it (or hands it to a write that may not complete at once) must copy it. Only handlers
+   * that declare `takesBorrowedChunks` get borrowed chunks; the others get chunks of their own.
+   */
+  onUpstreamBody(chunk: Buffer, borrowed?: boolean): void;
+  /** True when onUpstreamBody copies a `borrowed` chunk it keeps (saves a copy of every chunk). */
+  readonly takesBorrowedChunks?: boolean;
   onUpstreamEnd(trailers: string[] | undefined): void;
   /** The connection failed or closed before the response ended. */
   onUpstreamFailure(reason: UpstreamFailure, detail: string): void;
@@ -27,6 +34,13 @@ export interface HostPool {
   release(conn: UpstreamConnection): void;
   forget(conn: UpstreamConnection): void;
 }
+
+/**
+ * Plaintext upstream sockets read into this one buffer (net.connect's `onread`) instead of a new Buffer per read,
+ * and skip the Readable stream's per-read work. Reads are handled one at a time and synchronously, so one buffer
+ * serves every connection: whatever outlives a read is copied (the parser's held bytes, body chunks kept by handlers).
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 export class UpstreamConnection implements ParserEvents {
   readonly socket: net.Socket;
@@ -42,11 +56,15 @@ export class UpstreamConnection implements ParserEvents {
   private connectTimer: NodeJS.Timeout | undefined;
   /** performance.now() when it went back to the pool (idle timeout is swept, not timed per request). */
   idleSince = 0;
+  /** Whether body chunks are views of the shared read buffer (plaintext) rather than buffers of their own (TLS). */
+  private readonly borrowedReads: boolean;
 
   /** TLS options for an encrypted connection, a string when TLS is required but impossible (no certificate yet). */
   constructor(host: string, port: number, connectTimeoutMs: number, pool: HostPool, tlsOptions?: tls.ConnectionOptions | string) {
     this.pool = pool;
-    this.parser = new Http1Parser('response', this);
+    const plain = tlsOptions === undefined;
+    this.borrowedReads = plain;
+    this.parser = new Http1Parser('response', this, undefined, plain);
     if (typeof tlsOptions === 'string') {
       // Fail like a connect failure, asynchronously, so the caller sees the same event order as for a refused TCP connect.
       // The placeholder socket is destroyed up front; writes to it are dropped (their error has a listener).
@@ -56,23 +74,18 @@ export class UpstreamConnection implements ParserEvents {
       setImmediate(() => this.fail('connect_failure', tlsOptions));
       return;
     }
-    this.socket = tlsOptions ? connectUpstreamTls(tlsOptions, host, port) : net.connect({ host, port, noDelay: true });
-    if (tlsOptions) this.socket.setNoDelay(true);
+    if (tlsOptions) {
+      this.socket = connectUpstreamTls(tlsOptions, host, port);
+      this.socket.setNoDelay(true);
+      this.socket.on('data', (d: Buffer) => this.onRead(d));
+    } else {
+      this.socket = net.connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onReadShared } });
+    }
     this.connectTimer = setTimeout(() => this.fail('connect_timeout', 'connection timeout'), connectTimeoutMs);
     this.socket.on(tlsOptions ? 'secureConnect' : 'connect', () => {
       clearTimeout(this.connectTimer);
       this.connected = true;
       this.handler?.onUpstreamConnect();
-    });
-    this.socket.on('data', (d: Buffer) => {
-      this.responseBytes += d.length;
-      if (!this.handler) {
-        // Bytes on an idle connection are a protocol violation: drop the connection.
-        this.destroy();
-        return;
-      }
-      this.parser.execute(d);
-      this.handler?.onUpstreamReadDone();
     });
     this.socket.on('drain', () => this.handler?.onUpstreamDrain());
     this.socket.on('end', () => {
@@ -83,6 +96,23 @@ export class UpstreamConnection implements ParserEvents {
       this.fail(this.connected ? 'connection_termination' : 'connect_failure', e.code ?? e.message);
     });
     this.socket.on('close', () => this.fail('connection_termination', 'connection closed'));
+  }
+
+  private readonly onReadShared = (n: number): boolean => {
+    this.onRead(READ_BUFFER.subarray(0, n));
+    return true;
+  };
+
+  /** Bytes read from the socket (for a plaintext connection, a view of READ_BUFFER valid during this call). */
+  private onRead(d: Buffer): void {
+    this.responseBytes += d.length;
+    if (!this.handler) {
+      // Bytes on an idle connection are a protocol violation: drop the connection.
+      this.destroy();
+      return;
+    }
+    this.parser.execute(d);
+    this.handler?.onUpstreamReadDone();
   }
 
   /** Start a request on this connection for the given handler. */
@@ -122,7 +152,11 @@ export class UpstreamConnection implements ParserEvents {
   }
 
   onBody(chunk: Buffer): void {
-    this.handler?.onUpstreamBody(chunk);
+    const h = this.handler;
+    if (h === undefined) return;
+    if (!this.borrowedReads) h.onUpstreamBody(chunk, false);
+    else if (h.takesBorrowedChunks === true) h.onUpstreamBody(chunk, true);
+    else h.onUpstreamBody(Buffer.from(chunk), false);
   }
 
   onEnd(trailers: string[] | undefined): void {

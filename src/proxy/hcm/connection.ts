@@ -4,7 +4,7 @@
 import type * as net from 'node:net';
 import { Http1Parser, type ParserEvents } from '../http1/parser.ts';
 import type { HeadError, MessageHead } from '../http1/head.ts';
-import { DEFAULT_MAX_HEADERS_COUNT, DEFAULT_REQUEST_HEADERS_TIMEOUT_MS, selectChain, type HcmConfig } from '../listener/listener-config.ts';
+import { DEFAULT_MAX_HEADERS_COUNT, DEFAULT_REQUEST_HEADERS_TIMEOUT_MS, selectChain, type HcmConfig, type ListenerConfig } from '../listener/listener-config.ts';
 import type { Direction, ProxyServices } from './services.ts';
 import { Stream } from './stream.ts';
 import { StreamInfo } from './stream-info.ts';
@@ -122,8 +122,20 @@ export class DownstreamConnection implements ParserEvents {
 
   /** The HCM for a request to `port` (explicit mode looks it up per request). */
   hcmFor(port: number): HcmConfig | undefined {
-    return hcmForPort(this.ctx, this.localPort, this.tls, port);
+    const ctx = this.ctx;
+    if (ctx.mode !== 'listener') return hcmForPort(ctx, this.localPort, this.tls, port);
+    // The filter chain depends only on the listener's config and this connection: chosen again only after an LDS
+    // update replaced the listener.
+    const l = ctx.services.snapshot.listeners.get(ctx.listenerName);
+    if (l === undefined || l !== this.chainListener) {
+      this.chainListener = l;
+      this.chainHcm = hcmForPort(ctx, this.localPort, this.tls, port);
+    }
+    return this.chainHcm;
   }
+
+  private chainListener: ListenerConfig | undefined;
+  private chainHcm: HcmConfig | undefined;
 
   private readonly dataListener = (d: Buffer): void => this.onData(d);
   private readonly endListener = (): void => this.onPeerEnd();

@@ -1,7 +1,7 @@
 // Character classes of RFC 9110 used by the HTTP/1.1 codec, as lookup tables (no regex on the hot path).
 
-// Token characters (RFC 9110 §5.6.2) as a lookup table.
-const TOKEN = new Uint8Array(128);
+// Token characters (RFC 9110 §5.6.2) as a lookup table (1 = token character).
+export const TOKEN = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
 
 export function isToken(s: string, from: number, to: number): boolean {

@@ -1,7 +1,7 @@
 // Parsing of one HTTP/1.1 message head (start line + header fields, without the final CRLFCRLF) and the
 // framing rules of RFC 9112 §6, applied as strictly as Envoy applies them: Content-Length together with
 // Transfer-Encoding, obsolete line folding, bad names or values all reject the message.
-import { isFieldValue, isToken } from './chars.ts';
+import { TOKEN, isToken } from './chars.ts';
 
 export interface HeadError {
   /** The status the proxy answers with before closing: 400 malformed, 431 too large, 501 unsupported coding. */
@@ -55,26 +55,39 @@ export function parseHead(kind: 'request' | 'response', text: string, requestMet
   let connection = '';
   let host: string | undefined;
   let hasUpgrade = false;
-  let pos = firstEnd < 0 ? text.length : firstEnd + 2;
-  while (pos < text.length) {
+  const len = text.length;
+  let pos = firstEnd < 0 ? len : firstEnd + 2;
+  while (pos < len) {
     let eol = text.indexOf('\r\n', pos);
-    if (eol < 0) eol = text.length;
+    if (eol < 0) eol = len;
     const c0 = text.charCodeAt(pos);
     if (c0 === 32 || c0 === 9) return bad('http1.codec_error'); // obs-fold (RFC 9112 §5.2): rejected
-    const colon = text.indexOf(':', pos);
-    if (colon < 0 || colon > eol || !isToken(text, pos, colon)) return bad('http1.invalid_characters');
-    const name = text.slice(pos, colon).toLowerCase();
+    // Name: one or more token characters up to the colon (lower-cased only when it has capitals).
+    let colon = pos;
+    let upper = false;
+    for (; colon < eol; colon++) {
+      const c = text.charCodeAt(colon);
+      if (c === 58 /* : */) break;
+      if (c > 127 || TOKEN[c] !== 1) return bad('http1.invalid_characters');
+      if (c <= 90 && c >= 65) upper = true;
+    }
+    if (colon === pos || colon === eol) return bad('http1.invalid_characters');
+    const name = upper ? text.slice(pos, colon).toLowerCase() : text.slice(pos, colon);
     let vs = colon + 1;
     let ve = eol;
     while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
     while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
+    // Value: visible characters, SP, HTAB and obs-text; no CR, LF, NUL or other controls.
+    for (let i = vs; i < ve; i++) {
+      const c = text.charCodeAt(i);
+      if ((c < 32 && c !== 9) || c === 127) return bad('http1.invalid_characters');
+    }
     const value = text.slice(vs, ve);
-    if (!isFieldValue(value) || value.includes('\n') || value.includes('\r')) return bad('http1.invalid_characters');
     headers.push(name, value);
     switch (name) {
       case 'content-length': {
-        if (!/^[0-9]{1,15}$/.test(value)) return bad('http1.content_length_not_allowed');
-        const n = Number(value);
+        const n = decimal(value);
+        if (n < 0) return bad('http1.content_length_not_allowed');
         if (contentLength >= 0 && contentLength !== n) return bad('http1.content_length_not_allowed');
         contentLength = n;
         break;
@@ -135,9 +148,11 @@ export function parseHead(kind: 'request' | 'response', text: string, requestMet
   const v = startLine.charCodeAt(7);
   if (v !== 48 && v !== 49) return bad('http1.codec_error');
   versionMinor = v - 48;
-  const statusText = startLine.slice(9, 12);
-  if (!/^[1-9][0-9][0-9]$/.test(statusText) || (startLine.length > 12 && startLine.charCodeAt(12) !== 32)) return bad('http1.codec_error');
-  const status = Number(statusText);
+  const d0 = startLine.charCodeAt(9) - 48;
+  const d1 = startLine.charCodeAt(10) - 48;
+  const d2 = startLine.charCodeAt(11) - 48;
+  if (d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9 || (startLine.length > 12 && startLine.charCodeAt(12) !== 32)) return bad('http1.codec_error');
+  const status = d0 * 100 + d1 * 10 + d2;
   const reason = startLine.slice(13);
   let body: BodyFraming;
   if (requestMethod === 'HEAD' || status < 200 || status === 204 || status === 304) body = 'none';
@@ -160,6 +175,19 @@ export function parseHead(kind: 'request' | 'response', text: string, requestMet
     keepAlive,
     upgrade: status === 101,
   };
+}
+
+/** 1 to 15 ASCII digits as a number, else -1 (a Content-Length value). */
+function decimal(s: string): number {
+  const n = s.length;
+  if (n === 0 || n > 15) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
 }
 
 function requestFraming(method: string, contentLength: number, te: string | undefined, versionMinor: number): { body: BodyFraming } | HeadError {

@@ -152,3 +152,54 @@ test('property: HTTP-shaped fuzz (valid prefix, mutated) never throws', () => {
     { numRuns: 3000 },
   );
 });
+
+test('reused input (a socket onread buffer): bytes held across execute() calls are copies, never views', () => {
+  // Responses as an upstream sends them: pipelined, chunked with trailers, a content-length body, a tunnel.
+  const input = Buffer.from(
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-Sum: 9\r\n\r\n' +
+      'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello' +
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\ntunnelled bytes',
+    'latin1',
+  );
+  for (let split = 1; split <= input.length; split++) {
+    const shared = Buffer.alloc(input.length);
+    const heads: number[] = [];
+    const bodies: string[] = [];
+    const trailers: (string[] | undefined)[] = [];
+    let cur = '';
+    let paused = false;
+    const p: Http1Parser = new Http1Parser(
+      'response',
+      {
+        onHead: (h) => {
+          if (h.kind === 'response') heads.push(h.status);
+          if (h.kind === 'response' && h.status === 101) p.tunnel();
+        },
+        // A consumer of a reused buffer reads (or copies) a body slice during the call.
+        onBody: (b) => void (cur += b.toString('latin1')),
+        onEnd: (t) => {
+          bodies.push(cur);
+          cur = '';
+          trailers.push(t);
+          paused = true;
+        },
+        onError: (e) => assert.fail(`split ${split}: ${e.detail}`),
+      },
+      undefined,
+      true,
+    );
+    for (let i = 0; i < input.length; i += split) {
+      const n = input.copy(shared, 0, i, Math.min(i + split, input.length));
+      p.execute(shared.subarray(0, n));
+      shared.fill(0x58); // what the next read would do to the buffer
+      while (paused) {
+        paused = false;
+        p.resume();
+      }
+    }
+    assert.deepEqual(heads, [200, 200, 101], `split ${split}`);
+    assert.deepEqual(bodies, ['abc0123456789abcdef', 'hello'], `split ${split}`);
+    assert.deepEqual(trailers[0], ['x-sum', '9'], `split ${split}`);
+    assert.equal(cur, 'tunnelled bytes', `split ${split}`);
+  }
+});

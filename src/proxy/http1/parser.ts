@@ -13,7 +13,10 @@ export type ParserKind = 'request' | 'response';
 export interface ParserEvents {
   /** A complete head. Return value is ignored; read framing from the head itself. */
   onHead(head: MessageHead): void;
-  /** A slice of body bytes (a view into the socket's buffer; do not keep it past the write). */
+  /**
+   * A slice of body bytes: a view of the bytes passed to execute(). When the parser was built with `reusedInput`,
+   * that buffer is overwritten after the call returns: copy the slice to keep it.
+   */
   onBody(chunk: Buffer): void;
   /** The message ended; trailers (flat name/value list, names lower-case) for chunked bodies that had any. */
   onEnd(trailers: string[] | undefined): void;
@@ -43,6 +46,10 @@ export class Http1Parser {
   readonly kind: ParserKind;
   readonly maxHeaderBytes: number;
   private readonly ev: ParserEvents;
+  /** The owner reuses the buffers it passes to execute() (a socket's onread buffer): keep only copies. */
+  private readonly reusedInput: boolean;
+  /** Whether the buffer being parsed is the owner's (reused) one rather than one the parser made. */
+  private borrowed = false;
   private state: State = enum_.head;
   /** Bytes not yet consumed (partial head, partial chunk line, or data held while paused). */
   private pending: Buffer | undefined;
@@ -56,10 +63,16 @@ export class Http1Parser {
   /** True once a message head has been parsed in the current message. */
   inMessage = false;
 
-  constructor(kind: ParserKind, events: ParserEvents, maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES) {
+  constructor(kind: ParserKind, events: ParserEvents, maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES, reusedInput = false) {
     this.kind = kind;
     this.ev = events;
     this.maxHeaderBytes = maxHeaderBytes;
+    this.reusedInput = reusedInput;
+  }
+
+  /** A slice to hold past this execute() call: a copy when the input buffer is the owner's reused one. */
+  private keep(b: Buffer): Buffer {
+    return this.borrowed ? Buffer.from(b) : b;
   }
 
   /** Whether the parser is waiting for resume() after a complete message. */
@@ -88,9 +101,10 @@ export class Http1Parser {
       this.ev.onBody(data);
       return;
     }
+    this.borrowed = this.reusedInput;
     if (this.held !== undefined) {
-      // Paused, or an incomplete head: collect without copying (a client trickling bytes must not cost O(n²)).
-      this.held.push(data);
+      // Paused, or an incomplete head: collect without concatenating (a client trickling bytes must not cost O(n²)).
+      this.held.push(this.keep(data));
       this.heldBytes += data.length;
       if (this.state === enum_.paused) return;
       if (!this.headMayBeComplete(data)) {
@@ -100,11 +114,16 @@ export class Http1Parser {
       data = Buffer.concat(this.held, this.heldBytes);
       this.held = undefined;
       this.heldBytes = 0;
+      this.borrowed = false;
     } else if (this.pending !== undefined) {
-      data = this.pending.length === 0 ? data : Buffer.concat([this.pending, data]);
+      if (this.pending.length > 0) {
+        data = Buffer.concat([this.pending, data]);
+        this.borrowed = false;
+      }
       this.pending = undefined;
     }
     this.run(data, 0);
+    this.borrowed = false;
   }
 
   /** Whether the newest chunk (with the 3 bytes before it) holds an end of head, or a bare LF to reject. */
@@ -132,7 +151,12 @@ export class Http1Parser {
       this.held = undefined;
       this.heldBytes = 0;
     }
-    if (data !== undefined && data.length > 0) this.run(data, 0);
+    if (data === undefined || data.length === 0) return;
+    // Held and pending bytes are the parser's own. resume() may run inside a callback of execute(): restore after.
+    const borrowed = this.borrowed;
+    this.borrowed = false;
+    this.run(data, 0);
+    this.borrowed = borrowed;
   }
 
   /** After an upgrade or CONNECT: all further bytes are opaque and go to onBody. Returns bytes held back. */
@@ -226,13 +250,13 @@ export class Http1Parser {
           return;
         }
         case enum_.paused: {
-          const rest = pos === 0 ? data : data.subarray(pos);
+          const rest = this.keep(pos === 0 ? data : data.subarray(pos));
           this.held = [rest];
           this.heldBytes = rest.length;
           return;
         }
         case enum_.tunnel: {
-          this.pending = pos === 0 ? data : data.subarray(pos);
+          this.pending = this.keep(pos === 0 ? data : data.subarray(pos));
           return;
         }
         case enum_.dead:
@@ -255,7 +279,7 @@ export class Http1Parser {
         this.fail(400, 'http1.codec_error');
         return -1;
       }
-      const rest = pos === 0 ? data : data.subarray(pos);
+      const rest = this.keep(pos === 0 ? data : data.subarray(pos));
       this.held = [rest];
       this.heldBytes = rest.length;
       if (pos < data.length) this.inMessage = true;
@@ -315,7 +339,7 @@ export class Http1Parser {
         this.fail(400, 'http1.invalid_chunk_size');
         return -1;
       }
-      this.pending = data.subarray(pos);
+      this.pending = this.keep(data.subarray(pos));
       return -1;
     }
     if (nl === pos || data[nl - 1] !== CR || nl - pos > MAX_CHUNK_LINE) {
@@ -364,7 +388,7 @@ export class Http1Parser {
           this.fail(431, 'http1.headers_too_large');
           return -1;
         }
-        this.pending = data.subarray(pos);
+        this.pending = this.keep(data.subarray(pos));
         this.trailerBytes -= data.length - pos; // re-counted when the rest arrives
         return -1;
       }

@@ -24,7 +24,7 @@ Flags:
   --discovery-address HOST:PORT  Control plane xDS address (15010 plaintext; 15012 TLS with --discovery-ca).
   --discovery-ca FILE       Root certificate (PEM) to verify the control plane over TLS.
   --xds-protocol P          ADS variant: delta (incremental, as Envoy and Istio >= 1.22) or sotw (state of the
-                            world) (default sotw).
+                            world) (default delta; a control plane without delta is spoken to in sotw).
   --bootstrap FILE          Static resources (Envoy bootstrap static_resources: listeners, clusters; plus routes,
                             endpoints) loaded before xDS. With no --discovery-address the proxy runs on these only.
   --node-id ID              xDS node id (default sidecar~IP~NAME.NAMESPACE~NAMESPACE.svc.cluster.local).
@@ -135,7 +135,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const known = ['discovery-address', 'discovery-ca', 'xds-protocol', 'bootstrap', 'node-id', 'name', 'namespace', 'labels', 'service-account', 'ip', 'auto-register-group', 'pod-ports', 'ca-address', 'ca-root-cert', 'token-file', 'trust-domain', 'admin-port', 'outbound-port', 'outbound-address', 'inbound-port', 'inbound-address', 'stats-port', 'readiness-port', 'drain-duration', 'access-log-file', 'access-log-encoding', 'credentials-dir', 'status-port', 'app-metrics-port', 'app-metrics-path', 'app-probe', 'app-probers'];
   for (const k of Object.keys(f)) if (!known.includes(k)) throw new UsageError(`unknown flag --${k}. Run 'weft proxy --help'.`);
   if (!f['discovery-address'] && !f['bootstrap']) throw new UsageError('--discovery-address (or --bootstrap for static config) is required');
-  const xdsProtocol = f['xds-protocol'] ?? 'sotw';
+  const xdsProtocol = f['xds-protocol'] ?? 'delta';
   if (xdsProtocol !== 'sotw' && xdsProtocol !== 'delta') throw new UsageError(`--xds-protocol must be sotw or delta, not "${xdsProtocol}"`);
   const encoding = (f['access-log-encoding'] ?? 'TEXT').toUpperCase();
   if (encoding !== 'TEXT' && encoding !== 'JSON') throw new UsageError('--access-log-encoding must be TEXT or JSON');

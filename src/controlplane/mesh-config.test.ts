@@ -60,3 +60,9 @@ test('bad MeshConfig fields name the file and the field', () => {
     assert.match(String(e), /m\.yaml: enableAutoMtls: must be true or false[^]*\nm\.yaml: rootNamespace: must be a string/, 'every error, one per line');
   }
 });
+
+test('MeshConfig h2UpgradePolicy reaches the resolved mesh (default DO_NOT_UPGRADE); a bad value names the field', () => {
+  assert.equal(resolveMesh(loadMeshConfigText('h2UpgradePolicy: UPGRADE', 'mesh.yaml').mesh).h2UpgradePolicy, 'UPGRADE');
+  assert.equal(resolveMesh(loadMeshConfigText('trustDomain: a.org', 'mesh.yaml').mesh).h2UpgradePolicy, 'DO_NOT_UPGRADE');
+  assert.throws(() => loadMeshConfigText('h2UpgradePolicy: SOMETIMES', 'mesh.yaml'), /mesh\.yaml: h2UpgradePolicy/);
+});

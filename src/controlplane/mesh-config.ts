@@ -36,6 +36,7 @@ export function meshSettingsOf(m: MeshConfig): MeshSettings {
     pathNormalization: pn === undefined || pn === 'DEFAULT' ? {} : { normalization: pn as PathNormalization },
     defaultProviders: m.defaultProviders.tracing ? { tracing: m.defaultProviders.tracing } : {},
     enableTracing: m.enableTracing,
+    ...(m.h2UpgradePolicy !== undefined ? { h2UpgradePolicy: m.h2UpgradePolicy as 'DO_NOT_UPGRADE' | 'UPGRADE' } : {}),
     defaultConfig: {
       ...(m.defaultConfig.meshId !== undefined ? { meshId: m.defaultConfig.meshId } : {}),
       ...(typeof sampling === 'number' ? { tracing: { sampling, ...(typeof maxPath === 'number' ? { maxPathTagLength: maxPath } : {}) } } : {}),

@@ -30,6 +30,8 @@ export interface MeshSettings {
   enableTracing?: boolean;
   /** ProxyConfig defaults that translation reads: meshId (default the trust domain), tracing.sampling (percent, default 1). */
   defaultConfig?: { meshId?: string; tracing?: { sampling?: number; maxPathTagLength?: number } };
+  /** MeshConfig h2UpgradePolicy: UPGRADE sends HTTP/1.1 requests to HTTP services over HTTP/2. Default DO_NOT_UPGRADE. */
+  h2UpgradePolicy?: 'DO_NOT_UPGRADE' | 'UPGRADE';
   /** Ingress gateway pods' service account etc. are not needed here; more fields are added as translation needs them. */
 }
 
@@ -54,6 +56,8 @@ export interface ResolvedMesh {
   tracingSampling: number;
   /** Longest http.url tag; 0 = the tracer's default. */
   tracingMaxPathTagLength: number;
+  /** Mesh-wide h2UpgradePolicy (a DestinationRule's connectionPool.http.h2UpgradePolicy overrides it). */
+  h2UpgradePolicy: 'DO_NOT_UPGRADE' | 'UPGRADE';
 }
 
 
@@ -74,6 +78,7 @@ export function resolveMesh(m: MeshSettings): ResolvedMesh {
     meshId: m.defaultConfig?.meshId || (m.trustDomain ?? 'cluster.local'),
     tracingSampling: tracingSampling(m.defaultConfig?.tracing?.sampling),
     tracingMaxPathTagLength: m.defaultConfig?.tracing?.maxPathTagLength ?? 0,
+    h2UpgradePolicy: m.h2UpgradePolicy ?? 'DO_NOT_UPGRADE',
   };
 }
 

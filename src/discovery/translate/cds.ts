@@ -58,7 +58,7 @@ function buildOutboundCluster(view: ProxyView, svc: Service, port: ServicePort, 
   c['circuit_breakers'] = circuitBreakers(policy.connectionPool);
   const od = outlierDetection(policy.outlierDetection);
   if (od) c['outlier_detection'] = od;
-  const opts = isHttpProtocol(port.protocol) ? httpProtocolOptions(port.protocol, policy.connectionPool) : undefined;
+  const opts = isHttpProtocol(port.protocol) ? httpProtocolOptions(port.protocol, policy.connectionPool, view.snapshot.mesh.h2UpgradePolicy === 'UPGRADE') : undefined;
   if (opts) c['typed_extension_protocol_options'] = opts;
   Object.assign(
     c,

@@ -74,10 +74,16 @@ export function circuitBreakers(pool: ConnectionPoolSettings | undefined): Json 
   };
 }
 
-/** typed_extension_protocol_options for HTTP upstreams: HTTP/2 for gRPC/HTTP2 ports, idle timeout and per-connection limits. */
-export function httpProtocolOptions(protocol: Protocol, pool: ConnectionPoolSettings | undefined): Json | undefined {
+/**
+ * typed_extension_protocol_options for HTTP upstreams: HTTP/2 for gRPC/HTTP2 ports, idle timeout and per-connection limits.
+ * `meshUpgrade`: MeshConfig h2UpgradePolicy is UPGRADE (outbound clusters only). As in Istio, a DestinationRule's
+ * h2UpgradePolicy decides when it says UPGRADE or DO_NOT_UPGRADE, and the mesh setting applies to HTTP ports otherwise.
+ */
+export function httpProtocolOptions(protocol: Protocol, pool: ConnectionPoolSettings | undefined, meshUpgrade = false): Json | undefined {
   const h = pool?.http;
-  const h2 = isHttp2Protocol(protocol) || h?.h2UpgradePolicy === 'UPGRADE';
+  const rule = h?.h2UpgradePolicy;
+  const upgrade = rule === 'UPGRADE' || (rule !== 'DO_NOT_UPGRADE' && meshUpgrade);
+  const h2 = isHttp2Protocol(protocol) || upgrade;
   const idle = parseDurationMillis(h?.idleTimeout);
   if (!h2 && !h) return undefined;
   const common: Json = {};

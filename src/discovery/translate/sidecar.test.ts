@@ -295,3 +295,43 @@ spec:
   const names = gen(client(), snap, TypeUrl.listener).map((l) => l['name']);
   assert.deepEqual(names, ['virtualOutbound', '0.0.0.0_80', '10.96.0.20_5432', 'virtualInbound'], "web's TCP port 9000 is not in any egress listener");
 });
+
+test('MeshConfig h2UpgradePolicy UPGRADE: HTTP ports go upstream over HTTP/2 unless a DestinationRule says DO_NOT_UPGRADE', () => {
+  const configs = parseYaml(`
+apiVersion: v1
+kind: Service
+metadata: { name: api, namespace: shop }
+spec: { clusterIP: 10.96.0.30, selector: { app: api }, ports: [{ name: http, port: 80 }, { name: tcp-raw, port: 9000 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: legacy, namespace: shop }
+spec: { clusterIP: 10.96.0.31, selector: { app: legacy }, ports: [{ name: http, port: 80 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: legacy, namespace: shop }
+spec: { host: legacy, trafficPolicy: { connectionPool: { http: { h2UpgradePolicy: DO_NOT_UPGRADE } } } }
+`);
+  const client = sidecarProxy({ ip: '10.2.0.50', name: 'client-1', namespace: 'shop' });
+  const explicitOf = (cds: J[], name: string): J | undefined => {
+    const c = cds.find((x) => x['name'] === name);
+    assert.ok(c, `cluster ${name}`);
+    const opts = c['typed_extension_protocol_options'] as Record<string, J> | undefined;
+    return opts?.['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']?.['explicit_http_config'] as J | undefined;
+  };
+  const api = 'outbound|80||api.shop.svc.cluster.local';
+  const legacy = 'outbound|80||legacy.shop.svc.cluster.local';
+  const tcp = 'outbound|9000||api.shop.svc.cluster.local';
+
+  const off = gen(client, snapshotOf(configs), TypeUrl.cluster);
+  assert.equal(explicitOf(off, api), undefined, 'default mesh: HTTP/1.1 upstream (no protocol options)');
+
+  const on = gen(client, snapshotOf(configs, { h2UpgradePolicy: 'UPGRADE' }), TypeUrl.cluster);
+  assert.deepEqual(explicitOf(on, api), { http2_protocol_options: {} });
+  assert.deepEqual(explicitOf(on, legacy), { http_protocol_options: {} }, 'the DestinationRule keeps legacy on HTTP/1.1');
+  assert.equal(explicitOf(on, tcp), undefined, 'TCP ports are never upgraded');
+  for (const c of on) {
+    if (String(c['name']).startsWith('inbound|')) assert.equal(c['typed_extension_protocol_options'], undefined, 'inbound clusters are not upgraded');
+  }
+});

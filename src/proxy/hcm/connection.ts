@@ -11,6 +11,10 @@ import { StreamInfo } from './stream-info.ts';
 import { writeLocalReply } from './local-reply.ts';
 import { acceptH2 } from '../h2/h2-connection.ts';
 import { replayingDuplex } from '../listener/inbound-tls.ts';
+import { readIntoBuffer } from '../http1/read-buffer.ts';
+
+/** Keep-alive connections read into this one buffer after their first request (see http1/read-buffer.ts). */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 export interface ListenerContext {
   services: ProxyServices;
@@ -137,17 +141,22 @@ export class DownstreamConnection implements ParserEvents {
   private chainListener: ListenerConfig | undefined;
   private chainHcm: HcmConfig | undefined;
 
-  private readonly dataListener = (d: Buffer): void => this.onData(d);
+  private readonly dataListener = (d: Buffer): void => this.onData(d, false);
+  private readonly sharedReadListener = (n: number): boolean => {
+    this.onData(READ_BUFFER.subarray(0, n), true);
+    return true;
+  };
   private readonly endListener = (): void => this.onPeerEnd();
   private readonly closeListener = (): void => this.onClose();
   private readonly drainListener = (): void => this.current?.onDownstreamDrain();
 
-  private onData(d: Buffer): void {
+  /** `borrowed`: d is a view of READ_BUFFER, valid during this call only. */
+  private onData(d: Buffer, borrowed: boolean): void {
     this.lastActivity = performance.now();
     if (this.served === 0 && !this.parser.inMessage && isH2Preface(d)) return this.handOffToH2(d);
     const s = this.current;
     if (s !== undefined && s.tunnelling) {
-      s.onDownstreamBody(d);
+      s.onDownstreamBody(d, borrowed);
       return;
     }
     this.socket.cork();
@@ -194,7 +203,7 @@ export class DownstreamConnection implements ParserEvents {
   }
 
   onBody(chunk: Buffer): void {
-    this.current?.onDownstreamBody(chunk);
+    this.current?.onDownstreamBody(chunk, this.parser.reusedInput);
   }
 
   onEnd(trailers: string[] | undefined): void {
@@ -235,6 +244,9 @@ export class DownstreamConnection implements ParserEvents {
       this.close();
       return;
     }
+    // A keep-alive connection (past the first bytes, where HTTP/2's preface is looked for) reads into the shared
+    // buffer from now on; TLS and other streams keep their 'data' events.
+    if (!this.parser.reusedInput && this.tls === undefined && readIntoBuffer(this.socket, READ_BUFFER, this.sharedReadListener)) this.parser.reusedInput = true;
     if (this.socket.isPaused()) this.socket.resume();
     if (this.parser.isPaused) this.parser.resume();
     else this.resumeAtEnd = true;

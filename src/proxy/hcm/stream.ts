@@ -606,8 +606,10 @@ export class Stream implements UpstreamHandler {
 
   // ---- downstream events ---------------------------------------------------------------------------------------
 
-  onDownstreamBody(chunk: Buffer): void {
+  /** `borrowed`: the chunk is a view of a reused read buffer (copied here, since it may be kept or queued). */
+  onDownstreamBody(chunk: Buffer, borrowed?: boolean): void {
     if (this.done) return;
+    if (borrowed) chunk = Buffer.from(chunk);
     this.info.bytesReceived += chunk.length;
     if (this.tunnelSocket) {
       if (this.tunnelSeries) this.tunnelSeries.received += chunk.length;

@@ -46,8 +46,8 @@ export class Http1Parser {
   readonly kind: ParserKind;
   readonly maxHeaderBytes: number;
   private readonly ev: ParserEvents;
-  /** The owner reuses the buffers it passes to execute() (a socket's onread buffer): keep only copies. */
-  private readonly reusedInput: boolean;
+  /** The owner reuses the buffers it passes to execute() (a socket read buffer): keep only copies. */
+  reusedInput: boolean;
   /** Whether the buffer being parsed is the owner's (reused) one rather than one the parser made. */
   private borrowed = false;
   private state: State = enum_.head;

@@ -2,7 +2,7 @@
 // response, and a large upload to an upstream that stops reading, over HTTP/1.1 and HTTP/2 (h2c). While one side
 // stalls, the other side must stall too (the proxy stops reading), the proxy's RSS stays within +50 MB of rest, and
 // once the slow side reads again every byte arrives intact (sha256 on both ends).
-import { after, before, test } from 'node:test';
+import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -18,12 +18,16 @@ const HELD_BOUND = 4 * 1024 * 1024; // measured: 150–330 KB
 let chaos: Chaos;
 let h2: H2Chaos;
 let proxy: ProxyProcess;
+/** The proxy's RSS when the current transfer started (garbage from earlier transfers is not this one's growth). */
 let rest: number;
 
 before(async () => {
   chaos = await startChaos();
   h2 = await startH2Chaos();
   proxy = await startStaticSidecar(bootstrap([{ authority: 'app:9080', upstreamPort: chaos.port }, { authority: 'grpc:9090', upstreamPort: h2.port, http2: true }]));
+});
+
+beforeEach(() => {
   rest = rssBytes(proxy.pid);
 });
 
@@ -74,7 +78,7 @@ async function slowRead(body: Readable, upstream: Transfers): Promise<{ bytes: n
   const produced = await stalled(() => upstream.bigWritten, 'the upstream response');
   check(produced, bytes, upstream, 'client not reading');
   body.resume();
-  await once(body, 'end');
+  await within(once(body, 'end'), 20_000, () => `the response to end after the client resumed reading (read ${bytes} of ${SIZE}, upstream wrote ${upstream.bigWritten})`);
   return { bytes, sha256: h.digest('hex') };
 }
 
@@ -86,7 +90,18 @@ async function slowUpload(out: Writable, upstream: Transfers): Promise<void> {
   const produced = await stalled(() => written, 'the client upload');
   check(produced, upstream.uploadRead, upstream, 'upstream not reading');
   upstream.resumeUpload();
-  await writing;
+  await within(writing, 20_000, () => `the upload to finish after the upstream resumed reading (client wrote ${written} of ${SIZE}, upstream read ${upstream.uploadRead})`);
+}
+
+/** `p`, or a rejection naming what did not happen within `ms` (a hang shows where it stuck). */
+async function within<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what()}`)), ms)));
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 test('HTTP/1.1 → HTTP/1.1 cluster: a client that stops reading a large response', { timeout: 40_000 }, async () => {
@@ -102,7 +117,7 @@ test('HTTP/1.1 → HTTP/1.1 cluster: a large upload to an upstream that stops re
   const req = http.request({ host: '127.0.0.1', port: proxy.outbound, method: 'POST', path: 'http://app:9080/upload', headers: { host: 'app:9080', 'content-length': String(SIZE) }, agent: false });
   const response = once(req, 'response') as Promise<[http.IncomingMessage]>;
   await slowUpload(req, chaos);
-  const [res] = await response;
+  const [res] = await within(response, 10_000, () => 'the upload response');
   let body = '';
   for await (const d of res) body += String(d);
   assert.deepEqual(JSON.parse(body), { bytes: SIZE, sha256: payloadHash(SIZE) });
@@ -130,7 +145,7 @@ for (const [authority, upstreamOf, label] of [
       const st = s.request({ ':authority': authority, ':path': '/upload', ':method': 'POST', 'content-length': String(SIZE) });
       const response = once(st, 'response') as Promise<[http2.IncomingHttpHeaders]>;
       await slowUpload(st, upstreamOf());
-      const [h] = await response;
+      const [h] = await within(response, 10_000, () => 'the upload response');
       assert.equal(h[':status'], 200);
       let body = '';
       for await (const d of st) body += String(d);

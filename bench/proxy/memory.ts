@@ -300,6 +300,8 @@ function reportGraph(dir: string, dump: GraphDump, sidecar: Mem): void {
   const builtinsPublic = [...new Set(dump.nodes.filter(([u]) => u.startsWith('node:')).map(([u]) => u.slice(5)))].sort();
   console.log(`\nmodule graph: ${files.length} files (${(files.reduce((s, [, n]) => s + n.bytes, 0) / 1024).toFixed(0)} KB of source), ${builtinsPublic.length} node: modules imported (${dump.builtins.filter((b) => b.startsWith('NativeModule ')).length} internal modules loaded)`);
   console.log(`node: ${builtinsPublic.join(' ')}`);
+  // An ES import of node:http evaluates http.WebSocket, which loads Node's bundled undici (~4 MB): see docs/proxy.md.
+  if (dump.builtins.includes('NativeModule internal/deps/undici/undici')) console.log('WARNING: the sidecar loaded Node\'s bundled undici (an ES import of node:http, or fetch/WebSocket used)');
   console.log(`idle sidecar, after a full GC: heap used ${(dump.heapUsed / 1048576).toFixed(1)} MB of ${(dump.heapTotal / 1048576).toFixed(1)} MB, external ${(dump.external / 1048576).toFixed(1)} MB`);
   const mb = (n: number): string => (n / 1048576).toFixed(1);
   console.log(`V8 heap spaces (size / used / resident MB): ${dump.spaces.map(([n, size, used, phys]) => `${n.replace(/_space$/, '')} ${mb(size)}/${mb(used)}/${mb(phys)}`).join(', ')}`);

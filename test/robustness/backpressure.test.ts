@@ -11,7 +11,7 @@ import * as http2 from 'node:http2';
 import type { Readable, Writable } from 'node:stream';
 import { bootstrap, kernelQueued, payloadHash, rssBytes, startChaos, startH2Chaos, startStaticSidecar, writePayload, type Chaos, type H2Chaos, type ProxyProcess, type Transfers } from './lib.ts';
 
-const SIZE = 96 * 1024 * 1024; // past the +50 MB bound plus what loopback socket buffers take: a buffering proxy fails
+const SIZE = 64 * 1024 * 1024; // far more than HELD_BOUND + socket buffers: a proxy that buffered would fail
 const RSS_BOUND = 50 * 1024 * 1024;
 /** Bytes the proxy itself may hold for one stalled transfer (its stream and socket write buffers, h2 windows). */
 const HELD_BOUND = 4 * 1024 * 1024; // measured: 150–330 KB

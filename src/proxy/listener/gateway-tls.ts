@@ -1,7 +1,8 @@
 // TLS termination on a listener's filter chain (Gateway servers with tls.mode SIMPLE, MUTUAL, OPTIONAL_MUTUAL,
 // ISTIO_MUTUAL): the chain was chosen from the ClientHello (SNI), so the certificate is the chain's own. After the
 // handshake the decrypted stream goes to the chain's HTTP connection manager (HTTP/1.1, or HTTP/2 by ALPN) or to
-// its tcp_proxy (a TLS server with tcp routes).
+// its tcp_proxy (a TLS server with tcp routes). TLS runs natively on the TCP socket (the ClientHello the inspector
+// read was unshifted back into it), as on the inbound listener: no JavaScript stream layer per record.
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { DownstreamConnection, type DownstreamTls, type ListenerContext } from '../hcm/connection.ts';
@@ -10,7 +11,6 @@ import type { ProxyServices } from '../hcm/services.ts';
 import type { ServerContexts } from '../tls/server-contexts.ts';
 import { peerCertificateStatus } from '../tls/peer-verify.ts';
 import type { ConnectionFacts } from './chain-match.ts';
-import { replayingDuplex } from './inbound-tls.ts';
 import type { FilterChainConfig, ListenerConfig } from './listener-config.ts';
 import { proxyTcp } from './tcp-proxy.ts';
 
@@ -29,7 +29,8 @@ export function terminateTls(socket: net.Socket, l: ListenerConfig, chain: Filte
   services.track(socket);
   // A peer that resets or half-closes while TLS still writes (close_notify) must not become an unhandled error.
   socket.on('error', () => socket.destroy());
-  const t = new tls.TLSSocket(replayingDuplex(socket, undefined) as unknown as net.Socket, {
+  // The inspector left the ClientHello in the socket's buffer: TLSSocket hands buffered bytes to OpenSSL first.
+  const t = new tls.TLSSocket(socket, {
     isServer: true,
     secureContext,
     requestCert: cfg.clientCa !== undefined,
@@ -59,8 +60,11 @@ export function terminateTls(socket: net.Socket, l: ListenerConfig, chain: Filte
     }
     const ctx: ListenerContext = { services, direction, mode: 'listener', hcm: chain.action.hcm, listenerName: l.name, maxHeaderBytes: chain.action.hcm.maxHeaderBytes };
     const info: DownstreamTls = { peer: undefined, sniPort: undefined, transport: socket, sni: facts.sni, alpn: facts.alpn };
-    // node:http2 takes a plain stream in front of the TLS session (as on the inbound listener).
-    if (t.alpnProtocol === 'h2') acceptH2(replayingDuplex(t as unknown as net.Socket, undefined) as unknown as net.Socket, ctx, info, socket);
-    else new DownstreamConnection(t as unknown as net.Socket, ctx, info);
+    if (t.alpnProtocol === 'h2') {
+      // node:http2 adopts the TLS socket itself; it waits for 'secureConnect' while `secureConnecting` is set, which
+      // only tls.Server clears (see inbound-tls.ts): clear it as tls.Server does.
+      (t as tls.TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
+      acceptH2(t as unknown as net.Socket, ctx, info, socket);
+    } else new DownstreamConnection(t as unknown as net.Socket, ctx, info);
   });
 }

@@ -2,7 +2,8 @@
 // the noise of a shared machine, unlike time. Starts nginx and the proxy of each given tree under callgrind
 // (instrumentation off), warms it up, then counts instructions over exactly N requests on 32 keep-alive connections.
 // Needs Debian packages nginx and valgrind. Start-up under valgrind takes ~1 minute per tree.
-//   node_modules/.bin/node bench/proxy/hotpath-callgrind.ts [--requests 20000] [--warmup 20000] TREE... [--flags 'NODE FLAGS']
+//   node_modules/.bin/node bench/proxy/hotpath-callgrind.ts [--requests 20000] [--warmup 20000] [--port 29180] TREE... [--flags 'NODE FLAGS']
+// Two runs at once need different --port values (nginx gets PORT, the proxy PORT+2).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, readdirSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
@@ -10,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const out = join(root, 'bench/out/hotpath-cg');
+const out = join(root, `bench/out/hotpath-cg-${process.pid}`);
 mkdirSync(out, { recursive: true });
 const argv = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -23,10 +24,10 @@ const opt = (name: string, def: string): string => {
 const REQUESTS = Number(opt('requests', '20000'));
 const WARMUP = Number(opt('warmup', '20000'));
 const FLAGS = opt('flags', '').split(' ').filter(Boolean);
+const nginxPort = Number(opt('port', '29180'));
 const trees = argv.length > 0 ? argv.map((t) => resolve(t)) : [root];
 const node = join(root, 'node_modules/.bin/node');
-const nginxPort = 29180;
-const proxyPort = 29182;
+const proxyPort = nginxPort + 2;
 
 const write = (name: string, text: string): string => {
   const p = join(out, name);
@@ -90,13 +91,15 @@ async function measure(tree: string): Promise<number> {
   writeFileSync(log, '');
   const c = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${out}/cg.%p`, node, ...FLAGS, runner, tree, 'proxy', 'router', '--bootstrap', bootstrap, '--admin-port', '-1', '--stats-port', '-1', '--readiness-port', '-1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(c);
+  let errText = '';
+  c.stderr!.on('data', (d: Buffer) => (errText = (errText + d.toString()).slice(-2000)));
   await new Promise<void>((res, rej) => {
     let text = '';
     c.stdout!.on('data', (d: Buffer) => {
       text += d.toString();
       if (text.includes('weft proxy ready')) res();
     });
-    c.once('exit', (code) => rej(new Error(`proxy under valgrind exited ${code}`)));
+    c.once('exit', (code) => rej(new Error(`proxy under valgrind exited ${code}: ${errText}`)));
   });
   // The listener may bind a moment after the ready line: wait until it accepts.
   for (let i = 0; ; i++) {

@@ -189,7 +189,7 @@ export class Stream implements UpstreamHandler {
       this.hcm = hcm;
       const table = hcm.route.kind === 'inline' ? hcm.route.table : services.snapshot.routes.get(hcm.route.name);
       const vh = table ? selectVirtualHost(table, authority) : undefined;
-      const input: MatchInput = { authority, path, query, method: req.method, scheme: this.conn.tls ? 'https' : 'http', headers: req.headers, ...(this.jwt ? { jwt: this.jwt } : {}) };
+      const input: MatchInput = { authority, path, query, method: req.method, scheme: this.conn.tls ? 'https' : 'http', headers: req.headers, jwt: this.jwt };
       route = vh ? matchRoute(vh, input) : undefined;
     } else if (this.conn.ctx.mode === 'explicit' && services.clusters.get(PassthroughCluster)) {
       // No service listens on this port: with ALLOW_ANY the request goes to its original destination.

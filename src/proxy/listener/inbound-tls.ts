@@ -8,6 +8,7 @@ import * as tls from 'node:tls';
 import type { SecretStore } from '../tls/secrets.ts';
 import { peerCertificateStatus } from '../tls/peer-verify.ts';
 import { DownstreamConnection, type DownstreamTls, type ListenerContext } from '../hcm/connection.ts';
+import type { TrackedConnection } from '../hcm/services.ts';
 import { acceptH2 } from '../h2/h2-connection.ts';
 import { proxyTcp } from './tcp-proxy.ts';
 
@@ -23,15 +24,64 @@ function spiffeOf(cert: tls.PeerCertificate | undefined): string | undefined {
   return uris.length === 1 ? uris[0]!.slice(4) : undefined;
 }
 
-export function acceptInbound(socket: net.Socket, ctx: ListenerContext, secrets: SecretStore | undefined): void {
-  socket.once('data', (first: Buffer) => {
+/**
+ * How long a new inbound connection may take to send its first byte and, if it is TLS, to finish the handshake
+ * (Envoy's listener_filters_timeout default, 15 s). A plaintext TCP port whose client has sent nothing by then is
+ * handed to the app anyway (server-first protocols such as MySQL or SMTP, as Envoy's
+ * continue_on_listener_filters_timeout, which Istio sets for inbound); any other connection is closed.
+ */
+export const INBOUND_DETECTION_TIMEOUT_MS = 15_000;
+
+/** A connection still being classified or handshaking: counted, closed by drain, bounded in time. */
+class PendingInbound implements TrackedConnection {
+  readonly socket: net.Socket;
+  readonly start = performance.now();
+  readonly timeoutMs: number;
+  readonly onTimeout: () => void;
+  settled = false;
+
+  constructor(socket: net.Socket, timeoutMs: number, onTimeout: () => void) {
+    this.socket = socket;
+    this.timeoutMs = timeoutMs;
+    this.onTimeout = onTimeout;
+  }
+
+  closeIfIdle(): void {
+    if (!this.settled) this.socket.destroy();
+  }
+
+  sweep(now: number): void {
+    if (!this.settled && now - this.start >= this.timeoutMs) {
+      this.settled = true;
+      this.onTimeout();
+    }
+  }
+}
+
+export function acceptInbound(socket: net.Socket, ctx: ListenerContext, secrets: SecretStore | undefined, timeoutMs = INBOUND_DETECTION_TIMEOUT_MS): void {
+  const plaintext = (): void => {
+    // A TCP port (tcp_proxy chain for the port the connection arrived on): bytes go to the app unparsed.
+    const tcp = ctx.services.snapshot.inboundTcpByPort.get(socket.localPort ?? 0);
+    if (tcp) proxyTcp(socket, tcp, ctx.services, { direction: 'inbound' });
+    else new DownstreamConnection(socket, ctx);
+  };
+  let gotFirstByte = false;
+  const pending = new PendingInbound(socket, timeoutMs, () => {
+    // Nothing sent yet on a plaintext TCP port: a server-first protocol; otherwise (a silent client, or a TLS
+    // handshake that stalled) the connection is closed.
+    if (!gotFirstByte && ctx.services.snapshot.inboundTcpByPort.has(socket.localPort ?? 0)) {
+      socket.removeListener('data', onFirst);
+      plaintext();
+    } else socket.destroy();
+  });
+  ctx.services.track(socket, pending);
+  const onFirst = (first: Buffer): void => {
+    gotFirstByte = true;
     socket.pause();
     if (first[0] !== 0x16) {
+      pending.settled = true;
       socket.unshift(first);
-      // A TCP port (tcp_proxy chain for the port the connection arrived on): bytes go to the app unparsed.
-      const tcp = ctx.services.snapshot.inboundTcpByPort.get(socket.localPort ?? 0);
-      if (tcp) proxyTcp(socket, tcp, ctx.services, { direction: 'inbound' });
-      else new DownstreamConnection(socket, ctx);
+      plaintext();
       socket.resume();
       return;
     }
@@ -50,6 +100,7 @@ export function acceptInbound(socket: net.Socket, ctx: ListenerContext, secrets:
       socket.destroy();
     });
     t.once('secure', () => {
+      pending.settled = true;
       // Only a certificate the mesh roots signed counts (a bare TLSSocket does not check the chain itself).
       const peer = peerCertificateStatus(t) === 'verified' ? spiffeOf(t.getPeerCertificate()) : undefined;
       if (!peer) {
@@ -72,7 +123,8 @@ export function acceptInbound(socket: net.Socket, ctx: ListenerContext, secrets:
         acceptH2(t as unknown as net.Socket, ctx, info, socket);
       } else new DownstreamConnection(t as unknown as net.Socket, ctx, info);
     });
-  });
+  };
+  socket.once('data', onFirst);
   socket.on('error', () => socket.destroy());
 }
 

@@ -6,7 +6,7 @@ import { DownstreamConnection, type ListenerContext } from '../hcm/connection.ts
 import type { ProxyServices, Direction } from '../hcm/services.ts';
 import { selectChain, type ListenerConfig } from './listener-config.ts';
 import { proxyTcp } from './tcp-proxy.ts';
-import { acceptInbound } from './inbound-tls.ts';
+import { acceptInbound, INBOUND_DETECTION_TIMEOUT_MS } from './inbound-tls.ts';
 import type { ConnectionFacts } from './chain-match.ts';
 import { terminateTls } from './gateway-tls.ts';
 import { inspectTls, socketFacts } from './tls-inspector.ts';
@@ -29,6 +29,8 @@ export class ListenerManager {
   readonly own = new Map<string, BoundListener>();
   /** Certificates for TLS-terminating filter chains (gateway servers); set credentialsDir for credentialName. */
   readonly serverContexts: ServerContexts;
+  /** Bound on an inbound connection's first byte and TLS handshake (inbound-tls.ts). */
+  inboundDetectionTimeoutMs = INBOUND_DETECTION_TIMEOUT_MS;
 
   constructor(services: ProxyServices) {
     this.services = services;
@@ -39,7 +41,7 @@ export class ListenerManager {
   bindOwn(name: string, address: string, port: number, mode: 'explicit' | 'inbound', direction: Direction): Promise<number> {
     const ctx: ListenerContext = { services: this.services, direction, mode, hcm: undefined, listenerName: name, maxHeaderBytes: 60 * 1024 };
     const server = net.createServer({ noDelay: true }, (socket) => {
-      if (mode === 'inbound') acceptInbound(socket, ctx, this.services.secrets);
+      if (mode === 'inbound') acceptInbound(socket, ctx, this.services.secrets, this.inboundDetectionTimeoutMs);
       else new DownstreamConnection(socket, ctx);
     });
     return this.listen(this.own, name, server, address, port, undefined);

@@ -23,6 +23,8 @@ export function responseHeadLines(resp: ResponseHead, route: Route, hcm: HcmConf
     } else if (name === 'server') {
       if (hcm.serverHeaderTransformation === 'overwrite') continue;
       sawServer = true;
+    } else if (name === 'x-envoy-upstream-service-time') {
+      continue; // set below, as Envoy's router does (a peer sidecar's value is replaced, not repeated)
     }
     s += `${name}: ${headers[i + 1]}\r\n`;
   }

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TypeUrl } from '../../src/xds/protos.ts';
 import { TestAdsServer } from './ads-server.ts';
@@ -58,6 +59,55 @@ test('weft proxy sidecar: xDS-configured explicit proxy with admin, readiness, P
   assert.match(prom, /istio_requests_total\{reporter="source",source_workload="productpage-v1",[^}]*destination_service="reviews\.default\.svc\.cluster\.local",[^}]*response_code="200",[^}]*response_flags="-"[^}]*\} 1/);
   assert.match(prom, /istio_request_duration_milliseconds_bucket\{[^}]*le="\+Inf"\} 1/);
   assert.match(out, /"GET \/reviews\/1 HTTP\/1\.1" 200 - via_upstream /);
+  child.kill('SIGTERM');
+  const [code] = (await once(child, 'exit')) as [number];
+  assert.equal(code, 0);
+});
+
+test('weft proxy whose log reader went away (closed pipes) keeps serving, stays idle, and still drains and exits 0 on SIGTERM', async (t) => {
+  const up = await startUpstream('reviews-v1');
+  const ads = new TestAdsServer();
+  await ads.start();
+  ads.set(TypeUrl.cluster, 'c1', [edsCluster(CLUSTER)]);
+  ads.set(TypeUrl.endpoint, 'e1', [assignment(CLUSTER, [up.port])]);
+  ads.set(TypeUrl.listener, 'l1', [outboundListener(9080)]);
+  ads.set(TypeUrl.route, 'r1', [routeConfig('9080', [vhost('reviews', ['reviews:9080'], [{ match: { prefix: '/' }, route: { cluster: CLUSTER } }])])]);
+  const child = spawn(
+    process.execPath,
+    [weft, 'proxy', 'sidecar', '--discovery-address', `127.0.0.1:${ads.port}`, '--name', 'epipe-1', '--admin-port', '0', '--outbound-port', '0', '--inbound-port', '0', '--stats-port', '0', '--readiness-port', '0', '--status-port', '-1', '--drain-duration', '1s'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.after(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    ads.stop();
+    await up.close();
+  });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('weft proxy ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`weft proxy exited ${code}`)));
+  });
+  const outbound = Number(/outbound port (\d+)/.exec(out)![1]);
+  // The reader goes away, as when the process that started the proxy dies.
+  child.stdout.destroy();
+  child.stderr.destroy();
+  // Something to log: the control plane goes away (the xDS client logs the disconnect and its retries).
+  ads.stop();
+  const r = await viaProxy(outbound, 'http://reviews:9080/reviews/1');
+  assert.equal(r.status, 200, 'still serving on the last good config');
+  // Before the fix every failed log write was reported as a bug and logged again: a loop burning a core.
+  const cpu = (): number => {
+    const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(f[11]) + Number(f[12]); // utime + stime, clock ticks
+  };
+  const before = cpu();
+  const startedAt = Date.now();
+  await new Promise((res) => setTimeout(res, 1500)); // a measurement window, not a wait for an event
+  const ticksPerSecond = (cpu() - before) / ((Date.now() - startedAt) / 1000);
+  assert.ok(ticksPerSecond < 30, `an idle proxy with a closed log pipe used ${ticksPerSecond.toFixed(0)} ticks/s (≈${ticksPerSecond.toFixed(0)}% of a core)`);
   child.kill('SIGTERM');
   const [code] = (await once(child, 'exit')) as [number];
   assert.equal(code, 0);

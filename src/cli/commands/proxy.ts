@@ -222,8 +222,17 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   if (credentialsDir) agent.engine.listeners.serverContexts.credentialsDir = credentialsDir;
   for (const [name, p] of Object.entries(agent.ports)) if (p !== undefined) io.out(`${name} port ${p}\n`);
   for (const p of agent.extraInboundPorts) io.out(`inbound port ${p}\n`);
+  // Whoever reads our output may go away (a closed pipe: EPIPE). The proxy keeps serving without its log rather than
+  // treating every failed log write as a bug — which it would log, fail to write, and log again, in a tight loop.
+  let outputGone = false;
+  const onOutputError = (): void => void (outputGone = true);
+  process.stdout.on('error', onOutputError);
+  process.stderr.on('error', onOutputError);
   // A bug on one request must not take every other connection down with it: report it and keep serving.
-  const onBug = (e: unknown): void => log('error', `internal error (please report it with weft bug-report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  const onBug = (e: unknown): void => {
+    if (outputGone) return;
+    log('error', `internal error (please report it with weft bug-report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  };
   process.on('uncaughtException', onBug);
   process.on('unhandledRejection', onBug);
   const onSignal = (): void => quit();

@@ -41,6 +41,9 @@ export default tseslint.config(
       'no-restricted-imports': forbid(
         [['**/discovery/**', '**/registry/**', '**/config/store/**', '**/ca/server/**', '**/cli/**'], 'the proxy talks to the control plane only over xDS and the CA API; share types via src/core or src/xds.'],
       ),
+      // An ES import of node:http evaluates http.WebSocket, which loads Node's bundled undici: ~4 MB resident in every
+      // sidecar (bench/proxy/RESULTS.md, "Memory, session 2"). Types are free; values come from getBuiltinModule.
+      '@typescript-eslint/no-restricted-imports': ['error', { paths: [{ name: 'node:http', allowTypeImports: true, message: "use process.getBuiltinModule('node:http') (an ES import loads Node's bundled undici: +4 MB per sidecar)" }] }],
     },
   },
   {

@@ -1,5 +1,7 @@
 // One HTTP/1.1 POST to a collector endpoint (a host picked from the tracer's cluster), over a small keep-alive
 // pool. Resolves on a 2xx answer; rejects on anything else, a connection error or the timeout.
+// Loaded only with the tracing runtime, on the first traced request (not by an idle sidecar).
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports
 import * as http from 'node:http';
 
 export interface Endpoint {

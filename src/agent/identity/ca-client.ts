@@ -1,7 +1,8 @@
 // The agent's side of Istio's CSR API (istio.v1.auth.IstioCertificateService/CreateCertificate) on the small
 // node:http2 gRPC client: one unary call over TLS to the CA, with the bootstrap token as `authorization: Bearer`
-// or the current workload certificate for mTLS. The two messages are encoded by hand (three fields), so the
-// sidecar needs neither @grpc/grpc-js nor a .proto parser for them.
+// or the current workload certificate for mTLS. The two messages are protobufjs types built from a small JSON
+// descriptor, so the sidecar needs neither @grpc/grpc-js nor a .proto parser for them.
+import protobuf from 'protobufjs';
 import { GrpcChannel, type MethodDescriptor } from '../../core/grpc/index.ts';
 import type { IstioCertificateRequest, IstioCertificateResponse } from '../../ca/proto/service.ts';
 
@@ -46,67 +47,22 @@ export const createCertificateMethod: MethodDescriptor<Pick<IstioCertificateRequ
   decode: decodeResponse,
 };
 
-/** IstioCertificateRequest: csr = 1 (string), validity_duration = 3 (int64). Metadata (4) is not sent. */
+/** The two messages, from ca.proto (the sidecar already has protobufjs loaded for xDS; no .proto parsing at run time). */
+const messages = protobuf.Root.fromJSON({
+  nested: {
+    IstioCertificateRequest: { fields: { csr: { type: 'string', id: 1 }, validity_duration: { type: 'int64', id: 3 } } },
+    IstioCertificateResponse: { fields: { cert_chain: { rule: 'repeated', type: 'string', id: 1 } } },
+  },
+});
+const Request = messages.lookupType('IstioCertificateRequest');
+const Response = messages.lookupType('IstioCertificateResponse');
+
 export function encodeRequest(r: Pick<IstioCertificateRequest, 'csr' | 'validity_duration'>): Uint8Array {
-  const csr = Buffer.from(r.csr, 'utf8');
-  const parts: number[] = [];
-  if (csr.length > 0) parts.push(0x0a, ...varint(csr.length));
-  const head = Buffer.from(parts);
-  const ttl = r.validity_duration > 0 ? Buffer.from([0x18, ...varint(Math.floor(r.validity_duration))]) : Buffer.alloc(0);
-  return Buffer.concat([head, csr, ttl]);
+  const ttl = Math.floor(r.validity_duration);
+  return Request.encode(Request.fromObject(ttl > 0 ? { csr: r.csr, validity_duration: ttl } : { csr: r.csr })).finish();
 }
 
-/** IstioCertificateResponse: repeated string cert_chain = 1; other fields are skipped. */
 export function decodeResponse(b: Buffer): IstioCertificateResponse {
-  const out: IstioCertificateResponse = { cert_chain: [] };
-  let i = 0;
-  const readVarint = (): number => {
-    let n = 0;
-    let mul = 1;
-    for (;;) {
-      if (i >= b.length) throw new Error('truncated varint');
-      const byte = b[i++]!;
-      n += (byte & 0x7f) * mul;
-      if (byte < 0x80) return n;
-      mul *= 128;
-      if (mul > 2 ** 63) throw new Error('varint too long');
-    }
-  };
-  while (i < b.length) {
-    const tag = readVarint();
-    const field = Math.floor(tag / 8);
-    switch (tag & 7) {
-      case 0:
-        readVarint();
-        break;
-      case 1:
-        i += 8;
-        break;
-      case 5:
-        i += 4;
-        break;
-      case 2: {
-        const len = readVarint();
-        if (i + len > b.length) throw new Error('truncated field');
-        if (field === 1) out.cert_chain.push(b.toString('utf8', i, i + len));
-        i += len;
-        break;
-      }
-      default:
-        throw new Error(`unsupported wire type ${tag & 7}`);
-    }
-  }
-  if (i > b.length) throw new Error('truncated message');
-  return out;
-}
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  let v = n;
-  while (v >= 0x80) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
+  const m = Response.toObject(Response.decode(b), { arrays: true }) as { cert_chain: string[] };
+  return { cert_chain: m.cert_chain };
 }

@@ -124,7 +124,7 @@ export class Supervised {
    * Wait for an output line matching `re` (lines already seen count). Rejects when the process exits first, when
    * `failOn` matches a line (with that line as the reason), or after `timeoutMs`.
    */
-  waitForLine(re: RegExp, timeoutMs: number, failOn?: RegExp): Promise<RegExpMatchArray> {
+  waitForLine(re: RegExp, timeoutMs: number, failOn?: { test(line: string): boolean }): Promise<RegExpMatchArray> {
     for (const l of this.recent) {
       const m = re.exec(l);
       if (m) return Promise.resolve(m);

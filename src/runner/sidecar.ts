@@ -96,7 +96,14 @@ export function proxyArgs(s: ProxySpec): string[] {
 }
 
 /** Lines from the proxy that mean it will never become ready as configured: fail fast with them. */
-const FATAL = /WorkloadGroup \S+ not found|EADDRINUSE|EADDRNOTAVAIL|rejected by the control plane|PERMISSION_DENIED|UNAUTHENTICATED|identity: .*ECONNREFUSED/;
+const FATAL = /EADDRINUSE|EADDRNOTAVAIL|rejected by the control plane|PERMISSION_DENIED|UNAUTHENTICATED|identity: .*ECONNREFUSED/;
+/**
+ * A missing WorkloadGroup heals by itself when it was just written (weft run --config-dir): the control plane sees the
+ * file within its watch and debounce delay, and the proxy reconnects. So it is fatal only when still reported this
+ * long after the proxy started.
+ */
+const GROUP_MISSING = /WorkloadGroup \S+ not found/;
+const GROUP_MISSING_GRACE_MS = 3000;
 
 /**
  * Start the proxy and wait until it is ready (see the module comment). Throws a WeftError whose message quotes the
@@ -104,8 +111,10 @@ const FATAL = /WorkloadGroup \S+ not found|EADDRINUSE|EADDRNOTAVAIL|rejected by 
  */
 export async function startProxy(s: ProxySpec, timeoutMs: number): Promise<StartedProxy> {
   let fatal: string | undefined;
+  const started = performance.now();
+  const isFatal = { test: (line: string): boolean => FATAL.test(line) || (GROUP_MISSING.test(line) && performance.now() - started >= GROUP_MISSING_GRACE_MS) };
   const onLine = (line: string, stream: 'stdout' | 'stderr'): void => {
-    if (fatal === undefined && FATAL.test(line)) fatal = line.replace(/^\S+ (warn|error|info) /, '');
+    if (fatal === undefined && isFatal.test(line)) fatal = line.replace(/^\S+ (warn|error|info) /, '');
     s.onLine?.(line, stream);
   };
   const p = new Supervised({ name: `${s.name}/${s.kind}`, command: process.execPath, args: proxyArgs(s), env: nodeChildEnv(), onLine, spawner: s.capture?.spawner });
@@ -122,7 +131,7 @@ export async function startProxy(s: ProxySpec, timeoutMs: number): Promise<Start
   });
   aborted.catch(() => undefined);
   try {
-    await Promise.race([p.waitForLine(/^weft proxy ready$/, timeoutMs, FATAL), aborted]);
+    await Promise.race([p.waitForLine(/^weft proxy ready$/, timeoutMs, isFatal), aborted]);
     const port = (name: string): number | undefined => {
       for (const l of p.recent) {
         const m = new RegExp(`^${name} port (\\d+)$`).exec(l);

@@ -7,7 +7,7 @@
 // stripper (~17 MB less RSS). `weft proxy` re-executes itself (same process id) with a small V8 young generation:
 // see PROXY_NODE_FLAGS.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { fstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -53,6 +53,41 @@ function proxyReexecFlags(argv) {
   return PROXY_NODE_FLAGS.filter((f) => !chosen.some((c) => c.split('=')[0].replace(/_/g, '-') === f.split('=')[0]));
 }
 
+/**
+ * Started by weft itself (`weft run`, `weft demo`: src/runner/process.ts, exitWithParent) with WEFT_EXIT_WITH_PARENT=1
+ * and, on stdin, a pipe the parent never writes: its end of file means the parent is gone — even SIGKILLed, when
+ * nothing else would ever stop this process. A proxy then exits at once (a drain serves nobody: its runner and app are
+ * gone); other verbs (`weft up`, `weft run`) get SIGTERM, their ordinary stop, which stops what they started in turn.
+ * Never armed for a process a user starts (no variable, or stdin not a pipe).
+ */
+function exitWithParent(verb) {
+  if (process.env.WEFT_EXIT_WITH_PARENT !== '1') return;
+  delete process.env.WEFT_EXIT_WITH_PARENT; // for this process only, not for what it starts
+  let stdin;
+  try {
+    stdin = fstatSync(0);
+  } catch {
+    return;
+  }
+  if (!stdin.isFIFO() && !stdin.isSocket()) return;
+  const parent = process.ppid;
+  let done = false;
+  const gone = () => {
+    if (done) return;
+    done = true;
+    if (verb !== 'proxy') return void process.kill(process.pid, 'SIGTERM');
+    try {
+      process.stderr.write(`${new Date().toISOString()} warn the process that started this proxy (pid ${parent}) is gone: exiting without draining\n`);
+    } catch {
+      // nobody reads our output any more either
+    }
+    process.exit(1);
+  };
+  process.stdin.on('end', gone).on('error', gone).on('close', gone).resume();
+  // Watching must not keep an otherwise finished process alive.
+  process.stdin.unref?.();
+}
+
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
   const { createRequire } = await import('node:module');
@@ -73,6 +108,7 @@ if (major < 22 || (major === 22 && minor < 18)) {
   const flags = proxyReexecFlags(argv);
   // Replaces this process (same pid, same stdio and signals): nothing has been loaded or printed yet.
   if (flags.length > 0) process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, fileURLToPath(import.meta.url), ...argv]);
+  exitWithParent(argv[0]);
   // Under `node --test` (its children inherit NODE_TEST_CONTEXT), weft runs the sources the tests are about.
   const underTest = process.env.NODE_TEST_CONTEXT !== undefined;
   const { main } = !underTest && distIsFresh() ? await import('../dist/cli/main.js') : await import('../src/cli/main.ts');

@@ -46,6 +46,7 @@ async function startOn(s: ControlPlaneSpec, xds: number, tls: number, mon: numbe
     args: [WEFT_BIN, 'up', '--config-dir', s.configDir, '--state-dir', s.stateDir, '--listen', '127.0.0.1', '--xds-port', String(xds), '--xds-tls-port', String(tls), '--monitoring-port', String(mon), ...(s.meshConfigFile ? ['--mesh-config', s.meshConfigFile] : [])],
     env: nodeChildEnv(),
     onLine: s.onLine,
+    exitWithParent: true,
   });
   try {
     await p.waitForLine(/^weft control plane ready$/, s.readyTimeoutMs);

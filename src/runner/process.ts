@@ -29,7 +29,16 @@ export interface ChildSpec {
   spawner?: ((command: string, args: readonly string[], options: SpawnOptions) => ChildProcess) | undefined;
   /** Each complete output line, as it arrives. */
   onLine?: ((line: string, stream: 'stdout' | 'stderr') => void) | undefined;
+  /**
+   * For weft's own processes (`weft proxy`, `weft up`): exit when this process dies, even by SIGKILL. The child gets
+   * a pipe on stdin that this process never writes nor closes, and WEFT_EXIT_WITH_PARENT=1; bin/weft.js treats
+   * end-of-file on that pipe (the kernel closes our end when we die) as the parent being gone.
+   */
+  exitWithParent?: boolean | undefined;
 }
+
+/** The variable bin/weft.js reads: stdin is a pipe from the parent, and its end of file means the parent is gone. */
+export const EXIT_WITH_PARENT_ENV = 'WEFT_EXIT_WITH_PARENT';
 
 export interface ExitStatus {
   code: number | null;
@@ -57,10 +66,12 @@ export class Supervised {
 
   constructor(spec: ChildSpec) {
     this.name = spec.name;
+    const env = spec.exitWithParent ? childEnv({ [EXIT_WITH_PARENT_ENV]: '1' }, spec.env) : spec.env;
     const child = (spec.spawner ?? ((c: string, a: readonly string[], o: SpawnOptions) => spawn(c, [...a], o)))(spec.command, spec.args, {
-      env: spec.env,
+      env,
       cwd: spec.cwd,
-      stdio: ['ignore', spec.stdio ?? 'pipe', spec.stdio ?? 'pipe'],
+      // The parent-watch pipe is never written: only its end of file (our death) matters to the child.
+      stdio: [spec.exitWithParent ? 'pipe' : 'ignore', spec.stdio ?? 'pipe', spec.stdio ?? 'pipe'],
       // A process group of its own: signals go to the child and everything it starts, never to our siblings.
       detached: true,
     });

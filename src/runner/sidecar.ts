@@ -117,7 +117,7 @@ export async function startProxy(s: ProxySpec, timeoutMs: number): Promise<Start
     if (fatal === undefined && isFatal.test(line)) fatal = line.replace(/^\S+ (warn|error|info) /, '');
     s.onLine?.(line, stream);
   };
-  const p = new Supervised({ name: `${s.name}/${s.kind}`, command: process.execPath, args: proxyArgs(s), env: nodeChildEnv(), onLine, spawner: s.capture?.spawner });
+  const p = new Supervised({ name: `${s.name}/${s.kind}`, command: process.execPath, args: proxyArgs(s), env: nodeChildEnv(), onLine, spawner: s.capture?.spawner, exitWithParent: true });
   const get = s.capture?.httpGet ?? fetchGet;
   // A fatal line ends every wait at once: the proxy retries forever, but these never heal by themselves.
   const failFast = (): void => {

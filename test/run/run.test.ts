@@ -286,3 +286,32 @@ c.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, Buff
     }
   }
 });
+
+test('weft run SIGKILLed: its sidecar notices (end of file on the stdin pipe weft run holds) and exits at once', { timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const server = start(['run', '--name', 'orphan-v1', '--labels', 'app=echo,version=orphan', '--port', `http=${port}`, '--config-dir', configDir, ...mesh(), '--', process.execPath, echoApp, String(port), 'orphan']);
+  let kids: number[] = [];
+  try {
+    await server.waitFor(/orphan-v1 is serving on 127\.0\.0\.1:/);
+    kids = childrenOf(server.child.pid!);
+    const cmdline = (pid: number): string => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+    const sidecar = kids.find((pid) => / proxy sidecar /.test(cmdline(pid)));
+    assert.ok(sidecar !== undefined, `a sidecar among weft run's children: ${kids.map(cmdline).join(' | ')}`);
+    server.child.kill('SIGKILL');
+    await server.exit;
+    // The exit is an event in another process tree (the sidecar is re-parented): poll, bounded.
+    const deadline = Date.now() + 10_000;
+    while (alive(sidecar) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(alive(sidecar), false, `sidecar ${sidecar} still running 10 s after weft run was SIGKILLed`);
+  } finally {
+    // The app is the user's command: weft run cannot stop it once SIGKILLed (documented in docs/run.md).
+    for (const pid of kids) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
+  }
+});

@@ -69,6 +69,10 @@ test('usage errors exit 2 with a message saying what to do', async () => {
   assert.match(badKey.err, /--key-type must be ecdsa-p256 or rsa-2048/);
   const badFlag = await weft('ca', 'root', '--bogus');
   assert.equal(badFlag.code, 2);
+  // The flag errors read as the other commands' do (not node:util's advice to quote it after '--').
+  assert.equal(badFlag.err, "weft ca: unknown flag --bogus; run 'weft ca --help'\n");
+  assert.equal((await weft('ca', 'init', '--state-dir')).err, "weft ca: flag --state-dir needs a value; run 'weft ca --help'\n");
+  assert.equal((await weft('ca', 'rotate-root', '--finish=yes')).err, "weft ca: flag --finish takes no value; run 'weft ca --help'\n");
   const noRotation = await weft('ca', 'rotate-root', '--finish', '--state-dir', join(tmp.dir, 'a'));
   assert.match(noRotation.err, /no root rotation is in progress/);
   assert.equal((await weft('ca')).code, 2);

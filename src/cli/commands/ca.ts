@@ -270,6 +270,19 @@ async function request(f: Flags, io: CliIo): Promise<number> {
   return 0;
 }
 
+/** node:util parseArgs's error, in the words the other commands use (its own text suggests '--' quoting, wrongly here). */
+function parseArgsProblem(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const code = (e as { code?: unknown }).code;
+  const unknown = /^Unknown option '([^']+)'/.exec(message);
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) return `unknown flag ${unknown[1]}`;
+  const missing = /^Option '(\S+) <value>' argument missing/.exec(message);
+  if (missing) return `flag ${missing[1]} needs a value`;
+  const noValue = /^Option '(\S+)' does not take an argument/.exec(message);
+  if (noValue) return `flag ${noValue[1]} takes no value`;
+  return message;
+}
+
 export async function run(args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
@@ -280,7 +293,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   try {
     parsed = parseArgs({ args: rest, options: flagSpec, allowPositionals: true, strict: true }) as { values: Flags; positionals: string[] };
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}. Run 'weft ca --help'`);
+    throw new UsageError(`${parseArgsProblem(e)}; run 'weft ca --help'`);
   }
   const f = parsed.values;
   if (f.help) {

@@ -1,8 +1,11 @@
 // A trace collector for tests: OTLP/HTTP (POST /v1/traces, protobuf decoded with the OTLP schema compiled from
 // opentelemetry-proto), OTLP/gRPC (TraceService/Export) and Zipkin v2 JSON (POST /api/v2/spans), on 127.0.0.1
-// port 0. Every span that arrives is normalised to one shape; tests wait for spans by predicate (no sleeps).
+// port 0, in plaintext or over TLS (a server certificate, optionally requiring a client certificate). Every span that
+// arrives is normalised to one shape; tests wait for spans by predicate (no sleeps).
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { EXPORT_METHOD, ExportTraceServiceRequest, ExportTraceServiceResponse } from '../../src/proxy/tracing/otlp/otlp.ts';
 
@@ -44,17 +47,24 @@ function fromOtlp(bytes: Uint8Array, via: 'otlp-http' | 'otlp-grpc'): CollectedS
   return out;
 }
 
+/** Serve over TLS: PEM key and chain; with `ca`, clients must present a certificate it signed (mutual TLS). */
+export interface CollectorTls {
+  key: string;
+  cert: string;
+  ca?: string;
+}
+
 interface ZipkinJson { traceId: string; id: string; parentId?: string; name: string; kind: string; timestamp: number; localEndpoint?: { serviceName?: string }; tags?: Record<string, string> }
 
 export class TestCollector extends EventEmitter {
   readonly spans: CollectedSpan[] = [];
   /** Requests received per path, and their content types. */
-  readonly requests: Array<{ path: string; contentType: string }> = [];
+  readonly requests: Array<{ path: string; contentType: string; tls?: { protocol: string; servername: string | undefined; peer: string | undefined } }> = [];
   httpPort = 0;
   grpcPort = 0;
   /** Answer HTTP exports with this status (simulate a failing collector). */
   failWith: number | undefined;
-  private server: http.Server | undefined;
+  private server: http.Server | https.Server | undefined;
   private grpcServer: grpc.Server | undefined;
 
   private add(spans: CollectedSpan[]): void {
@@ -62,12 +72,15 @@ export class TestCollector extends EventEmitter {
     this.emit('spans');
   }
 
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => {
+  async start(tls?: CollectorTls): Promise<this> {
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        this.requests.push({ path: req.url ?? '', contentType: req.headers['content-type'] ?? '' });
+        const sock = req.socket as Partial<TLSSocket>;
+        const peerSan = sock.getPeerCertificate?.()?.subjectaltname;
+        const tlsInfo = sock.encrypted ? { tls: { protocol: sock.getProtocol?.() ?? '', servername: typeof sock.servername === 'string' ? sock.servername : undefined, peer: peerSan || undefined } } : {};
+        this.requests.push({ path: req.url ?? '', contentType: req.headers['content-type'] ?? '', ...tlsInfo });
         if (this.failWith !== undefined) return void res.writeHead(this.failWith).end();
         const body = Buffer.concat(chunks);
         try {
@@ -84,7 +97,10 @@ export class TestCollector extends EventEmitter {
         }
         res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/x-protobuf' }).end();
       });
-    });
+    };
+    this.server = tls
+      ? https.createServer({ key: tls.key, cert: tls.cert, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}) }, onRequest)
+      : http.createServer(onRequest);
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     this.httpPort = (this.server.address() as { port: number }).port;
     this.grpcServer = new grpc.Server();
@@ -93,7 +109,7 @@ export class TestCollector extends EventEmitter {
       this.add(fromOtlp(call.request, 'otlp-grpc'));
       cb(null, Buffer.from(ExportTraceServiceResponse.encode(ExportTraceServiceResponse.create({})).finish()));
     }, identity, identity, 'unary');
-    this.grpcPort = await new Promise<number>((resolve, reject) => this.grpcServer!.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    this.grpcPort = await new Promise<number>((resolve, reject) => this.grpcServer!.bindAsync('127.0.0.1:0', grpcCredentials(tls), (e, p) => (e ? reject(e) : resolve(p))));
     return this;
   }
 
@@ -124,4 +140,9 @@ export class TestCollector extends EventEmitter {
       await new Promise<void>((r) => this.server!.close(() => r()));
     }
   }
+}
+
+function grpcCredentials(tls: CollectorTls | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(tls.ca ? Buffer.from(tls.ca) : null, [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }], tls.ca !== undefined);
 }

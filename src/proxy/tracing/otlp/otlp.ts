@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import type { SpanSink } from '../exporter.ts';
-import { type Endpoint, newPool, post } from '../http-post.ts';
+import type { SecureContext } from 'node:tls';
+import { type Endpoint, type Transport, newPool, post, transportFor } from '../http-post.ts';
 import type { SpanRecord } from '../span.ts';
 
 const root = protobuf.Root.fromJSON(JSON.parse(readFileSync(new URL('./otlp-descriptor.gen.json', import.meta.url), 'utf8')) as protobuf.INamespace);
@@ -83,26 +84,44 @@ export function otlpHttpSink(o: { resolve: () => Endpoint | undefined; cluster: 
 
 export function otlpGrpcSink(o: { resolve: () => Endpoint | undefined; cluster: string; authority: string; serviceName: string; version: string }): SpanSink {
   let client: grpc.Client | undefined;
-  let clientTarget = '';
+  /** The client's endpoint and transport: a new address or TLS context (rotation, a changed DestinationRule) makes a new client. */
+  let clientKey: { address: string; context: SecureContext | undefined } | undefined;
   const identity = (b: Buffer): Buffer => b;
   return {
     send(spans) {
       const target = o.resolve();
       if (!target) return Promise.reject(new Error(`no healthy endpoint in cluster ${o.cluster}`));
       const address = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
-      if (!client || clientTarget !== address) {
+      const transport = transportFor(target);
+      if (typeof transport === 'string') return Promise.reject(new Error(`OTLP gRPC export to ${address}: cannot start TLS: ${transport}`));
+      const context = transport.kind === 'tls' ? transport.context : undefined;
+      if (!client || clientKey?.address !== address || clientKey.context !== context) {
         client?.close();
-        client = new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.default_authority': o.authority });
-        clientTarget = address;
+        client = new grpc.Client(address, grpcCredentials(transport), grpcOptions(o.authority, transport));
+        clientKey = { address, context };
       }
       const body = Buffer.from(encodeExportRequest(spans, o.serviceName, o.version));
       const c = client;
       return new Promise<void>((resolve, reject) => {
-        c.makeUnaryRequest(EXPORT_METHOD, identity, identity, body, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err) => (err ? reject(new Error(`OTLP gRPC export to ${address}: ${err.message}`)) : resolve()));
+        c.makeUnaryRequest(EXPORT_METHOD, identity, identity, body, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err) => (err ? reject(new Error(`OTLP gRPC export to ${address}${context ? ' (TLS)' : ''}: ${err.message}`)) : resolve()));
       });
     },
     close() {
       client?.close();
     },
   };
+}
+
+/** Plaintext, or TLS with the cluster's context and its peer check (SANs or the SPIFFE id), as the data path verifies. */
+function grpcCredentials(t: Transport): grpc.ChannelCredentials {
+  if (t.kind === 'plain' || !t.context) return grpc.credentials.createInsecure();
+  const check = t.options.checkServerIdentity;
+  return grpc.credentials.createFromSecureContext(t.context, check ? { checkServerIdentity: check } : {});
+}
+
+function grpcOptions(authority: string, t: Transport): grpc.ChannelOptions {
+  const options: grpc.ChannelOptions = { 'grpc.default_authority': authority };
+  // SNI: the cluster's (DestinationRule sni, or Istio's outbound_.<port>_._.<host> for ISTIO_MUTUAL).
+  if (t.kind === 'tls' && t.options.servername) options['grpc.ssl_target_name_override'] = t.options.servername;
+  return options;
 }

@@ -157,8 +157,10 @@ export class DirectoryStore implements ConfigStore {
 
     const rejectedNow: Rejection[] = [];
     const recovered: string[] = [];
+    const gone = new Set<string>();
     for (const file of removed) {
       if (found.has(file)) continue;
+      gone.add(file);
       if (this.files.get(file)?.rejected) recovered.push(file);
       this.files.delete(file);
     }
@@ -185,7 +187,7 @@ export class DirectoryStore implements ConfigStore {
       }
     }
     if (this.closed) return;
-    if (found.size > 0 || removed.size > 0 || rejectedNow.length > 0) this.state.commit(this.candidates(), rejectedNow, recovered);
+    if (found.size > 0 || removed.size > 0 || rejectedNow.length > 0) this.state.commit(this.candidates(), rejectedNow, recovered, gone);
     if (this.opts.watch) this.syncWatchers(dirs, full);
   }
 

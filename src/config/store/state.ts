@@ -104,13 +104,13 @@ export class StoreState {
    * records rejection changes; emits the resulting events under one new revision, if anything changed.
    * `rejectedNow` holds the inputs rejected by this change; `recoveredNow` the inputs whose rejection ends.
    */
-  commit(candidates: Iterable<Candidate>, rejectedNow: Rejection[] = [], recoveredNow: string[] = []): ConfigEvent[] {
+  commit(candidates: Iterable<Candidate>, rejectedNow: Rejection[] = [], recoveredNow: string[] = [], removedNow: ReadonlySet<string> = new Set()): ConfigEvent[] {
     const revision = this.rev + 1;
     const { winners, claimants } = resolve(candidates);
     const events = [...this.updateRejections(rejectedNow, recoveredNow, revision), ...this.updateTable(winners, revision), ...this.updateConflicts(winners, claimants, revision)];
     if (events.length === 0) return events;
     this.rev = revision;
-    this.report(events);
+    this.report(events, removedNow);
     for (const e of events) this.emit(e);
     return events;
   }
@@ -168,15 +168,14 @@ export class StoreState {
     return events.sort(byKey);
   }
 
-  private report(events: ConfigEvent[]): void {
+  /** `removed`: files deleted in this change, whose rejection ends because they are gone, not because they were fixed. */
+  private report(events: ConfigEvent[], removed: ReadonlySet<string>): void {
     for (const e of events) {
-      if (e.type === 'rejected') {
-        const first = e.errors.slice(0, 5).map((x) => `${x.path === '' ? '' : `${x.path}: `}${x.message}`).join('; ');
-        this.log('error', `rejected ${e.file} (the last good version of its resources stays in force): ${first}${e.errors.length > 5 ? ` (+${e.errors.length - 5} more)` : ''}`);
-      } else if (e.type === 'conflict') {
+      if (e.type === 'rejected') this.log('error', rejectionMessage(e.file, e.errors));
+      else if (e.type === 'conflict') {
         this.log('warn', `${e.key.kind} ${e.key.namespace === '' ? '' : `${e.key.namespace}/`}${e.key.name} is defined ${e.files.length} times (${e.files.join(', ')}); using the one in ${e.winner}`);
       } else if (e.type === 'recovered') {
-        this.log('info', `${e.file} is valid again`);
+        this.log('info', removed.has(e.file) ? `${e.file} (rejected) was removed; the resources it last held validly are withdrawn` : `${e.file} is valid again`);
       }
     }
   }
@@ -190,4 +189,24 @@ export class StoreState {
       }
     }
   }
+}
+
+/** Errors shown per rejection in the log; the rest are counted (weft validate lists them all). */
+const SHOWN_ERRORS = 5;
+
+/**
+ * The log line of a rejected file: what was rejected, that the last good config stays, each problem with its
+ * resource (a file may hold many) and field path, and the command that lists them all.
+ */
+export function rejectionMessage(file: string, errors: readonly RejectedError[]): string {
+  const shown = errors.slice(0, SHOWN_ERRORS).map((x) => {
+    const where = x.key === undefined ? (x.document !== undefined && x.document > 0 ? `document ${x.document + 1}: ` : '') : `${formatKey(x.key)}: `;
+    return `${where}${x.path === '' ? '' : `${x.path}: `}${x.message}`;
+  });
+  const more = errors.length > SHOWN_ERRORS ? ` (+${errors.length - SHOWN_ERRORS} more)` : '';
+  return `rejected ${file} (the last good version of its resources stays in force): ${shown.join('; ')}${more}; fix the file and save it again ('weft validate -f ${file}' lists every problem)`;
+}
+
+function formatKey(k: ResourceKey): string {
+  return `${k.kind} ${k.namespace === '' ? '' : `${k.namespace}/`}${k.name}`;
 }

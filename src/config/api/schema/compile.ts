@@ -29,6 +29,42 @@ export function jsonType(v: unknown): string {
   return typeof v;
 }
 
+/**
+ * A type error: the API server's words (`must be of type array: "string"`), which kubectl users know, then what to
+ * write instead, since those words alone do not say it. `durationField`: the field holds a Go duration ("5s").
+ */
+export function typeMessage(expected: string, v: unknown, durationField = false): string {
+  return `must be of type ${expected}: ${JSON.stringify(jsonType(v))}${typeHint(expected, v, durationField)}`;
+}
+
+function typeHint(expected: string, v: unknown, durationField: boolean): string {
+  const hint = (text: string): string => ` (${text})`;
+  if (v === null) return hint('the value is empty: give it one, or remove the field');
+  const numeric = typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v.trim());
+  switch (expected) {
+    case 'array':
+      return hint('write a list: one "- item" line per entry, or [a, b]');
+    case 'object':
+      return hint(Array.isArray(v) ? 'write fields (key: value), not a list' : 'write fields (key: value) under it, not a single value');
+    case 'integer':
+      if (numeric && Number.isInteger(Number(v))) return hint(`write the number without quotes: ${String(v).trim()}`);
+      return hint(typeof v === 'number' ? 'use a whole number' : 'write a whole number');
+    case 'number':
+      return hint(numeric ? `write the number without quotes: ${String(v).trim()}` : 'write a number');
+    case 'boolean':
+      return hint(v === 'true' || v === 'false' ? `write ${v} without quotes` : 'write true or false');
+    case 'string':
+      if (durationField && typeof v === 'number') return hint(`a duration is a string with a unit, e.g. "${v}s" or "${v}ms"`);
+      return typeof v === 'number' || typeof v === 'boolean' ? hint(`quote it: "${String(v)}"`) : '';
+  }
+  return '';
+}
+
+/** True when a string field's CEL rules parse it as a duration (Istio's duration fields). */
+function isDurationField(s: SchemaNode): boolean {
+  return (s['x-kubernetes-validations'] ?? []).some((r) => r.rule.includes('duration(self)'));
+}
+
 /** JSON text of a value, or a placeholder when it cannot be serialised (too deep, bigint): used as a set key. */
 function safeJson(v: unknown): string {
   try {
@@ -68,7 +104,8 @@ function typeTest(s: SchemaNode): ((v: unknown) => string | undefined) | undefin
   }
   const t = s.type;
   if (t === undefined) return undefined;
-  const bad = (v: unknown): string => `must be of type ${t}: ${JSON.stringify(jsonType(v))}`;
+  const duration = t === 'string' && isDurationField(s);
+  const bad = (v: unknown): string => typeMessage(t, v, duration);
   switch (t) {
     case 'object':
       return (v) => (isPlainObject(v) ? undefined : bad(v));

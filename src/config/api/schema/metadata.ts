@@ -2,7 +2,7 @@
 // validation rejects others), name as a DNS-1123 subdomain, namespace as a DNS-1123 label, label and annotation
 // keys as qualified names, label values by Kubernetes' rules, and the annotation size limit.
 import type { FieldError } from '../../../core/result.ts';
-import { childPath, isPlainObject, jsonType, mapKeyPath, show } from './compile.ts';
+import { childPath, isPlainObject, mapKeyPath, show, typeMessage } from './compile.ts';
 
 const DNS1123_LABEL = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
@@ -94,7 +94,7 @@ function checkStringMap(m: Record<string, unknown>, path: string, labels: boolea
     const keyBad = qualifiedNameError(k);
     if (keyBad !== undefined) out.push({ path, message: `Invalid value: ${show(k)}: ${keyBad}` });
     if (typeof v !== 'string') {
-      if (v !== null) out.push({ path: at, message: `must be of type string: ${JSON.stringify(jsonType(v))}` });
+      if (v !== null) out.push({ path: at, message: typeMessage('string', v) });
       continue;
     }
     bytes += Buffer.byteLength(k) + Buffer.byteLength(v);
@@ -113,7 +113,7 @@ export function validateObjectMeta(meta: unknown, path: string, namespaced: bool
     return;
   }
   if (!isPlainObject(meta)) {
-    out.push({ path, message: `must be of type object: ${JSON.stringify(jsonType(meta))}` });
+    out.push({ path, message: typeMessage('object', meta) });
     return;
   }
   for (const [k, v] of Object.entries(meta)) {
@@ -122,7 +122,7 @@ export function validateObjectMeta(meta: unknown, path: string, namespaced: bool
     const at = childPath(path, k);
     if (kind === undefined) out.push({ path: at, message: `unknown field ${JSON.stringify(k)}` });
     else if (v !== null && !typeOk(kind, v)) {
-      out.push({ path: at, message: `must be of type ${kind === 'stringMap' ? 'object' : kind === 'timestamp' ? 'string' : kind}: ${JSON.stringify(jsonType(v))}` });
+      out.push({ path: at, message: typeMessage(kind === 'stringMap' ? 'object' : kind === 'timestamp' ? 'string' : kind, v) });
     }
   }
   const name = typeof meta['name'] === 'string' ? meta['name'] : '';
@@ -146,7 +146,7 @@ export function validateObjectMeta(meta: unknown, path: string, namespaced: bool
   const finalizers = meta['finalizers'];
   if (Array.isArray(finalizers)) {
     finalizers.forEach((f, i) => {
-      if (typeof f !== 'string') out.push({ path: `${childPath(path, 'finalizers')}[${i}]`, message: `must be of type string: ${JSON.stringify(jsonType(f))}` });
+      if (typeof f !== 'string') out.push({ path: `${childPath(path, 'finalizers')}[${i}]`, message: typeMessage('string', f) });
     });
   }
   const gen = meta['generation'];

@@ -33,18 +33,28 @@ test('unknown fields are rejected at their path, at any depth', () => {
 });
 
 test('wrong types are reported with the expected and found JSON types', () => {
-  assert.deepEqual(errorsOf(vs({ hosts: 'reviews' })), [{ path: 'spec.hosts', message: 'must be of type array: "string"' }]);
-  assert.deepEqual(errorsOf(vs({ http: [{ route: [route({ weight: '50' })] }] })), [{ path: 'spec.http[0].route[0].weight', message: 'must be of type integer: "string"' }]);
-  assert.deepEqual(errorsOf(vs({ http: [{ route: [route({ weight: 1.5 })] }] })), [{ path: 'spec.http[0].route[0].weight', message: 'must be of type integer: "number"' }]);
-  assert.deepEqual(errorsOf(vs({ http: [{ match: [{ ignoreUriCase: 'yes' }] }] })), [{ path: 'spec.http[0].match[0].ignoreUriCase', message: 'must be of type boolean: "string"' }]);
-  assert.deepEqual(errorsOf(vs({ http: [null] })), [{ path: 'spec.http[0]', message: 'must be of type object: "null"' }]);
-  assert.deepEqual(errorsOf([1, 2]), [{ path: '', message: 'must be of type object: "array"' }]);
+  assert.deepEqual(errorsOf(vs({ hosts: 'reviews' })), [{ path: 'spec.hosts', message: 'must be of type array: "string" (write a list: one "- item" line per entry, or [a, b])' }]);
+  assert.deepEqual(errorsOf(vs({ http: [{ route: [route({ weight: '50' })] }] })), [{ path: 'spec.http[0].route[0].weight', message: 'must be of type integer: "string" (write the number without quotes: 50)' }]);
+  assert.deepEqual(errorsOf(vs({ http: [{ route: [route({ weight: 1.5 })] }] })), [{ path: 'spec.http[0].route[0].weight', message: 'must be of type integer: "number" (use a whole number)' }]);
+  assert.deepEqual(errorsOf(vs({ http: [{ match: [{ ignoreUriCase: 'yes' }] }] })), [{ path: 'spec.http[0].match[0].ignoreUriCase', message: 'must be of type boolean: "string" (write true or false)' }]);
+  assert.deepEqual(errorsOf(vs({ http: [null] })), [{ path: 'spec.http[0]', message: 'must be of type object: "null" (the value is empty: give it one, or remove the field)' }]);
+  assert.deepEqual(errorsOf([1, 2]), [{ path: '', message: 'must be of type object: "array" (write fields (key: value), not a list)' }]);
+});
+
+test('type errors say what to write instead: unquoted numbers and booleans, durations with a unit, lists', () => {
+  const at = (spec: Record<string, unknown>): string[] => errorsOf(vs(spec)).map((e) => `${e.path}: ${e.message}`);
+  assert.deepEqual(at({ http: [{ route: [route({ weight: 'half' })] }] }), ['spec.http[0].route[0].weight: must be of type integer: "string" (write a whole number)']);
+  assert.deepEqual(at({ http: [{ match: [{ ignoreUriCase: 'true' }] }] }), ['spec.http[0].match[0].ignoreUriCase: must be of type boolean: "string" (write true without quotes)']);
+  assert.deepEqual(at({ http: [{ timeout: 10 }] }), ['spec.http[0].timeout: must be of type string: "integer" (a duration is a string with a unit, e.g. "10s" or "10ms")']);
+  assert.deepEqual(at({ hosts: [true] }), ['spec.hosts[0]: must be of type string: "boolean" (quote it: "true")']);
+  assert.deepEqual(at({ http: [{ route: { destination: { host: 'a' } } }] }), ['spec.http[0].route: must be of type array: "object" (write a list: one "- item" line per entry, or [a, b])']);
+  assert.deepEqual(at({ http: [{ fault: 'abort' }] }), ['spec.http[0].fault: must be of type object: "string" (write fields (key: value) under it, not a single value)']);
 });
 
 test('undefined properties (objects built in code) count as absent; non-finite numbers are refused', () => {
   assert.deepEqual(errorsOf(vs({ hosts: ['a'], gateways: undefined })), []);
   assert.deepEqual(errorsOf(dr({ host: undefined }), drGvk), [{ path: 'spec.host', message: 'Required value' }]);
-  assert.deepEqual(errorsOf(vs({ http: [{ route: [route({ weight: Infinity })] }] })), [{ path: 'spec.http[0].route[0].weight', message: 'must be of type integer: "Infinity"' }]);
+  assert.deepEqual(errorsOf(vs({ http: [{ route: [route({ weight: Infinity })] }] })), [{ path: 'spec.http[0].route[0].weight', message: 'must be of type integer: "Infinity" (use a whole number)' }]);
 });
 
 test('int32 fields reject values outside the 32-bit range', () => {
@@ -143,7 +153,7 @@ test('nullable fields accept null; null in other fields is dropped (with a warni
   // A dropped required field is missing.
   assert.deepEqual(validateStructure(dr({ host: null }), drGvk), { errors: [{ path: 'spec.host', message: 'Required value' }], warnings: [{ path: 'spec.host', message: DROPPED }] });
   // List items are not dropped: a null item is a type error.
-  assert.deepEqual(errorsOf(vs({ hosts: [null] })), [{ path: 'spec.hosts[0]', message: 'must be of type string: "null"' }]);
+  assert.deepEqual(errorsOf(vs({ hosts: [null] })), [{ path: 'spec.hosts[0]', message: 'must be of type string: "null" (the value is empty: give it one, or remove the field)' }]);
   // Map values are dropped like fields; CEL rules do not see dropped fields.
   assert.deepEqual(validateStructure(dr({ host: 'r', workloadSelector: { matchLabels: { app: null } } }), drGvk).errors, []);
   const se = { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'se' }, spec: { hosts: ['a.example'], endpoints: null } };
@@ -211,7 +221,7 @@ test('metadata: name required and a DNS-1123 subdomain, namespace a label, label
   assert.deepEqual(errorsOf(vs({}, { name: 'r', labels: { 'app.kubernetes.io/name': 'reviews', version: '' } })), []);
   assert.deepEqual(errorsOf(vs({}, { name: 'r', labels: { app: 'a b' } })).map((e) => e.path), ['metadata.labels[app]']);
   assert.deepEqual(errorsOf(vs({}, { name: 'r', labels: { '-app': 'a' } })).map((e) => e.path), ['metadata.labels']);
-  assert.deepEqual(errorsOf(vs({}, { name: 'r', labels: { app: 1 } })), [{ path: 'metadata.labels[app]', message: 'must be of type string: "integer"' }]);
+  assert.deepEqual(errorsOf(vs({}, { name: 'r', labels: { app: 1 } })), [{ path: 'metadata.labels[app]', message: 'must be of type string: "integer" (quote it: "1")' }]);
   assert.deepEqual(errorsOf(vs({}, { name: 'r', annotations: { 'x/y': 'any text is fine' } })), []);
   assert.deepEqual(errorsOf(vs({}, { name: 'r', nmae: 'x' })), [{ path: 'metadata.nmae', message: 'unknown field "nmae"' }]);
   // kubectl output carries creationTimestamp: null; that is fine.
@@ -239,7 +249,7 @@ test('CEL errors further down do not hide the rules above them; structural error
     { path: 'spec', message: 'Invalid value: NONE mode cannot set endpoints' },
   ]);
   assert.deepEqual(errorsOf(se({ hosts: [1], endpoints: [{ address: '10.0.0.1' }] }), seGvk), [
-    { path: 'spec.hosts[0]', message: 'must be of type string: "integer"' },
+    { path: 'spec.hosts[0]', message: 'must be of type string: "integer" (quote it: "1")' },
   ]);
 });
 

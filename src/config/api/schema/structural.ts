@@ -3,7 +3,7 @@
 // come from crds.gen.json (generated from Istio's crd-all.gen.yaml); each is compiled once into validator closures.
 import { readFileSync } from 'node:fs';
 import type { Validation } from '../validation/report.ts';
-import { childPath, compileNode, isPlainObject, jsonType } from './compile.ts';
+import { childPath, compileNode, isPlainObject, typeMessage } from './compile.ts';
 import type { Check } from './compile.ts';
 import { validateObjectMeta } from './metadata.ts';
 import { compilePrune } from './prune.ts';
@@ -72,13 +72,13 @@ function compileRoot(schema: SchemaNode, namespaced: boolean): Compiled {
   const body: Check = compileNode({ ...rest, properties: envelope, required: [...(schema.required ?? []), 'apiVersion', 'kind'] });
   return (obj, out, meta) => {
     if (!isPlainObject(obj)) {
-      out.errors.push({ path: '', message: `must be of type object: ${JSON.stringify(jsonType(obj))}` });
+      out.errors.push({ path: '', message: typeMessage('object', obj) });
       return;
     }
     const { metadata, status: _status, ...others } = obj;
     if (meta) validateObjectMeta(metadata, 'metadata', namespaced, out.errors);
     else if (metadata !== undefined && metadata !== null && !isPlainObject(metadata)) {
-      out.errors.push({ path: childPath('', 'metadata'), message: `must be of type object: ${JSON.stringify(jsonType(metadata))}` });
+      out.errors.push({ path: childPath('', 'metadata'), message: typeMessage('object', metadata) });
     }
     body(others, '', out);
   };

@@ -3,6 +3,9 @@
 // help is, before the command does anything.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ExitCode } from '../core/errors.ts';
 import { memoryIo } from './io.ts';
 import { main } from './main.ts';
@@ -11,7 +14,11 @@ import { main } from './main.ts';
 const verbs = ['version', 'ca', 'validate', 'apply', 'get', 'delete', 'analyze', 'up', 'proxy-status', 'proxy-config', 'authz', 'proxy', 'run', 'demo'];
 
 async function weft(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = memoryIo();
+  return weftIn(process.cwd(), ...args);
+}
+
+async function weftIn(cwd: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const io = memoryIo('', cwd);
   const code = await main(args, io);
   return { code, out: io.stdout(), err: io.stderr() };
 }
@@ -55,4 +62,24 @@ test('weft version: text, -o json, and a stray argument is refused', async () =>
   assert.equal(stray.code, ExitCode.usage);
   assert.equal(stray.err, `weft version: unexpected argument "extra"; run 'weft version --help'\n`);
   assert.equal((await weft('version', '-o', 'yaml')).code, ExitCode.usage);
+});
+
+test('a missing config directory (no ./mesh here, no --config-dir) is named, with what to pass instead', async () => {
+  const cwd = await mkdtemp(join(tmpdir(), 'weft-usage-'));
+  try {
+    const get = await weftIn(cwd, 'get', 'vs');
+    assert.equal(get.code, ExitCode.ok);
+    assert.equal(get.err, `weft get: note: the config directory ${join(cwd, 'mesh')} does not exist; pass --config-dir DIR (the directory 'weft up' watches)\nNo resources found in default namespace.\n`);
+    const del = await weftIn(cwd, 'delete', 'vs', 'reviews');
+    assert.equal(del.code, ExitCode.invalid);
+    assert.match(del.err, /^weft delete: note: the config directory .*mesh does not exist; pass --config-dir DIR/);
+    const analyze = await weftIn(cwd, 'analyze');
+    assert.equal(analyze.code, ExitCode.usage);
+    assert.equal(analyze.err, `weft analyze: no files given, and the config directory mesh cannot be read (no such file or directory): name the files or directories to analyze (weft analyze FILE|DIR ...), or pass --config-dir DIR\n`);
+    const authz = await weftIn(cwd, 'authz', 'check', 'productpage-v1.default');
+    assert.equal(authz.code, ExitCode.usage);
+    assert.equal(authz.err, `weft authz: the config directory mesh cannot be read (no such file or directory): pass --config-dir DIR, or --monitoring-address HOST:PORT to ask a running control plane\n`);
+  } finally {
+    await rm(cwd, { recursive: true, force: true });
+  }
 });

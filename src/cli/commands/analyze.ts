@@ -87,7 +87,11 @@ export async function run(args: string[], io: CliIo): Promise<number> {
 
   const stdin = paths.includes('-') ? await io.readStdin() : undefined;
   const { results, ioErrors, files } = await loadPaths(paths, undefined, { stdin, cwd: io.cwd });
-  for (const e of ioErrors) io.err(`weft analyze: cannot read ${e.file === '-' ? '<stdin>' : e.file}: ${e.message}\n`);
+  for (const e of ioErrors) {
+    // Without arguments the config directory is analyzed: when it is missing, say so and what else to pass.
+    if (p.positional.length === 0) io.err(`weft analyze: no files given, and the config directory ${e.file} cannot be read (${e.message}): name the files or directories to analyze (weft analyze FILE|DIR ...), or pass --config-dir DIR\n`);
+    else io.err(`weft analyze: cannot read ${e.file === '-' ? '<stdin>' : e.file}: ${e.message}\n`);
+  }
   if (ioErrors.length > 0) return ExitCode.usage;
   const unparsed = results.filter((r) => r.support === 'unparsed' || r.key.kind === '');
   for (const u of unparsed) io.err(`Error(s) adding files: ${u.origin.file === '-' ? '<stdin>' : u.origin.file}: ${u.errors.map((e) => e.message).join('; ')}\n`);

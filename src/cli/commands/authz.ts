@@ -209,7 +209,10 @@ async function loadFromControlPlane(address: string, proxy: string, who: { name:
 
 async function loadFromDir(dir: string, io: CliIo): Promise<Loaded> {
   const { results, ioErrors } = await loadPaths([dir], undefined, { cwd: io.cwd });
-  if (ioErrors.length > 0) throw new UsageError(`cannot read ${ioErrors[0]!.file}: ${ioErrors[0]!.message}`);
+  const e = ioErrors[0];
+  if (e !== undefined) {
+    throw new UsageError(`the config directory ${e.file} cannot be read (${e.message}): pass --config-dir DIR, or --monitoring-address HOST:PORT to ask a running control plane`);
+  }
   return { configs: results.filter((r) => r.valid).map((r) => r.resource), source: `config directory ${dir}`, xdsFilters: undefined, registryLabels: undefined };
 }
 

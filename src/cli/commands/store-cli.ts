@@ -75,7 +75,12 @@ export async function openStore(abs: string, io: CliIo, verb: string, create: bo
   try {
     return await DirectoryStore.open(abs, { load: pipelineLoader(), watch: false, create, log });
   } catch (e) {
-    if (!create && e instanceof Error && /does not exist/.test(e.message)) return undefined;
+    if (!create && e instanceof Error && /does not exist/.test(e.message)) {
+      // Reads as empty (kubectl's answer for an empty namespace), but a mistyped or forgotten --config-dir is the
+      // likely cause, so say which directory was looked at.
+      io.err(`weft ${verb}: note: the config directory ${abs} does not exist; pass --config-dir DIR (the directory 'weft up' watches)\n`);
+      return undefined;
+    }
     throw e;
   }
 }

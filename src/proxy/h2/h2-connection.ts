@@ -257,6 +257,7 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
     out['x-forwarded-proto'] ??= meta.tls ? 'https' : 'http';
     if (out['x-request-id'] === undefined && (hcm?.generateRequestId ?? true)) out['x-request-id'] = randomUUID();
     editH2Headers(out, route.requestHeaders);
+    if (si.span && typeof out['x-request-id'] === 'string') out['x-request-id'] = si.span.requestId(out['x-request-id']);
     si.requestId = String(out['x-request-id'] ?? '') || undefined;
     si.span?.injectInto(out);
     const own = services.secrets?.current()?.spiffeId;

@@ -63,8 +63,10 @@ export function upstreamRequestHead(c: RequestHeadContext, action: Forward, auth
         if (c.tls) continue;
         break;
       case 'x-request-id':
-        requestId = value;
-        break;
+        // A traced request forwards the id with its sampling reason packed in (Envoy's UUID request id extension).
+        requestId = info.span ? info.span.requestId(value) : value;
+        s += `x-request-id: ${requestId}\r\n`;
+        continue;
       case 'user-agent':
         info.userAgent = value;
         break;
@@ -83,7 +85,7 @@ export function upstreamRequestHead(c: RequestHeadContext, action: Forward, auth
   if (xff !== undefined) s += `x-forwarded-for: ${xff}\r\n`;
   info.xff = xff;
   if (requestId === undefined && hcm.generateRequestId) {
-    requestId = randomUUID();
+    requestId = info.span ? info.span.requestId(randomUUID()) : randomUUID();
     s += `x-request-id: ${requestId}\r\n`;
   }
   info.requestId = requestId;

@@ -242,7 +242,7 @@ function compileHcm(raw: Raw, path: string, errors: Errors, stats: StatStore | u
   } catch (e) {
     errors.add(at(path, 'http_filters'), e instanceof Error ? e.message : String(e));
   }
-  const tracing = compileTracing(raw['tracing'], at(path, 'tracing'), errors, ignored);
+  const tracing = compileTracing(raw['tracing'], at(path, 'tracing'), errors, ignored, raw['request_id_extension'], at(path, 'request_id_extension'));
   const transform = str(raw['server_header_transformation']) ?? 'OVERWRITE';
   const idle = durationMs(raw['stream_idle_timeout']);
   const headersTimeout = durationMs(raw['request_headers_timeout']);

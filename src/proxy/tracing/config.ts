@@ -34,6 +34,15 @@ export interface TracingConfig {
   spawnUpstreamSpan: boolean;
   /** Longest http.url tag value (max_path_tag_length; Envoy's default 256). */
   maxPathTagLength: number;
+  /**
+   * Decide new traces from x-request-id, as Envoy's UUID request id extension does (use_request_id_for_trace_sampling,
+   * default true): the id's first 8 hex digits mod 10,000 against the sampling percentages, so every hop that sees
+   * the same id decides the same; a reason packed into the id by an earlier hop (sampled/forced/client) is honoured.
+   * False: a random draw per request.
+   */
+  useRequestIdForTraceSampling: boolean;
+  /** Write the decision into the forwarded x-request-id (pack_trace_reason, default true). */
+  packTraceReason: boolean;
   /** The provider as a stable string: HCMs with equal keys share one exporter and its queue. */
   providerKey: string;
 }
@@ -115,11 +124,30 @@ function compileTags(raw: unknown): CustomTagConfig[] {
   return out;
 }
 
+const UUID_REQUEST_ID = 'type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig';
+
 /**
- * HCM `tracing` → TracingConfig; undefined when absent, when it names no provider (nothing to export to), or when its
- * tracer is not implemented here (then `unsupported` receives a description for config_dump).
+ * HCM `request_id_extension` (UuidRequestIdConfig; Envoy's default when absent: both flags true). Another extension
+ * (its own id format) is not understood here: new traces are then sampled at random and the id is left alone.
  */
-export function compileTracing(raw: unknown, path: string, errors: Errors, unsupported: string[]): TracingConfig | undefined {
+function compileRequestId(raw: unknown, path: string, unsupported: string[]): { useRequestIdForTraceSampling: boolean; packTraceReason: boolean } {
+  const tc = obj(obj(raw)?.['typed_config']);
+  if (!tc) return { useRequestIdForTraceSampling: true, packTraceReason: true };
+  const type = str(tc['@type']);
+  if (type !== UUID_REQUEST_ID) {
+    unsupported.push(`${path}: ${String(type)} (not supported: trace sampling is random per request)`);
+    return { useRequestIdForTraceSampling: false, packTraceReason: false };
+  }
+  const flag = (v: unknown): boolean => obj(v)?.['value'] !== false && v !== false;
+  return { useRequestIdForTraceSampling: flag(tc['use_request_id_for_trace_sampling']), packTraceReason: flag(tc['pack_trace_reason']) };
+}
+
+/**
+ * HCM `tracing` (and its `request_id_extension`) → TracingConfig; undefined when absent, when it names no provider
+ * (nothing to export to), or when its tracer is not implemented here (then `unsupported` receives a description for
+ * config_dump).
+ */
+export function compileTracing(raw: unknown, path: string, errors: Errors, unsupported: string[], requestIdExtension?: unknown, requestIdPath = 'request_id_extension'): TracingConfig | undefined {
   const t = obj(raw);
   if (!t) return undefined;
   const p = obj(t['provider']);
@@ -137,6 +165,7 @@ export function compileTracing(raw: unknown, path: string, errors: Errors, unsup
     customTags: compileTags(t['custom_tags']),
     spawnUpstreamSpan: obj(t['spawn_upstream_span'])?.['value'] === true,
     maxPathTagLength: num(obj(t['max_path_tag_length'])?.['value']) || 256,
+    ...compileRequestId(requestIdExtension, requestIdPath, unsupported),
     providerKey: JSON.stringify(provider),
   };
 }

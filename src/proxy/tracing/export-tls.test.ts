@@ -61,7 +61,7 @@ function span(i: number): SpanRecord {
 }
 
 function cfg(provider: TracingConfig['provider']): TracingConfig {
-  return { provider, randomSampling: 100, clientSampling: 100, overallSampling: 100, customTags: [], spawnUpstreamSpan: false, maxPathTagLength: 256, providerKey: JSON.stringify(provider) };
+  return { provider, randomSampling: 100, clientSampling: 100, overallSampling: 100, customTags: [], spawnUpstreamSpan: false, maxPathTagLength: 256, useRequestIdForTraceSampling: true, packTraceReason: true, providerKey: JSON.stringify(provider) };
 }
 
 const otlpHttp: TracingConfig['provider'] = { kind: 'otlp-http', cluster: `outbound|4318||${HOST}`, host: HOST, path: '/v1/traces', timeoutMs: 3000, headers: [], serviceName: 'productpage.default' };

@@ -21,7 +21,7 @@ function runtime(port: number): TracingRuntime {
 }
 
 function cfg(provider: TracingConfig['provider']): TracingConfig {
-  return { provider, randomSampling: 100, clientSampling: 100, overallSampling: 100, customTags: [{ tag: 'istio.canonical_service', kind: 'literal', value: 'productpage' }], spawnUpstreamSpan: false, maxPathTagLength: 256, providerKey: JSON.stringify(provider) };
+  return { provider, randomSampling: 100, clientSampling: 100, overallSampling: 100, customTags: [{ tag: 'istio.canonical_service', kind: 'literal', value: 'productpage' }], spawnUpstreamSpan: false, maxPathTagLength: 256, useRequestIdForTraceSampling: true, packTraceReason: true, providerKey: JSON.stringify(provider) };
 }
 
 test('OTLP over HTTP: protobuf POST /v1/traces decodes with the OTLP schema to the recorded spans', async () => {

@@ -54,9 +54,12 @@ export class ActiveSpan {
   /** Values of the request headers that tags need, captured at the start (filters may rewrite headers later). */
   private readonly userAgent: string | undefined;
   private readonly headerValues: string[] | undefined;
+  /** The trace reason to write into the forwarded x-request-id (Envoy's pack_trace_reason), or undefined. */
+  private readonly packReason: string | undefined;
   private ended = false;
 
-  constructor(owner: SpanOwner, ctx: SpanContext, parentSpanId: string | undefined, kind: SpanKind, upstreamSpanId: string | undefined, headers: readonly string[]) {
+  constructor(owner: SpanOwner, ctx: SpanContext, parentSpanId: string | undefined, kind: SpanKind, upstreamSpanId: string | undefined, headers: readonly string[], packReason?: string) {
+    this.packReason = packReason;
     this.owner = owner;
     this.ctx = ctx;
     this.parentSpanId = parentSpanId;
@@ -77,6 +80,17 @@ export class ActiveSpan {
 
   get sampled(): boolean {
     return this.ctx.sampled === true;
+  }
+
+  /**
+   * The x-request-id to forward: with a packed reason, a UUID-shaped id (36 characters) carries the decision in its
+   * version digit, as Envoy writes it (`…-9xxx-…` sampled, `b` client, `a` forced, `4` not), so the next hop that
+   * samples by request id follows it; any other id is forwarded unchanged.
+   */
+  requestId(id: string): string {
+    const r = this.packReason;
+    if (r === undefined || id.length !== 36 || id[14] === r) return id;
+    return `${id.slice(0, 14)}${r}${id.slice(15)}`;
   }
 
   /** The headers that carry this span's context upstream, `[name, value, …]`. */

@@ -157,3 +157,78 @@ test('span names follow Istio’s decorators: outbound service host and port; in
   assert.equal(name({ upstreamCluster: 'inbound|43085||', authority: '127.0.0.1:8080' }), 'reviews.default.svc.cluster.local:43085/*', 'a gateway’s host says nothing of the service port');
   assert.equal(name({ upstreamCluster: undefined, authority: 'example.com' }), 'example.com/*');
 });
+
+const UUID_EXT = (use?: boolean, pack?: boolean): Record<string, unknown> => ({
+  typed_config: {
+    '@type': 'type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig',
+    ...(use === undefined ? {} : { use_request_id_for_trace_sampling: { value: use } }),
+    ...(pack === undefined ? {} : { pack_trace_reason: { value: pack } }),
+  },
+});
+
+function withRequestId(over: Record<string, unknown>, ext?: Record<string, unknown>): TracingConfig {
+  const errors = new Errors();
+  const ignored: string[] = [];
+  const base = config(over);
+  const c = compileTracing({ random_sampling: { value: base.randomSampling }, ...over, provider: { name: 'envoy.tracers.opentelemetry', typed_config: { '@type': 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig', grpc_service: { envoy_grpc: { cluster_name: 'c' } } } } }, 'tracing', errors, ignored, ext);
+  assert.deepEqual(errors.list, []);
+  return c!;
+}
+
+/** A request id whose first 8 hex digits are `bucket` (so its hash bucket is bucket % 10,000). */
+const rid = (bucket: number, version = '4'): string => `${bucket.toString(16).padStart(8, '0')}-1234-${version}abc-8def-0123456789ab`;
+
+test('request-id sampling (Envoy default): the x-request-id’s first 8 hex digits mod 10,000 decide, not the random source', () => {
+  const cfg = (pct: number, extra: Record<string, unknown> = {}): TracingConfig => withRequestId({ random_sampling: { value: pct }, ...extra });
+  assert.equal(cfg(1).useRequestIdForTraceSampling, true, 'default without request_id_extension');
+  assert.equal(cfg(1).packTraceReason, true);
+  const decide = (pct: number, id: string, random = 0, extra: Record<string, unknown> = {}): boolean => tracer(cfg(pct, extra), () => random).t.start(['x-request-id', id], 'outbound').sampled;
+  assert.equal(decide(25, rid(2500)), false, 'bucket 2500 is outside 25%');
+  assert.equal(decide(25.01, rid(2500)), true);
+  assert.equal(decide(25, rid(12_499)), true, '12,499 mod 10,000 = 2,499');
+  assert.equal(decide(100, 'not-hex-request-id'), false, 'an id Envoy cannot read is never sampled');
+  assert.equal(decide(50, rid(9000), 0), false, 'a random draw of 0 does not matter');
+  assert.equal(decide(50, rid(100), 0.99), true);
+  assert.equal(decide(100, rid(2500), 0, { overall_sampling: { value: 20 } }), false, 'overall_sampling uses the same bucket');
+  assert.equal(decide(0, rid(9000, '9')), true, 'a reason packed by an earlier hop (9 = sampled) stands');
+  assert.equal(decide(0, rid(9000, 'b')), true, 'b = client');
+  assert.equal(decide(0, rid(9000, 'a')), true, 'a = forced');
+  // Every hop that sees the same id makes the same decision: over many ids the rate is the setting.
+  const t = tracer(cfg(10), () => 0).t;
+  let n = 0;
+  for (let i = 0; i < 5000; i++) if (t.start(['x-request-id', crypto.randomUUID()], 'outbound').sampled) n++;
+  assert.ok(n > 380 && n < 620, `sampled ${n} of 5000 at 10%`);
+});
+
+test('the decision is packed into the forwarded x-request-id (…-9xxx-… sampled, 4 not, b client) unless pack_trace_reason is false', () => {
+  const t = tracer(withRequestId({ random_sampling: { value: 30 }, overall_sampling: { value: 20 } })).t;
+  const id = rid(1000);
+  assert.equal(t.start(['x-request-id', id], 'outbound').requestId(id), rid(1000, '9'));
+  assert.equal(t.start(['x-request-id', rid(2500)], 'outbound').requestId(rid(2500)), rid(2500, '4'), 'sampled, then cut by overall_sampling: 4');
+  assert.equal(t.start(['x-request-id', rid(5000)], 'outbound').requestId(rid(5000)), rid(5000), 'not sampled: left as it is');
+  assert.equal(t.start(['x-request-id', rid(1500), 'x-client-trace-id', 'x'], 'outbound').requestId(rid(1500)), rid(1500, 'b'), 'x-client-trace-id is checked first');
+  assert.equal(t.start(['x-request-id', 'req-1'], 'outbound').requestId('req-1'), 'req-1', 'ids that are not UUID-shaped are never rewritten');
+  // No x-request-id yet: a random draw, and the id the proxy then generates carries it.
+  const fresh = tracer(withRequestId({ random_sampling: { value: 100 } })).t.start([], 'outbound');
+  assert.equal(fresh.requestId(rid(7000))[14], '9');
+  // The caller's context decides the span; the id still carries this hop's own decision, as Envoy's HCM packs it.
+  const caller = t.start(['traceparent', `00-${T}-${S}-00`, 'x-request-id', rid(1000)], 'outbound');
+  assert.equal(caller.sampled, false);
+  assert.equal(caller.requestId(rid(1000))[14], '9');
+  const noPack = tracer(withRequestId({ random_sampling: { value: 30 } }, UUID_EXT(true, false))).t;
+  assert.equal(noPack.start(['x-request-id', id], 'outbound').sampled, true);
+  assert.equal(noPack.start(['x-request-id', id], 'outbound').requestId(id), id);
+});
+
+test('use_request_id_for_trace_sampling false: the random source decides and the id is forwarded unchanged; another extension type is listed', () => {
+  const cfg = withRequestId({ random_sampling: { value: 30 } }, UUID_EXT(false));
+  assert.equal(cfg.useRequestIdForTraceSampling, false);
+  const at = (r: number): ReturnType<Tracer['start']> => tracer(cfg, () => r).t.start(['x-request-id', rid(100)], 'outbound');
+  assert.equal(at(0.5).sampled, false, 'bucket 100 would be sampled; the draw of 0.5 is not');
+  assert.equal(at(0.1).sampled, true);
+  assert.equal(at(0.1).requestId(rid(100)), rid(100));
+  const ignored: string[] = [];
+  const other = compileTracing({ provider: { name: 'envoy.tracers.opentelemetry', typed_config: { '@type': 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig', grpc_service: { envoy_grpc: { cluster_name: 'c' } } } } }, 't', new Errors(), ignored, { typed_config: { '@type': 'type.googleapis.com/example.OtherRequestId' } }, 'request_id_extension');
+  assert.equal(other!.useRequestIdForTraceSampling, false);
+  assert.match(ignored[0]!, /^request_id_extension: type\.googleapis\.com\/example\.OtherRequestId/);
+});

@@ -1,8 +1,10 @@
 // Entry point of the `weft` CLI: dispatches to one module per verb under ./commands/.
 // Each command module exports `run(args: string[], io: CliIo): Promise<number>` and returns the exit code.
+import { readEnv } from '../core/env.ts';
 import { ExitCode, UsageError, WeftError, describeError } from '../core/errors.ts';
 import type { CliIo } from './io.ts';
 import { processIo } from './io.ts';
+import { watchLauncher } from './launcher.ts';
 
 type CommandModule = { run(args: string[], io: CliIo): Promise<number>; summary: string };
 
@@ -42,6 +44,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     io.err(`weft: unknown command "${verb}". Run 'weft --help' for the list.\n`);
     return ExitCode.usage;
   }
+  // Under npx a SIGTERM to npm never reaches weft: stop when npm is gone instead of running on, orphaned.
+  const stopWatch = watchLauncher({ npmCommand: readEnv().npmCommand });
   try {
     return await (await load()).run(rest, io);
   } catch (e) {
@@ -55,5 +59,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     }
     io.err(`weft ${verb}: internal error: ${describeError(e)}\n${e instanceof Error ? (e.stack ?? '') : ''}\n`);
     return ExitCode.usage;
+  } finally {
+    stopWatch();
   }
 }

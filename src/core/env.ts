@@ -16,6 +16,8 @@ export interface WeftEnv {
   noProxy: string | undefined;
   /** Settings of the Bookinfo sample services, with the variable names of Istio's sample. */
   bookinfo: BookinfoEnv;
+  /** npm_command: set by npm for what it runs (`exec` under npx / npm exec); src/cli/launcher.ts reads it. */
+  npmCommand: string | undefined;
 }
 
 /** Environment of the Bookinfo sample (src/samples/bookinfo); each field is unset when its variable is. */
@@ -59,6 +61,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): WeftEnv {
       podName: env['POD_NAME'],
       clusterName: env['CLUSTER_NAME'],
     },
+    npmCommand: env['npm_command'],
   };
 }
 

@@ -103,9 +103,14 @@ function shown(path: string, cwd: string): string {
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
-/** How the user can type `weft` again: `weft` when it was started as such (npm link, a package), else `node <path>`. */
+/**
+ * How the user can type `weft` again: `npx weft` when npx started it (its bin link lives in a node_modules/.bin,
+ * which is not on the shell's PATH), `weft` when it was started as such (npm link, a global install), else
+ * `node <path>`.
+ */
 export function weftCommand(argv1: string | undefined, cwd: string): string {
-  if (argv1 === undefined || basename(argv1) === 'weft') return 'weft';
+  if (argv1 === undefined) return 'weft';
+  if (basename(argv1) === 'weft') return /[/\\]node_modules[/\\]\.bin[/\\]weft$/.test(argv1) ? 'npx weft' : 'weft';
   return `node ${shown(argv1, cwd)}`;
 }
 

@@ -10,6 +10,7 @@ import { mergePush } from '../discovery/serve/push-queue.ts';
 import type { GeneratedResource, PushRequest, XdsView } from '../discovery/serve/types.ts';
 import type { MeshSettings } from '../discovery/snapshot/mesh.ts';
 import { buildSnapshot, withEndpoints, type MeshSnapshot } from '../discovery/snapshot/snapshot.ts';
+import { newTracingFindings } from '../discovery/translate/tracing.ts';
 import type { Endpoint, RegistryState } from '../discovery/snapshot/model.ts';
 import { diffRegistry, type ServiceRegistry, type RegistryChange } from '../registry/registry.ts';
 
@@ -75,6 +76,8 @@ export class MeshPipeline {
   #pendingKinds = new Set<string>();
   /** The registry state the served snapshot was built from (the baseline for change detection). */
   #served: RegistryState = { services: [], endpoints: [] };
+  /** Tracing findings already logged (a Telemetry naming a provider that yields no spans …): each is logged once. */
+  #tracingFindings: ReadonlySet<string> = new Set();
   readonly #unsubscribe: Array<() => void> = [];
   /** Last store events that did not change state (rejections, conflicts), for /debug/configz. */
   readonly lastRejections: Array<{ file: string; errors: string[]; at: string }> = [];
@@ -173,6 +176,9 @@ export class MeshPipeline {
   #build(configs: readonly Resource[] = this.#applyConfigs().configs): MeshSnapshot {
     this.#served = this.#o.registry.state();
     const snapshot = buildSnapshot({ configs, registry: this.#served, mesh: this.#o.mesh, domainSuffix: this.#o.domainSuffix });
+    const tracing = newTracingFindings(this.#tracingFindings, snapshot);
+    this.#tracingFindings = tracing.seen;
+    for (const line of tracing.lines) this.#o.log?.('warn', line);
     this.#nextVersion();
     return snapshot;
   }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { TypeUrl } from '../../xds/protos.ts';
 import type { MeshSettings } from '../snapshot/mesh.ts';
 import { generateResources } from './index.ts';
+import { newTracingFindings, tracingFindings } from './tracing.ts';
 import { assertEncodes, assertGolden, parseYaml, samples, sidecarProxy, snapshotOf } from './fixtures.test.ts';
 
 type J = Record<string, unknown>;
@@ -170,4 +171,59 @@ spec:
   const out = hcms(listenersFor(yaml, mesh, gw));
   assert.equal(out.length, 1);
   assert.deepEqual((out[0]!.tracing as J)['spawn_upstream_span'], { value: true });
+});
+
+test('customTags of a more specific Telemetry replace the parent’s as a whole (Istio’s shallow merge); other fields inherit', () => {
+  const yaml = meshWide(`  tracing: [{ providers: [{ name: zipkin }], randomSamplingPercentage: 5, customTags: { team: { literal: { value: core } }, region: { literal: { value: eu } } } }]`) + `
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: ns, namespace: shop }
+spec:
+  tracing: [{ customTags: { tenant: { header: { name: x-tenant, defaultValue: none } } } }]
+`;
+  const t = hcms(listenersFor(yaml)).find((h) => h.statPrefix === 'outbound_0.0.0.0_80')!.tracing as J;
+  const own = (t['custom_tags'] as J[]).filter((x) => !String(x['tag']).startsWith('istio.'));
+  assert.deepEqual(own, [{ tag: 'tenant', request_header: { name: 'x-tenant', default_value: 'none' } }]);
+  assert.deepEqual(t['random_sampling'], { value: 5 }, 'inherited from the mesh level');
+});
+
+test('tracing findings: a Telemetry selecting a provider Weft does not export to, an undefined one, a non-tracer, a collector outside the registry', () => {
+  const settings: MeshSettings = {
+    ...mesh,
+    defaultProviders: { tracing: ['sky'] },
+    extensionProviders: [
+      ...(mesh.extensionProviders ?? []),
+      { name: 'dd', datadog: { service: 'datadog-agent.monitoring.svc.cluster.local', port: 8126 } },
+      { name: 'sky', skywalking: { service: 'oap.skywalking.svc.cluster.local', port: 11800 } },
+      { name: 'authz', envoyExtAuthzHttp: { service: 'authz.shop.svc.cluster.local', port: 8000 } },
+      { name: 'otel-detect', opentelemetry: { service: 'otel-collector.observability.svc.cluster.local', port: 4317, resourceDetectors: { environment: {} } } },
+    ],
+  };
+  const telemetry = (ns: string, name: string, provider: string): string => `---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: ${name}, namespace: ${ns} }
+spec:
+  tracing: [{ providers: [{ name: ${provider} }] }]
+`;
+  const yaml = telemetry('istio-system', 'mesh-default', 'dd') + telemetry('shop', 'typo', 'otel-tracin') + telemetry('shop', 'wrong-kind', 'authz')
+    + telemetry('shop', 'nowhere', 'nowhere') + telemetry('shop', 'fine', 'otel-tracing') + telemetry('shop', 'detect', 'otel-detect');
+  const found = tracingFindings(snapshotOf(parseYaml(workloads + yaml), settings)).map((f) => `${f.resource} ${f.path}: ${f.message}`);
+  const has = (re: RegExp): void => assert.ok(found.some((l) => re.test(l)), `${re} in\n${found.join('\n')}`);
+  has(/^MeshConfig defaultProviders\.tracing\[0\]: selects extension provider "sky" \(skywalking\): Weft's proxies export spans only to opentelemetry and zipkin providers/);
+  has(/^Telemetry istio-system\/mesh-default spec\.tracing\[0\]\.providers\[0\]\.name: selects extension provider "dd" \(datadog\): .*no spans are reported; the Datadog Agent also accepts OTLP/);
+  has(/^Telemetry shop\/typo spec\.tracing\[0\]\.providers\[0\]\.name: names extension provider "otel-tracin", which MeshConfig extensionProviders does not define/);
+  has(/^Telemetry shop\/wrong-kind .*"authz" \(envoyExtAuthzHttp\), which is not a tracing provider/);
+  has(/^MeshConfig extensionProviders\[nowhere\]\.zipkin\.service: tracing provider "nowhere": service "missing\.example\.com" port 9411 is not in the service registry/);
+  has(/^MeshConfig extensionProviders\[otel-detect\]\.opentelemetry\.resourceDetectors: tracing provider "otel-detect": resourceDetectors is not supported/);
+  assert.ok(!found.some((l) => l.includes('shop/fine')), 'a working provider is not reported');
+  assert.equal(found.length, 6);
+  // Logged once: the same findings in the next snapshot produce no new lines; a new one does.
+  const snap = snapshotOf(parseYaml(workloads + yaml), settings);
+  const first = newTracingFindings(new Set(), snap);
+  assert.equal(first.lines.length, 6);
+  assert.match(first.lines[0]!, /^tracing: MeshConfig defaultProviders\.tracing\[0\]: selects/);
+  assert.deepEqual(newTracingFindings(first.seen, snap).lines, []);
+  assert.deepEqual(tracingFindings(snapshotOf(parseYaml(workloads + telemetry('shop', 'fine', 'otel-tracing')), mesh)), []);
 });

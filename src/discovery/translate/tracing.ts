@@ -23,6 +23,8 @@ interface TracingSpec {
   randomSamplingPercentage: number | undefined;
   disabled: boolean;
   enableIstioTags: boolean;
+  /** Telemetry useRequestIdForTraceSampling (default true): sampling follows x-request-id, the same at every hop. */
+  useRequestIdForTraceSampling: boolean;
   customTags: Record<string, CustomTag>;
 }
 
@@ -37,7 +39,7 @@ function tracingSpecs(view: ProxyView): { client: TracingSpec; server: TracingSp
     if (Array.isArray(t) && t[0]) entries.push(t[0]);
   }
   if (entries.length === 0 && defaults.length === 0) return undefined;
-  const fresh = (): TracingSpec => ({ providerName: defaults[0], randomSamplingPercentage: undefined, disabled: false, enableIstioTags: true, customTags: {} });
+  const fresh = (): TracingSpec => ({ providerName: defaults[0], randomSamplingPercentage: undefined, disabled: false, enableIstioTags: true, useRequestIdForTraceSampling: true, customTags: {} });
   const client = fresh();
   const server = fresh();
   for (const e of entries) {
@@ -49,19 +51,21 @@ function tracingSpecs(view: ProxyView): { client: TracingSpec; server: TracingSp
       if (typeof e.randomSamplingPercentage === 'number') s.randomSamplingPercentage = e.randomSamplingPercentage;
       if (typeof e.disableSpanReporting === 'boolean') s.disabled = e.disableSpanReporting;
       if (typeof e.enableIstioTags === 'boolean') s.enableIstioTags = e.enableIstioTags;
-      for (const [k, v] of Object.entries(e.customTags ?? {})) if (v) s.customTags[k] = v;
+      if (typeof e.useRequestIdForTraceSampling === 'boolean') s.useRequestIdForTraceSampling = e.useRequestIdForTraceSampling;
+      // customTags replace the parent level's as a whole (Istio's merge is shallow for this field).
+      if (e.customTags) s.customTags = { ...e.customTags };
     }
   }
   return { client, server };
 }
 
 /** `service` of a provider: `host` or `namespace/host`, looked up in the registry (as Istio does) → its outbound cluster. */
-function providerCluster(view: ProxyView, service: unknown, port: unknown): { host: string; cluster: string } | undefined {
+function providerCluster(snapshot: ProxyView['snapshot'], service: unknown, port: unknown): { host: string; cluster: string } | undefined {
   if (typeof service !== 'string' || service === '' || typeof port !== 'number') return undefined;
   const slash = service.indexOf('/');
   const ns = slash < 0 ? undefined : service.slice(0, slash);
   const host = slash < 0 ? service : service.slice(slash + 1);
-  const svc = (view.snapshot.servicesByHost.get(host) ?? []).find((s) => ns === undefined || s.namespace === ns);
+  const svc = (snapshot.servicesByHost.get(host) ?? []).find((s) => ns === undefined || s.namespace === ns);
   if (!svc) return undefined;
   return { host: svc.hostname, cluster: outboundCluster(svc.hostname, port) };
 }
@@ -83,7 +87,7 @@ function tracerFor(view: ProxyView, name: string): Json | undefined {
   if (!provider) return undefined;
   const otel = rec(provider['opentelemetry']);
   if (otel) {
-    const target = providerCluster(view, otel['service'], otel['port']);
+    const target = providerCluster(view.snapshot, otel['service'], otel['port']);
     if (!target) return undefined;
     const http = rec(otel['http']);
     const config: Json = { '@type': TracerTypes.opentelemetry, service_name: serviceName(view) };
@@ -99,7 +103,7 @@ function tracerFor(view: ProxyView, name: string): Json | undefined {
   }
   const zipkin = rec(provider['zipkin']);
   if (zipkin) {
-    const target = providerCluster(view, zipkin['service'], zipkin['port']);
+    const target = providerCluster(view.snapshot, zipkin['service'], zipkin['port']);
     if (!target) return undefined;
     const path = typeof zipkin['path'] === 'string' && zipkin['path'] !== '' ? zipkin['path'] : '/api/v2/spans';
     return {
@@ -179,4 +183,90 @@ export function hcmTracing(view: ProxyView, cls: TracingListenerClass): Json {
   // Gateways spawn a client span per upstream request beside their server span (Istio's default for gateways).
   if (cls === 'gateway') tracing['spawn_upstream_span'] = { value: true };
   return { tracing };
+}
+
+/** A tracing setting that yields no spans (or less than it says), reported where it is written. */
+export interface TracingFinding {
+  /** `Telemetry <namespace>/<name>` or `MeshConfig`. */
+  resource: string;
+  /** Field path in that resource, e.g. `spec.tracing[0].providers[0].name`. */
+  path: string;
+  message: string;
+}
+
+/** Provider kinds Istio's MeshConfig has for tracing that Weft's proxies do not export to, with what to use instead. */
+const UNSUPPORTED_TRACERS: Readonly<Record<string, string>> = {
+  datadog: 'the Datadog Agent also accepts OTLP (enable its OTLP receiver, port 4317/4318) — point an opentelemetry provider at it',
+  lightstep: 'Istio itself deprecated it (no spans with Istio either); Lightstep / Cloud Observability accepts OTLP — use an opentelemetry provider',
+  skywalking: 'SkyWalking OAP accepts Zipkin and OTLP traces — use a zipkin or opentelemetry provider',
+  stackdriver: 'Istio no longer traces to it either; export through an OpenTelemetry Collector (opentelemetry provider) to Cloud Trace',
+  opencensus: 'OpenCensus is retired; use an opentelemetry provider',
+};
+
+/** Fields of supported providers that Weft accepts without effect. */
+const IGNORED_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  opentelemetry: ['resourceDetectors', 'dynatraceSampler', 'grpc', 'serviceAttributeEnrichment'],
+  zipkin: ['traceContextOption', 'timeout', 'headers'],
+};
+
+/** What is wrong with tracing to provider `name`, selected at `resource` `path` (none = it yields spans). */
+function providerFindings(snapshot: ProxyView['snapshot'], name: string, resource: string, path: string): TracingFinding[] {
+  const providers = snapshot.mesh.extensionProviders;
+  const i = providers.findIndex((p) => p['name'] === name);
+  const provider = providers[i];
+  if (!provider) return [{ resource, path, message: `names extension provider "${name}", which MeshConfig extensionProviders does not define: no spans are reported; add it to the mesh config or fix the name` }];
+  const kind = Object.keys(provider).find((k) => k !== 'name') ?? '';
+  const unsupported = UNSUPPORTED_TRACERS[kind];
+  if (unsupported !== undefined) return [{ resource, path, message: `selects extension provider "${name}" (${kind}): Weft's proxies export spans only to opentelemetry and zipkin providers, so no spans are reported; ${unsupported}` }];
+  const body = rec(provider[kind]);
+  if ((kind !== 'opentelemetry' && kind !== 'zipkin') || !body) return [{ resource, path, message: `selects extension provider "${name}" (${kind || 'no type'}), which is not a tracing provider: no spans are reported` }];
+  const out: TracingFinding[] = [];
+  if (!providerCluster(snapshot, body['service'], body['port'])) {
+    out.push({ resource: 'MeshConfig', path: `extensionProviders[${name}].${kind}.service`, message: `tracing provider "${name}": service "${String(body['service'])}" port ${String(body['port'])} is not in the service registry, so no proxy exports to it; add a ServiceEntry (or Service) for the collector` });
+  }
+  for (const f of IGNORED_FIELDS[kind] ?? []) {
+    if (body[f] !== undefined) out.push({ resource: 'MeshConfig', path: `extensionProviders[${name}].${kind}.${f}`, message: `tracing provider "${name}": ${f} is not supported by Weft's proxies and has no effect` });
+  }
+  return out;
+}
+
+/**
+ * Tracing configuration that Weft accepts but that yields no spans, or not all it asks for: a Telemetry (or
+ * MeshConfig defaultProviders.tracing) naming a provider that is undefined, of a kind Weft does not export to
+ * (datadog, lightstep, skywalking, stackdriver, opencensus), not a tracer at all, or whose collector service is not in
+ * the registry; provider fields without effect. Each finding names the resource and the field path. Pure.
+ */
+export function tracingFindings(snapshot: ProxyView['snapshot']): TracingFinding[] {
+  const out: TracingFinding[] = [];
+  const seen = new Set<string>();
+  const add = (fs: TracingFinding[]): void => {
+    for (const f of fs) {
+      const k = `${f.resource}|${f.path}|${f.message}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push(f);
+    }
+  };
+  const defaults = snapshot.mesh.defaultProviders.tracing ?? [];
+  if (defaults[0] !== undefined) add(providerFindings(snapshot, defaults[0], 'MeshConfig', 'defaultProviders.tracing[0]'));
+  for (const r of snapshot.configs) {
+    if (r.kind !== 'Telemetry') continue;
+    const first = (r.spec as { tracing?: Tracing[] } | undefined)?.tracing?.[0];
+    const name = first?.providers?.[0]?.name;
+    if (!first || !name || first.disableSpanReporting === true) continue;
+    add(providerFindings(snapshot, name, `Telemetry ${r.metadata.namespace ?? 'default'}/${r.metadata.name}`, 'spec.tracing[0].providers[0].name'));
+  }
+  return out;
+}
+
+/** The findings of `snapshot` not in `seen` (lines to log once), and the set to keep for the next snapshot. */
+export function newTracingFindings(seen: ReadonlySet<string>, snapshot: ProxyView['snapshot']): { lines: string[]; seen: Set<string> } {
+  const now = new Set<string>();
+  const lines: string[] = [];
+  for (const f of tracingFindings(snapshot)) {
+    const line = `tracing: ${f.resource} ${f.path}: ${f.message}`;
+    now.add(line);
+    if (!seen.has(line)) lines.push(line);
+  }
+  return { lines, seen: now };
 }

@@ -2,9 +2,9 @@
 // (see src/xds/descriptor-build.ts). Run after changing the proto list or upgrading @grpc/grpc-js-xds:
 //   node scripts/gen-xds-descriptor.ts
 import { writeFileSync } from 'node:fs';
-import { buildXdsDescriptor } from '../src/xds/descriptor-build.ts';
+import { descriptorText } from '../src/xds/descriptor-build.ts';
 
 const out = new URL('../src/xds/xds-descriptor.gen.json', import.meta.url);
-const json = `${JSON.stringify(buildXdsDescriptor())}\n`;
+const json = descriptorText();
 writeFileSync(out, json);
 console.log(`wrote ${out.pathname} (${json.length} bytes)`);

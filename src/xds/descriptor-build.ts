@@ -1,7 +1,8 @@
 // Development-time builder of src/xds/xds-descriptor.gen.json: parses Envoy's .proto files (shipped by
 // @grpc/grpc-js-xds) with protobufjs and keeps only the message types Weft encodes and decodes — every type defined in
 // the files listed below, plus what their fields and the ADS/CSDS services reference — with options and comments
-// dropped. Start-up then loads that JSON (Root.fromJSON) instead of parsing ~300 .proto files.
+// dropped, one entry per type. At run time lazy-root.ts adds a type (and what its fields reference) to the process's
+// protobufjs root when it is first used, instead of parsing ~300 .proto files or building all ~500 types.
 // Used by scripts/gen-xds-descriptor.ts and by the test that fails when the committed JSON is stale.
 import { accessSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -52,6 +53,7 @@ export const descriptorProtoFiles = [
   'envoy/extensions/access_loggers/file/v3/file.proto',
   'envoy/config/trace/v3/zipkin.proto',
   'envoy/config/trace/v3/opentelemetry.proto',
+  'envoy/extensions/request_id/uuid/v3/uuid.proto',
   'envoy/service/status/v3/csds.proto',
   'google/protobuf/struct.proto',
   'google/protobuf/wrappers.proto',
@@ -133,52 +135,63 @@ function reachable(root: protobuf.Root, files: readonly string[]): Map<string, K
   return kept;
 }
 
-type JsonNode = { nested?: Record<string, JsonNode> } & Record<string, unknown>;
+type JsonObject = Record<string, unknown>;
 
-function stripOptions(json: Record<string, unknown>): Record<string, unknown> {
-  const out = { ...json };
+/**
+ * A kept object's JSON with options and comments dropped (except the field options protobufjs reads at run time),
+ * without its nested objects (each kept type is an entry of its own), and with every type reference made absolute
+ * (`.envoy.config.core.v3.Address`): the run-time loader reads a type's dependencies straight from its fields and adds
+ * them before protobufjs resolves them, and an absolute name resolves the same whichever other types are present.
+ */
+function compactJson(o: Kept): JsonObject {
+  const out = { ...(o.toJSON() as unknown as JsonObject) };
   delete out['options'];
   delete out['nested'];
   delete out['comment'];
-  const fields = out['fields'] as Record<string, Record<string, unknown>> | undefined;
-  if (fields) {
-    const kept: Record<string, Record<string, unknown>> = {};
-    for (const [name, f] of Object.entries(fields)) {
+  if (o instanceof protobuf.Type) {
+    const kept: Record<string, JsonObject> = {};
+    for (const [name, f] of Object.entries(out['fields'] as Record<string, JsonObject>)) {
       const field = { ...f };
-      const opts = field['options'] as Record<string, unknown> | undefined;
+      const opts = field['options'] as JsonObject | undefined;
       delete field['options'];
       delete field['comment'];
       if (opts) {
         const runtime = Object.fromEntries(Object.entries(opts).filter(([k]) => runtimeFieldOptions.has(k)));
         if (Object.keys(runtime).length > 0) field['options'] = runtime;
       }
+      const resolved = o.fields[name]?.resolvedType;
+      if (resolved) field['type'] = resolved.fullName;
       kept[name] = field;
     }
     out['fields'] = kept;
+    const oneofs = out['oneofs'] as Record<string, JsonObject> | undefined;
+    if (oneofs) out['oneofs'] = Object.fromEntries(Object.entries(oneofs).map(([n, { oneof }]) => [n, { oneof }]));
   }
-  const methods = out['methods'] as Record<string, Record<string, unknown>> | undefined;
-  if (methods) {
-    out['methods'] = Object.fromEntries(Object.entries(methods).map(([n, m]) => {
-      const { options: _o, comment: _c, parsedOptions: _p, ...rest } = m;
-      return [n, rest];
-    }));
+  if (o instanceof protobuf.Service) {
+    const methods: Record<string, JsonObject> = {};
+    for (const m of o.methodsArray) {
+      const { options: _o, comment: _c, parsedOptions: _p, ...rest } = m.toJSON() as unknown as JsonObject;
+      methods[m.name] = { ...rest, requestType: m.resolvedRequestType!.fullName, responseType: m.resolvedResponseType!.fullName };
+    }
+    out['methods'] = methods;
   }
   return out;
 }
 
-/** The compact descriptor: protobufjs JSON (Root.toJSON shape) holding only the reachable types. */
-export function buildXdsDescriptor(root: protobuf.Root = loadFullXdsRoot()): JsonNode {
+/** The compact descriptor: full name (no leading dot) → compact JSON of that type, enum or service, sorted by name. */
+export function buildXdsDescriptor(root: protobuf.Root = loadFullXdsRoot()): Map<string, JsonObject> {
   const kept = reachable(root, descriptorProtoFiles);
-  const tree: JsonNode = { nested: {} };
-  for (const name of [...kept.keys()].sort()) {
-    const o = kept.get(name)!;
-    const path = name.replace(/^\./, '').split('.');
-    let node = tree;
-    for (const seg of path) {
-      node.nested ??= {};
-      node = node.nested[seg] ??= {};
-    }
-    Object.assign(node, stripOptions(o.toJSON() as unknown as Record<string, unknown>));
-  }
-  return tree;
+  const out = new Map<string, JsonObject>();
+  for (const name of [...kept.keys()].sort()) out.set(name.replace(/^\./, ''), compactJson(kept.get(name)!));
+  return out;
+}
+
+/**
+ * The text of xds-descriptor.gen.json: `{"types":{` then one line per object, `"full.Name":{...}`, sorted. It is
+ * plain JSON, and one object per line lets the run-time loader (lazy-root.ts) index the file by name and parse only the
+ * entries a process uses.
+ */
+export function descriptorText(types: Map<string, JsonObject> = buildXdsDescriptor()): string {
+  const lines = [...types].map(([name, json]) => `${JSON.stringify(name)}:${JSON.stringify(json)}`);
+  return `{"types":{\n${lines.join(',\n')}\n}}\n`;
 }

@@ -1,11 +1,13 @@
 // Envoy's xDS v3 API: the real Envoy messages (from the .proto files @grpc/grpc-js-xds ships, compiled at development
-// time into a compact protobufjs descriptor, see descriptor-build.ts).
+// time into a compact protobufjs descriptor, see descriptor-build.ts; built into protobufjs types on first use, see
+// lazy-root.ts).
 // Shared by the discovery server and the proxy's xDS client: type URLs, Any encoding, and the ADS service definition.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import protobuf from 'protobufjs';
 import type * as grpc from '@grpc/grpc-js';
+import { LazyXdsRoot } from './lazy-root.ts';
 
 const require = createRequire(import.meta.url);
 const depsDir = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
@@ -32,26 +34,39 @@ export const typeShortName: Record<XdsTypeUrl, 'LDS' | 'RDS' | 'CDS' | 'EDS' | '
   [TypeUrl.secret]: 'SDS',
 };
 
-let root: protobuf.Root | undefined;
+let lazy: LazyXdsRoot | undefined;
+
+function lazyRoot(): LazyXdsRoot {
+  lazy ??= new LazyXdsRoot(readFileSync(new URL('./xds-descriptor.gen.json', import.meta.url), 'utf8'));
+  return lazy;
+}
 
 /**
- * The protobufjs Root holding every xDS message type Weft uses, loaded once, lazily, from the compact descriptor
- * src/xds/xds-descriptor.gen.json (generated from Envoy's .proto files by scripts/gen-xds-descriptor.ts: no .proto
- * parsing at start-up, and only the types Weft encodes or decodes).
+ * The protobufjs Root of the xDS message types, filled on demand from the compact descriptor
+ * src/xds/xds-descriptor.gen.json (generated from Envoy's .proto files by scripts/gen-xds-descriptor.ts): a type is
+ * added, with every type it references, when messageType(), encodeAny(), decodeAny() or a nested Any first needs it.
+ * Look types up through messageType() (or call ensureXdsType() first): a plain lookup on this root only finds types
+ * already used.
  */
 export function xdsRoot(): protobuf.Root {
-  if (root) return root;
-  const json = JSON.parse(readFileSync(new URL('./xds-descriptor.gen.json', import.meta.url), 'utf8')) as protobuf.INamespace;
-  // No resolveAll(): protobufjs resolves a type's fields when the type is first used, so types that never appear
-  // in this process cost only their reflection objects.
-  const r = protobuf.Root.fromJSON(json);
-  root = r;
-  return r;
+  return lazyRoot().root;
+}
+
+/** Add a type, enum or service (full name or type URL) and what it references to xdsRoot(); false if Weft has no such type. */
+export function ensureXdsType(nameOrUrl: string): boolean {
+  return lazyRoot().ensure(nameOrUrl);
+}
+
+/** How many of the descriptor's types, enums and services this process has built so far, of how many. */
+export function xdsTypeCounts(): { loaded: number; total: number } {
+  const l = lazyRoot();
+  return { loaded: l.loaded, total: l.size };
 }
 
 /** Look up a message type by its full name (`envoy.config.cluster.v3.Cluster`) or type URL. */
 export function messageType(nameOrUrl: string): protobuf.Type {
   const name = nameOrUrl.startsWith('type.googleapis.com/') ? nameOrUrl.slice('type.googleapis.com/'.length) : nameOrUrl;
+  lazyRoot().ensure(name);
   return xdsRoot().lookupType(name);
 }
 
@@ -125,8 +140,10 @@ export function adsGrpcPackage(): grpc.GrpcObject {
   // Loaded here, not at the top: the proxy reads this module for the xDS types but speaks gRPC with src/core/grpc,
   // so a sidecar never loads grpc-js (~15 MB); the control plane and tests that build grpc-js services do.
   const { makeGenericClientConstructor } = require('@grpc/grpc-js') as typeof grpc;
-  const ctor = (name: string): grpc.ServiceClientConstructor =>
-    makeGenericClientConstructor(serviceDefinition(xdsRoot().lookupService(name)), name.split('.').pop()!) as grpc.ServiceClientConstructor;
+  const ctor = (name: string): grpc.ServiceClientConstructor => {
+    ensureXdsType(name);
+    return makeGenericClientConstructor(serviceDefinition(xdsRoot().lookupService(name)), name.split('.').pop()!) as grpc.ServiceClientConstructor;
+  };
   adsPackage = {
     envoy: {
       service: {

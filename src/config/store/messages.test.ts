@@ -1,6 +1,6 @@
 // What the store logs about rejected files, as a platform engineer reads it in `weft up`'s output: the file,
-// each problem's resource and field path, that the last good config stays, and what to do; and, when a rejected
-// file goes away, that it was removed (not "valid again").
+// each problem's resource and field path, whether its last good version stays in force (or nothing of it was ever
+// loaded), and what to do; and, when a rejected file goes away, that it was removed (not "valid again").
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,13 +38,14 @@ test('a rejected file is logged with each problem resource by resource, and what
     await writeFile(file, badSecond);
     await store.rescan();
     assert.deepEqual(logs, [
-      `error rejected ${file} (the last good version of its resources stays in force): DestinationRule prod/ratings: spec.trafficPolicy.tls.mode: Unsupported value: "ISTIO_MTLS": supported values: "DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"; fix the file and save it again ('weft validate -f ${file}' lists every problem)`,
+      `error rejected ${file} (nothing in it is loaded): DestinationRule prod/ratings: spec.trafficPolicy.tls.mode: Unsupported value: "ISTIO_MTLS": supported values: "DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"; fix the file and save it again ('weft validate -f ${file}' lists every problem)`,
     ]);
     logs.length = 0;
     await writeFile(file, good);
     await store.rescan();
     assert.deepEqual(logs, [`info ${file} is valid again`]);
 
+    // Now the file has a last good version, which stays in force.
     logs.length = 0;
     await writeFile(file, 'kind: [');
     await store.rescan();
@@ -57,6 +58,20 @@ test('a rejected file is logged with each problem resource by resource, and what
     assert.equal(store.list().length, 0);
   } finally {
     await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('at the first load a rejected file has no last good version: the log says nothing in it is loaded (weft up start-up)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'weft-store-msg-'));
+  const logs: string[] = [];
+  try {
+    await writeFile(join(dir, 'routes.yaml'), badSecond);
+    const store = await DirectoryStore.open(dir, { load: pipelineLoader(), watch: false, log: (l, m) => logs.push(`${l} ${m}`) });
+    await store.close();
+    assert.equal(logs.length, 1);
+    assert.match(logs[0] ?? '', /^error rejected .*routes\.yaml \(nothing in it is loaded\): DestinationRule prod\/ratings: spec\.trafficPolicy\.tls\.mode: /);
+  } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });

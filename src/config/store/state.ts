@@ -171,13 +171,19 @@ export class StoreState {
   /** `removed`: files deleted in this change, whose rejection ends because they are gone, not because they were fixed. */
   private report(events: ConfigEvent[], removed: ReadonlySet<string>): void {
     for (const e of events) {
-      if (e.type === 'rejected') this.log('error', rejectionMessage(e.file, e.errors));
+      if (e.type === 'rejected') this.log('error', rejectionMessage(e.file, e.errors, this.holdsFrom(e.file)));
       else if (e.type === 'conflict') {
         this.log('warn', `${e.key.kind} ${e.key.namespace === '' ? '' : `${e.key.namespace}/`}${e.key.name} is defined ${e.files.length} times (${e.files.join(', ')}); using the one in ${e.winner}`);
       } else if (e.type === 'recovered') {
         this.log('info', removed.has(e.file) ? `${e.file} (rejected) was removed; the resources it last held validly are withdrawn` : `${e.file} is valid again`);
       }
     }
+  }
+
+  /** Whether some resource in force came from `file` (its last good version), for the rejection message. */
+  private holdsFrom(file: string): boolean {
+    for (const r of this.table.values()) if (r.origin.file === file) return true;
+    return false;
   }
 
   private emit(e: ConfigEvent): void {
@@ -198,13 +204,14 @@ const SHOWN_ERRORS = 5;
  * The log line of a rejected file: what was rejected, that the last good config stays, each problem with its
  * resource (a file may hold many) and field path, and the command that lists them all.
  */
-export function rejectionMessage(file: string, errors: readonly RejectedError[]): string {
+export function rejectionMessage(file: string, errors: readonly RejectedError[], hasLastGood = true): string {
   const shown = errors.slice(0, SHOWN_ERRORS).map((x) => {
     const where = x.key === undefined ? (x.document !== undefined && x.document > 0 ? `document ${x.document + 1}: ` : '') : `${formatKey(x.key)}: `;
     return `${where}${x.path === '' ? '' : `${x.path}: `}${x.message}`;
   });
   const more = errors.length > SHOWN_ERRORS ? ` (+${errors.length - SHOWN_ERRORS} more)` : '';
-  return `rejected ${file} (the last good version of its resources stays in force): ${shown.join('; ')}${more}; fix the file and save it again ('weft validate -f ${file}' lists every problem)`;
+  const kept = hasLastGood ? 'the last good version of its resources stays in force' : 'nothing in it is loaded';
+  return `rejected ${file} (${kept}): ${shown.join('; ')}${more}; fix the file and save it again ('weft validate -f ${file}' lists every problem)`;
 }
 
 function formatKey(k: ResourceKey): string {

@@ -59,7 +59,7 @@ interface ZipkinJson { traceId: string; id: string; parentId?: string; name: str
 export class TestCollector extends EventEmitter {
   readonly spans: CollectedSpan[] = [];
   /** Requests received per path, and their content types. */
-  readonly requests: Array<{ path: string; contentType: string; tls?: { protocol: string; servername: string | undefined; peer: string | undefined } }> = [];
+  readonly requests: Array<{ path: string; contentType: string; tls?: { protocol: string; servername: string | undefined; peer: string | undefined }; metadata?: Record<string, string> }> = [];
   httpPort = 0;
   grpcPort = 0;
   /** Answer HTTP exports with this status (simulate a failing collector). */
@@ -106,6 +106,8 @@ export class TestCollector extends EventEmitter {
     this.grpcServer = new grpc.Server();
     const identity = (b: Buffer): Buffer => b;
     this.grpcServer.register(EXPORT_METHOD, (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      const md = Object.fromEntries(Object.entries(call.metadata.getMap()).map(([k, v]) => [k, String(v)]));
+      this.requests.push({ path: EXPORT_METHOD, contentType: 'application/grpc', metadata: md });
       this.add(fromOtlp(call.request, 'otlp-grpc'));
       cb(null, Buffer.from(ExportTraceServiceResponse.encode(ExportTraceServiceResponse.create({})).finish()));
     }, identity, identity, 'unary');

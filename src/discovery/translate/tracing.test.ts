@@ -227,3 +227,13 @@ spec:
   assert.deepEqual(newTracingFindings(first.seen, snap).lines, []);
   assert.deepEqual(tracingFindings(snapshotOf(parseYaml(workloads + telemetry('shop', 'fine', 'otel-tracing')), mesh)), []);
 });
+
+test('OTel over gRPC: the provider’s grpc timeout and initialMetadata reach grpc_service', () => {
+  const settings: MeshSettings = { ...mesh, extensionProviders: [{ name: 'otel-md', opentelemetry: { service: 'otel-collector.observability.svc.cluster.local', port: 4317, grpc: { timeout: '2.5s', initialMetadata: [{ name: 'x-tenant', value: 'team-a' }] } } }] };
+  const t = hcms(listenersFor(meshWide(`  tracing: [{ providers: [{ name: otel-md }] }]`), settings)).find((h) => h.statPrefix === 'outbound_0.0.0.0_80')!.tracing as J;
+  assert.deepEqual(((t['provider'] as J)['typed_config'] as J)['grpc_service'], {
+    envoy_grpc: { cluster_name: 'outbound|4317||otel-collector.observability.svc.cluster.local', authority: 'otel-collector.observability.svc.cluster.local' },
+    timeout: { seconds: 2, nanos: 500_000_000 },
+    initial_metadata: [{ key: 'x-tenant', value: 'team-a' }],
+  });
+});

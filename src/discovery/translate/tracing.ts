@@ -94,10 +94,18 @@ function tracerFor(view: ProxyView, name: string): Json | undefined {
     if (http) {
       const path = typeof http['path'] === 'string' && http['path'] !== '' ? http['path'] : '/v1/traces';
       const uri: Json = { uri: `${target.host}${path.startsWith('/') ? '' : '/'}${path}`, cluster: target.cluster, timeout: goDuration(http['timeout']) ?? { seconds: 5 } };
-      const headers = Array.isArray(http['headers']) ? http['headers'].map(rec).filter((h): h is Record<string, unknown> => h !== undefined && typeof h['name'] === 'string' && typeof h['value'] === 'string') : [];
+      const headers = headerList(http['headers']);
       config['http_service'] = { http_uri: uri, ...(headers.length > 0 ? { request_headers_to_add: headers.map((h) => ({ header: { key: h['name'], value: h['value'] } })) } : {}) };
     } else {
-      config['grpc_service'] = { envoy_grpc: { cluster_name: target.cluster, authority: target.host } };
+      // Istio's `grpc` settings: the export deadline and metadata sent with every export (tenant ids, API keys).
+      const grpc = rec(otel['grpc']);
+      const timeout = goDuration(grpc?.['timeout']);
+      const metadata = headerList(grpc?.['initialMetadata']);
+      config['grpc_service'] = {
+        envoy_grpc: { cluster_name: target.cluster, authority: target.host },
+        ...(timeout ? { timeout } : {}),
+        ...(metadata.length > 0 ? { initial_metadata: metadata.map((h) => ({ key: h['name'], value: h['value'] })) } : {}),
+      };
     }
     return { name: 'envoy.tracers.opentelemetry', typed_config: config };
   }
@@ -120,6 +128,11 @@ function tracerFor(view: ProxyView, name: string): Json | undefined {
     };
   }
   return undefined;
+}
+
+/** MeshConfig HttpHeader entries (`{ name, value }`) that have both. */
+function headerList(v: unknown): Array<Record<string, unknown>> {
+  return Array.isArray(v) ? v.map(rec).filter((h): h is Record<string, unknown> => h !== undefined && typeof h['name'] === 'string' && typeof h['value'] === 'string') : [];
 }
 
 /** A Go duration (`5s`, `500ms`) as google.protobuf.Duration; undefined when absent or malformed. */
@@ -205,7 +218,7 @@ const UNSUPPORTED_TRACERS: Readonly<Record<string, string>> = {
 
 /** Fields of supported providers that Weft accepts without effect. */
 const IGNORED_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  opentelemetry: ['resourceDetectors', 'dynatraceSampler', 'grpc', 'serviceAttributeEnrichment'],
+  opentelemetry: ['resourceDetectors', 'dynatraceSampler', 'serviceAttributeEnrichment'],
   zipkin: ['traceContextOption', 'timeout', 'headers'],
 };
 

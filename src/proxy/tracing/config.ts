@@ -11,7 +11,7 @@ const ZIPKIN_TYPE = 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig';
 
 /** Where and how spans are exported. `cluster` is resolved to a host at each export (its endpoints may change). */
 export type TracerProvider =
-  | { kind: 'otlp-grpc'; cluster: string; authority: string; serviceName: string }
+  | { kind: 'otlp-grpc'; cluster: string; authority: string; serviceName: string; timeoutMs: number; metadata: ReadonlyArray<readonly [string, string]> }
   | { kind: 'otlp-http'; cluster: string; host: string; path: string; timeoutMs: number; headers: ReadonlyArray<readonly [string, string]>; serviceName: string }
   | { kind: 'zipkin'; cluster: string; host: string; path: string; traceId128: boolean };
 
@@ -65,6 +65,16 @@ function uriHost(uri: string): string {
   return slash < 0 ? noScheme : noScheme.slice(0, slash);
 }
 
+/** HeaderValue entries (`{ key, value }`) as lowercase name/value pairs. */
+function headerValues(raw: unknown): Array<readonly [string, string]> {
+  const out: Array<readonly [string, string]> = [];
+  for (const h of arr(raw)) {
+    const k = str(obj(h)?.['key']);
+    if (k) out.push([k.toLowerCase(), str(obj(h)?.['value']) ?? '']);
+  }
+  return out;
+}
+
 function compileProvider(raw: Raw, path: string, errors: Errors): TracerProvider | string {
   const fail = (where: string, message: string): string => {
     errors.add(at(path, where), message);
@@ -80,19 +90,16 @@ function compileProvider(raw: Raw, path: string, errors: Errors): TracerProvider
     if (grpc) {
       const cluster = str(grpc['cluster_name']);
       if (!cluster) return fail('typed_config.grpc_service.envoy_grpc.cluster_name', 'the OpenTelemetry tracer needs a cluster');
-      return { kind: 'otlp-grpc', cluster, authority: str(grpc['authority']) || cluster, serviceName };
+      const gs = obj(tc['grpc_service']) ?? {};
+      const metadata = headerValues(gs['initial_metadata']);
+      return { kind: 'otlp-grpc', cluster, authority: str(grpc['authority']) || cluster, serviceName, timeoutMs: durationMs(gs['timeout']) || 5000, metadata };
     }
     if (http) {
       const uri = obj(http['http_uri']) ?? {};
       const cluster = str(uri['cluster']);
       if (!cluster) return fail('typed_config.http_service.http_uri.cluster', 'the OpenTelemetry tracer needs a cluster');
       const u = str(uri['uri']) ?? '';
-      const headers: Array<readonly [string, string]> = [];
-      for (const h of arr(http['request_headers_to_add'])) {
-        const hv = obj(obj(h)?.['header']);
-        const k = str(hv?.['key']);
-        if (k) headers.push([k.toLowerCase(), str(hv?.['value']) ?? '']);
-      }
+      const headers = headerValues(arr(http['request_headers_to_add']).map((h) => obj(h)?.['header']));
       return { kind: 'otlp-http', cluster, host: uriHost(u) || cluster, path: uriPath(u), timeoutMs: durationMs(uri['timeout']) || 5000, headers, serviceName };
     }
     return fail('typed_config', 'the OpenTelemetry tracer needs grpc_service.envoy_grpc or http_service');

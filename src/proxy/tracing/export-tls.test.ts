@@ -65,7 +65,7 @@ function cfg(provider: TracingConfig['provider']): TracingConfig {
 }
 
 const otlpHttp: TracingConfig['provider'] = { kind: 'otlp-http', cluster: `outbound|4318||${HOST}`, host: HOST, path: '/v1/traces', timeoutMs: 3000, headers: [], serviceName: 'productpage.default' };
-const otlpGrpc: TracingConfig['provider'] = { kind: 'otlp-grpc', cluster: `outbound|4317||${HOST}`, authority: HOST, serviceName: 'productpage.default' };
+const otlpGrpc: TracingConfig['provider'] = { kind: 'otlp-grpc', cluster: `outbound|4317||${HOST}`, authority: HOST, serviceName: 'productpage.default', timeoutMs: 3000, metadata: [] };
 const zipkin: TracingConfig['provider'] = { kind: 'zipkin', cluster: `outbound|9411||${HOST}`, host: HOST, path: '/api/v2/spans', traceId128: true };
 
 interface Pki {
@@ -190,7 +190,7 @@ test('ISTIO_MUTUAL to a collector in the mesh: the workload certificate is prese
   await exportOne(rt, otlpHttp);
   await exportOne(grpcRt, otlpGrpc);
   await c.waitFor(() => true, 2);
-  const r = c.requests.at(-1)!;
+  const r = c.requests.find((x) => x.path === '/v1/traces' && x.tls)!;
   assert.equal(r.tls?.servername, `outbound_.4318_._.${HOST}`, 'Istio’s SNI');
   assert.equal(r.tls?.peer, `URI:${SPIFFE_PROXY}`, 'the proxy’s workload identity');
   assert.equal(rt.stats()[`otlp-http|outbound|4318||${HOST}`]!.exported, 1);

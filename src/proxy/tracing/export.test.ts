@@ -51,15 +51,16 @@ test('OTLP over HTTP: protobuf POST /v1/traces decodes with the OTLP schema to t
   }
 });
 
-test('OTLP over gRPC: TraceService/Export', async () => {
+test('OTLP over gRPC: TraceService/Export with the grpc_service initial metadata', async () => {
   const c = await new TestCollector().start();
   const rt = runtime(c.grpcPort);
   try {
-    const tracer = rt.tracerFor(cfg({ kind: 'otlp-grpc', cluster: 'outbound|4317||otel', authority: 'otel', serviceName: 'productpage.default' }));
+    const tracer = rt.tracerFor(cfg({ kind: 'otlp-grpc', cluster: 'outbound|4317||otel', authority: 'otel', serviceName: 'productpage.default', timeoutMs: 2000, metadata: [['x-tenant', 'team-a']] }));
     for (let i = 0; i < 3; i++) tracer.record(span(i));
     await rt.flush(5000);
     const got = await c.waitFor((s) => s.via === 'otlp-grpc', 3);
     assert.deepEqual(got.map((s) => s.name), ['op-0', 'op-1', 'op-2']);
+    assert.equal(c.requests.at(-1)!.metadata?.['x-tenant'], 'team-a', 'grpc_service.initial_metadata is sent');
   } finally {
     rt.close();
     await c.stop();

@@ -52,7 +52,7 @@ export class TracingRuntime {
         case 'otlp-http':
           return (await import('./otlp/otlp.ts')).otlpHttpSink({ resolve, cluster: p.cluster, host: p.host, path: p.path, timeoutMs: p.timeoutMs, headers: p.headers, serviceName: p.serviceName, version });
         case 'otlp-grpc':
-          return (await import('./otlp/otlp.ts')).otlpGrpcSink({ resolve, cluster: p.cluster, authority: p.authority, serviceName: p.serviceName, version });
+          return (await import('./otlp/otlp.ts')).otlpGrpcSink({ resolve, cluster: p.cluster, authority: p.authority, serviceName: p.serviceName, version, timeoutMs: p.timeoutMs, metadata: p.metadata });
       }
     };
     e = new BatchExporter({ sink, log: this.o.log, name: `${p.kind} → ${p.cluster}` });

@@ -50,6 +50,8 @@ test('compile: unsupported tracers are listed, not rejected; a provider-less tra
   const zipkin = config({}, { name: 'envoy.tracers.zipkin', typed_config: { '@type': 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig', collector_cluster: 'outbound|9411||zipkin', collector_endpoint: '/api/v2/spans', collector_endpoint_version: 'HTTP_JSON', collector_hostname: 'zipkin', trace_id_128bit: true } });
   assert.deepEqual(zipkin.provider, { kind: 'zipkin', cluster: 'outbound|9411||zipkin', host: 'zipkin', path: '/api/v2/spans', traceId128: true });
   const http = config({}, { name: 'envoy.tracers.opentelemetry', typed_config: { '@type': 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig', http_service: { http_uri: { uri: 'otel.observability.svc.cluster.local/v1/traces', cluster: 'outbound|4318||otel', timeout: { seconds: 2 } } } } });
+  const grpcCfg = config({}, { name: 'envoy.tracers.opentelemetry', typed_config: { '@type': 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig', service_name: 's', grpc_service: { envoy_grpc: { cluster_name: 'outbound|4317||otel', authority: 'otel' }, timeout: { seconds: 1, nanos: 500_000_000 }, initial_metadata: [{ key: 'X-Tenant', value: 'a' }] } } });
+  assert.deepEqual(grpcCfg.provider, { kind: 'otlp-grpc', cluster: 'outbound|4317||otel', authority: 'otel', serviceName: 's', timeoutMs: 1500, metadata: [['x-tenant', 'a']] });
   assert.deepEqual(http.provider, { kind: 'otlp-http', cluster: 'outbound|4318||otel', host: 'otel.observability.svc.cluster.local', path: '/v1/traces', timeoutMs: 2000, headers: [], serviceName: 'istio-proxy' });
 });
 

@@ -82,7 +82,7 @@ export function otlpHttpSink(o: { resolve: () => Endpoint | undefined; cluster: 
   };
 }
 
-export function otlpGrpcSink(o: { resolve: () => Endpoint | undefined; cluster: string; authority: string; serviceName: string; version: string }): SpanSink {
+export function otlpGrpcSink(o: { resolve: () => Endpoint | undefined; cluster: string; authority: string; serviceName: string; version: string; timeoutMs?: number; metadata?: ReadonlyArray<readonly [string, string]> }): SpanSink {
   let client: grpc.Client | undefined;
   /** The client's endpoint and transport: a new address or TLS context (rotation, a changed DestinationRule) makes a new client. */
   let clientKey: { address: string; context: SecureContext | undefined } | undefined;
@@ -103,7 +103,9 @@ export function otlpGrpcSink(o: { resolve: () => Endpoint | undefined; cluster: 
       const body = Buffer.from(encodeExportRequest(spans, o.serviceName, o.version));
       const c = client;
       return new Promise<void>((resolve, reject) => {
-        c.makeUnaryRequest(EXPORT_METHOD, identity, identity, body, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err) => (err ? reject(new Error(`OTLP gRPC export to ${address}${context ? ' (TLS)' : ''}: ${err.message}`)) : resolve()));
+        const metadata = new grpc.Metadata();
+        for (const [k, v] of o.metadata ?? []) metadata.add(k, v);
+        c.makeUnaryRequest(EXPORT_METHOD, identity, identity, body, metadata, { deadline: Date.now() + (o.timeoutMs ?? 5000) }, (err) => (err ? reject(new Error(`OTLP gRPC export to ${address}${context ? ' (TLS)' : ''}: ${err.message}`)) : resolve()));
       });
     },
     close() {

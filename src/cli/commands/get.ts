@@ -17,7 +17,7 @@ KIND is a kind (VirtualService), its plural (virtualservices), a short name (vs)
 Flags:
   -n, --namespace NS      Namespace to read (default: default). Ignored for cluster-scoped kinds.
   -A, --all-namespaces    Every namespace; adds a NAMESPACE column.
-  -o, --output FORMAT     yaml, json or name (default: a table).
+  -o, --output FORMAT     yaml, json or name (default: a table; wide is accepted, as kubectl's, and is the table).
       --config-dir DIR    The config directory (default ./mesh).
   -h, --help              Show this help.
 
@@ -85,7 +85,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   if (kindArg === undefined) throw new UsageError('name a kind, e.g. weft get virtualservices (or vs, dr, gw, se …)');
   const info = resolveKind(kindArg);
   const output = lastValue(p, 'output');
-  if (output !== undefined && !['yaml', 'json', 'name', 'wide'].includes(output)) throw new UsageError(`unsupported output format "${output}": use yaml, json or name`);
+  if (output !== undefined && !['yaml', 'json', 'name', 'wide'].includes(output)) throw new UsageError(`unsupported output format "${output}": use yaml, json, name or wide`);
   const all = p.bools.has('all');
   if (all && names.length > 0) throw new UsageError('a resource cannot be retrieved by name across all namespaces; drop -A or the name');
   const cluster = info.scope === 'Cluster';

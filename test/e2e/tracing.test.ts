@@ -165,7 +165,8 @@ test('the backend app sees W3C context from its sidecar, with the client span as
   const seen = JSON.parse(r.stdout) as Record<string, string>;
   const [server] = await collector.waitFor(byTrace('33333333333333333333333333333333'));
   assert.equal(seen['traceparent'], `00-33333333333333333333333333333333-${server!.spanId}-01`);
-  assert.match(seen['x-request-id'] ?? '', /^[0-9a-f-]{36}$/);
+  assert.match(seen['x-request-id'] ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-9[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'a generated id carries the sampled reason (…-9xxx-…), as Envoy packs it');
+  assert.equal(server!.tags['guid:x-request-id'], seen['x-request-id']);
 });
 
 test('switching the Telemetry provider to Zipkin: B3 propagation and Zipkin v2 JSON export, still one trace', async () => {

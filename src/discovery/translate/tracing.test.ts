@@ -237,3 +237,37 @@ test('OTel over gRPC: the provider’s grpc timeout and initialMetadata reach gr
     initial_metadata: [{ key: 'x-tenant', value: 'team-a' }],
   });
 });
+
+test('useRequestIdForTraceSampling → the HCM’s UUID request_id_extension (default true; a more specific level overrides); the proxy compiles it', async () => {
+  const { compileTracing } = await import('../../proxy/tracing/config.ts');
+  const { Errors } = await import('../../proxy/config/raw.ts');
+  const { decodeAny, encodeAny } = await import('../../xds/protos.ts');
+  const hcmOf = (yaml: string): J => {
+    for (const l of listenersFor(yaml)) {
+      // Through the wire encoding, as a proxy receives it.
+      const wire = decodeAny(encodeAny(TypeUrl.listener, l));
+      for (const c of (wire['filter_chains'] as J[] | undefined) ?? []) {
+        for (const f of (c['filters'] as J[] | undefined) ?? []) {
+          const tc = f['typed_config'] as J;
+          if (tc['stat_prefix'] === 'outbound_0.0.0.0_80') return tc;
+        }
+      }
+    }
+    throw new Error('no outbound HCM');
+  };
+  const on = hcmOf(meshWide(`  tracing: [{ providers: [{ name: zipkin }] }]`));
+  assert.deepEqual(on['request_id_extension'], { typed_config: { '@type': 'type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig', use_request_id_for_trace_sampling: { value: true } } });
+  const off = hcmOf(meshWide(`  tracing: [{ providers: [{ name: zipkin }] }]`) + `
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: ns, namespace: shop }
+spec:
+  tracing: [{ useRequestIdForTraceSampling: false }]
+`);
+  assert.deepEqual((off['request_id_extension'] as J)['typed_config'], { '@type': 'type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig', use_request_id_for_trace_sampling: { value: false } });
+  const compiled = (h: J): boolean | undefined => compileTracing(h['tracing'], 'tracing', new Errors(), [], h['request_id_extension'])?.useRequestIdForTraceSampling;
+  assert.equal(compiled(on), true);
+  assert.equal(compiled(off), false);
+  assert.equal(hcmOf(meshWide(`  tracing: [{ providers: [{ name: zipkin }], disableSpanReporting: true }]`))['request_id_extension'], undefined, 'no tracing, no extension');
+});

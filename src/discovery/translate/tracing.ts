@@ -170,9 +170,14 @@ function customTags(view: ProxyView, spec: TracingSpec): Json[] {
   return tags.sort((a, b) => (String(a['tag']) < String(b['tag']) ? -1 : String(a['tag']) > String(b['tag']) ? 1 : 0));
 }
 
+const UUID_REQUEST_ID = 'type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig';
+
 /**
- * `{ tracing: … }` for the HTTP connection managers of `cls`, or `{}` when no tracing provider applies (or the
- * Telemetry disables span reporting for that side, or MeshConfig `enableTracing` is false without a Telemetry).
+ * `{ tracing, request_id_extension }` for the HTTP connection managers of `cls`, or `{}` when no tracing provider
+ * applies (or the Telemetry disables span reporting for that side, or MeshConfig `enableTracing` is false without a
+ * Telemetry). The request id extension is Envoy's UUID one with the Telemetry's `useRequestIdForTraceSampling`
+ * (default true), as istiod sets it; istiod puts it on every HCM, Weft only where there is tracing, the one place
+ * it changes anything.
  * Istio also emits a provider-less `tracing` when only MeshConfig enables it (for the bootstrap's tracer); Weft's
  * proxy has no bootstrap tracer, so that case emits nothing.
  */
@@ -195,7 +200,7 @@ export function hcmTracing(view: ProxyView, cls: TracingListenerClass): Json {
   if (mesh.tracingMaxPathTagLength > 0) tracing['max_path_tag_length'] = { value: mesh.tracingMaxPathTagLength };
   // Gateways spawn a client span per upstream request beside their server span (Istio's default for gateways).
   if (cls === 'gateway') tracing['spawn_upstream_span'] = { value: true };
-  return { tracing };
+  return { tracing, request_id_extension: { typed_config: { '@type': UUID_REQUEST_ID, use_request_id_for_trace_sampling: { value: spec.useRequestIdForTraceSampling } } } };
 }
 
 /** A tracing setting that yields no spans (or less than it says), reported where it is written. */

@@ -72,7 +72,18 @@ describe('weft analyze', () => {
     assert.equal((await weft(['-o', 'xml', 'gateway-correct-port.yaml'])).code, 2);
     const r = await weft(['-'], 'apiVersion: v1\nkind: Service\nmetadata: {name: [\n');
     assert.equal(r.code, 1);
-    assert.match(r.err, /^Error\(s\) adding files: <stdin>: YAML syntax error/m);
+    assert.match(r.err, /^Error\(s\) adding files: <stdin>:1: YAML syntax error/m);
+  });
+
+  it('names the line, kind and name of a document it cannot analyze, and says it was not analyzed', async () => {
+    const good = 'apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw}\nspec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]}\n';
+    const r = await weft(['-'], `${good}---\napiVersion: networking.istio.io/v1\nkind: VirtualServce\nmetadata: {name: reviews}\nspec: {hosts: [reviews]}\n`);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.err,
+      'Error(s) adding files: <stdin>:6 (VirtualServce reviews): networking.istio.io has no kind "VirtualServce"; known kinds in this group: VirtualService, DestinationRule, Gateway, ServiceEntry, WorkloadEntry, WorkloadGroup, Sidecar, EnvoyFilter, ProxyConfig\n' +
+        'No validation issues found when analyzing namespace: default (but 1 document was not analyzed: see above).\n',
+    );
   });
 
   it('runs as a real process with exit code 79', async () => {

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ExitCode, UsageError } from '../../core/errors.ts';
 import { loadPaths } from '../../config/api/load.ts';
+import type { LoadedResource } from '../../config/api/validate.ts';
 import { analyze, itemsFromLoaded, messageLine, parseMeshConfig } from '../../config/analyze/analyze.ts';
 import { allAnalyzers } from '../../config/analyze/analyzers/index.ts';
 import type { Message, MeshSettings } from '../../config/analyze/context.ts';
@@ -94,7 +95,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   }
   if (ioErrors.length > 0) return ExitCode.usage;
   const unparsed = results.filter((r) => r.support === 'unparsed' || r.key.kind === '');
-  for (const u of unparsed) io.err(`Error(s) adding files: ${u.origin.file === '-' ? '<stdin>' : u.origin.file}: ${u.errors.map((e) => e.message).join('; ')}\n`);
+  for (const u of unparsed) io.err(`Error(s) adding files: ${unparsedWhere(u)}: ${u.errors.map((e) => e.message).join('; ')}\n`);
 
   const loaded = namespace === 'default' ? results : await withDefaultNamespace(results, namespace, stdin, io);
   const messages = analyze(itemsFromLoaded(loaded, namespace), { namespace, allNamespaces: all, workloads: 'auto', ...(mesh ? { mesh } : {}) });
@@ -104,7 +105,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     for (const m of messages) io.out(messageLine(m) + '\n');
     if (messages.length === 0) {
       const shown = files.map((f) => (f === '-' ? '<stdin>' : f));
-      if (unparsed.length > 0) io.err(`No validation issues found when analyzing ${all ? 'all namespaces' : `namespace: ${namespace}`} (but ${unparsed.length} ${unparsed.length === 1 ? 'document' : 'documents'} could not be parsed).\n`);
+      if (unparsed.length > 0) io.err(`No validation issues found when analyzing ${all ? 'all namespaces' : `namespace: ${namespace}`} (but ${unparsed.length} ${unparsed.length === 1 ? 'document was' : 'documents were'} not analyzed: see above).\n`);
       else if (shown.length === 1) io.err(`\u2714 No validation issues found when analyzing ${shown[0]}.\n`);
       else if (shown.length > 1) io.err(`\u2714 No validation issues found when analyzing:\n  - ${shown.join('\n  - ')}\n`);
       else io.err(`\u2714 No validation issues found when analyzing ${all ? 'all namespaces' : `namespace: ${namespace}`}.\n`);
@@ -112,4 +113,16 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   }
   if (messages.some((m) => m.type.level === 'Error')) return ExitCode.analyzeErrors;
   return unparsed.length > 0 ? ExitCode.invalid : ExitCode.ok;
+}
+
+/**
+ * Where a document that could not be analyzed is: the file, its line, and its kind and name when it got that far
+ * (an unknown kind), so that one bad document among many in a file can be found.
+ */
+function unparsedWhere(u: LoadedResource): string {
+  const file = u.origin.file === '-' ? '<stdin>' : u.origin.file;
+  const at = u.origin.line !== undefined ? `${file}:${u.origin.line}` : file;
+  const kind = typeof u.resource.kind === 'string' ? u.resource.kind : '';
+  const name = typeof u.resource.metadata?.name === 'string' ? u.resource.metadata.name : '';
+  return kind !== '' && name !== '' ? `${at} (${kind} ${name})` : at;
 }

@@ -86,7 +86,17 @@ export function post(pool: Pool, target: Endpoint, host: string, path: string, c
       res.on('error', reject);
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`collector ${scheme}://${where} did not answer within ${timeoutMs} ms`)));
-    req.on('error', (e) => reject(transport.kind === 'tls' ? new Error(`collector ${scheme}://${where}: ${e.message}`, { cause: e }) : e));
+    req.on('error', (e) => reject(transport.kind === 'tls' ? tlsError(e, `${scheme}://${where}`) : e));
     req.end(body);
   });
+}
+
+/** A TLS failure said in the terms of the config that caused it (Node's own hint about system CAs does not apply). */
+function tlsError(e: Error, where: string): Error {
+  const message = e.message.replace(/; if the root CA is installed locally, try running Node\.js with --use-system-ca$/, '');
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  const hint = /CERT|SELF_SIGNED|ISSUER|ERR_TLS|SSL/.test(code) || /certificate|subject_alt_names|SPIFFE/i.test(message)
+    ? ' — check the collector cluster\'s TLS: the DestinationRule\'s caCertificates, subjectAltNames and sni, or the collector\'s certificate'
+    : '';
+  return new Error(`collector ${where}: ${message}${hint}`, { cause: e });
 }

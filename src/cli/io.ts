@@ -10,10 +10,32 @@ export interface CliIo {
   cwd: string;
 }
 
+/**
+ * A write to stdout/stderr that survives the reader going away (`weft validate -f big/ | head -1`, a closed log
+ * pipe): the EPIPE is noted once and later output is dropped, instead of an unhandled 'error' event and a stack trace.
+ */
+function writer(stream: NodeJS.WriteStream): (text: string) => void {
+  let closed = false;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    closed = true;
+  });
+  return (text) => {
+    if (!closed) stream.write(text);
+  };
+}
+
+let stdoutWriter: ((text: string) => void) | undefined;
+let stderrWriter: ((text: string) => void) | undefined;
+
 export function processIo(): CliIo {
+  stdoutWriter ??= writer(process.stdout);
+  stderrWriter ??= writer(process.stderr);
+  const out = stdoutWriter;
+  const err = stderrWriter;
   return {
-    out: (t) => void process.stdout.write(t),
-    err: (t) => void process.stderr.write(t),
+    out: (t) => out(t),
+    err: (t) => err(t),
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const c of process.stdin) chunks.push(c as Buffer);

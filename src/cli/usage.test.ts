@@ -3,12 +3,15 @@
 // help is, before the command does anything.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExitCode } from '../core/errors.ts';
 import { memoryIo } from './io.ts';
 import { main } from './main.ts';
+
+const BIN = new URL('../../bin/weft.js', import.meta.url).pathname;
 
 // `proxy` is left out of the unknown-flag check: `weft proxy sidecar --bogus` says "--bogus needs a value" (reported).
 const verbs = ['version', 'ca', 'validate', 'apply', 'get', 'delete', 'analyze', 'up', 'proxy-status', 'proxy-config', 'authz', 'proxy', 'run', 'demo'];
@@ -81,5 +84,23 @@ test('a missing config directory (no ./mesh here, no --config-dir) is named, wit
     assert.equal(authz.err, `weft authz: the config directory mesh cannot be read (no such file or directory): pass --config-dir DIR, or --monitoring-address HOST:PORT to ask a running control plane\n`);
   } finally {
     await rm(cwd, { recursive: true, force: true });
+  }
+});
+
+test('output into a pipe closed early (weft validate … | head -1) ends quietly with the command\'s exit code', { timeout: 30_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'weft-usage-'));
+  try {
+    // 3000 invalid documents: ~400 kB of output, far more than a pipe holds, so the writes after the close fail.
+    const doc = (i: number): string => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs-${i}}\nspec: {hosts: reviews}\n`;
+    await writeFile(join(dir, 'many.yaml'), Array.from({ length: 3000 }, (_, i) => doc(i)).join('---\n'));
+    const child = spawn(process.execPath, [BIN, 'validate', '-f', join(dir, 'many.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    assert.equal(err, '');
+    assert.equal(code, ExitCode.invalid);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });

@@ -46,7 +46,7 @@ test('a YAML syntax error is one invalid result with line and column; other docu
   const bad = rs[1];
   assert.equal(bad?.valid, false);
   assert.equal(bad?.support, 'unparsed');
-  assert.match(bad?.errors[0]?.message ?? '', /^YAML syntax error: .* at line 12, column 7$/);
+  assert.match(bad?.errors[0]?.message ?? '', /^YAML syntax error: .* at line 12, column 7 \(a line is indented more than the fields above it, or a value that contains ": " needs quotes\)$/);
   const dup = loadText('a: 1\na: 2\n', 'dup.yaml');
   assert.match(dup[0]?.errors[0]?.message ?? '', /Map keys must be unique/);
   const alias = loadText('a: *nope\n', 'alias.yaml');

@@ -7,6 +7,7 @@ import { type Document, LineCounter, type Node, isMap, isSeq, parseAllDocuments 
 import type { Origin } from './resource.ts';
 import { type LoadedResource, validateResource } from './validate.ts';
 import { type ValidationContext, defaultValidationContext } from './validation/report.ts';
+import { yamlErrorMessage } from './yaml-error.ts';
 
 export type { LoadedResource, Support } from './validate.ts';
 
@@ -31,7 +32,7 @@ export function loadText(text: string, file: string, ctx: ValidationContext = de
     const line = lineOf(doc.contents ?? undefined, lineCounter) ?? lineCounter.linePos(doc.range[0]).line;
     const origin: Origin = { file, document, line };
     if (doc.errors.length > 0) {
-      out.push(unparsed(origin, doc.errors.map((e) => `YAML syntax error: ${firstLine(e.message)}`)));
+      out.push(unparsed(origin, doc.errors.map(yamlErrorMessage)));
       return;
     }
     if (doc.contents === null) return;
@@ -82,11 +83,6 @@ function lineOf(node: Node | undefined, lc: LineCounter): number | undefined {
 }
 
 /** The first line of a yaml error message, which already names the line and column. */
-function firstLine(message: string): string {
-  const first = message.split('\n', 1)[0] ?? message;
-  return first.endsWith(':') ? first.slice(0, -1) : first;
-}
-
 function unparsed(origin: Origin, messages: string[]): LoadedResource {
   return {
     origin,

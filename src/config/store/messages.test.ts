@@ -50,7 +50,7 @@ test('a rejected file is logged with each problem resource by resource, and what
     await writeFile(file, 'kind: [');
     await store.rescan();
     assert.equal(logs.length, 1);
-    assert.match(logs[0] ?? '', /^error rejected .*routes\.yaml \(the last good version of its resources stays in force\): YAML syntax error: .* at line 1, column \d+; fix the file/);
+    assert.match(logs[0] ?? '', /^error rejected .*routes\.yaml \(the last good version of its resources stays in force\): YAML syntax error: .* at line 1, column \d+ \(a \[ or \{ above is not closed.*\); fix the file/);
     logs.length = 0;
     await unlink(file);
     await store.rescan();

@@ -5,6 +5,7 @@ import { parseDocument } from 'yaml';
 import { err, ok, type FieldError, type Result } from '../../../core/result.ts';
 import { checkDuration } from '../validation/common/duration.ts';
 import { Reporter } from '../validation/report.ts';
+import { yamlErrorMessage } from '../yaml-error.ts';
 import { defaultMeshConfig } from './defaults.ts';
 import type { ExtensionProvider, MeshConfig, ProxyConfig } from './types.ts';
 
@@ -113,7 +114,7 @@ function checkField(r: Reporter, field: Field, value: unknown): void {
 export function parseMeshConfig(yamlText: string, file: string): Result<ParsedMeshConfig, FieldError[]> {
   const doc = parseDocument(yamlText, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    return err(doc.errors.map((e) => ({ path: '', message: `${file}: YAML syntax error: ${(e.message.split('\n', 1)[0] ?? '').replace(/:$/, '')}` })));
+    return err(doc.errors.map((e) => ({ path: '', message: `${file}: ${yamlErrorMessage(e)}` })));
   }
   let raw: unknown;
   try {

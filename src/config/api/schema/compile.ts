@@ -60,6 +60,50 @@ function typeHint(expected: string, v: unknown, durationField: boolean): string 
   return '';
 }
 
+/**
+ * `unknown field "wieght"`, the API server's words, with the declared field it most likely misspells:
+ * ` (did you mean "weight"?)`. Only close matches are offered (a case difference, or one or two edits).
+ */
+export function unknownFieldMessage(key: string, known: readonly string[]): string {
+  const suggestion = closestName(key, known);
+  return `unknown field ${JSON.stringify(key)}${suggestion === undefined ? '' : ` (did you mean ${JSON.stringify(suggestion)}?)`}`;
+}
+
+function closestName(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const sameCase = known.find((k) => k.toLowerCase() === lower);
+  if (sameCase !== undefined) return sameCase;
+  const limit = key.length <= 4 ? 1 : 2;
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const k of known) {
+    if (Math.abs(k.length - key.length) > limit) continue;
+    const d = editDistance(lower, k.toLowerCase(), limit);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+/** Optimal-string-alignment distance (insert, delete, substitute, swap two neighbours), or `limit + 1` past it. */
+function editDistance(a: string, b: string, limit: number): number {
+  let prev2: number[] = [];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, (prev2[j - 2] ?? 0) + 1);
+      row.push(d);
+      rowMin = Math.min(rowMin, d);
+    }
+    if (rowMin > limit) return limit + 1;
+    [prev2, prev] = [prev, row];
+  }
+  return prev[b.length] ?? limit + 1;
+}
+
 /** True when a string field's CEL rules parse it as a duration (Istio's duration fields). */
 function isDurationField(s: SchemaNode): boolean {
   return (s['x-kubernetes-validations'] ?? []).some((r) => r.rule.includes('duration(self)'));
@@ -224,6 +268,7 @@ function objectChecks(s: SchemaNode, mode: Mode, checks: Check[]): void {
   // Strict field validation (kubectl apply --validate=strict, the default): fields the schema does not declare
   // are errors, unless the node preserves unknown fields or is a map. Value-validation branches never prune.
   const rejectUnknown = addl === false || (mode === 'full' && s['x-kubernetes-preserve-unknown-fields'] !== true && addl === undefined);
+  const known = [...props.keys()];
   if (props.size > 0 || addlCheck !== undefined || rejectUnknown) {
     checks.push((v, path, out) => {
       if (!isPlainObject(v)) return;
@@ -240,7 +285,7 @@ function objectChecks(s: SchemaNode, mode: Mode, checks: Check[]): void {
             (prop?.check ?? (addlCheck as Check))(x, at, out);
           }
         } else if (rejectUnknown) {
-          out.errors.push({ path: childPath(path, key), message: `unknown field ${JSON.stringify(key)}` });
+          out.errors.push({ path: childPath(path, key), message: unknownFieldMessage(key, known) });
         }
       }
     });

@@ -2,7 +2,7 @@
 // validation rejects others), name as a DNS-1123 subdomain, namespace as a DNS-1123 label, label and annotation
 // keys as qualified names, label values by Kubernetes' rules, and the annotation size limit.
 import type { FieldError } from '../../../core/result.ts';
-import { childPath, isPlainObject, mapKeyPath, show, typeMessage } from './compile.ts';
+import { childPath, isPlainObject, mapKeyPath, show, typeMessage, unknownFieldMessage } from './compile.ts';
 
 const DNS1123_LABEL = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
@@ -120,7 +120,7 @@ export function validateObjectMeta(meta: unknown, path: string, namespaced: bool
     if (v === undefined) continue;
     const kind = FIELDS.get(k);
     const at = childPath(path, k);
-    if (kind === undefined) out.push({ path: at, message: `unknown field ${JSON.stringify(k)}` });
+    if (kind === undefined) out.push({ path: at, message: unknownFieldMessage(k, [...FIELDS.keys()]) });
     else if (v !== null && !typeOk(kind, v)) {
       out.push({ path: at, message: typeMessage(kind === 'stringMap' ? 'object' : kind === 'timestamp' ? 'string' : kind, v) });
     }

@@ -27,9 +27,14 @@ test('a valid VirtualService has no errors', () => {
 });
 
 test('unknown fields are rejected at their path, at any depth', () => {
-  assert.deepEqual(errorsOf(vs({ hosts: ['a'], htpp: [] })), [{ path: 'spec.htpp', message: 'unknown field "htpp"' }]);
-  assert.deepEqual(errorsOf(vs({ http: [{ route: [route({ wieght: 1 })] }] })), [{ path: 'spec.http[0].route[0].wieght', message: 'unknown field "wieght"' }]);
+  assert.deepEqual(errorsOf(vs({ hosts: ['a'], htpp: [] })), [{ path: 'spec.htpp', message: 'unknown field "htpp" (did you mean "http"?)' }]);
+  assert.deepEqual(errorsOf(vs({ http: [{ route: [route({ wieght: 1 })] }] })), [{ path: 'spec.http[0].route[0].wieght', message: 'unknown field "wieght" (did you mean "weight"?)' }]);
   assert.deepEqual(errorsOf({ ...vs({}), extra: 1 }), [{ path: 'extra', message: 'unknown field "extra"' }]);
+  // A suggestion only for a close match: a case difference, one edit in a short name, two in a longer one.
+  assert.deepEqual(errorsOf(vs({ Hosts: ['a'] })).map((e) => e.message), ['unknown field "Hosts" (did you mean "hosts"?)']);
+  assert.deepEqual(errorsOf(vs({ hosts: ['a'], http: [{ retries: { attempts: 1, perTryTimout: '1s' } }] })).map((e) => e.message), ['unknown field "perTryTimout" (did you mean "perTryTimeout"?)']);
+  assert.deepEqual(errorsOf(dr({ host: 'a', hosts: ['a'] }), drGvk).map((e) => e.message), ['unknown field "hosts" (did you mean "host"?)']);
+  assert.deepEqual(errorsOf(vs({ hosts: ['a'], xyz: 1 })).map((e) => e.message), ['unknown field "xyz"']);
 });
 
 test('wrong types are reported with the expected and found JSON types', () => {
@@ -223,7 +228,7 @@ test('metadata: name required and a DNS-1123 subdomain, namespace a label, label
   assert.deepEqual(errorsOf(vs({}, { name: 'r', labels: { '-app': 'a' } })).map((e) => e.path), ['metadata.labels']);
   assert.deepEqual(errorsOf(vs({}, { name: 'r', labels: { app: 1 } })), [{ path: 'metadata.labels[app]', message: 'must be of type string: "integer" (quote it: "1")' }]);
   assert.deepEqual(errorsOf(vs({}, { name: 'r', annotations: { 'x/y': 'any text is fine' } })), []);
-  assert.deepEqual(errorsOf(vs({}, { name: 'r', nmae: 'x' })), [{ path: 'metadata.nmae', message: 'unknown field "nmae"' }]);
+  assert.deepEqual(errorsOf(vs({}, { name: 'r', nmae: 'x' })), [{ path: 'metadata.nmae', message: 'unknown field "nmae" (did you mean "name"?)' }]);
   // kubectl output carries creationTimestamp: null; that is fine.
   assert.deepEqual(errorsOf(vs({}, { name: 'r', creationTimestamp: null, generation: 2 })), []);
   // The metadata check can be left to the caller.

@@ -72,6 +72,17 @@ test('STRICT mTLS on a port refuses a plaintext peer before any policy', async (
   assert.equal(mtls.code, 0, mtls.out);
 });
 
+test('a proxy that matches no workload is evaluated without labels, with a note that says so and what to check', async () => {
+  const r = await check(['htpbin-v1.foo', '--config-dir', '.', '--port', '8000', '--path', '/status']);
+  assert.match(r.out, /^Proxy: +htpbin-v1\.foo \(labels: none\)$/m);
+  assert.equal(
+    r.err,
+    "weft authz: note: no workload htpbin-v1 in namespace foo was found in the config directory . (no Pod or WorkloadEntry); it is evaluated without labels, so only policies without a selector apply. Check the name ('weft proxy-status' lists proxies) or give its labels with -l app=…,version=…\n",
+  );
+  assert.equal((await check(['htpbin-v1.foo', '--config-dir', '.', '-l', 'app=httpbin'])).err, '');
+  assert.equal((await check(['httpbin-v1.foo', '--config-dir', '.'])).err, '');
+});
+
 test('usage errors exit 2', async () => {
   assert.equal((await check([])).code, 2);
   const bad = await check(['nodots', '--config-dir', '.']);

@@ -2,7 +2,7 @@
 // RequestAuthentications) and which rule decides a described request. Policies come from the proxy's xDS when the
 // control plane sent it security filters (--monitoring-address), otherwise from the config (--config-dir, or the
 // control plane's /debug/configz) translated exactly as the discovery server does; the decision is computed by the
-// proxy's own RBAC engine. Exit codes: 0 allowed, 1 denied, 2 usage error / unknown proxy / unreachable.
+// proxy's own RBAC engine. Exit codes: 0 allowed, 1 denied, 2 usage error / unreadable config / unreachable.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -44,7 +44,8 @@ The request (defaults: GET / on port 80 from 127.0.0.1, plaintext, no JWT):
   --tcp                            Evaluate a TCP connection (network RBAC) instead of an HTTP request.
   -o, --output FORMAT              text (default) or json.
 
-Exit codes: 0 allowed, 1 denied, 2 usage error, unknown proxy or control plane unreachable.
+Exit codes: 0 allowed, 1 denied, 2 usage error, unreadable config or control plane unreachable. A PROXY that
+matches no workload (no Pod, WorkloadEntry or connected proxy) is evaluated without labels, with a note on stderr.
 `;
 
 const spec: FlagSpec = {
@@ -327,7 +328,12 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const monitoring = lastValue(p, 'monitoring');
   const loaded = monitoring ? await loadFromControlPlane(monitoring, proxy, who, port) : await loadFromDir(lastValue(p, 'config-dir') ?? DEFAULT_CONFIG_DIR, io);
   const flagLabels = p.values['labels'] ? Object.fromEntries(keyValues(p.values['labels'], 'labels')) : undefined;
-  const labels = flagLabels ?? labelsFromConfigs(loaded.configs, who.name, who.namespace) ?? loaded.registryLabels ?? {};
+  const found = flagLabels ?? labelsFromConfigs(loaded.configs, who.name, who.namespace) ?? loaded.registryLabels;
+  // A misspelt proxy would otherwise be evaluated quietly as a workload without labels (often "ALLOWED").
+  if (found === undefined && loaded.xdsFilters === undefined) {
+    io.err(`weft authz: note: no workload ${who.name} in namespace ${who.namespace} was found in the ${loaded.source} (no Pod or WorkloadEntry${monitoring ? ', no connected proxy' : ''}); it is evaluated without labels, so only policies without a selector apply. Check the name ('weft proxy-status' lists proxies) or give its labels with -l app=…,version=…\n`);
+  }
+  const labels = found ?? {};
 
   const sec = buildWorkloadSecurity({ workload: { namespace: who.namespace, labels }, configs: loaded.configs, rootNamespace: mesh.rootNamespace, trustDomain: mesh.trustDomain, trustDomainAliases: mesh.trustDomainAliases, extensionProviders: mesh.extensionProviders });
   const x = loaded.xdsFilters;

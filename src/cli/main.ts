@@ -32,7 +32,9 @@ function usage(io: CliIo, loaded: Record<string, string>): void {
 }
 
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
-  const [verb, ...rest] = argv;
+  const [first, ...rest] = argv;
+  // `weft --version`, as most CLIs (and istioctl's `version`) answer it.
+  const verb = first === '--version' ? 'version' : first;
   if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
     const summaries: Record<string, string> = {};
     for (const [name, load] of Object.entries(commands).sort()) summaries[name] = (await load()).summary;

@@ -59,6 +59,7 @@ for (const v of verbs.filter((x) => x !== 'proxy')) {
 test('weft version: text, -o json, and a stray argument is refused', async () => {
   const text = await weft('version');
   assert.match(text.out, /^weft \d+\.\d+\.\d+ \(node \d+\.\d+\.\d+\)\n$/);
+  assert.equal((await weft('--version')).out, text.out);
   const json = JSON.parse((await weft('version', '-o', 'json')).out) as { weft: string; node: string };
   assert.equal(json.node, process.versions.node);
   const stray = await weft('version', 'extra');

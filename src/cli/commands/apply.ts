@@ -62,7 +62,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const invalid = results.filter((r) => !r.valid);
   if (invalid.length > 0) {
     io.err(formatText(invalid));
-    io.err(`weft apply: nothing applied: ${invalid.length} invalid resource${invalid.length === 1 ? '' : 's'} (run 'weft validate' for details)\n`);
+    io.err(`weft apply: nothing applied: ${invalid.length} invalid resource${invalid.length === 1 ? '' : 's'} above; fix ${invalid.length === 1 ? 'it' : 'them'} and apply again (every resource is applied, or none)\n`);
     return ExitCode.invalid;
   }
   const warned = results.filter((r) => r.warnings.length > 0 && r.support !== 'skipped');

@@ -4,7 +4,7 @@
 // Exit codes: 0 clean shutdown, 1 invalid config at start-up, 2 usage or I/O error (e.g. a port in use).
 import { mkdir } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
-import { ExitCode, UsageError } from '../../core/errors.ts';
+import { ExitCode, UsageError, WeftError } from '../../core/errors.ts';
 import { readEnv } from '../../core/env.ts';
 import { formatSpiffeId } from '../../core/names/spiffe.ts';
 import { Ports } from '../../core/ports.ts';
@@ -52,6 +52,28 @@ interface UpOptions {
   debounceMaxMs: number;
   meshConfig: string | undefined;
   domainSuffix: string;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * An xDS port in use, in the words of the monitoring port's message (the flag to change, how to find the holder)
+ * instead of gRPC's "No address added out of total 1 resolved errors: [...]". Other errors: undefined.
+ */
+export function xdsPortInUse(e: unknown, o: Pick<UpOptions, 'xdsPort' | 'xdsTlsPort'>): WeftError | undefined {
+  if (!(e instanceof WeftError) || e.code !== 'WEFT_ERR_IO' || !e.message.includes('EADDRINUSE')) return undefined;
+  const m = /^cannot listen on (\S+):(\d+): /.exec(e.message);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  const which = port === o.xdsPort ? { flag: '--xds-port', what: 'xDS, plaintext' } : port === o.xdsTlsPort ? { flag: '--xds-tls-port', what: 'xDS + CA, TLS' } : undefined;
+  if (which === undefined) return undefined;
+  return new WeftError(
+    'WEFT_ERR_IO',
+    `cannot listen on ${m[1]}:${port} (${which.what}): the port is in use (EADDRINUSE) — another control plane ('weft up', 'weft demo') or program holds it (find it with: ss -ltnp 'sport = :${port}'); stop it or pick another ${which.flag} (0 picks a free port)`,
+    { cause: e },
+  );
 }
 
 function port(flag: string, v: string): number {
@@ -156,11 +178,11 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     });
   } catch (e) {
     await ca.close();
-    throw e;
+    throw xdsPortInUse(e, o) ?? e;
   }
   const host = displayHost(cp.listen);
   const snapshot = cp.pipeline.snapshot;
-  io.out(`weft: config: ${o.configDir} (${snapshot.configs.length} resources, ${snapshot.services.length} services)\n`);
+  io.out(`weft: config: ${o.configDir} (${plural(snapshot.configs.length, 'resource')}, ${plural(snapshot.services.length, 'service')})\n`);
   io.out(`weft: xDS (plaintext) listening on ${host}:${cp.xdsPort}\n`);
   io.out(`weft: xDS + CA (TLS) listening on ${host}:${cp.xdsTlsPort ?? ''}\n`);
   io.out(`weft: monitoring listening on http://${host}:${cp.monitoringPort} (/metrics, /debug/syncz, /debug/config_dump)\n`);

@@ -36,9 +36,10 @@ export interface HostPool {
 }
 
 /**
- * Plaintext upstream sockets read into this one buffer (net.connect's `onread`) instead of a new Buffer per read,
- * and skip the Readable stream's per-read work. Reads are handled one at a time and synchronously, so one buffer
- * serves every connection: whatever outlives a read is copied (the parser's held bytes, body chunks kept by handlers).
+ * Upstream sockets, plaintext and TLS, read into this one buffer (the `onread` option of net.connect and tls.connect)
+ * instead of a new Buffer per read, and skip the Readable stream's per-read work. Reads are handled one at a time and
+ * synchronously, so one buffer serves every connection: whatever outlives a read is copied (the parser's held bytes,
+ * body chunks kept by handlers).
  */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
@@ -56,15 +57,11 @@ export class UpstreamConnection implements ParserEvents {
   private connectTimer: NodeJS.Timeout | undefined;
   /** performance.now() when it went back to the pool (idle timeout is swept, not timed per request). */
   idleSince = 0;
-  /** Whether body chunks are views of the shared read buffer (plaintext) rather than buffers of their own (TLS). */
-  private readonly borrowedReads: boolean;
 
   /** TLS options for an encrypted connection, a string when TLS is required but impossible (no certificate yet). */
   constructor(host: string, port: number, connectTimeoutMs: number, pool: HostPool, tlsOptions?: tls.ConnectionOptions | string) {
     this.pool = pool;
-    const plain = tlsOptions === undefined;
-    this.borrowedReads = plain;
-    this.parser = new Http1Parser('response', this, undefined, plain);
+    this.parser = new Http1Parser('response', this, undefined, true);
     if (typeof tlsOptions === 'string') {
       // Fail like a connect failure, asynchronously, so the caller sees the same event order as for a refused TCP connect.
       // The placeholder socket is destroyed up front; writes to it are dropped (their error has a listener).
@@ -75,9 +72,8 @@ export class UpstreamConnection implements ParserEvents {
       return;
     }
     if (tlsOptions) {
-      this.socket = connectUpstreamTls(tlsOptions, host, port);
+      this.socket = connectUpstreamTls(tlsOptions, host, port, { buffer: READ_BUFFER, callback: this.onReadShared });
       this.socket.setNoDelay(true);
-      this.socket.on('data', (d: Buffer) => this.onRead(d));
     } else {
       this.socket = net.connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onReadShared } });
     }
@@ -103,7 +99,7 @@ export class UpstreamConnection implements ParserEvents {
     return true;
   };
 
-  /** Bytes read from the socket (for a plaintext connection, a view of READ_BUFFER valid during this call). */
+  /** Bytes read from the socket: a view of READ_BUFFER, valid during this call only. */
   private onRead(d: Buffer): void {
     this.responseBytes += d.length;
     if (!this.handler) {
@@ -154,8 +150,8 @@ export class UpstreamConnection implements ParserEvents {
   onBody(chunk: Buffer): void {
     const h = this.handler;
     if (h === undefined) return;
-    if (!this.borrowedReads) h.onUpstreamBody(chunk, false);
-    else if (h.takesBorrowedChunks === true) h.onUpstreamBody(chunk, true);
+    // Body chunks are views of READ_BUFFER: only handlers that copy what they keep get them as they are.
+    if (h.takesBorrowedChunks === true) h.onUpstreamBody(chunk, true);
     else h.onUpstreamBody(Buffer.from(chunk), false);
   }
 

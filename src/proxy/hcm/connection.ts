@@ -245,8 +245,8 @@ export class DownstreamConnection implements ParserEvents {
       return;
     }
     // A keep-alive connection (past the first bytes, where HTTP/2's preface is looked for) reads into the shared
-    // buffer from now on; TLS and other streams keep their 'data' events.
-    if (!this.parser.reusedInput && this.tls === undefined && readIntoBuffer(this.socket, READ_BUFFER, this.sharedReadListener)) this.parser.reusedInput = true;
+    // buffer from now on, over TLS too (TLSWrap hands decrypted bytes to the same listener); other streams keep 'data'.
+    if (!this.parser.reusedInput && readIntoBuffer(this.socket, READ_BUFFER, this.sharedReadListener)) this.parser.reusedInput = true;
     if (this.socket.isPaused()) this.socket.resume();
     if (this.parser.isPaused) this.parser.resume();
     else this.resumeAtEnd = true;

@@ -5,6 +5,7 @@
 // and the handle's useUserBuffer(). Every assumption is checked first; when one fails nothing changes and the socket
 // keeps emitting 'data' (the public path). Tests run both paths (test/proxy/read-buffer.test.ts).
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 
 interface OnreadSlots {
   buffer: symbol;
@@ -48,13 +49,14 @@ interface UserBufferHandle {
 }
 
 /**
- * Switch a plain TCP socket that a net.Server accepted to read into `buffer` and call `onRead(bytes)` instead of
- * emitting 'data' ('end', 'error', 'close', pause() and resume() behave as before). The bytes are valid only during
- * the call. Returns false, changing nothing, when the socket is not a plain net.Socket or Node's internals are not
- * as expected.
+ * Switch a TCP socket that a net.Server accepted, or a TLSSocket over one (decrypted bytes), to read into `buffer`
+ * and call `onRead(bytes)` instead of emitting 'data' ('end', 'error', 'close', pause() and resume() behave as
+ * before). The bytes are valid only during the call. Returns false, changing nothing, when the socket is neither a
+ * plain net.Socket nor a tls.TLSSocket or Node's internals are not as expected.
  */
 export function readIntoBuffer(socket: net.Socket, buffer: Buffer, onRead: (bytes: number) => boolean): boolean {
-  if (!allowed || slots === undefined || Object.getPrototypeOf(socket) !== net.Socket.prototype || socket.destroyed) return false;
+  const proto: unknown = Object.getPrototypeOf(socket);
+  if (!allowed || slots === undefined || (proto !== net.Socket.prototype && proto !== tls.TLSSocket.prototype) || socket.destroyed) return false;
   const record = socket as unknown as Record<symbol, unknown>;
   // A socket built without `onread` holds null in both slots; anything else is not the layout found above.
   if (record[slots.buffer] !== null || record[slots.callback] !== null) return false;

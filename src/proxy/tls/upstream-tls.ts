@@ -2,6 +2,7 @@
 // transport_socket_matches): Istio mutual TLS with the workload identity (SDS secrets `default` and `ROOTCA`),
 // or certificates from files (DestinationRule SIMPLE / MUTUAL). Peer names are checked as SPIFFE ids or SANs.
 import { readFileSync } from 'node:fs';
+import type { OnReadOpts as OnReadOptions } from 'node:net';
 import { connect, createSecureContext, type ConnectionOptions, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import { type Errors, type Raw, arr, at, obj, plainStruct, str } from '../config/raw.ts';
 import { compileStringMatcher, type StringTest } from '../router/matchers.ts';
@@ -159,11 +160,11 @@ export const maxSessionsPerContext = 1024;
  * and verifies a certificate chain again; the server still knows the client identity from the ticket). Tickets are
  * kept only from servers that passed verification; a rotation builds a new context, so old tickets are not offered.
  */
-export function connectUpstreamTls(opts: ConnectionOptions, host: string, port: number): TLSSocket {
+export function connectUpstreamTls(opts: ConnectionOptions, host: string, port: number, onread?: OnReadOptions): TLSSocket {
   const ctx = opts.secureContext;
   const key = `${host}:${port}|${opts.servername ?? ''}|${Array.isArray(opts.ALPNProtocols) ? opts.ALPNProtocols.join(',') : ''}`;
   const session = ctx ? sessions.get(ctx)?.get(key) : undefined;
-  const socket = connect({ ...opts, host, port, ...(session ? { session } : {}) });
+  const socket = connect({ ...opts, host, port, ...(session ? { session } : {}), ...(onread ? { onread } : {}) });
   if (ctx) {
     socket.on('session', (ticket: Buffer) => {
       if (!socket.authorized) return;

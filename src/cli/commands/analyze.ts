@@ -15,7 +15,7 @@ import { DEFAULT_CONFIG_DIR, lastValue, parseFlags, withDefaultNamespace } from 
 
 export const summary = 'Analyze configuration and report Istio analyzer messages (IST0101 …)';
 
-const HELP = `Usage: weft analyze [FILE|DIR|- ...] [-o log|json|yaml] [-A | -n NAMESPACE] [--meshConfigFile FILE]
+const HELP = `Usage: weft analyze [FILE|DIR|- ...] [-o log|json|yaml] [-A | -n NAMESPACE] [--meshConfigFile FILE] [--config-dir DIR] [-L]
 
 Run Istio's analyzers over the given files and directories (YAML/JSON, directories read recursively), or
 over the config directory when none is given, and print what they find, as 'istioctl analyze' does:

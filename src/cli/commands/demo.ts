@@ -14,7 +14,7 @@ import type { CliIo } from '../io.ts';
 
 export const summary = "Run Istio's Bookinfo sample on this machine: control plane, six workloads with sidecars, ingress gateway";
 
-const HELP = `Usage: weft demo [--ingress-port 8080] [--state-dir DIR] [--tracing-collector HOST:PORT]
+const HELP = `Usage: weft demo [--ingress-port 8080] [--state-dir DIR] [--ready-timeout 60s] [--tracing-collector HOST:PORT [--tracing-protocol P]]
 
 Start Istio's Bookinfo sample on this machine, no Kubernetes and no root needed: the control plane ('weft up'),
 productpage, details, ratings and reviews v1/v2/v3, each beside its sidecar ('weft run'), and an ingress gateway

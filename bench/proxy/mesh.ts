@@ -30,6 +30,8 @@ export interface MeshSetup {
   /** The app's port (nginx started by `weft run`, 127.0.0.1). */
   appPort: number;
   outboundPort: number;
+  /** Environment of the Weft processes (e.g. NODE_OPTIONS for an A/B of V8 flags); default: this process's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 const get = (port: number, path: string, headers: Record<string, string> = {}, reqPath = path): Promise<{ status: number; body: string }> =>
@@ -65,7 +67,7 @@ export async function startWeftMesh(s: MeshSetup): Promise<{ weft: MeshTarget; s
     `apiVersion: v1\nkind: Service\nmetadata: { name: nginx, namespace: default }\nspec:\n  ports: [{ port: 8080, name: http }]\n  selector: { app: nginx }\n`,
   );
   // The control plane and the supervisor share core 0 with the load generator; only the proxies run on core 1.
-  const up = await start('taskset', ['-c', '0', s.node, s.weft, 'up', '--config-dir', config, '--state-dir', state, '--xds-port', '0', '--xds-tls-port', '0', '--monitoring-port', '0'], 'weft control plane ready');
+  const up = await start('taskset', ['-c', '0', s.node, s.weft, 'up', '--config-dir', config, '--state-dir', state, '--xds-port', '0', '--xds-tls-port', '0', '--monitoring-port', '0'], 'weft control plane ready', s.env);
   const xds = /xDS \(plaintext\) listening on (\S+)/.exec(up.out())![1]!;
   const caAddress = /xDS \+ CA \(TLS\) listening on (\S+)/.exec(up.out())![1]!;
   const conf = nginxConf(s.dir, s.appPort);
@@ -74,6 +76,7 @@ export async function startWeftMesh(s: MeshSetup): Promise<{ weft: MeshTarget; s
     ['-c', '0', s.node, s.weft, 'run', '--name', 'nginx-v1', '--labels', 'app=nginx,version=v1', '--service-account', 'nginx', '--port', `http=${s.appPort}`,
       '--config-dir', config, '--discovery-address', xds, '--ca-address', caAddress, '--control-plane-state-dir', state, '--drain', '1s', '--', 'nginx', '-c', conf],
     /is serving on 127\.0\.0\.1/,
+    s.env,
   );
   const address = /sidecar ready \(address (\S+?),/.exec(run.out())![1]!;
   const serverStats = Number(/stats :(\d+)/.exec(run.out())![1]);
@@ -88,8 +91,9 @@ export async function startWeftMesh(s: MeshSetup): Promise<{ weft: MeshTarget; s
     'taskset',
     ['-c', '1', s.node, s.weft, 'proxy', 'sidecar', '--discovery-address', caAddress, '--discovery-ca', root, '--ca-address', caAddress, '--ca-root-cert', root, '--token-file', token,
       '--name', 'client', '--service-account', 'client', '--labels', 'app=client,version=v1', '--admin-port', '0', '--outbound-port', String(s.outboundPort),
-      '--inbound-port', '0', '--inbound-address', '127.0.0.1', '--stats-port', '0', '--readiness-port', '-1'],
+      '--inbound-port', '0', '--inbound-address', '127.0.0.1', '--stats-port', '0', '--readiness-port', '-1', '--status-port', '0'],
     'weft proxy ready',
+    s.env,
   );
   const admin = Number(/admin port (\d+)/.exec(a.out())![1]);
   await until('the client sidecar to know the nginx endpoint', async () => (await get(admin, '/clusters')).body.includes(`outbound|8080||nginx.default.svc.cluster.local::${address}:`));

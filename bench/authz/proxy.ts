@@ -85,7 +85,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 async function main(): Promise<void> {
   await start('nginx', ['-c', nginxConf]);
   const weft = (port: number, filters: unknown[]) =>
-    start('taskset', ['-c', '1', node, join(root, 'bin/weft.js'), 'proxy', 'router', '--bootstrap', bootstrap(port, filters), '--admin-port', '-1', '--stats-port', '-1', '--readiness-port', '-1'], 'weft proxy ready');
+    start('taskset', ['-c', '1', node, join(root, 'bin/weft.js'), 'proxy', 'router', '--bootstrap', bootstrap(port, filters), '--admin-port', '-1', '--stats-port', '-1', '--readiness-port', '-1', '--status-port', '0'], 'weft proxy ready');
   const targets = [
     { name: 'no policy', port: P.none, proc: await weft(P.none, []) },
     { name: '100 ALLOW rules (last one matches)', port: P.hundred, proc: await weft(P.hundred, security.httpFilters) },

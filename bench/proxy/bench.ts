@@ -144,7 +144,7 @@ async function setUp(): Promise<{ running: Running[]; weftPid: number | undefine
   }
   let weftPid: number | undefined;
   if (has('weft') || has('h2-weft') || has('h2-weft-h2')) {
-    const w = await start('taskset', ['-c', '1', node, weftBin, 'proxy', 'router', '--bootstrap', weftBootstrap, '--admin-port', '-1', '--stats-port', '-1', '--readiness-port', '-1'], 'weft proxy ready');
+    const w = await start('taskset', ['-c', '1', node, weftBin, 'proxy', 'router', '--bootstrap', weftBootstrap, '--admin-port', '-1', '--stats-port', '-1', '--readiness-port', '-1', '--status-port', '0'], 'weft proxy ready');
     weftPid = w.child.pid!;
     pidsOf['weft'] = pidsOf['h2-weft'] = pidsOf['h2-weft-h2'] = [weftPid];
     urls['weft'] = urls['h2-weft'] = `http://127.0.0.1:${P.weft}/`;

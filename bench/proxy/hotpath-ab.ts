@@ -180,7 +180,7 @@ async function main(): Promise<void> {
     // A TREE that is a .ts file is a probe script: `node FILE LISTEN_PORT UPSTREAM_PORT`, ready when it prints "ready".
     const c = s.tree.endsWith('.ts')
       ? await start('taskset', ['-c', '1', node, ...s.flags, s.tree, String(p), String(nginxPort), ...s.args], 'ready')
-      : await start('taskset', ['-c', '1', node, ...s.flags, runner, s.tree, 'proxy', 'router', '--bootstrap', bootstrap(p), '--admin-port', '-1', '--stats-port', '-1', '--readiness-port', '-1'], 'weft proxy ready');
+      : await start('taskset', ['-c', '1', node, ...s.flags, runner, s.tree, 'proxy', 'router', '--bootstrap', bootstrap(p), '--admin-port', '-1', '--stats-port', '-1', '--readiness-port', '-1', '--status-port', '0'], 'weft proxy ready');
     await new Promise((r) => setTimeout(r, 1500));
     targets.push({ name: s.name, port: p, pid: c.pid!, idleRss: rssMb(c.pid!) });
   }

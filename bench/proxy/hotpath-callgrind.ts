@@ -89,7 +89,7 @@ async function measure(tree: string): Promise<number> {
   for (const f of readdirSync(out)) if (f.startsWith('cg.')) unlinkSync(join(out, f));
   const log = join(out, 'proxy.log');
   writeFileSync(log, '');
-  const c = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${out}/cg.%p`, node, ...FLAGS, runner, tree, 'proxy', 'router', '--bootstrap', bootstrap, '--admin-port', '-1', '--stats-port', '-1', '--readiness-port', '-1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const c = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${out}/cg.%p`, node, ...FLAGS, runner, tree, 'proxy', 'router', '--bootstrap', bootstrap, '--admin-port', '-1', '--stats-port', '-1', '--readiness-port', '-1', '--status-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(c);
   let errText = '';
   c.stderr!.on('data', (d: Buffer) => (errText = (errText + d.toString()).slice(-2000)));

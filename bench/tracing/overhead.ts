@@ -84,7 +84,7 @@ async function freePort(): Promise<number> {
 }
 
 function startProxy(file: string): Promise<ChildProcess> {
-  const c = spawn(process.execPath, [weftBin, 'proxy', 'router', '--bootstrap', file, '--admin-port', '-1', '--stats-port', '-1', '--readiness-port', '-1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const c = spawn(process.execPath, [weftBin, 'proxy', 'router', '--bootstrap', file, '--admin-port', '-1', '--stats-port', '-1', '--readiness-port', '-1', '--status-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     c.stdout!.on('data', (d: Buffer) => {

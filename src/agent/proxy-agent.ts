@@ -34,11 +34,8 @@ export interface ProxyAgentOptions {
   ports: { admin: number; outbound: number; inbound: number; stats: number; readiness: number };
   /** More inbound ports (a workload serving several ports), each bound on inboundAddress like the inbound port. */
   extraInboundPorts?: readonly number[] | undefined;
-  /**
-   * The status port (Istio's 15020): merged metrics (proxy + app + agent), /healthz/ready, app probes. `required`
-   * false means the port is the default one: when it is taken, the proxy logs it and runs without a status port.
-   */
-  status?: { port: number; required: boolean; address?: string; appMetrics?: AppMetricsTarget | undefined; probes: AppProbes } | undefined;
+  /** The status port (Istio's 15020): merged metrics (proxy + app + agent), /healthz/ready, app probes. */
+  status?: { port: number; address?: string; appMetrics?: AppMetricsTarget | undefined; probes: AppProbes } | undefined;
   /** Address for the outbound (explicit proxy) listener; the app is local, so loopback by default. */
   outboundAddress: string;
   inboundAddress: string;
@@ -62,6 +59,41 @@ export interface ProxyAgent {
   shutdown(): Promise<void>;
 }
 
+/** The proxy's own ports by role; the CLI names each role's flag (--admin-port …) in its messages. */
+export type PortRole = 'admin' | 'outbound' | 'inbound' | 'stats' | 'readiness' | 'status';
+
+/**
+ * A port the proxy was asked to serve could not be bound. Fatal at start-up, default port or not, as Envoy treats its
+ * admin and bootstrap listeners (15000, 15021, 15090): a proxy quietly running without its readiness, metrics or
+ * status port is found out only when a probe or a scrape fails somewhere else.
+ */
+export class PortBindError extends WeftError {
+  readonly role: PortRole;
+  readonly address: string;
+  readonly port: number;
+  constructor(role: PortRole, address: string, port: number, cause: unknown) {
+    super('WEFT_ERR_IO', `cannot listen on ${address}:${port}, the ${role} port: ${bindFailure(cause)}`, { cause });
+    this.name = 'PortBindError';
+    this.role = role;
+    this.address = address;
+    this.port = port;
+  }
+}
+
+function bindFailure(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'EADDRINUSE':
+      return 'it is in use (EADDRINUSE) — another proxy or program on this machine holds it';
+    case 'EACCES':
+      return 'permission denied (EACCES) — ports below 1024 need root or CAP_NET_BIND_SERVICE';
+    case 'EADDRNOTAVAIL':
+      return 'the address is not one of this machine\'s (EADDRNOTAVAIL)';
+    default:
+      return e instanceof Error ? e.message : String(e);
+  }
+}
+
 export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void): Promise<ProxyAgent> {
   const n = o.node;
   const workload: WorkloadInfo = {
@@ -79,26 +111,88 @@ export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void):
   const engine = new ProxyEngine({ workload, accessLog: logStream ? new AccessLog(logStream, o.accessLog!.encoding) : undefined, log: o.log, nodeId: nodeId(n), version: o.version });
   const ports: ProxyAgent['ports'] = {};
   const extraInboundPorts: number[] = [];
+  const servers: http.Server[] = [];
+  let identity: IdentityManager | undefined;
+  let xds: AdsClient | undefined;
+  // A failed start leaves nothing open (listeners, CSR, xDS stream): the process can exit with its error.
+  const abandon = (): void => {
+    engine.close();
+    xds?.stop();
+    identity?.close();
+    for (const s of servers) s.close();
+    if (logStream && logStream !== process.stdout) logStream.end();
+  };
+  const bind = async <T>(role: PortRole, address: string, port: number, listen: () => Promise<T>): Promise<T> => {
+    try {
+      return await listen();
+    } catch (e) {
+      abandon();
+      throw new PortBindError(role, address, port, e);
+    }
+  };
   if (n.type === 'sidecar') {
     if (o.ports.outbound >= 0) {
-      ports.outbound = await engine.listeners.bindOwn('virtualOutbound', o.outboundAddress, o.ports.outbound, 'explicit', 'outbound');
+      ports.outbound = await bind('outbound', o.outboundAddress, o.ports.outbound, () => engine.listeners.bindOwn('virtualOutbound', o.outboundAddress, o.ports.outbound, 'explicit', 'outbound'));
       engine.reserved.add(ports.outbound);
     }
-    if (o.ports.inbound >= 0) {
-      ports.inbound = await engine.listeners.bindOwn('virtualInbound', o.inboundAddress, o.ports.inbound, 'inbound', 'inbound');
-      engine.reserved.add(ports.inbound);
-    }
-    for (const p of o.extraInboundPorts ?? []) {
-      const bound = await engine.listeners.bindOwn(`virtualInbound_${p}`, o.inboundAddress, p, 'inbound', 'inbound');
-      extraInboundPorts.push(bound);
+    for (const [i, p] of [o.ports.inbound, ...(o.extraInboundPorts ?? [])].entries()) {
+      if (p < 0) continue;
+      const bound = await bind('inbound', o.inboundAddress, p, () => engine.listeners.bindOwn(i === 0 ? 'virtualInbound' : `virtualInbound_${p}`, o.inboundAddress, p, 'inbound', 'inbound'));
+      if (i === 0) ports.inbound = bound;
+      else extraInboundPorts.push(bound);
       engine.reserved.add(bound);
     }
+  }
+  const ready = (): boolean => (xds ? xds.ready : staticReady) && (identity === undefined || identity.current() !== undefined);
+  const logLevel: { value: LogLevel } = { value: 'info' };
+  const ctx: AdminContext = {
+    engine,
+    xds: undefined,
+    isReady: ready,
+    node: { id: nodeId(n), metadata: nodeMetadata(n, o.version) },
+    version: o.version,
+    startedAt: Date.now(),
+    logLevel,
+    quit: onQuit,
+  };
+  // Every port is bound before the proxy registers anywhere (CSR, xDS): one that cannot be is fatal, see PortBindError.
+  const bindAdmin = async (role: 'admin' | 'readiness' | 'prometheus', address: string, port: number): Promise<number | undefined> => {
+    if (port < 0) return undefined;
+    const s = await bind(role === 'prometheus' ? 'stats' : role, address, port, () => startAdminServer(role, address, port, ctx));
+    servers.push(s.server);
+    return s.port;
+  };
+  ports.admin = await bindAdmin('admin', '127.0.0.1', o.ports.admin);
+  ports.readiness = await bindAdmin('readiness', '0.0.0.0', o.ports.readiness);
+  ports.stats = await bindAdmin('prometheus', '0.0.0.0', o.ports.stats);
+  if (o.status && o.status.port >= 0) {
+    const status = o.status;
+    const address = status.address ?? '0.0.0.0';
+    const s = await bind('status', address, status.port, () =>
+      startStatusServer({
+        address,
+        port: status.port,
+        ready: () => readiness(ctx),
+        proxyMetrics: () => renderProxyPrometheus(engine, xds),
+        appMetrics: status.appMetrics,
+        probes: status.probes,
+        log: o.log,
+      }),
+    );
+    servers.push(s.server);
+    ports.status = s.port;
   }
   let staticReady = false;
   if (o.bootstrapFile) {
     // Loaded only for a static bootstrap file: it brings the YAML parser (~3 MB), which an xDS-only proxy never needs.
     const { loadBootstrap } = await import('../proxy/config/bootstrap.ts');
-    const r = loadBootstrap(o.bootstrapFile);
+    let r: ReturnType<typeof loadBootstrap>;
+    try {
+      r = loadBootstrap(o.bootstrapFile);
+    } catch (e) {
+      abandon();
+      throw e;
+    }
     const errors = [
       ...engine.apply(TypeUrl.cluster, r.clusters, 'static'),
       ...engine.apply(TypeUrl.endpoint, r.endpoints, 'static'),
@@ -106,29 +200,28 @@ export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void):
       ...engine.apply(TypeUrl.route, r.routes, 'static'),
     ];
     if (errors.length > 0) {
-      engine.close();
+      abandon();
       throw new WeftError('WEFT_ERR_CONFIG_INVALID', `${o.bootstrapFile}: rejected resources:\n${describeErrors(errors)}`);
     }
     staticReady = true;
   }
-  let identity: IdentityManager | undefined;
   if (o.identity) {
     const secrets = new SecretStore();
     const put = (id: WorkloadIdentity): void => secrets.update({ certChainPem: id.certChainPem, keyPem: id.keyPem, rootsPem: id.rootsPem, spiffeId: formatSpiffeId(id.spiffeId) });
-    identity = new IdentityManager({
+    const manager = new IdentityManager({
       caAddress: o.identity.caAddress,
       caRootsPem: o.identity.caRootsPem,
       token: o.identity.token,
       identity: { trustDomain: o.identity.trustDomain, namespace: n.namespace, serviceAccount: n.serviceAccount },
       log: (line) => o.log('info', line),
     });
-    identity.on('rotated', put);
-    identity.on('error', (e) => o.log('warn', `identity: ${e.message}`));
+    identity = manager;
+    manager.on('rotated', put);
+    manager.on('error', (e) => o.log('warn', `identity: ${e.message}`));
     engine.setSecrets(secrets);
     // Certificates arrive in the background (the CA may be late); until then mTLS connections fail with UF.
-    identity.start().then(put, (e: unknown) => o.log('error', `identity: ${e instanceof Error ? e.message : String(e)}`));
+    manager.start().then(put, (e: unknown) => o.log('error', `identity: ${e instanceof Error ? e.message : String(e)}`));
   }
-  let xds: AdsClient | undefined;
   if (o.discoveryAddress) {
     xds = new AdsClient({
       address: o.discoveryAddress,
@@ -139,48 +232,8 @@ export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void):
       version: o.version,
       log: o.log,
     });
+    ctx.xds = xds;
     xds.start();
-  }
-  const ready = (): boolean => (xds ? xds.ready : staticReady) && (identity === undefined || identity.current() !== undefined);
-  const logLevel: { value: LogLevel } = { value: 'info' };
-  const ctx: AdminContext = {
-    engine,
-    xds,
-    isReady: ready,
-    node: { id: nodeId(n), metadata: nodeMetadata(n, o.version) },
-    version: o.version,
-    startedAt: Date.now(),
-    logLevel,
-    quit: onQuit,
-  };
-  const servers: http.Server[] = [];
-  const bindAdmin = async (role: 'admin' | 'readiness' | 'prometheus', address: string, port: number): Promise<number | undefined> => {
-    if (port < 0) return undefined;
-    const s = await startAdminServer(role, address, port, ctx);
-    servers.push(s.server);
-    return s.port;
-  };
-  ports.admin = await bindAdmin('admin', '127.0.0.1', o.ports.admin);
-  ports.readiness = await bindAdmin('readiness', '0.0.0.0', o.ports.readiness);
-  ports.stats = await bindAdmin('prometheus', '0.0.0.0', o.ports.stats);
-  if (o.status && o.status.port >= 0) {
-    try {
-      const s = await startStatusServer({
-        address: o.status.address ?? '0.0.0.0',
-        port: o.status.port,
-        ready: () => readiness(ctx),
-        proxyMetrics: () => renderProxyPrometheus(engine, xds),
-        appMetrics: o.status.appMetrics,
-        probes: o.status.probes,
-        log: o.log,
-      });
-      servers.push(s.server);
-      ports.status = s.port;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (o.status.required || code !== 'EADDRINUSE') throw e;
-      o.log('warn', `status port ${o.status.port} is in use: running without merged metrics and app probes (pass --status-port N, or -1 to turn it off)`);
-    }
   }
   let stopped = false;
   return {

@@ -214,7 +214,7 @@ export async function startSidecar(mesh: Mesh, name: string, opts: { serviceAcco
   const proc = weft([
     'proxy', 'sidecar', '--discovery-address', mesh.ca, '--discovery-ca', mesh.rootCert, '--ca-address', mesh.ca, '--ca-root-cert', mesh.rootCert, '--token-file', token,
     '--name', name, '--service-account', sa, '--labels', opts.labels ?? `app=${name}`,
-    '--admin-port', '0', '--outbound-port', '0', '--inbound-port', '0', '--stats-port', '0', '--readiness-port', '0', ...(opts.extra ?? []),
+    '--admin-port', '0', '--outbound-port', '0', '--inbound-port', '0', '--stats-port', '0', '--readiness-port', '0', '--status-port', '0', ...(opts.extra ?? []),
   ]);
   await proc.waitFor(/weft proxy ready/, 20_000);
   const n = (what: string): number => Number(new RegExp(`${what} port (\\d+)`).exec(proc.out())![1]);

@@ -187,7 +187,7 @@ spec:
   const up = await startProcess(['up', '--config-dir', cfg, '--state-dir', state, '--xds-port', '0', '--xds-tls-port', '0', '--monitoring-port', '0'], 'control plane ready', children);
   const xds = /xDS \(plaintext\) listening on ([\d.:]+)/.exec(up.out())![1]!;
   const router = await startProcess(
-    ['proxy', 'router', '--discovery-address', xds, '--credentials-dir', creds, '--name', 'istio-ingressgateway', '--namespace', 'istio-system', '--labels', 'istio=ingressgateway', '--admin-port', '0', '--stats-port', '0', '--readiness-port', '0'],
+    ['proxy', 'router', '--discovery-address', xds, '--credentials-dir', creds, '--name', 'istio-ingressgateway', '--namespace', 'istio-system', '--labels', 'istio=ingressgateway', '--admin-port', '0', '--stats-port', '0', '--readiness-port', '0', '--status-port', '0'],
     'weft proxy ready',
     children,
   );

@@ -28,7 +28,7 @@ test('weft proxy sidecar: xDS-configured explicit proxy with admin, readiness, P
   ads.set(TypeUrl.route, 'r1', [routeConfig('9080', [vhost('reviews', ['reviews:9080'], [{ match: { prefix: '/' }, route: { cluster: CLUSTER } }])])]);
   const child = spawn(
     process.execPath,
-    [weft, 'proxy', 'sidecar', '--discovery-address', `127.0.0.1:${ads.port}`, '--name', 'productpage-v1', '--namespace', 'default', '--labels', 'app=productpage,version=v1', '--service-account', 'bookinfo-productpage', '--admin-port', '0', '--outbound-port', '0', '--inbound-port', '0', '--stats-port', '0', '--readiness-port', '0', '--drain-duration', '1s', '--access-log-file', '/dev/stdout'],
+    [weft, 'proxy', 'sidecar', '--discovery-address', `127.0.0.1:${ads.port}`, '--name', 'productpage-v1', '--namespace', 'default', '--labels', 'app=productpage,version=v1', '--service-account', 'bookinfo-productpage', '--admin-port', '0', '--outbound-port', '0', '--inbound-port', '0', '--stats-port', '0', '--readiness-port', '0', '--status-port', '0', '--drain-duration', '1s', '--access-log-file', '/dev/stdout'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   t.after(async () => {

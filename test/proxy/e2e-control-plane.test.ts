@@ -70,7 +70,7 @@ spec:
   const { stdout: token } = await promisify(execFile)(process.execPath, [weft, 'ca', 'token', '--namespace', 'default', '--service-account', 'productpage', '--state-dir', state]);
   writeFileSync(join(dir, 'token'), token);
   const proxy = await startProcess(
-    ['proxy', 'sidecar', '--discovery-address', ca, '--discovery-ca', join(state, 'ca/root-cert.pem'), '--ca-address', ca, '--ca-root-cert', join(state, 'ca/root-cert.pem'), '--token-file', join(dir, 'token'), '--name', 'productpage-v1', '--service-account', 'productpage', '--labels', 'app=productpage,version=v1', '--admin-port', '0', '--outbound-port', '0', '--inbound-port', '0', '--stats-port', '0', '--readiness-port', '0'],
+    ['proxy', 'sidecar', '--discovery-address', ca, '--discovery-ca', join(state, 'ca/root-cert.pem'), '--ca-address', ca, '--ca-root-cert', join(state, 'ca/root-cert.pem'), '--token-file', join(dir, 'token'), '--name', 'productpage-v1', '--service-account', 'productpage', '--labels', 'app=productpage,version=v1', '--admin-port', '0', '--outbound-port', '0', '--inbound-port', '0', '--stats-port', '0', '--readiness-port', '0', '--status-port', '0'],
     'weft proxy ready',
     children,
   );

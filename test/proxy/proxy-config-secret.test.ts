@@ -94,7 +94,7 @@ test('weft proxy-config secret shows the sidecar workload certificate and the me
   const sidecar = start(['proxy', 'sidecar', '--discovery-address', `127.0.0.1:${tlsPort}`, '--discovery-ca', join(dir, 'root.pem'),
     '--ca-address', `127.0.0.1:${tlsPort}`, '--ca-root-cert', join(dir, 'root.pem'), '--token-file', join(dir, 'token'),
     '--name', 'reviews-v1', '--labels', 'app=reviews,version=v1', '--service-account', 'bookinfo-reviews',
-    '--admin-port', '0', '--outbound-port', '0', '--inbound-port', '0', '--inbound-address', '127.0.0.1', '--stats-port', '0', '--readiness-port', '0']);
+    '--admin-port', '0', '--outbound-port', '0', '--inbound-port', '0', '--inbound-address', '127.0.0.1', '--stats-port', '0', '--readiness-port', '0', '--status-port', '0']);
   started.push(sidecar.child);
   const [, adminPort] = await sidecar.waitFor(/admin port (\d+)/);
   await sidecar.waitFor(/weft proxy ready/);

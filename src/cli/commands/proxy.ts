@@ -5,10 +5,10 @@
 import { hostname } from 'node:os';
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ExitCode, UsageError } from '../../core/errors.ts';
+import { ExitCode, UsageError, WeftError } from '../../core/errors.ts';
 import { readEnv } from '../../core/env.ts';
 import { Ports } from '../../core/ports.ts';
-import { startProxyAgent } from '../../agent/proxy-agent.ts';
+import { PortBindError, startProxyAgent, type PortRole } from '../../agent/proxy-agent.ts';
 import { parseAppProbeFlag, parseKubeAppProbers, type AppProbe } from '../../agent/status/app-probes.ts';
 import type { CliIo } from '../io.ts';
 
@@ -50,7 +50,6 @@ Flags:
   --readiness-port N        /healthz/ready (default ${Ports.proxyReadiness}).
   --status-port N           Status port (default ${Ports.proxyMergedMetrics}): /stats/prometheus with the proxy's, the app's and
                             the agent's metrics merged, /healthz/ready, /app-health/<container>/livez|readyz|startupz.
-                            When the default port is taken the proxy warns and runs without it.
   --app-metrics-port N      Scrape the app's Prometheus metrics from 127.0.0.1:N into the status port's page
                             (Istio's prometheus.io/port annotation).
   --app-metrics-path PATH   Path of the app's metrics (default /metrics; prometheus.io/path).
@@ -63,10 +62,11 @@ Flags:
   --access-log-encoding E   TEXT (Istio's default format) or JSON (default TEXT).
   --credentials-dir DIR     Gateway TLS credentials (router): a Gateway's tls.credentialName N is read from
                             DIR/N/tls.crt, tls.key and ca.crt (or cert, key, cacert), reloaded when they change.
-  Every port accepts 0 (pick a free port) or -1 (disable).
+  Every port accepts 0 (pick a free port) or -1 (disable). A port that cannot be bound (in use, default or not)
+  stops the proxy with exit code 2 and names the flag to change it.
   -h, --help                Show this help.
 
-Exit codes: 0 clean shutdown, 1 invalid bootstrap config, 2 usage or I/O error.
+Exit codes: 0 clean shutdown, 1 invalid bootstrap config, 2 usage or I/O error (e.g. a port in use).
 `;
 
 function port(flag: string, v: string): number {
@@ -112,6 +112,20 @@ function parsePodPorts(v: string): Record<string, number> {
     out[name] = n;
   }
   return out;
+}
+
+const PORT_FLAGS: Record<PortRole, string> = {
+  admin: '--admin-port',
+  outbound: '--outbound-port',
+  inbound: '--inbound-port',
+  stats: '--stats-port',
+  readiness: '--readiness-port',
+  status: '--status-port',
+};
+
+/** A port that cannot be bound, with the flag that moves it (exit code 2, as every I/O error). */
+function portError(e: PortBindError): WeftError {
+  return new WeftError('WEFT_ERR_IO', `${e.message}. Pass ${PORT_FLAGS[e.role]} N for another port (0 picks a free one, -1 turns it off).`, { cause: e });
 }
 
 export async function run(args: string[], io: CliIo): Promise<number> {
@@ -197,7 +211,6 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       extraInboundPorts: inboundPorts.slice(1),
       status: {
         port: port('--status-port', f['status-port'] ?? String(Ports.proxyMergedMetrics)),
-        required: f['status-port'] !== undefined,
         appMetrics: appMetricsPort !== undefined ? { port: appMetricsPort, path: appMetricsPath } : undefined,
         probes,
       },
@@ -217,7 +230,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       log,
     },
     () => quit(),
-  );
+  ).catch((e: unknown) => {
+    throw e instanceof PortBindError ? portError(e) : e;
+  });
   // Resolved per TLS connection, so setting it now covers listeners the first xDS response may already have bound.
   if (credentialsDir) agent.engine.listeners.serverContexts.credentialsDir = credentialsDir;
   for (const [name, p] of Object.entries(agent.ports)) if (p !== undefined) io.out(`${name} port ${p}\n`);

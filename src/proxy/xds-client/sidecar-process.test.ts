@@ -92,7 +92,7 @@ test('weft proxy sidecar (delta xDS and CSR over TLS by IP) loads no @grpc/grpc-
     ['proxy', 'sidecar', '--discovery-address', `127.0.0.1:${tlsPort}`, '--discovery-ca', join(dir, 'root.pem'), '--xds-protocol', 'delta',
       '--ca-address', `127.0.0.1:${tlsPort}`, '--ca-root-cert', join(dir, 'root.pem'), '--token-file', join(dir, 'token'),
       '--name', 'ratings-v1', '--labels', 'app=ratings,version=v1', '--service-account', 'ratings',
-      '--admin-port', '0', '--outbound-port', '0', '--inbound-port', '0', '--inbound-address', '127.0.0.1', '--stats-port', '0', '--readiness-port', '0'],
+      '--admin-port', '0', '--outbound-port', '0', '--inbound-port', '0', '--inbound-address', '127.0.0.1', '--stats-port', '0', '--readiness-port', '0', '--status-port', '0'],
     ['--import', hook],
   );
   procs.push(sidecar.child);

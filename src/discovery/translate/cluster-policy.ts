@@ -75,19 +75,25 @@ export function circuitBreakers(pool: ConnectionPoolSettings | undefined): Json 
 }
 
 /**
- * typed_extension_protocol_options for HTTP upstreams: HTTP/2 for gRPC/HTTP2 ports, idle timeout and per-connection limits.
+ * typed_extension_protocol_options for HTTP upstreams: HTTP/2 for gRPC/HTTP2 ports, idle timeout, maximum connection age
+ * and per-connection limits.
  * `meshUpgrade`: MeshConfig h2UpgradePolicy is UPGRADE (outbound clusters only). As in Istio, a DestinationRule's
  * h2UpgradePolicy decides when it says UPGRADE or DO_NOT_UPGRADE, and the mesh setting applies to HTTP ports otherwise.
  */
 export function httpProtocolOptions(protocol: Protocol, pool: ConnectionPoolSettings | undefined, meshUpgrade = false): Json | undefined {
   const h = pool?.http;
+  const t = pool?.tcp;
   const rule = h?.h2UpgradePolicy;
   const upgrade = rule === 'UPGRADE' || (rule !== 'DO_NOT_UPGRADE' && meshUpgrade);
   const h2 = isHttp2Protocol(protocol) || upgrade;
-  const idle = parseDurationMillis(h?.idleTimeout);
-  if (!h2 && !h) return undefined;
+  // As Istio: tcp.idleTimeout stands in for http.idleTimeout when that is unset; tcp.maxConnectionDuration is the
+  // upstream connections' max_connection_duration (drained, never cut mid-request).
+  const idle = parseDurationMillis(h?.idleTimeout ?? t?.idleTimeout);
+  const maxDuration = parseDurationMillis(t?.maxConnectionDuration);
+  if (!h2 && !h && idle === undefined && maxDuration === undefined) return undefined;
   const common: Json = {};
   if (idle !== undefined) common['idle_timeout'] = duration(idle);
+  if (maxDuration !== undefined) common['max_connection_duration'] = duration(maxDuration);
   if (h?.maxRequestsPerConnection) common['max_requests_per_connection'] = u32(h.maxRequestsPerConnection);
   const explicit: Json = h2
     ? { http2_protocol_options: h?.maxConcurrentStreams ? { max_concurrent_streams: u32(h.maxConcurrentStreams) } : {} }

@@ -51,6 +51,11 @@ export interface ClusterConfig {
   maxRequestsPerConnection: number;
   /** Idle upstream connections close after this many ms (common_http_protocol_options.idle_timeout, default 1 h). */
   idleTimeoutMs: number;
+  /**
+   * Upstream connections older than this many ms take no new request and close once idle (HTTP/2: drained, no new
+   * streams) — common_http_protocol_options.max_connection_duration; 0 = no limit (Envoy's default).
+   */
+  maxConnectionDurationMs: number;
   /** Outlier detection: eject a host after this many consecutive 5xx (0 = off). */
   outlier: { consecutive5xx: number; consecutiveGatewayErrors: number; baseEjectionMs: number; maxEjectionPercent: number } | undefined;
   /** Upstream TLS (transport_socket), and the per-endpoint choices of transport_socket_matches. */
@@ -112,6 +117,8 @@ export function compileCluster(raw: Raw): Result<ClusterConfig, FieldError[]> {
       : hpo?.['use_downstream_protocol_config'] !== undefined || hpo?.['auto_config'] !== undefined
         ? 'downstream'
         : 'http1';
+  const maxConnectionDuration = durationMs(http?.['max_connection_duration']) ?? 0;
+  if (Number.isNaN(maxConnectionDuration)) errors.add('common_http_protocol_options.max_connection_duration', 'malformed duration');
   const od = obj(raw['outlier_detection']);
   const tls = compileTransportSocket(raw['transport_socket'], 'transport_socket', errors);
   const tlsMatches = compileTransportMatches(raw, errors);
@@ -131,6 +138,7 @@ export function compileCluster(raw: Raw): Result<ClusterConfig, FieldError[]> {
     h2MaxConcurrentStreams: wrappedNum(obj(explicit?.['http2_protocol_options'] ?? raw['http2_protocol_options'])?.['max_concurrent_streams']) ?? 2_147_483_647,
     maxRequestsPerConnection: wrappedNum(http?.['max_requests_per_connection']) ?? wrappedNum(raw['max_requests_per_connection']) ?? 0,
     idleTimeoutMs: durationMs(http?.['idle_timeout']) ?? 3_600_000,
+    maxConnectionDurationMs: maxConnectionDuration,
     outlier: od
       ? {
           consecutive5xx: wrappedNum(od['consecutive_5xx']) ?? 5,

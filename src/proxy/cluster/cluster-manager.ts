@@ -84,6 +84,7 @@ export class Cluster implements ConnectionBudget {
     }
     h.connectTimeoutMs = this.config.connectTimeoutMs;
     h.idleTimeoutMs = this.config.idleTimeoutMs;
+    h.maxConnectionDurationMs = this.config.maxConnectionDurationMs;
     h.maxRequestsPerConnection = this.config.maxRequestsPerConnection;
   }
 

@@ -1,5 +1,6 @@
 // An upstream host at runtime: its address, health, outlier state, active request count (for least request)
-// and its HTTP/1.1 connection pool (idle keep-alive connections reused LIFO, so the warmest socket goes first).
+// and its HTTP/1.1 connection pool (idle keep-alive connections reused LIFO, so the warmest socket goes first;
+// closed after the idle timeout, max_requests_per_connection requests, or max_connection_duration of age).
 import { UpstreamConnection, type HostPool } from './upstream-connection.ts';
 import { tlsConnectOptions, type UpstreamTls } from '../tls/upstream-tls.ts';
 import type { SecretStore } from '../tls/secrets.ts';
@@ -37,6 +38,11 @@ export class Host implements HostPool {
   connectTimeoutMs = 5000;
   idleTimeoutMs = 3_600_000;
   maxRequestsPerConnection = 0;
+  /** Connections older than this take no new request (max_connection_duration, ms); 0 = no limit. */
+  maxConnectionDurationMs = 0;
+  /** Connections past their maximum age while carrying a request: closed when it ends instead of pooled. */
+  private readonly aged = new WeakSet<UpstreamConnection>();
+  private readonly ageTimers = new Map<UpstreamConnection, NodeJS.Timeout>();
   /** TLS origination for connections to this host (cluster transport socket or the matching socket match). */
   tls: UpstreamTls | undefined;
   secrets: SecretStore | undefined;
@@ -66,11 +72,27 @@ export class Host implements HostPool {
     }
     this.connections++;
     const tlsOptions = this.tls ? tlsConnectOptions(this.tls, this.secrets) : undefined;
-    return { conn: new UpstreamConnection(this.address, this.port, this.connectTimeoutMs, this, tlsOptions), reused: false };
+    const conn = new UpstreamConnection(this.address, this.port, this.connectTimeoutMs, this, tlsOptions);
+    if (this.maxConnectionDurationMs > 0) this.limitAge(conn, this.maxConnectionDurationMs);
+    return { conn, reused: false };
+  }
+
+  /**
+   * max_connection_duration: at that age an idle connection closes; a busy one finishes its request and then closes
+   * (Envoy drains it; a request is never cut). One timer per connection, and only when the limit is set.
+   */
+  private limitAge(conn: UpstreamConnection, ms: number): void {
+    const timer = setTimeout(() => {
+      this.ageTimers.delete(conn);
+      if (this.idle.includes(conn)) conn.destroy();
+      else this.aged.add(conn);
+    }, ms);
+    timer.unref();
+    this.ageTimers.set(conn, timer);
   }
 
   release(conn: UpstreamConnection): void {
-    if (this.maxRequestsPerConnection > 0 && conn.requests >= this.maxRequestsPerConnection) {
+    if ((this.maxRequestsPerConnection > 0 && conn.requests >= this.maxRequestsPerConnection) || (this.maxConnectionDurationMs > 0 && this.aged.has(conn))) {
       conn.destroy();
       return;
     }
@@ -86,6 +108,10 @@ export class Host implements HostPool {
   }
 
   forget(conn: UpstreamConnection): void {
+    if (this.ageTimers.size > 0) {
+      clearTimeout(this.ageTimers.get(conn));
+      this.ageTimers.delete(conn);
+    }
     this.connections--;
     if (this.budget) {
       this.budget.connections--;

@@ -3,7 +3,7 @@
 // http2_protocol_options and the peer's SETTINGS, whichever is lower). A new session is opened only when every open
 // one is full, within the cluster's max_connections budget; past it the caller waits as a pending request, and a
 // freed stream slot wakes it as a freed HTTP/1.1 connection does. Sessions close after the idle timeout, after
-// max_requests_per_connection streams (gracefully), or when the peer sends GOAWAY.
+// max_requests_per_connection streams or max_connection_duration of age (gracefully), or when the peer sends GOAWAY.
 import * as http2 from 'node:http2';
 import type { Host } from '../cluster/host.ts';
 import { connectUpstreamTls, tlsConnectOptions } from '../tls/upstream-tls.ts';
@@ -124,8 +124,18 @@ export class H2HostPool {
     session.on('goaway', () => {
       ps.draining = true;
     });
+    // max_connection_duration: past that age the session takes no new stream and closes once its streams end.
+    const maxAge = host.maxConnectionDurationMs;
+    const ageTimer =
+      maxAge > 0
+        ? setTimeout(() => {
+            ps.draining = true;
+            if (ps.streams === 0) session.close();
+          }, maxAge).unref()
+        : undefined;
     session.once('close', () => {
       clearTimeout(timer);
+      clearTimeout(ageTimer);
       ps.draining = true;
       ps.clearIdle();
       const i = this.sessions.indexOf(ps);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import { buildXdsDescriptor, descriptorText, loadFullXdsRoot } from './descriptor-build.ts';
+import { DescriptorIndex } from './descriptor-index.ts';
 import { LazyXdsRoot } from './lazy-root.ts';
 import { TypeUrl, encodeAny, ensureXdsType, messageType, xdsRoot, xdsTypeCounts } from './protos.ts';
 
@@ -57,10 +58,11 @@ function fieldShape(f: protobuf.Field): string {
 }
 
 test('each type, built alone on demand, has exactly the fields of the full .proto root and builds its codec', () => {
-  const names = new LazyXdsRoot(committed).names();
+  const index = new DescriptorIndex(committed);
+  const names = index.names();
   assert.ok(names.length > 400);
   for (const name of names) {
-    const lazy = new LazyXdsRoot(committed);
+    const lazy = new LazyXdsRoot(index, protobuf);
     assert.ok(lazy.ensure(name), name);
     const mine = lazy.root.lookup(name);
     const ref = full.lookup(name);

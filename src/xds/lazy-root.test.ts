@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type protobuf from 'protobufjs';
+import protobuf from 'protobufjs';
 import type { Resource } from '../config/api/resource.ts';
 import { loadText } from '../config/api/load.ts';
 import { parseProxy, type Proxy } from '../discovery/proxy.ts';
@@ -14,12 +14,14 @@ import type { MeshSettings } from '../discovery/snapshot/mesh.ts';
 import { generateResources } from '../discovery/translate/index.ts';
 import { parseYaml, samples, sidecarProxy, snapshotOf } from '../discovery/translate/fixtures.test.ts';
 import { loadFullXdsRoot } from './descriptor-build.ts';
+import { DescriptorIndex } from './descriptor-index.ts';
 import { LazyXdsRoot } from './lazy-root.ts';
+import { WireCodec } from './wire-codec.ts';
 import { TypeUrl, decodeAny, encodeAny, xdsTypeCounts, type XdsTypeUrl } from './protos.ts';
 
 type J = Record<string, unknown>;
 
-const descriptor = readFileSync(new URL('./xds-descriptor.gen.json', import.meta.url), 'utf8');
+const descriptor = new DescriptorIndex(readFileSync(new URL('./xds-descriptor.gen.json', import.meta.url), 'utf8'));
 const full = loadFullXdsRoot();
 const decodeOptions: protobuf.IConversionOptions = { enums: String, longs: Number, defaults: false, json: true };
 const resourceTypes: XdsTypeUrl[] = [TypeUrl.listener, TypeUrl.route, TypeUrl.cluster, TypeUrl.endpoint];
@@ -78,26 +80,39 @@ function anyTypes(v: unknown, out: Set<string>): Set<string> {
   return out;
 }
 
-/** Encode with the process's on-demand root and the full root, decode with a fresh on-demand root and the full root. */
-function compare(sidecar: LazyXdsRoot, typeUrl: string, resource: J, seen: Set<string>): void {
+/** What a process that has seen nothing yet decodes with: an on-demand protobufjs root and a wire codec. */
+interface Fresh {
+  root: LazyXdsRoot;
+  codec: WireCodec;
+}
+const fresh = (): Fresh => ({ root: new LazyXdsRoot(descriptor, protobuf), codec: new WireCodec(descriptor) });
+
+/**
+ * Encode with this process's encodeAny (on-demand protobufjs root), a fresh wire codec and the full root: the same
+ * bytes; decode with a fresh on-demand root, a fresh wire codec, decodeAny and the full root: the same object.
+ */
+function compare(sidecar: Fresh, typeUrl: string, resource: J, seen: Set<string>): void {
   const name = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
   const any = encodeAny(typeUrl, resource);
   const ref = full.lookupType(name);
   const refBytes = ref.encode(ref.fromObject(resource)).finish();
   const label = String(resource['name'] ?? name);
   assert.deepEqual(Buffer.from(any.value), Buffer.from(refBytes), `${label}: encoded bytes`);
-  assert.ok(sidecar.ensure(name));
-  const t = sidecar.root.lookupType(name);
-  const mine = t.toObject(t.decode(any.value), decodeOptions);
+  assert.deepEqual(Buffer.from(sidecar.codec.encode(typeUrl, resource)), Buffer.from(refBytes), `${label}: wire codec bytes`);
+  assert.ok(sidecar.root.ensure(name));
+  const t = sidecar.root.root.lookupType(name);
   const expected = ref.toObject(ref.decode(refBytes), decodeOptions);
-  assert.deepEqual(mine, expected, `${label}: decoded object`);
-  assert.deepEqual(decodeAny(any), expected, `${label}: decodeAny`);
-  anyTypes(mine, seen);
+  assert.deepEqual(t.toObject(t.decode(any.value), decodeOptions), expected, `${label}: decoded by an on-demand root`);
+  const decoded = sidecar.codec.decode(typeUrl, Buffer.from(any.value));
+  assert.deepEqual(decoded, expected, `${label}: decoded by the wire codec`);
+  assert.deepEqual(JSON.stringify(decoded), JSON.stringify(expected), `${label}: same key order`);
+  assert.deepEqual(decodeAny(any), ref.toObject(ref.decode(any.value), decodeOptions), `${label}: decodeAny`);
+  anyTypes(decoded, seen);
 }
 
 function checkAll(configs: Resource[], label: string): { resources: number; seen: Set<string> } {
   const snap = snapshotOf(configs, mesh);
-  const sidecar = new LazyXdsRoot(descriptor);
+  const sidecar = fresh();
   const seen = new Set<string>();
   let resources = 0;
   for (const p of proxies()) {
@@ -108,7 +123,7 @@ function checkAll(configs: Resource[], label: string): { resources: number; seen
       }
     }
   }
-  assert.ok(sidecar.loaded < sidecar.size, `${label}: a sidecar root builds ${sidecar.loaded} of ${sidecar.size} types`);
+  assert.ok(sidecar.root.loaded < sidecar.root.size, `${label}: an on-demand root builds ${sidecar.root.loaded} of ${sidecar.root.size} types`);
   return { resources, seen };
 }
 
@@ -201,7 +216,7 @@ test('CUSTOM ext_authz, network RBAC and tracers (Zipkin, OpenTelemetry): same b
 });
 
 test('SDS secrets and the DiscoveryRequest (node metadata as Struct) round-trip the same way', () => {
-  const sidecar = new LazyXdsRoot(descriptor);
+  const sidecar = fresh();
   const seen = new Set<string>();
   compare(sidecar, TypeUrl.secret, { name: 'default', tls_certificate: { certificate_chain: { inline_bytes: Buffer.from('chain').toString('base64') }, private_key: { inline_bytes: Buffer.from('key').toString('base64') } } }, seen);
   compare(sidecar, TypeUrl.secret, { name: 'ROOTCA', validation_context: { trusted_ca: { inline_bytes: Buffer.from('roots').toString('base64') } } }, seen);
@@ -212,9 +227,10 @@ test('SDS secrets and the DiscoveryRequest (node metadata as Struct) round-trip 
 });
 
 test('a name the descriptor does not hold leaves an Any undecoded, as the full root does, and builds nothing', () => {
-  const sidecar = new LazyXdsRoot(descriptor);
-  assert.equal(sidecar.ensure('type.googleapis.com/istio.no.such.Config'), false);
-  assert.equal(sidecar.loaded, 0);
+  const sidecar = fresh();
+  assert.equal(sidecar.root.ensure('type.googleapis.com/istio.no.such.Config'), false);
+  assert.equal(sidecar.root.loaded, 0);
+  assert.equal(sidecar.codec.hasMessage('type.googleapis.com/istio.no.such.Config'), false);
   const cluster = { name: 'c', typed_extension_protocol_options: { x: { type_url: 'type.googleapis.com/istio.no.such.Config', value: Buffer.from([8, 1]).toString('base64') } } };
   compare(sidecar, TypeUrl.cluster, cluster, new Set());
   assert.ok(xdsTypeCounts().loaded > 0);

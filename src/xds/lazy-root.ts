@@ -4,30 +4,18 @@
 // process builds the types it actually uses and the types their fields name, not the ~500 the descriptor holds.
 // google.protobuf.Any looks its payload type up by name while converting (the `@type` of a typed_config): that lookup
 // adds the named type first, so nested Anys expand exactly as with every type loaded.
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
+import { fullName, type DescriptorIndex, type TypeJson } from './descriptor-index.ts';
 
-type Json = Record<string, unknown>;
+/** The protobufjs module, passed in: a process that never needs protobufjs (a sidecar) does not load it. */
+export type Protobuf = typeof protobuf;
+
 type Lookup = protobuf.Namespace['lookup'];
 /** protobufjs (≥ 7.5) resolves edition features (packed encoding, presence) only from resolveAll(), which would also
  * resolve every field of every type present; this is the step of it that a type added on its own needs. */
 interface FeatureResolution {
   _resolveFeaturesRecursive?: (edition: string) => unknown;
 }
-/** The lines of xds-descriptor.gen.json look like `"full.Name":{...},` (see descriptorText() in descriptor-build.ts). */
-function indexLines(text: string): Map<string, number> {
-  const offsets = new Map<string, number>();
-  for (let start = 0; start < text.length;) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    if (text.charCodeAt(start) === 0x22 /* " */) {
-      const close = text.indexOf('":', start + 1);
-      if (close > start && close < end) offsets.set(text.slice(start + 1, close), start);
-    }
-    start = end + 1;
-  }
-  return offsets;
-}
-
 function parentName(name: string): string {
   const dot = name.lastIndexOf('.');
   return dot < 0 ? '' : name.slice(0, dot);
@@ -43,19 +31,19 @@ type Generated = (...args: unknown[]) => unknown;
  * function is generated, by protobufjs's own generators, the first time it is called. Types with a protobufjs wrapper
  * (google.protobuf.Any) keep protobufjs's own set-up, which installs the wrapper.
  */
-function generateOnFirstCall(type: protobuf.Type): void {
-  if (protobuf.wrappers[type.fullName]) return;
+function generateOnFirstCall(pb: Protobuf, type: protobuf.Type): void {
+  if (pb.wrappers[type.fullName]) return;
   let types: (protobuf.Type | protobuf.Enum | null)[] | undefined;
   const ctx = (): { types: (protobuf.Type | protobuf.Enum | null)[]; util: typeof protobuf.util } => {
     types ??= type.fieldsArray.map((f) => f.resolve().resolvedType);
-    return { types, util: protobuf.util };
+    return { types, util: pb.util };
   };
   const generators: Record<Codec, () => Generated> = {
-    encode: () => protobuf.encoder(type)({ ...ctx(), Writer: protobuf.Writer }) as Generated,
-    decode: () => protobuf.decoder(type)({ ...ctx(), Reader: protobuf.Reader }) as Generated,
-    verify: () => protobuf.verifier(type)(ctx()) as Generated,
-    fromObject: () => protobuf.converter.fromObject(type)(ctx()) as Generated,
-    toObject: () => protobuf.converter.toObject(type)(ctx()) as Generated,
+    encode: () => pb.encoder(type)({ ...ctx(), Writer: pb.Writer }) as Generated,
+    decode: () => pb.decoder(type)({ ...ctx(), Reader: pb.Reader }) as Generated,
+    verify: () => pb.verifier(type)(ctx()) as Generated,
+    fromObject: () => pb.converter.fromObject(type)(ctx()) as Generated,
+    toObject: () => pb.converter.toObject(type)(ctx()) as Generated,
   };
   const codecs = type as unknown as Record<Codec, Generated>;
   for (const name of Object.keys(generators) as Codec[]) {
@@ -79,34 +67,28 @@ function loadingLookup(target: protobuf.Namespace, ensure: (name: string) => voi
 
 /** A Root filled from the compact descriptor as types are asked for. */
 export class LazyXdsRoot {
-  readonly root = new protobuf.Root();
-  private readonly text: string;
-  /** Full name (no leading dot) → offset of its line in `text`. */
-  private readonly offsets: Map<string, number>;
+  readonly root: protobuf.Root;
+  private readonly pb: Protobuf;
+  private readonly index: DescriptorIndex;
   private readonly added = new Set<string>();
 
-  /** `text`: the contents of xds-descriptor.gen.json. */
-  constructor(text: string) {
-    this.text = text;
-    this.offsets = indexLines(text);
-    if (this.offsets.size === 0) throw new Error('the xDS descriptor holds no types (regenerate: node scripts/gen-xds-descriptor.ts)');
+  /** `index`: the compact descriptor; `pb`: the protobufjs module. */
+  constructor(index: DescriptorIndex, pb: Protobuf) {
+    this.index = index;
+    this.pb = pb;
+    this.root = new pb.Root();
     // Absolute lookups (field and method types, lookupType() on the root) all end at the root's lookup.
     loadingLookup(this.root, (name) => void this.ensure(name));
   }
 
   /** How many types, enums and services the descriptor holds. */
   get size(): number {
-    return this.offsets.size;
+    return this.index.size;
   }
 
   /** How many of them are in the root so far. */
   get loaded(): number {
     return this.added.size;
-  }
-
-  /** Every name the descriptor holds (sorted). */
-  names(): string[] {
-    return [...this.offsets.keys()];
   }
 
   /**
@@ -115,36 +97,29 @@ export class LazyXdsRoot {
    * when the descriptor does not hold it.
    */
   ensure(name: string): boolean {
-    const full = name.slice(name.lastIndexOf('/') + 1).replace(/^\./, '');
+    const full = fullName(name);
     if (this.added.has(full)) return true;
-    if (!this.offsets.has(full)) return false;
+    const json: TypeJson | undefined = this.index.entry(full);
+    if (!json) return false;
+    const pb = this.pb;
     const parent = parentName(full);
-    const nestedIn = this.offsets.has(parent);
+    const nestedIn = this.index.has(parent);
     if (nestedIn) this.ensure(parent);
-    const json = this.entry(full);
     const simple = full.slice(parent.length === 0 ? 0 : parent.length + 1);
-    const obj = json['fields'] !== undefined ? protobuf.Type.fromJSON(simple, json as unknown as protobuf.IType)
-      : json['values'] !== undefined ? protobuf.Enum.fromJSON(simple, json as unknown as protobuf.IEnum)
-        : protobuf.Service.fromJSON(simple, json as unknown as protobuf.IService);
+    const obj = json.fields !== undefined ? pb.Type.fromJSON(simple, json as protobuf.IType)
+      : json.values !== undefined ? pb.Enum.fromJSON(simple, json as protobuf.IEnum)
+        : pb.Service.fromJSON(simple, json as unknown as protobuf.IService);
     const ns = parent === '' ? this.root : nestedIn ? this.root.lookup(parent) : this.root.define(parent);
-    if (!(ns instanceof protobuf.Namespace)) throw new Error(`xDS descriptor: ${parent} is not a namespace`);
+    if (!(ns instanceof pb.Namespace)) throw new Error(`xDS descriptor: ${parent} is not a namespace`);
     ns.add(obj);
     this.added.add(full);
     const features = obj as unknown as FeatureResolution;
     if (typeof features._resolveFeaturesRecursive !== 'function') throw new Error('protobufjs has no _resolveFeaturesRecursive: src/xds/lazy-root.ts needs updating for this protobufjs version');
     // The edition of a top-level type is set when it is added ("proto3", as Root.fromJSON does); a nested one inherits.
     features._resolveFeaturesRecursive('proto3');
-    if (obj instanceof protobuf.Type) generateOnFirstCall(obj);
+    if (obj instanceof pb.Type) generateOnFirstCall(pb, obj);
     // Any's converters call `this.lookup(name of the @type)`, a relative lookup that does not pass the root's.
     if (full === 'google.protobuf.Any') loadingLookup(obj as protobuf.Type, (n) => void this.ensure(n));
     return true;
-  }
-
-  private entry(name: string): Json {
-    const start = this.offsets.get(name)!;
-    let end = this.text.indexOf('\n', start);
-    if (end < 0) end = this.text.length;
-    if (this.text.charCodeAt(end - 1) === 0x2c /* , */) end--;
-    return JSON.parse(this.text.slice(start + name.length + 3, end)) as Json;
   }
 }

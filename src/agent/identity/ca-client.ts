@@ -1,10 +1,10 @@
 // The agent's side of Istio's CSR API (istio.v1.auth.IstioCertificateService/CreateCertificate) on the small
 // node:http2 gRPC client: one unary call over TLS to the CA, with the bootstrap token as `authorization: Bearer`
-// or the current workload certificate for mTLS. The two messages are protobufjs types built from a small JSON
-// descriptor, so the sidecar needs neither @grpc/grpc-js nor a .proto parser for them.
-import protobuf from 'protobufjs';
+// or the current workload certificate for mTLS. The two messages are encoded from a small JSON descriptor by the
+// xDS wire codec, so the sidecar needs neither @grpc/grpc-js, protobufjs nor a .proto parser for them.
 import { GrpcChannel, type MethodDescriptor } from '../../core/grpc/index.ts';
 import type { IstioCertificateRequest, IstioCertificateResponse } from '../../ca/proto/service.ts';
+import { WireCodec } from '../../xds/wire-codec.ts';
 
 /** The same path as src/ca/proto/service.ts (not imported: that module loads grpc-js for the CA's server). */
 const createCertificatePath = '/istio.v1.auth.IstioCertificateService/CreateCertificate';
@@ -47,22 +47,18 @@ export const createCertificateMethod: MethodDescriptor<Pick<IstioCertificateRequ
   decode: decodeResponse,
 };
 
-/** The two messages, from ca.proto (the sidecar already has protobufjs loaded for xDS; no .proto parsing at run time). */
-const messages = protobuf.Root.fromJSON({
-  nested: {
-    IstioCertificateRequest: { fields: { csr: { type: 'string', id: 1 }, validity_duration: { type: 'int64', id: 3 } } },
-    IstioCertificateResponse: { fields: { cert_chain: { rule: 'repeated', type: 'string', id: 1 } } },
-  },
+/** The two messages, from ca.proto (no .proto parsing at run time). */
+const messages = new WireCodec({
+  IstioCertificateRequest: { fields: { csr: { type: 'string', id: 1 }, validity_duration: { type: 'int64', id: 3 } } },
+  IstioCertificateResponse: { fields: { cert_chain: { rule: 'repeated', type: 'string', id: 1 } } },
 });
-const Request = messages.lookupType('IstioCertificateRequest');
-const Response = messages.lookupType('IstioCertificateResponse');
 
 export function encodeRequest(r: Pick<IstioCertificateRequest, 'csr' | 'validity_duration'>): Uint8Array {
   const ttl = Math.floor(r.validity_duration);
-  return Request.encode(Request.fromObject(ttl > 0 ? { csr: r.csr, validity_duration: ttl } : { csr: r.csr })).finish();
+  return messages.encode('IstioCertificateRequest', ttl > 0 ? { csr: r.csr, validity_duration: ttl } : { csr: r.csr });
 }
 
 export function decodeResponse(b: Buffer): IstioCertificateResponse {
-  const m = Response.toObject(Response.decode(b), { arrays: true }) as { cert_chain: string[] };
+  const m = messages.decode('IstioCertificateResponse', b, { defaults: true }) as { cert_chain: string[] };
   return { cert_chain: m.cert_chain };
 }

@@ -1,8 +1,8 @@
 // gRPC health probe (grpc.health.v1.Health/Check), loaded only when a gRPC probe is configured, on the agent's own
-// small gRPC client. HealthCheckRequest{service = 1} and HealthCheckResponse{status = 1}, SERVING = 1, as protobufjs
-// types from a JSON descriptor (protobufjs is already loaded in the sidecar for xDS).
-import protobuf from 'protobufjs';
+// small gRPC client. HealthCheckRequest{service = 1} and HealthCheckResponse{status = 1}, SERVING = 1, encoded from a
+// JSON descriptor by the xDS wire codec (the sidecar does not load protobufjs).
 import { GrpcChannel, GrpcError, GrpcStatus, type MethodDescriptor } from '../../core/grpc/index.ts';
+import { WireCodec } from '../../xds/wire-codec.ts';
 import type { ProbeResult } from './app-probes.ts';
 
 export const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
@@ -10,31 +10,27 @@ export const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
 /** Istio's (and grpc's) ServingStatus names, by number. */
 export const SERVING_STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'] as const;
 
-const messages = protobuf.Root.fromJSON({
-  nested: {
-    HealthCheckRequest: { fields: { service: { type: 'string', id: 1 } } },
-    HealthCheckResponse: { fields: { status: { type: 'int32', id: 1 } } },
-  },
+const messages = new WireCodec({
+  HealthCheckRequest: { fields: { service: { type: 'string', id: 1 } } },
+  HealthCheckResponse: { fields: { status: { type: 'int32', id: 1 } } },
 });
-const Request = messages.lookupType('HealthCheckRequest');
-const Response = messages.lookupType('HealthCheckResponse');
 
 export function encodeHealthRequest(service: string): Buffer {
-  return Buffer.from(Request.encode(Request.fromObject(service ? { service } : {})).finish());
+  return Buffer.from(messages.encode('HealthCheckRequest', service ? { service } : {}));
 }
 
 export function encodeHealthResponse(status: number): Buffer {
-  return Buffer.from(Response.encode(Response.fromObject(status ? { status } : {})).finish());
+  return Buffer.from(messages.encode('HealthCheckResponse', status ? { status } : {}));
 }
 
 /** The `status` of a HealthCheckResponse (0 when absent); unknown fields are skipped. */
 export function decodeHealthResponse(b: Buffer): number {
-  return (Response.toObject(Response.decode(b), { defaults: true }) as { status: number }).status;
+  return (messages.decode('HealthCheckResponse', b, { defaults: true }) as { status: number }).status;
 }
 
 /** The `service` of a HealthCheckRequest (for test servers). */
 export function decodeHealthRequest(b: Buffer): string {
-  return (Request.toObject(Request.decode(b), { defaults: true }) as { service: string }).service;
+  return (messages.decode('HealthCheckRequest', b, { defaults: true }) as { service: string }).service;
 }
 
 const healthCheck: MethodDescriptor<string, number> = { path: HEALTH_CHECK_PATH, encode: encodeHealthRequest, decode: decodeHealthResponse };

@@ -4,7 +4,7 @@
 // does; ACKs and NACKs (a NACK keeps the last good config). When the stream breaks the proxy keeps its config and
 // reconnects with capped, jittered backoff; HTTP/2 keepalive pings notice a control plane that vanished silently.
 import { GrpcChannel, GrpcStatus, statusName, type GrpcCall, type MethodDescriptor } from '../../core/grpc/index.ts';
-import { messageType, typeShortName, type XdsTypeUrl } from '../../xds/protos.ts';
+import { decodeMessage, encodeMessage, typeShortName, type XdsTypeUrl } from '../../xds/protos.ts';
 import { DeltaHandler } from './delta.ts';
 import { nodeId, nodeMetadata, toStruct, type NodeIdentity } from './node-info.ts';
 import { SotwHandler } from './sotw.ts';
@@ -38,15 +38,16 @@ export type XdsConnectionState = 'connecting' | 'connected' | 'disconnected' | '
 
 const adsService = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 
-/** The ADS method of a protocol, encoded and decoded with the Envoy protos (src/xds/protos.ts). */
+/**
+ * The ADS method of a protocol, encoded and decoded with the Envoy protos (src/xds/protos.ts, without protobufjs).
+ * Responses come with every field present (defaults) and their resources as undecoded Anys (decodeAny() later).
+ */
 function adsMethod(protocol: XdsProtocol): MethodDescriptor<Record<string, unknown>, unknown> {
   const [method, req, res] = protocol === 'sotw' ? ['StreamAggregatedResources', 'DiscoveryRequest', 'DiscoveryResponse'] : ['DeltaAggregatedResources', 'DeltaDiscoveryRequest', 'DeltaDiscoveryResponse'];
-  const reqType = messageType(`envoy.service.discovery.v3.${req}`);
-  const resType = messageType(`envoy.service.discovery.v3.${res}`);
   return {
     path: `${adsService}/${method}`,
-    encode: (o) => reqType.encode(reqType.fromObject(o)).finish(),
-    decode: (b) => resType.decode(b),
+    encode: (o) => encodeMessage(`envoy.service.discovery.v3.${req}`, o),
+    decode: (b) => decodeMessage(`envoy.service.discovery.v3.${res}`, b, { defaults: true, expandAny: false }),
   };
 }
 

@@ -51,7 +51,11 @@ spec:
     labels: {app: vm}
 `;
 
-async function withControlPlane(files: Record<string, string>, fn: (cp: ControlPlane, dir: string) => Promise<void>, extra: { graceMs?: number } = {}): Promise<void> {
+async function withControlPlane(
+  files: Record<string, string>,
+  fn: (cp: ControlPlane, dir: string) => Promise<void>,
+  extra: { graceMs?: number; log?: (level: 'debug' | 'info' | 'warn', message: string) => void } = {},
+): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'weft-cp-'));
   for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
   const cp = await startControlPlane({
@@ -62,6 +66,7 @@ async function withControlPlane(files: Record<string, string>, fn: (cp: ControlP
     cacheKey: proxyCacheKey,
     debounceQuietMs: 10,
     ...(extra.graceMs !== undefined ? { autoRegisterGraceMs: extra.graceMs } : {}),
+    ...(extra.log !== undefined ? { log: extra.log } : {}),
   });
   try {
     await fn(cp, dir);
@@ -193,6 +198,52 @@ test('a proxy naming a WorkloadGroup that does not exist is refused with the rea
     assert.match(status.details, /WorkloadGroup vms\/missing not found/);
     c.close();
   });
+});
+
+test('a file broken at run time is logged once (the store\'s line), and kept for /debug/configz', async () => {
+  const logs: string[] = [];
+  await withControlPlane(
+    { 'reviews.yaml': serviceEntry(['10.1.0.1']) },
+    async (cp, dir) => {
+      const rejected = new Promise<void>((resolve) => {
+        const off = cp.store.subscribe((e) => {
+          if (e.type !== 'rejected') return;
+          off();
+          resolve();
+        });
+      });
+      await writeFile(join(dir, 'reviews.yaml.tmp'), serviceEntry(['10.1.0.1']).replace('STATIC', 'STAIC'));
+      await rename(join(dir, 'reviews.yaml.tmp'), join(dir, 'reviews.yaml'));
+      await rejected;
+      const about = logs.filter((l) => l.includes('reviews.yaml'));
+      assert.equal(about.length, 1, about.join('\n'));
+      assert.match(about[0] ?? '', /^warn config: rejected .*reviews\.yaml \(the last good version of its resources stays in force\): ServiceEntry shop\/reviews: spec\.resolution/);
+      assert.equal(cp.pipeline.lastRejections.length, 1);
+      assert.match(cp.pipeline.lastRejections[0]?.file ?? '', /reviews\.yaml$/);
+    },
+    { log: (level, m) => logs.push(`${level} ${m}`) },
+  );
+});
+
+test('invalid config at start-up names the file, the 1-based document and the resource of each problem', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'weft-cp-bad-'));
+  try {
+    const good = 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ok, namespace: y}\nspec:\n  host: a\n';
+    const bad = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x, namespace: y}\nspec:\n  hosts: [a]\n  http:\n  - route:\n    - destination: {host: a}\n      weight: -5\n';
+    await writeFile(join(dir, 'two.yaml'), `${good}---\n${bad}---\nfoo: [\n`);
+    const e = await startControlPlane({ configDir: dir, xdsPort: 0, monitoringPort: 0, generate: generateForServer, log: () => {} }).then(
+      (cp) => { void cp.close(); assert.fail('started with invalid config'); },
+      (x: unknown) => x,
+    );
+    assert.ok(e instanceof WeftError && e.code === 'WEFT_ERR_CONFIG_INVALID');
+    const lines = e.message.split('\n').slice(1);
+    assert.equal(lines[0], `  ${join(dir, 'two.yaml')} (document 2, VirtualService/y/x): spec.http[0].route[0].weight: weight -5 must be a whole number ≥ 0`);
+    // A document too broken to have a kind and name is named by its number alone.
+    assert.match(lines[1] ?? '', /two\.yaml \(document 3\): YAML syntax error/);
+    assert.doesNotMatch(e.message, /document 0/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('invalid config at start-up is refused with the file and field', async () => {

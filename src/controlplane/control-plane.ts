@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { WeftError } from '../core/errors.ts';
 import { formatKey } from '../config/api/resource.ts';
-import { DirectoryStore, pipelineLoader, type ConfigStore } from '../config/store/index.ts';
+import { DirectoryStore, pipelineLoader, type ConfigStore, type RejectedError } from '../config/store/index.ts';
 import { parseProxy, type Proxy } from '../discovery/proxy.ts';
 import { createXdsMetrics } from '../discovery/serve/metrics.ts';
 import { DiscoveryServer } from '../discovery/serve/server.ts';
@@ -189,10 +189,16 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
 function checkStartupConfig(store: ConfigStore, configDir: string, log: Log): void {
   const rejected = store.rejections();
   if (rejected.length > 0) {
-    const lines = rejected.flatMap((r) => r.errors.map((e) => `  ${r.file}${e.document !== undefined ? ` (document ${e.document})` : ''}: ${e.path ? e.path + ': ' : ''}${e.message}`));
+    const lines = rejected.flatMap((r) => r.errors.map((e) => `  ${r.file}${whereInFile(e)}: ${e.path ? e.path + ': ' : ''}${e.message}`));
     throw new WeftError('WEFT_ERR_CONFIG_INVALID', `the config directory ${configDir} has invalid files; fix them (or check them with 'weft validate -f ${configDir}') and start again:\n${lines.join('\n')}`);
   }
   for (const c of store.conflicts()) log('warn', `config: ${formatKey(c.key)} is defined in ${c.files.join(', ')}; ${c.winner} wins`);
+}
+
+/** ` (document 2, VirtualService/shop/reviews)`: the 1-based document number (as an editor counts them) and the resource, when known. */
+function whereInFile(e: RejectedError): string {
+  const parts = [...(e.document !== undefined ? [`document ${e.document + 1}`] : []), ...(e.key !== undefined ? [formatKey(e.key)] : [])];
+  return parts.length === 0 ? '' : ` (${parts.join(', ')})`;
 }
 
 /** Nodes become Proxies; a proxy naming a WorkloadGroup is auto-registered on connect (or refused with why). */

@@ -140,7 +140,7 @@ export class MeshPipeline {
       case 'rejected':
         this.lastRejections.push({ file: e.file, errors: e.errors.map((x) => `${x.path}: ${x.message}`), at: new Date(this.#now()).toISOString() });
         if (this.lastRejections.length > 20) this.lastRejections.shift();
-        this.#o.log?.('warn', `config: ${e.file} rejected, its last good version stays in force: ${e.errors.map((x) => `${x.path ? x.path + ': ' : ''}${x.message}`).join('; ')}`);
+        // Not logged here: the store already logs each rejection once, with its resources and what to do.
         return;
       case 'recovered':
       case 'conflict':

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import { hcmForPort, type DownstreamTls, type ListenerContext } from '../hcm/connection.ts';
+import { DEFAULT_MAX_HEADERS_COUNT } from '../listener/listener-config.ts';
 import { StreamInfo, type ResponseFlag } from '../hcm/stream-info.ts';
 import { redirectLocation } from '../hcm/redirect.ts';
 import { pickCluster } from '../router/route-action.ts';
@@ -27,7 +28,22 @@ const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL } = http2.constants;
 /** Headers HTTP/2 forbids or that only describe one hop. */
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings']);
 
-let server: http2.Http2Server | undefined;
+/**
+ * One node:http2 server per header-count limit (a session's limit is fixed when node:http2 creates it). The HCM's
+ * common_http_protocol_options.max_headers_count (Envoy's default 100, pseudo-headers included, as Envoy counts them)
+ * is node:http2's maxHeaderListPairs: a request with more header fields gets its stream reset (ENHANCE_YOUR_CALM;
+ * Envoy resets with INTERNAL_ERROR, `http2.too_many_headers`) and the connection stays up.
+ */
+const servers = new Map<number, http2.Http2Server>();
+
+function serverFor(maxHeaders: number): http2.Http2Server {
+  let s = servers.get(maxHeaders);
+  if (s === undefined) {
+    s = createServer(maxHeaders);
+    servers.set(maxHeaders, s);
+  }
+  return s;
+}
 
 interface ConnInfo {
   ctx: ListenerContext;
@@ -46,7 +62,8 @@ const info = new WeakMap<http2.ServerHttp2Session, ConnInfo>();
 
 /** Hand a connection whose first bytes are the HTTP/2 preface (or that negotiated h2) to the HTTP/2 server. */
 export function acceptH2(socket: net.Socket, ctx: ListenerContext, tls: DownstreamTls | undefined, tcp: net.Socket): void {
-  server ??= createServer();
+  // node:http2 allows no fewer than 4 (the pseudo-headers of a request).
+  const server = serverFor(Math.max(4, ctx.hcm?.maxHeadersCount ?? DEFAULT_MAX_HEADERS_COUNT));
   const meta: ConnInfo = {
     ctx,
     localPort: tcp.localPort ?? 0,
@@ -81,8 +98,8 @@ export function acceptH2(socket: net.Socket, ctx: ListenerContext, tls: Downstre
 
 let accepting: ConnInfo | undefined;
 
-function createServer(): http2.Http2Server {
-  const s = http2.createServer({ maxSessionMemory: 16 });
+function createServer(maxHeaderListPairs: number): http2.Http2Server {
+  const s = http2.createServer({ maxSessionMemory: 16, maxHeaderListPairs });
   s.on('session', (session: http2.ServerHttp2Session) => {
     if (accepting) {
       info.set(session, accepting);

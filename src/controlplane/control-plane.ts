@@ -16,6 +16,7 @@ import type { ProxyModel } from '../discovery/serve/types.ts';
 import type { MeshSettings } from '../discovery/snapshot/mesh.ts';
 import type { MeshSnapshot } from '../discovery/snapshot/snapshot.ts';
 import { ServiceRegistry } from '../registry/registry.ts';
+import { quietGrpcBindFailures } from './grpc-log.ts';
 import { createMonitoringServer, type MonitoringSource } from './monitoring.ts';
 import { MeshPipeline, type Generate } from './pipeline.ts';
 
@@ -84,6 +85,7 @@ const grpcServerOptions: grpc.ServerOptions = {
 };
 
 function bindGrpc(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
+  quietGrpcBindFailures(); // the error below says it; grpc-js's own line about it would come first and say less
   return new Promise((resolve, reject) => {
     server.bindAsync(address, creds, (e, port) => {
       if (e) reject(new WeftError('WEFT_ERR_IO', `cannot listen on ${address}: ${e.message}; pick another port or stop what uses it`, { cause: e }));

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { FieldError } from '../core/result.ts';
 import { WeftError } from '../core/errors.ts';
 import { parseMeshConfig, type MeshConfig } from '../config/api/mesh/index.ts';
-import type { MeshSettings, PathNormalization } from '../discovery/snapshot/mesh.ts';
+import type { MeshSettings, PathNormalization, TracingCustomTag } from '../discovery/snapshot/mesh.ts';
 
 export interface LoadedMeshConfig {
   mesh: MeshSettings;
@@ -22,6 +22,12 @@ export function meshSettingsOf(m: MeshConfig): MeshSettings {
   const tracing = m.defaultConfig.tracing;
   const sampling = tracing?.['sampling'];
   const maxPath = tracing?.['maxPathTagLength'];
+  const customTags = tracing?.['customTags'];
+  const tracingSettings = {
+    ...(typeof sampling === 'number' ? { sampling } : {}),
+    ...(typeof maxPath === 'number' ? { maxPathTagLength: maxPath } : {}),
+    ...(typeof customTags === 'object' && customTags !== null ? { customTags: customTags as Record<string, TracingCustomTag> } : {}),
+  };
   return {
     rootNamespace: m.rootNamespace,
     trustDomain: m.trustDomain,
@@ -39,7 +45,7 @@ export function meshSettingsOf(m: MeshConfig): MeshSettings {
     ...(m.h2UpgradePolicy !== undefined ? { h2UpgradePolicy: m.h2UpgradePolicy as 'DO_NOT_UPGRADE' | 'UPGRADE' } : {}),
     defaultConfig: {
       ...(m.defaultConfig.meshId !== undefined ? { meshId: m.defaultConfig.meshId } : {}),
-      ...(typeof sampling === 'number' ? { tracing: { sampling, ...(typeof maxPath === 'number' ? { maxPathTagLength: maxPath } : {}) } } : {}),
+      ...(Object.keys(tracingSettings).length > 0 ? { tracing: tracingSettings } : {}),
     },
   };
 }

@@ -29,10 +29,17 @@ export interface MeshSettings {
   /** MeshConfig enableTracing (default true); kept for compatibility, spans need a provider (see docs/tracing.md). */
   enableTracing?: boolean;
   /** ProxyConfig defaults that translation reads: meshId (default the trust domain), tracing.sampling (percent, default 1). */
-  defaultConfig?: { meshId?: string; tracing?: { sampling?: number; maxPathTagLength?: number } };
+  defaultConfig?: { meshId?: string; tracing?: { sampling?: number; maxPathTagLength?: number; customTags?: Record<string, TracingCustomTag> } };
   /** MeshConfig h2UpgradePolicy: UPGRADE sends HTTP/1.1 requests to HTTP services over HTTP/2. Default DO_NOT_UPGRADE. */
   h2UpgradePolicy?: 'DO_NOT_UPGRADE' | 'UPGRADE';
   /** Ingress gateway pods' service account etc. are not needed here; more fields are added as translation needs them. */
+}
+
+/** A span tag from ProxyConfig tracing.customTags (the same shape as a Telemetry custom tag). */
+export interface TracingCustomTag {
+  literal?: { value: string };
+  environment?: { name: string; defaultValue?: string };
+  header?: { name: string; defaultValue?: string };
 }
 
 /** MeshSettings with every default applied. */
@@ -56,6 +63,8 @@ export interface ResolvedMesh {
   tracingSampling: number;
   /** Longest http.url tag; 0 = the tracer's default. */
   tracingMaxPathTagLength: number;
+  /** defaultConfig.tracing.customTags: the span tags used when no Telemetry level sets customTags. */
+  tracingCustomTags: Readonly<Record<string, TracingCustomTag>>;
   /** Mesh-wide h2UpgradePolicy (a DestinationRule's connectionPool.http.h2UpgradePolicy overrides it). */
   h2UpgradePolicy: 'DO_NOT_UPGRADE' | 'UPGRADE';
 }
@@ -78,8 +87,22 @@ export function resolveMesh(m: MeshSettings): ResolvedMesh {
     meshId: m.defaultConfig?.meshId || (m.trustDomain ?? 'cluster.local'),
     tracingSampling: tracingSampling(m.defaultConfig?.tracing?.sampling),
     tracingMaxPathTagLength: m.defaultConfig?.tracing?.maxPathTagLength ?? 0,
+    tracingCustomTags: tracingCustomTags(m.defaultConfig?.tracing?.customTags),
     h2UpgradePolicy: m.h2UpgradePolicy ?? 'DO_NOT_UPGRADE',
   };
+}
+
+/** ProxyConfig tracing.customTags as written (YAML, unchecked): only well-formed literal/environment/header tags are kept. */
+function tracingCustomTags(raw: Record<string, TracingCustomTag> | undefined): Record<string, TracingCustomTag> {
+  const out: Record<string, TracingCustomTag> = {};
+  const str = (v: unknown): v is string => typeof v === 'string';
+  for (const [tag, t] of Object.entries(raw ?? {})) {
+    if (typeof t !== 'object' || t === null) continue;
+    if (str(t.literal?.value)) out[tag] = { literal: { value: t.literal.value } };
+    else if (str(t.environment?.name)) out[tag] = { environment: { name: t.environment.name, ...(str(t.environment.defaultValue) ? { defaultValue: t.environment.defaultValue } : {}) } };
+    else if (str(t.header?.name)) out[tag] = { header: { name: t.header.name, ...(str(t.header.defaultValue) ? { defaultValue: t.header.defaultValue } : {}) } };
+  }
+  return out;
 }
 
 /** Istio's proxyConfigSamplingValue: unset or 0 means 1%, above 100 falls back to 1%. */

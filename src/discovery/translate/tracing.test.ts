@@ -271,3 +271,24 @@ spec:
   assert.equal(compiled(off), false);
   assert.equal(hcmOf(meshWide(`  tracing: [{ providers: [{ name: zipkin }], disableSpanReporting: true }]`))['request_id_extension'], undefined, 'no tracing, no extension');
 });
+
+test('MeshConfig defaultConfig.tracing.customTags are the span tags when no Telemetry sets customTags (Istio’s ProxyConfig fallback)', async () => {
+  const { loadMeshConfigText } = await import('../../controlplane/mesh-config.ts');
+  const loaded = loadMeshConfigText(`
+defaultConfig:
+  tracing:
+    customTags:
+      cluster: { literal: { value: eu-1 } }
+      pod: { environment: { name: POD_NAME } }
+`, 'mesh.yaml');
+  assert.deepEqual(loaded.warnings, []);
+  const settings: MeshSettings = { ...mesh, defaultConfig: { ...loaded.mesh.defaultConfig, meshId: 'mesh1' } };
+  const own = (yaml: string): J[] => ((hcms(listenersFor(yaml, settings)).find((h) => h.statPrefix === 'outbound_0.0.0.0_80')!.tracing as J)['custom_tags'] as J[]).filter((x) => !String(x['tag']).startsWith('istio.'));
+  assert.deepEqual(own(meshWide(`  tracing: [{ providers: [{ name: zipkin }] }]`)), [{ tag: 'cluster', literal: { value: 'eu-1' } }, { tag: 'pod', environment: { name: 'POD_NAME' } }]);
+  assert.deepEqual(own(meshWide(`  tracing: [{ providers: [{ name: zipkin }], customTags: { team: { literal: { value: a } } } }]`)), [{ tag: 'team', literal: { value: 'a' } }], 'a Telemetry’s customTags replace them');
+});
+
+test('tracing findings: formatter custom tags are reported with their path', () => {
+  const found = tracingFindings(snapshotOf(parseYaml(workloads + meshWide(`  tracing: [{ providers: [{ name: zipkin }], customTags: { path: { formatter: { value: '%REQ(:PATH)%' } } } }]`)), mesh));
+  assert.deepEqual(found.map((f) => `${f.resource} ${f.path}`), ['Telemetry istio-system/mesh-default spec.tracing[0].customTags[path].formatter']);
+});

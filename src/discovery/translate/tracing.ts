@@ -184,9 +184,11 @@ const UUID_REQUEST_ID = 'type.googleapis.com/envoy.extensions.request_id.uuid.v3
 export function hcmTracing(view: ProxyView, cls: TracingListenerClass): Json {
   const specs = tracingSpecs(view);
   if (!specs) return {};
-  const spec = cls === 'sidecar-inbound' ? specs.server : specs.client;
-  if (spec.disabled || spec.providerName === undefined) return {};
-  const provider = tracerFor(view, spec.providerName);
+  const side = cls === 'sidecar-inbound' ? specs.server : specs.client;
+  if (side.disabled || side.providerName === undefined) return {};
+  // No Telemetry level sets customTags: MeshConfig defaultConfig.tracing.customTags, as Istio falls back to ProxyConfig.
+  const spec: TracingSpec = Object.keys(side.customTags).length > 0 ? side : { ...side, customTags: { ...view.snapshot.mesh.tracingCustomTags } };
+  const provider = tracerFor(view, side.providerName);
   if (!provider) return {};
   const mesh = view.snapshot.mesh;
   const sampling = spec.randomSamplingPercentage ?? mesh.tracingSampling;
@@ -271,8 +273,12 @@ export function tracingFindings(snapshot: ProxyView['snapshot']): TracingFinding
     if (r.kind !== 'Telemetry') continue;
     const first = (r.spec as { tracing?: Tracing[] } | undefined)?.tracing?.[0];
     const name = first?.providers?.[0]?.name;
+    const resource = `Telemetry ${r.metadata.namespace ?? 'default'}/${r.metadata.name}`;
+    for (const [tag, t] of Object.entries(first?.customTags ?? {})) {
+      if (t?.formatter) add([{ resource, path: `spec.tracing[0].customTags[${tag}].formatter`, message: 'formatter custom tags are not supported by Weft (the Envoy API it speaks has none): the tag is left out of spans; use literal, environment or header' }]);
+    }
     if (!first || !name || first.disableSpanReporting === true) continue;
-    add(providerFindings(snapshot, name, `Telemetry ${r.metadata.namespace ?? 'default'}/${r.metadata.name}`, 'spec.tracing[0].providers[0].name'));
+    add(providerFindings(snapshot, name, resource, 'spec.tracing[0].providers[0].name'));
   }
   return out;
 }

@@ -302,6 +302,9 @@ function reportGraph(dir: string, dump: GraphDump, sidecar: Mem): void {
   console.log(`node: ${builtinsPublic.join(' ')}`);
   // An ES import of node:http evaluates http.WebSocket, which loads Node's bundled undici (~4 MB): see docs/proxy.md.
   if (dump.builtins.includes('NativeModule internal/deps/undici/undici')) console.log('WARNING: the sidecar loaded Node\'s bundled undici (an ES import of node:http, or fetch/WebSocket used)');
+  // The sidecar decodes xDS with src/xds/wire-codec.ts; protobufjs (~3 MB, plus its types and generated code) is
+  // the control plane's. A sidecar module that imports it (or calls messageType()/encodeAny()) brings it back.
+  if (files.some(([u]) => /\/node_modules\/protobufjs\//.test(u))) console.log('WARNING: the sidecar loaded protobufjs (a static import, or messageType()/encodeAny()/xdsRoot() called in the sidecar)');
   console.log(`idle sidecar, after a full GC: heap used ${(dump.heapUsed / 1048576).toFixed(1)} MB of ${(dump.heapTotal / 1048576).toFixed(1)} MB, external ${(dump.external / 1048576).toFixed(1)} MB`);
   const mb = (n: number): string => (n / 1048576).toFixed(1);
   console.log(`V8 heap spaces (size / used / resident MB): ${dump.spaces.map(([n, size, used, phys]) => `${n.replace(/_space$/, '')} ${mb(size)}/${mb(used)}/${mb(phys)}`).join(', ')}`);

@@ -33,6 +33,8 @@ export interface GrpcChannelOptions {
   maxReceiveMessageBytes?: number;
   /** user-agent header. Default `weft-grpc`. */
   userAgent?: string;
+  /** :authority of every call (e.g. the service name an Envoy cluster would send). Default the TLS server name, else HOST:PORT. */
+  authority?: string | undefined;
 }
 
 /** Split `host:port` / `[v6]:port`. */
@@ -67,7 +69,7 @@ export class GrpcChannel {
     const name = options.tls?.serverName;
     const authorityHost = name ?? host;
     this.#ctx = {
-      authority: net.isIPv6(authorityHost) ? `[${authorityHost}]:${port}` : `${authorityHost}:${port}`,
+      authority: options.authority ?? (net.isIPv6(authorityHost) ? `[${authorityHost}]:${port}` : `${authorityHost}:${port}`),
       userAgent: options.userAgent ?? 'weft-grpc',
       maxReceiveMessageBytes: options.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
       open: (headers) => this.#open(headers),

@@ -55,7 +55,7 @@ export type SecurityOutcome =
 type Stage =
   | { kind: 'rbac'; run: RbacFilter; shadowPrefix: string; counters: RbacCounters }
   | { kind: 'jwt'; run: JwtAuthnFilter; allowed: Counter; denied: Counter }
-  | { kind: 'ext'; run: ExtAuthzFilter; ok: Counter; denied: Counter; error: Counter };
+  | { kind: 'ext'; run: ExtAuthzFilter; ok: Counter; denied: Counter; error: Counter; failureModeAllowed: Counter };
 
 export interface HttpSecurityDeps extends ExtAuthzDeps {
   jwks?: JwksCache;
@@ -100,7 +100,14 @@ export function buildHttpSecurity(httpFilters: readonly unknown[], deps: HttpSec
       const run = createJwtAuthnFilter(parseJwtAuthnConfig(tc, path), { ...(deps.jwks ? { jwks: deps.jwks } : {}), ...(deps.now ? { now: deps.now } : {}) });
       stages.push({ kind: 'jwt', run, allowed: counter('jwt_authn.allowed'), denied: counter('jwt_authn.denied') });
     } else if (name === FILTER_NAMES.extAuthz || type.endsWith('.http.ext_authz.v3.ExtAuthz')) {
-      stages.push({ kind: 'ext', run: createExtAuthzFilter(parseExtAuthzConfig(tc, path), deps), ok: counter('ext_authz.ok'), denied: counter('ext_authz.denied'), error: counter('ext_authz.error') });
+      stages.push({
+        kind: 'ext',
+        run: createExtAuthzFilter(parseExtAuthzConfig(tc, path), deps),
+        ok: counter('ext_authz.ok'),
+        denied: counter('ext_authz.denied'),
+        error: counter('ext_authz.error'),
+        failureModeAllowed: counter('ext_authz.failure_mode_allowed'),
+      });
     }
   });
   if (stages.length === 0) return undefined;
@@ -172,7 +179,11 @@ export function buildHttpSecurity(httpFilters: readonly unknown[], deps: HttpSec
           else s.denied.value++;
           return { kind: 'respond', status: r.status, body: r.body, headers: r.headers, details: r.details, flag: 'UAEX' };
         }
-        if (!r.skipped) s.ok.value++;
+        // As Envoy: an authorizer error let through by failure_mode_allow counts as error and failure_mode_allowed, not ok.
+        if (r.failedOpen) {
+          s.error.value++;
+          s.failureModeAllowed.value++;
+        } else if (!r.skipped) s.ok.value++;
         req = { ...req, headers: r.headers };
       }
     }

@@ -12,6 +12,8 @@ export interface ExtAuthzConfig {
   transport: { kind: 'http'; uri: string; cluster: string; pathPrefix: string; headersToAdd: ReadonlyArray<[string, string]> } | { kind: 'grpc'; cluster: string; authority: string };
   timeoutMs: number;
   failureModeAllow: boolean;
+  /** With failure_mode_allow: mark a request let through on an authorizer error with x-envoy-auth-failure-mode-allowed: true (failure_mode_allow_header_add, default off). */
+  failureModeAllowHeaderAdd: boolean;
   /** Status sent when the authorizer fails and failure_mode_allow is off (Envoy default 403). */
   statusOnError: number;
   /** Request headers sent to an HTTP authorizer, besides the ones Envoy always sends. */
@@ -76,6 +78,7 @@ export function parseExtAuthzConfig(typedConfig: unknown, path = 'typed_config')
     transport,
     timeoutMs,
     failureModeAllow: bool(tc['failure_mode_allow']) === true,
+    failureModeAllowHeaderAdd: bool(tc['failure_mode_allow_header_add']) === true,
     statusOnError: num(obj(tc['status_on_error'])?.['code']) ?? httpStatusCode(obj(tc['status_on_error'])?.['code']) ?? 403,
     allowedHeaders: patterns(tc['allowed_headers'], at(path, 'allowed_headers'), errors),
     allowedUpstreamHeaders,

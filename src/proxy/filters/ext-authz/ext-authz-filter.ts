@@ -1,10 +1,11 @@
 // The ext_authz filter (CUSTOM authorization): asks an external authorizer about each request the CUSTOM shadow RBAC
 // selected, over HTTP (the request's method and path under path_prefix, selected headers; 200 allows, anything else is
 // the denial to send back) or gRPC (envoy.service.auth.v3.Authorization/Check). An unreachable or slow authorizer
-// (timeout) allows the request with failure_mode_allow, else answers status_on_error (403 by default).
+// (timeout) allows the request with failure_mode_allow (marked with x-envoy-auth-failure-mode-allowed only when
+// failure_mode_allow_header_add is set, as Envoy), else answers status_on_error (403 by default).
 import type { ExtAuthzConfig } from './config.ts';
-// The gRPC client (grpc-js, proto-loader, the Envoy protos) loads on the first gRPC check, not with every proxy.
-import type { CheckRequestMessage, CheckResponseMessage } from './grpc-client.ts';
+// The gRPC client (src/core/grpc and the Check messages' codec) loads on the first gRPC check, not with every proxy.
+import type { CheckRequestMessage, CheckResponseMessage, HeaderOption } from './grpc-client.ts';
 
 // node:http through process.getBuiltinModule, not an ES import: an ES import of node:http evaluates every export,
 // and its WebSocket getter loads Node's bundled undici (~4 MB resident) into every proxy that never uses it.
@@ -29,7 +30,14 @@ export interface ExtAuthzRequest {
 }
 
 export type ExtAuthzDecision =
-  | { allowed: true; skipped: boolean; /** Request headers to send upstream (with the authorizer's additions). */ headers: string[] }
+  | {
+      allowed: true;
+      skipped: boolean;
+      /** Request headers to send upstream (with the authorizer's additions). */
+      headers: string[];
+      /** The authorizer failed and failure_mode_allow let the request through (counted as error and failure_mode_allowed, not ok). */
+      failedOpen?: true;
+    }
   | { allowed: false; status: number; body: string; /** Response headers for the client. */ headers: string[]; details: string };
 
 /** Cluster name → an address of one of its endpoints. */
@@ -98,18 +106,28 @@ function checkRequest(req: ExtAuthzRequest, cfg: ExtAuthzConfig): CheckRequestMe
 
 const STATUS_NAMES: Record<string, number> = { Forbidden: 403, Unauthorized: 401, BadRequest: 400, NotFound: 404, TooManyRequests: 429, InternalServerError: 500, ServiceUnavailable: 503, OK: 200, Found: 302, MovedPermanently: 301 };
 
+/** A HeaderValue's value: `value`, else `raw_value` (authorizers on newer Envoy APIs send bytes). */
+function headerValue(h: NonNullable<HeaderOption['header']>): string {
+  return h.value || (h.raw_value ? Buffer.from(h.raw_value).toString('latin1') : '');
+}
+
 function grpcDecision(res: CheckResponseMessage, req: ExtAuthzRequest): ExtAuthzDecision {
   if ((res.status?.code ?? 0) === 0) {
     let headers = [...req.headers];
     for (const h of res.ok_response?.headers_to_remove ?? []) headers = headers.filter((_, i, l) => l[i - (i % 2)] !== h.toLowerCase());
-    for (const h of res.ok_response?.headers ?? []) if (h.header?.key) headers = setHeader(headers, h.header.key.toLowerCase(), h.header.value ?? '');
+    for (const h of res.ok_response?.headers ?? []) {
+      if (!h.header?.key) continue;
+      // append: true adds a value beside the client's; otherwise the authorizer's value replaces it.
+      if (h.append?.value === true) headers.push(h.header.key.toLowerCase(), headerValue(h.header));
+      else headers = setHeader(headers, h.header.key.toLowerCase(), headerValue(h.header));
+    }
     return { allowed: true, skipped: false, headers };
   }
   const d = res.denied_response;
   const code = d?.status?.code;
   const status = typeof code === 'number' && code > 0 ? code : typeof code === 'string' ? (STATUS_NAMES[code] ?? Number(code)) || 403 : 403;
   const headers: string[] = [];
-  for (const h of d?.headers ?? []) if (h.header?.key) headers.push(h.header.key.toLowerCase(), h.header.value ?? '');
+  for (const h of d?.headers ?? []) if (h.header?.key) headers.push(h.header.key.toLowerCase(), headerValue(h.header));
   return { allowed: false, status, body: d?.body ?? '', headers, details: 'ext_authz_denied' };
 }
 
@@ -151,7 +169,10 @@ export function createExtAuthzFilter(cfg: ExtAuthzConfig, deps: ExtAuthzDeps = {
       }
       return { allowed: false, status: res.status, body: res.body, headers, details: 'ext_authz_denied' };
     } catch (e) {
-      if (cfg.failureModeAllow) return { allowed: true, skipped: false, headers: setHeader([...req.headers], 'x-envoy-auth-failure-mode-allowed', 'true') };
+      if (cfg.failureModeAllow) {
+        const headers = cfg.failureModeAllowHeaderAdd ? setHeader([...req.headers], 'x-envoy-auth-failure-mode-allowed', 'true') : [...req.headers];
+        return { allowed: true, skipped: false, headers, failedOpen: true };
+      }
       return failed(e instanceof Error ? e.message.replace(/[^A-Za-z0-9_ ]/g, '').replace(/ /g, '_').slice(0, 60) : 'unknown');
     }
   };

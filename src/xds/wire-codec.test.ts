@@ -56,6 +56,8 @@ const toObject = (bytes: Uint8Array, defaults = false): unknown => All.toObject(
 const encodeRef = (o: Record<string, unknown>): Buffer => Buffer.from(All.encode(All.fromObject(o)).finish());
 const nestedBytes = (o: Record<string, unknown>): Uint8Array => root.lookupType('test.Nested').encode(o).finish();
 
+const encodeLength = (n: number): Buffer => Buffer.from(protobuf.Writer.create().uint32(n).finish());
+
 const sample: Record<string, unknown> = {
   f_double: -1.5, f_float: 0.1, f_int32: -7, f_uint32: 4294967295, f_sint32: -123456, f_fixed32: 3000000000,
   f_sfixed32: -2, f_int64: -9007199254740991, f_uint64: '18446744073709551615', f_sint64: -5, f_fixed64: 12345678901234,
@@ -120,6 +122,11 @@ test('malformed input throws, as protobufjs does', () => {
     assert.throws(() => codec.decode('test.All', bad));
   }
   assert.throws(() => codec.decode('test.Nope', good), /no such type: test.Nope/);
+  // hostile nesting is bounded, not a stack overflow: 10,000 nested groups, 200 nested messages
+  assert.throws(() => codec.decode('test.Nested', Buffer.from(Array(10_000).fill((15 << 3) | 3))), /max depth exceeded/);
+  let deep: Uint8Array = new Uint8Array(0);
+  for (let i = 0; i < 200; i++) deep = Buffer.concat([Buffer.from([(3 << 3) | 2]), encodeLength(deep.length), deep]);
+  assert.throws(() => codec.decode('test.Nested', deep), /max depth exceeded/);
   assert.throws(() => codec.encode('test.All', { nested: 'not an object' }), /object expected/);
   assert.throws(() => codec.encode('test.All', { r_int32: 5 }), /array expected/);
 });

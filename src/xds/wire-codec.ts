@@ -157,7 +157,7 @@ class Reader {
     return s;
   }
 
-  skip(wireType: number): void {
+  skip(wireType: number, depth = 0): void {
     switch (wireType) {
       case 0:
         this.varint64();
@@ -170,7 +170,9 @@ class Reader {
         this.pos = this.delimited();
         return;
       case 3:
-        for (let t = this.uint32(); (t & 7) !== 4; t = this.uint32()) this.skip(t & 7);
+        // A group (proto2): skipped to its end tag, nested groups bounded like nested messages.
+        if (depth > maxDepth) throw new Error('max depth exceeded');
+        for (let t = this.uint32(); (t & 7) !== 4; t = this.uint32()) this.skip(t & 7, depth + 1);
         return;
       case 5:
         if (this.pos + 4 > this.buf.length) this.fail(4);

@@ -9,10 +9,11 @@
 // on SIGUSR2, writes them out with heap used after a full GC) and measures what each group of modules costs: a fresh
 // Node process imports the groups one by one, dependencies first, and reports RSS, RssAnon and heap used after a GC
 // after each.
-// Usage: node bench/proxy/memory.ts [--runs 3] [--idle SECONDS (3)] [--bin bin/weft.js] [--graph [--graph-out FILE.json]] [--sidecar-node-flags "--flag --flag"]
+// --heap-snapshot DIR makes the idle sidecar write a V8 heap snapshot into DIR (open it in Chrome DevTools, Memory tab).
+// Usage: node bench/proxy/memory.ts [--runs 3] [--idle SECONDS (3)] [--bin bin/weft.js] [--graph [--graph-out FILE.json]] [--sidecar-node-flags "--flag --flag"] [--heap-snapshot DIR]
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -28,7 +29,8 @@ const idleMs = Number(arg('--idle', '3')) * 1000;
 const weft = fileURLToPath(new URL(`../../${arg('--bin', 'bin/weft.js')}`, import.meta.url));
 const repo = dirname(dirname(weft));
 const graph = process.argv.includes('--graph');
-const sidecarNodeFlags = arg('--sidecar-node-flags', '').split(' ').filter(Boolean);
+const heapSnapshotDir = arg('--heap-snapshot', '');
+const sidecarNodeFlags = [...arg('--sidecar-node-flags', '').split(' ').filter(Boolean), ...(heapSnapshotDir ? ['--heapsnapshot-signal=SIGUSR1', `--diagnostic-dir=${heapSnapshotDir}`] : [])];
 const samples = '/work/shared/istio-samples/bookinfo/networking';
 
 /** Memory of a process in MB, from /proc/PID/status and /proc/PID/smaps_rollup. */
@@ -177,6 +179,7 @@ async function once1(dir: string, graphOut?: string): Promise<Sample> {
     await new Promise((r) => setTimeout(r, idleMs)); // idle: let start-up garbage be collected and timers settle
     const pid = sidecar.child.pid!;
     const mem = memOf(pid);
+    if (heapSnapshotDir) await heapSnapshot(sidecar.child, heapSnapshotDir);
     if (graphOut) {
       sidecar.child.kill('SIGUSR2');
       const deadline = Date.now() + 10_000;
@@ -190,6 +193,25 @@ async function once1(dir: string, graphOut?: string): Promise<Sample> {
     if (sidecar) await stop(sidecar.child);
     await stop(up.child);
   }
+}
+
+/** --heap-snapshot DIR: the idle sidecar writes a V8 heap snapshot into DIR (Node's --heapsnapshot-signal); waits for it. */
+async function heapSnapshot(child: ChildProcess, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const before = new Set(readdirSync(dir));
+  child.kill('SIGUSR1');
+  const deadline = Date.now() + 60_000;
+  for (let last = -1; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+    const file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    if (!file) continue;
+    const size = statSync(join(dir, file)).size;
+    if (size > 0 && size === last) {
+      console.log(`heap snapshot: ${join(dir, file)}`);
+      return;
+    }
+    last = size;
+  }
+  throw new Error(`the sidecar wrote no heap snapshot into ${dir} in 60 s`);
 }
 
 /** Whether bin/weft.js runs dist/ (pre-stripped JavaScript) rather than src/: the same check it makes at start. */

@@ -63,8 +63,9 @@ export function socketAddress(address: string, port: number): Json {
   return { socket_address: { address, port_value: port } };
 }
 
-/** A tcp_proxy network filter to `cluster` (or weighted clusters). */
-export function tcpProxyFilter(statPrefix: string, target: string | Array<{ name: string; weight: number }>): Json {
+/** A tcp_proxy network filter to `cluster` (or weighted clusters); `idleTimeoutMs` sets idle_timeout (Envoy's default 1 h otherwise). */
+export function tcpProxyFilter(statPrefix: string, target: string | Array<{ name: string; weight: number }>, idleTimeoutMs?: number): Json {
   const routing = typeof target === 'string' ? { cluster: target } : { weighted_clusters: { clusters: target } };
-  return { name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': Types.tcpProxy, stat_prefix: statPrefix, ...routing } };
+  const idle = idleTimeoutMs !== undefined ? { idle_timeout: duration(idleTimeoutMs) } : {};
+  return { name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': Types.tcpProxy, stat_prefix: statPrefix, ...routing, ...idle } };
 }

@@ -15,6 +15,7 @@ import { httpFilters } from './listener-parts.ts';
 import { hcmFilter, istioDownstreamTls, listenerFilter } from './listener-parts.ts';
 import { type RouteContext, destinationCluster } from './route.ts';
 import { hcmTracing } from './tracing.ts';
+import { parseDurationMillis } from '../../config/api/validation/common/duration.ts';
 
 function outboundListener(name: string, address: string, port: number, chains: Json[], extra: Json = {}): Json {
   return { name, address: socketAddress(address, port), bind_to_port: { value: false }, traffic_direction: 'OUTBOUND', filter_chains: chains, ...extra };
@@ -39,7 +40,9 @@ function tcpTarget(view: ProxyView, svc: Service, port: number, tls: boolean): s
 }
 
 function tcpChain(view: ProxyView, svc: Service, port: number, statPrefix: string, sni: boolean): Json {
-  const chain: Json = { filters: [tcpProxyFilter(statPrefix, tcpTarget(view, svc, port, sni))] };
+  // As Istio: the service's DestinationRule connectionPool.tcp.idleTimeout is the tcp_proxy idle_timeout (0s = none).
+  const idle = parseDurationMillis(view.destinationRule(svc)?.trafficPolicy?.connectionPool?.tcp?.idleTimeout);
+  const chain: Json = { filters: [tcpProxyFilter(statPrefix, tcpTarget(view, svc, port, sni), idle)] };
   if (sni) chain['filter_chain_match'] = { server_names: [svc.hostname] };
   return chain;
 }

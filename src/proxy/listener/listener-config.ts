@@ -62,6 +62,8 @@ export interface TcpAction {
   /** weighted_clusters with their weights (total > 0), empty for a single cluster. */
   weighted: ReadonlyArray<{ name: string; weight: number }>;
   statPrefix: string;
+  /** No bytes either way for this long closes both connections (tcp_proxy idle_timeout; Envoy default 1 h); 0 = off. */
+  idleTimeoutMs: number;
   /** envoy.filters.network.rbac before tcp_proxy: decided once per connection. */
   rbac?: NetworkRbac;
 }
@@ -184,8 +186,10 @@ function compileChain(raw: Raw, path: string, errors: Errors, stats: StatStore |
 
 function compileTcpProxy(tc: Raw, path: string, errors: Errors): TcpAction | undefined {
   const statPrefix = str(tc['stat_prefix']) ?? '';
+  const idleTimeoutMs = durationMs(tc['idle_timeout']) ?? 3_600_000;
+  if (Number.isNaN(idleTimeoutMs)) errors.add(at(path, 'idle_timeout'), 'malformed duration');
   const cluster = str(tc['cluster']);
-  if (cluster) return { kind: 'tcp', cluster, weighted: [], statPrefix };
+  if (cluster) return { kind: 'tcp', cluster, weighted: [], statPrefix, idleTimeoutMs };
   const wc = obj(tc['weighted_clusters']);
   if (!wc) {
     errors.add(at(path, 'cluster'), 'tcp_proxy needs a cluster or weighted_clusters');
@@ -203,7 +207,7 @@ function compileTcpProxy(tc: Raw, path: string, errors: Errors): TcpAction | und
     errors.add(at(path, 'weighted_clusters.clusters'), 'weighted_clusters needs at least one cluster with a weight above 0');
     return undefined;
   }
-  return { kind: 'tcp', cluster: weighted[0]!.name, weighted, statPrefix };
+  return { kind: 'tcp', cluster: weighted[0]!.name, weighted, statPrefix, idleTimeoutMs };
 }
 
 function compileHcm(raw: Raw, path: string, errors: Errors, stats: StatStore | undefined): HcmConfig | undefined {

@@ -90,6 +90,15 @@ export function proxyTcp(socket: net.Socket, target: TcpAction | string, service
     series.closed++;
   });
   pipeBoth(socket, upstream);
+  // tcp_proxy idle_timeout: every byte either way passes through the downstream socket (read or written), so its
+  // inactivity is the connection pair's.
+  const idleMs = typeof target === 'string' ? 0 : target.idleTimeoutMs;
+  if (idleMs > 0) {
+    socket.setTimeout(idleMs, () => {
+      socket.destroy();
+      upstream.destroy();
+    });
+  }
 }
 
 /** Pipe two sockets into each other with backpressure; either side closing closes the other. */

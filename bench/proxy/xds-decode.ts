@@ -1,6 +1,7 @@
 // CPU cost of decoding the xDS resources a sidecar receives: protobufjs (an on-demand root, decode + toObject, as
 // decodeAny did before) against src/xds/wire-codec.ts (what decodeAny uses now), on the resources the discovery server
 // generates for a Bookinfo reviews-v1 sidecar (all of Bookinfo's networking samples), in interleaved rounds.
+// Encoding is measured the same way (protobufjs encode(fromObject()) against the wire codec's encode()).
 // Usage: node bench/proxy/xds-decode.ts [--rounds 5] [--iterations 300]
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,7 +59,21 @@ const decoders: Record<string, () => void> = {
   },
 };
 
-console.log(`${anys.length} resources, ${bytes} bytes; ${rounds} interleaved rounds of ${iterations} decodes of the whole set each`);
+const objects = anys.map((a) => [a.type_url, codec.decode(a.type_url, a.value)] as const);
+const encoders: Record<string, () => void> = {
+  'protobufjs encode': () => {
+    for (const [url, o] of objects) {
+      const t = lazy.root.lookupType(url.slice(url.lastIndexOf('/') + 1));
+      t.encode(t.fromObject(o)).finish();
+    }
+  },
+  'wire codec encode': () => {
+    for (const [url, o] of objects) codec.encode(url, o);
+  },
+};
+Object.assign(decoders, encoders);
+
+console.log(`${anys.length} resources, ${bytes} bytes; ${rounds} interleaved rounds of ${iterations} decodes (and encodes) of the whole set each`);
 const results: Record<string, number[]> = {};
 for (const f of Object.values(decoders)) for (let i = 0; i < 50; i++) f(); // warm-up
 for (let r = 0; r < rounds; r++) {
@@ -71,5 +86,5 @@ for (let r = 0; r < rounds; r++) {
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 for (const [name, xs] of Object.entries(results)) {
-  console.log(`${name.padEnd(11)} median ${median(xs).toFixed(3)} ms CPU per set (${(bytes / median(xs) / 1000).toFixed(1)} MB/s); rounds ${xs.map((x) => x.toFixed(3)).join(' ')}`);
+  console.log(`${name.padEnd(18)} median ${median(xs).toFixed(3)} ms CPU per set (${(bytes / median(xs) / 1000).toFixed(1)} MB/s); rounds ${xs.map((x) => x.toFixed(3)).join(' ')}`);
 }

@@ -28,9 +28,12 @@ export interface Proc {
 
 const live = new Set<Proc>();
 
-/** Start a process in its own process group, stdout and stderr captured. */
-export function startProc(cmd: string, args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
+/**
+ * Start a process in its own process group, stdout and stderr captured. `parentPipe`: stdin is a pipe this process
+ * never writes, so a weft process started with WEFT_EXIT_WITH_PARENT=1 exits when the test process dies (even SIGKILLed).
+ */
+export function startProc(cmd: string, args: string[], env: Record<string, string> = {}, parentPipe = false): Proc {
+  const child = spawn(cmd, args, { stdio: [parentPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();
@@ -99,7 +102,8 @@ export async function stopAll(): Promise<void> {
 }
 
 export function weft(args: string[], env: Record<string, string> = {}): Proc {
-  return startProc(process.execPath, [weftBin, ...args], env);
+  // A test process killed (timeout, Ctrl-C, SIGKILL) takes its weft processes with it (bin/weft.js, docs/run.md).
+  return startProc(process.execPath, [weftBin, ...args], { WEFT_EXIT_WITH_PARENT: '1', ...env }, true);
 }
 
 export { freePort } from '../ports.ts';

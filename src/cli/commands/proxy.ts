@@ -10,6 +10,7 @@ import { readEnv } from '../../core/env.ts';
 import { Ports } from '../../core/ports.ts';
 import { PortBindError, startProxyAgent, type PortRole } from '../../agent/proxy-agent.ts';
 import { parseAppProbeFlag, parseKubeAppProbers, type AppProbe } from '../../agent/status/app-probes.ts';
+import { walkFlags } from '../flags.ts';
 import type { CliIo } from '../io.ts';
 
 export const summary = 'Run a sidecar or gateway proxy (xDS client, HTTP/1.1 and HTTP/2 data path, mTLS, admin and metrics)';
@@ -128,6 +129,31 @@ function portError(e: PortBindError): WeftError {
   return new WeftError('WEFT_ERR_IO', `${e.message}. Pass ${PORT_FLAGS[e.role]} N for another port (0 picks a free one, -1 turns it off).`, { cause: e });
 }
 
+const KNOWN_FLAGS = new Set(['discovery-address', 'discovery-ca', 'xds-protocol', 'bootstrap', 'node-id', 'name', 'namespace', 'labels', 'service-account', 'ip', 'auto-register-group', 'pod-ports', 'ca-address', 'ca-root-cert', 'token-file', 'trust-domain', 'admin-port', 'outbound-port', 'outbound-address', 'inbound-port', 'inbound-address', 'stats-port', 'readiness-port', 'drain-duration', 'access-log-file', 'access-log-encoding', 'credentials-dir', 'status-port', 'app-metrics-port', 'app-metrics-path', 'app-probe', 'app-probers']);
+
+/**
+ * The flags after sidecar|router, each `--flag value` or `--flag=value`. Every `--word` is a flag, never a value
+ * (`--name --namespace x` is a missing name, not a pod called "--namespace"; `--name=--x` still works), and an
+ * unknown flag is refused before anything else is read. `--app-probe` may repeat; other flags: the last one wins.
+ */
+export function parseProxyFlags(args: readonly string[]): { f: Record<string, string>; probeFlags: string[] } {
+  const help = "run 'weft proxy --help'";
+  for (const a of args) {
+    const unknown = a.startsWith('--') ? !KNOWN_FLAGS.has(a.slice(2).split('=')[0]!) : a.startsWith('-') && a.length > 1 && a !== '-h' && !/^-\d/.test(a);
+    if (unknown) throw new UsageError(`unknown flag ${a.split('=')[0]}; ${help}`);
+  }
+  const f: Record<string, string> = {};
+  const probeFlags: string[] = [];
+  walkFlags(args, (flag, value, a) => {
+    if (!flag.startsWith('--')) throw new UsageError(`unexpected argument "${a}"; ${help}`);
+    const v = value();
+    if (!a.includes('=') && v.startsWith('--')) throw new UsageError(`flag ${flag} needs a value, and ${v} is a flag; ${help}`);
+    if (flag === '--app-probe') probeFlags.push(v);
+    f[flag.slice(2)] = v;
+  });
+  return { f, probeFlags };
+}
+
 export async function run(args: string[], io: CliIo): Promise<number> {
   if (args.length === 0 || args.includes('-h') || args.includes('--help')) {
     io.out(HELP);
@@ -135,19 +161,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   }
   const [mode, ...rest] = args;
   if (mode !== 'sidecar' && mode !== 'router') throw new UsageError(`expected "sidecar" or "router", not "${mode}". Run 'weft proxy --help'.`);
-  const f: Record<string, string> = {};
-  const probeFlags: string[] = [];
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
-    if (!a.startsWith('--')) throw new UsageError(`unexpected argument "${a}"`);
-    const eq = a.indexOf('=');
-    const [k, v] = eq > 0 ? [a.slice(2, eq), a.slice(eq + 1)] : [a.slice(2), rest[++i]];
-    if (v === undefined) throw new UsageError(`${a} needs a value`);
-    if (k === 'app-probe') probeFlags.push(v);
-    f[k] = v;
-  }
-  const known = ['discovery-address', 'discovery-ca', 'xds-protocol', 'bootstrap', 'node-id', 'name', 'namespace', 'labels', 'service-account', 'ip', 'auto-register-group', 'pod-ports', 'ca-address', 'ca-root-cert', 'token-file', 'trust-domain', 'admin-port', 'outbound-port', 'outbound-address', 'inbound-port', 'inbound-address', 'stats-port', 'readiness-port', 'drain-duration', 'access-log-file', 'access-log-encoding', 'credentials-dir', 'status-port', 'app-metrics-port', 'app-metrics-path', 'app-probe', 'app-probers'];
-  for (const k of Object.keys(f)) if (!known.includes(k)) throw new UsageError(`unknown flag --${k}. Run 'weft proxy --help'.`);
+  const { f, probeFlags } = parseProxyFlags(rest);
   if (!f['discovery-address'] && !f['bootstrap']) throw new UsageError('--discovery-address (or --bootstrap for static config) is required');
   const xdsProtocol = f['xds-protocol'] ?? 'delta';
   if (xdsProtocol !== 'sotw' && xdsProtocol !== 'delta') throw new UsageError(`--xds-protocol must be sotw or delta, not "${xdsProtocol}"`);

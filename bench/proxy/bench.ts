@@ -5,7 +5,7 @@
 // (`proto h2` frontend), Weft with an HTTP/1.1 upstream and with an h2c upstream. Load generator and nginx on core 0,
 // proxies on core 1. Needs Debian packages nginx, haproxy, wrk, nghttp2-client (h2load).
 //   node_modules/.bin/node bench/proxy/bench.ts [--rounds 3] [--duration 8] [--connections 32]
-//     [--only direct,haproxy,weft,node,pipe,mesh,haproxy-tls,h2-direct,h2-haproxy,h2-weft,h2-weft-h2 | h1 | h2 | full]
+//     [--only direct,haproxy,weft,node,pipe,mesh,haproxy-tls,node-pipes,node-tls-pipes,h2-direct,h2-haproxy,h2-weft,h2-weft-h2 | h1 | h2 | full]
 //     [--weft DIR]   (the Weft tree under test, default this one: for A/B against a git worktree)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanup, cpuSeconds, h2load, median, rssMb, start, wrk, type LoadResult } from './lib.ts';
-import { startHaproxyPair, startWeftMesh, type MeshTarget } from './mesh.ts';
+import { startHaproxyPair, startNodePipePairs, startWeftMesh, type MeshTarget } from './mesh.ts';
 
 const t0 = performance.now();
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -29,7 +29,7 @@ const CONNECTIONS = Number(flag('connections', '32'));
 const weftTree = flag('weft', root);
 const node = join(root, 'node_modules/.bin/node');
 const weftBin = join(weftTree, 'bin/weft.js');
-const P = { nginx: 28080, haproxy: 28081, weft: 28082, nodeHttp: 28083, pipe: 28084, nginxH2: 28085, haproxyH2: 28086, weftH2up: 28087, haA: 28088, haB: 28089, app: 28090, outbound: 28091 };
+const P = { nginx: 28080, haproxy: 28081, weft: 28082, nodeHttp: 28083, pipe: 28084, nginxH2: 28085, haproxyH2: 28086, weftH2up: 28087, haA: 28088, haB: 28089, app: 28090, outbound: 28091, pipeA: 28092, pipeB: 28093, tlsPipeA: 28094, tlsPipeB: 28095 };
 
 type Kind = 'h1' | 'h2';
 interface Target {
@@ -49,15 +49,18 @@ const ALL: Target[] = [
   { id: 'pipe', name: 'Node TCP pipe (no HTTP)', kind: 'h1', peer: 'haproxy', hops: 1 },
   { id: 'haproxy-tls', name: 'HAProxy → TLS → HAProxy', kind: 'h1', peer: 'haproxy-tls', hops: 2 },
   { id: 'mesh', name: 'Weft sidecar → mTLS → Weft sidecar', kind: 'h1', peer: 'haproxy-tls', hops: 2 },
+  // The floor of any design with two Node.js processes per request (mesh.ts startNodePipePairs).
+  { id: 'node-pipes', name: 'Node TCP pipe → Node TCP pipe', kind: 'h1', peer: 'haproxy-tls', hops: 2 },
+  { id: 'node-tls-pipes', name: 'Node pipe → mTLS → Node pipe', kind: 'h1', peer: 'haproxy-tls', hops: 2 },
   { id: 'h2-direct', name: 'h2c direct to nginx', kind: 'h2', peer: 'h2-haproxy', hops: 0 },
   { id: 'h2-haproxy', name: 'HAProxy h2c → HTTP/1.1', kind: 'h2', peer: 'h2-haproxy', hops: 1 },
   { id: 'h2-weft', name: 'Weft h2c → HTTP/1.1', kind: 'h2', peer: 'h2-haproxy', hops: 1 },
   { id: 'h2-weft-h2', name: 'Weft h2c → h2c', kind: 'h2', peer: 'h2-haproxy', hops: 1 },
 ];
 const GROUPS: Record<string, string[]> = {
-  h1: ['direct', 'haproxy', 'weft', 'node', 'pipe', 'haproxy-tls', 'mesh'],
+  h1: ['direct', 'haproxy', 'weft', 'node', 'pipe', 'haproxy-tls', 'mesh', 'node-pipes', 'node-tls-pipes'],
   h2: ['h2-direct', 'h2-haproxy', 'h2-weft', 'h2-weft-h2'],
-  full: ['direct', 'haproxy-tls', 'mesh'],
+  full: ['direct', 'haproxy-tls', 'mesh', 'node-pipes', 'node-tls-pipes'],
 };
 const onlyArg = flag('only', '');
 const wanted = new Set(onlyArg ? onlyArg.split(',').flatMap((x) => GROUPS[x] ?? [x]) : ALL.map((t) => t.id));
@@ -161,11 +164,16 @@ async function setUp(): Promise<{ running: Running[]; weftPid: number | undefine
     urls['pipe'] = `http://127.0.0.1:${P.pipe}/`;
   }
   const mesh: Record<string, MeshTarget> = {};
-  if (has('mesh') || has('haproxy-tls')) {
+  if (has('mesh') || has('haproxy-tls') || has('node-pipes') || has('node-tls-pipes')) {
     const setup = { root, node, weft: weftBin, dir: join(out, 'mesh'), appPort: P.app, outboundPort: P.outbound };
     const m = await startWeftMesh(setup);
     mesh['mesh'] = m.weft;
     if (has('haproxy-tls')) mesh['haproxy-tls'] = await startHaproxyPair(setup, m, { a: P.haA, b: P.haB });
+    if (has('node-pipes') || has('node-tls-pipes')) {
+      const pipes = await startNodePipePairs(setup, m, { tcpA: P.pipeA, tcpB: P.pipeB, tlsA: P.tlsPipeA, tlsB: P.tlsPipeB });
+      mesh['node-pipes'] = pipes.tcp;
+      mesh['node-tls-pipes'] = pipes.tls;
+    }
   }
   const running = targets.map((t): Running => {
     const m = mesh[t.id];

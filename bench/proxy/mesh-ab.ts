@@ -15,8 +15,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cleanup, median, start, wrk } from './lib.ts';
-import { startHaproxyPair, startWeftMesh, type MeshTarget } from './mesh.ts';
+import { cleanup, median, wrk } from './lib.ts';
+import { startHaproxyPair, startNodePipePairs, startWeftMesh, type MeshTarget } from './mesh.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const out = join(root, 'bench/out/mesh-ab');
@@ -125,12 +125,7 @@ async function main(): Promise<void> {
     const refPort = BASE_PORT + 2 * specs.length;
     const setup = { root, node, weft: join(specs[0]!.tree, 'bin/weft.js'), dir: join(out, specs[0]!.name), appPort: BASE_PORT, outboundPort: BASE_PORT + 1 };
     const ha = await startHaproxyPair(setup, first, { a: refPort, b: refPort + 1 });
-    const certs = ['cert-chain.pem', 'key.pem'].map((f) => join(out, specs[0]!.name, 'haproxy-a', f));
-    const rootPem = join(first.state, 'ca/root-cert.pem');
-    const tcpB = await start('taskset', ['-c', '1', node, join(root, 'bench/proxy/tcp-pipe.ts'), String(refPort + 3), String(BASE_PORT)], 'ready');
-    const tcpA = await start('taskset', ['-c', '1', node, join(root, 'bench/proxy/tcp-pipe.ts'), String(refPort + 2), String(refPort + 3)], 'ready');
-    const tlsB = await start('taskset', ['-c', '1', node, join(root, 'bench/proxy/tls-pipe.ts'), 'in', String(refPort + 5), String(BASE_PORT), ...certs, rootPem], 'ready');
-    const tlsA = await start('taskset', ['-c', '1', node, join(root, 'bench/proxy/tls-pipe.ts'), 'out', String(refPort + 4), String(refPort + 5), ...certs, rootPem], 'ready');
+    const pipes = await startNodePipePairs(setup, first, { tcpA: refPort + 2, tcpB: refPort + 3, tlsA: refPort + 4, tlsB: refPort + 5 });
     const ref = (name: string, m: MeshTarget): void => {
       const lua = join(out, `${name}.lua`);
       writeFileSync(lua, '');
@@ -138,10 +133,9 @@ async function main(): Promise<void> {
       writeFileSync(paced, 'function delay()\n  return math.random(0, 20)\nend\n');
       meshes.push({ spec: { name, tree: '', nodeOptions: '' }, m, lua, paced });
     };
-    const plain = (url: string, a: number, b: number): MeshTarget => ({ url, lua: '', pids: [a, b], verify: async () => undefined });
     ref('haproxy-pair', ha);
-    ref('node-pipe-pair', plain(`http://127.0.0.1:${refPort + 2}/`, tcpA.child.pid!, tcpB.child.pid!));
-    ref('node-tls-pipe-pair', plain(`http://127.0.0.1:${refPort + 4}/`, tlsA.child.pid!, tlsB.child.pid!));
+    ref('node-pipe-pair', pipes.tcp);
+    ref('node-tls-pipe-pair', pipes.tls);
     for (const r of ['haproxy-pair', 'node-pipe-pair', 'node-tls-pipe-pair']) specs.push({ name: r, tree: '', nodeOptions: '' });
   }
   for (const x of meshes) {

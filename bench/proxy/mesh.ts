@@ -115,14 +115,21 @@ export async function startWeftMesh(s: MeshSetup): Promise<{ weft: MeshTarget; s
 }
 
 /** Two HAProxy instances (nbthread 1 each, core 1) with TLS between them, certificates from the mesh CA. */
+/** A certificate for service account `who` from the mesh CA (`weft ca token` + `weft ca request`): the directory holding it. */
+function issue(s: MeshSetup, ca: { state: string; caAddress: string }, who: string): string {
+  const root = join(ca.state, 'ca/root-cert.pem');
+  const out = join(s.dir, who);
+  mkdirSync(out, { recursive: true });
+  const token = execFileSync(s.node, [s.weft, 'ca', 'token', '--namespace', 'default', '--service-account', who, '--state-dir', ca.state], { encoding: 'utf8' }).trim();
+  execFileSync(s.node, [s.weft, 'ca', 'request', '--out-dir', out, '--ca-address', ca.caAddress, '--token', token, '--root-file', root], { stdio: 'ignore' });
+  return out;
+}
+
 export async function startHaproxyPair(s: MeshSetup, ca: { state: string; caAddress: string }, ports: { a: number; b: number }): Promise<MeshTarget> {
   const root = join(ca.state, 'ca/root-cert.pem');
   const pems: Record<string, string> = {};
   for (const who of ['haproxy-a', 'haproxy-b']) {
-    const out = join(s.dir, who);
-    mkdirSync(out, { recursive: true });
-    const token = execFileSync(s.node, [s.weft, 'ca', 'token', '--namespace', 'default', '--service-account', who, '--state-dir', ca.state], { encoding: 'utf8' }).trim();
-    execFileSync(s.node, [s.weft, 'ca', 'request', '--out-dir', out, '--ca-address', ca.caAddress, '--token', token, '--root-file', root], { stdio: 'ignore' });
+    const out = issue(s, ca, who);
     pems[who] = join(out, 'crt-key.pem');
     writeFileSync(pems[who], readFileSync(join(out, 'cert-chain.pem'), 'utf8') + readFileSync(join(out, 'key.pem'), 'utf8'));
   }
@@ -144,4 +151,27 @@ export async function startHaproxyPair(s: MeshSetup, ca: { state: string; caAddr
       if (plain.status === 200) throw new Error('HAProxy B answered plaintext');
     },
   };
+}
+
+/**
+ * The floor of any design with two Node.js processes per request (no HTTP, no routing, no metrics), both on core 1
+ * and forwarding to the mesh's nginx: two TCP pipes in a row (bench/proxy/tcp-pipe.ts), and two pipes with mutual TLS
+ * between them (bench/proxy/tls-pipe.ts, a certificate from the mesh CA, client certificate verified).
+ */
+export async function startNodePipePairs(
+  s: MeshSetup,
+  ca: { state: string; caAddress: string },
+  ports: { tcpA: number; tcpB: number; tlsA: number; tlsB: number },
+): Promise<{ tcp: MeshTarget; tls: MeshTarget }> {
+  const here = (f: string): string => join(s.root, 'bench/proxy', f);
+  const dir = issue(s, ca, 'node-pipe');
+  const certs = [join(dir, 'cert-chain.pem'), join(dir, 'key.pem'), join(ca.state, 'ca/root-cert.pem')];
+  const pipe = (file: string, args: string[]): ReturnType<typeof start> => start('taskset', ['-c', '1', s.node, here(file), ...args], 'ready');
+  const tcpB = await pipe('tcp-pipe.ts', [String(ports.tcpB), String(s.appPort)]);
+  const tcpA = await pipe('tcp-pipe.ts', [String(ports.tcpA), String(ports.tcpB)]);
+  const tlsB = await pipe('tls-pipe.ts', ['in', String(ports.tlsB), String(s.appPort), ...certs]);
+  const tlsA = await pipe('tls-pipe.ts', ['out', String(ports.tlsA), String(ports.tlsB), ...certs]);
+  const target = (port: number, a: number, b: number): MeshTarget => ({ url: `http://127.0.0.1:${port}/`, lua: '', pids: [a, b], verify: async () => undefined });
+  await until('a request through both TLS pipes', async () => (await get(ports.tlsA, '/')).body === 'ok');
+  return { tcp: target(ports.tcpA, tcpA.child.pid!, tcpB.child.pid!), tls: target(ports.tlsA, tlsA.child.pid!, tlsB.child.pid!) };
 }

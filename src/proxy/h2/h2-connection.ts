@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import { hcmForPort, type DownstreamTls, type ListenerContext } from '../hcm/connection.ts';
+import type { HcmConfig, ListenerConfig } from '../listener/listener-config.ts';
 import { DEFAULT_MAX_HEADERS_COUNT } from '../listener/listener-config.ts';
 import { StreamInfo, type ResponseFlag } from '../hcm/stream-info.ts';
 import { redirectLocation } from '../hcm/redirect.ts';
@@ -56,6 +57,9 @@ interface ConnInfo {
   session?: http2.ServerHttp2Session;
   streams: number;
   idleSince: number;
+  /** Listener mode: the filter chain's HCM, chosen again only after an LDS update replaced the listener. */
+  chainListener?: ListenerConfig | undefined;
+  chainHcm?: HcmConfig | undefined;
 }
 
 const info = new WeakMap<http2.ServerHttp2Session, ConnInfo>();
@@ -125,6 +129,18 @@ function createServer(maxHeaderListPairs: number): http2.Http2Server {
   return s;
 }
 
+/** The HCM for a stream to `port` on this connection (as DownstreamConnection.hcmFor for HTTP/1.1). */
+function hcmFor(meta: ConnInfo, port: number): HcmConfig | undefined {
+  const ctx = meta.ctx;
+  if (ctx.mode !== 'listener') return hcmForPort(ctx, meta.localPort, meta.tls, port);
+  const l = ctx.services.snapshot.listeners.get(ctx.listenerName);
+  if (l === undefined || l !== meta.chainListener) {
+    meta.chainListener = l;
+    meta.chainHcm = hcmForPort(ctx, meta.localPort, meta.tls, port);
+  }
+  return meta.chainHcm;
+}
+
 /** Flat name/value pairs as a header object. */
 function pairs(flat: readonly string[]): Record<string, string> {
   const o: Record<string, string> = {};
@@ -155,7 +171,11 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
   si.authority = authority;
   si.userAgent = header(headers, 'user-agent');
   const flat: string[] = [];
-  for (const [k, v] of Object.entries(headers)) if (!k.startsWith(':') && v !== undefined) flat.push(k, Array.isArray(v) ? v.join(',') : v);
+  for (const k in headers) {
+    if (k.charCodeAt(0) === 58 /* : */) continue;
+    const v = headers[k];
+    if (v !== undefined) flat.push(k, typeof v === 'string' ? v : v.join(','));
+  }
   let done = false;
   /** Filled in as routing proceeds (read by finish() for the metric labels). */
   const picked: { cluster?: Cluster; host?: Host } = {};
@@ -185,7 +205,7 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
 
   const colon = authority.lastIndexOf(':');
   const port = colon > 0 ? Number(authority.slice(colon + 1)) : 80;
-  const hcm = hcmForPort(meta.ctx, meta.localPort, meta.tls, port);
+  const hcm = hcmFor(meta, port);
   if (hcm?.tracing && !delayed) si.span = services.tracing.start(hcm.tracing, flat, meta.ctx.direction);
   if (hcm && (hcm.security !== undefined || hcm.pathNormalization !== 'NONE')) {
     // Path normalisation and the security filters run before routing, as for HTTP/1.1 (hcm/stream.ts secure()).

@@ -75,6 +75,16 @@ export class H2Forward implements UpstreamHandler {
   private responseKeepAlive = true;
   private status = 0;
   private trailers: http2.OutgoingHttpHeaders | undefined;
+  /**
+   * The response head, held until the end of the upstream read that carried it: a response that arrives whole
+   * (the common small one) leaves as one respond() + end(body), without an empty END_STREAM DATA frame or a
+   * trailers round; one that spans reads is flushed with its first chunks at the end of the read.
+   */
+  private pendingHead: http2.OutgoingHttpHeaders | undefined;
+  private pendingBody: Buffer[] | undefined;
+  /** The response may end with trailers (HTTP/2 upstream, chunked HTTP/1.1): respond() with waitForTrailers. */
+  private trailersPossible = false;
+  private drainListening = false;
   private done = false;
   private upstreamStart = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -100,13 +110,12 @@ export class H2Forward implements UpstreamHandler {
       cluster.stats.overflow++;
       return this.reply(503, OVERFLOW, 'UO', 'upstream_reset_before_response_started{overflow}', { 'x-envoy-overloaded': 'true' });
     }
-    stream.on('data', (d: Buffer) => this.onRequestBody(d));
-    stream.on('end', () => this.onRequestEnd());
-    stream.on('drain', () => {
-      const up = this.link;
-      if (up && up.socket.isPaused()) up.socket.resume();
-    });
-    stream.on('wantTrailers', () => stream.sendTrailers(this.trailers ?? {}));
+    // Listeners only for what can happen: a request that ended with its headers has no body to read; 'drain' and
+    // 'wantTrailers' are added when a write first returns false or a response may carry trailers.
+    if (!this.requestEnded) {
+      stream.on('data', (d: Buffer) => this.onRequestBody(d));
+      stream.on('end', () => this.onRequestEnd());
+    }
     stream.on('close', () => this.onDownstreamClose());
     if (action.mirrors.length > 0) this.startMirrors();
     // The route timeout runs from the end of the request (Envoy), so a client stream may take its time.
@@ -151,6 +160,10 @@ export class H2Forward implements UpstreamHandler {
       return;
     }
     const sock = link.socket;
+    if (replay.length === 0 && this.h1Framing !== 'chunked') {
+      sock.write(h1Head(headers, this.h1Framing), 'latin1'); // one write: corking would only add work
+      return;
+    }
     sock.cork();
     sock.write(h1Head(headers, this.h1Framing), 'latin1');
     for (const c of replay) this.writeH1Body(c);
@@ -258,7 +271,7 @@ export class H2Forward implements UpstreamHandler {
 
   onUpstreamHead(resp: ResponseHead): void {
     if (this.done || resp.status < 200) return;
-    const { cluster, info, stream, route } = this.r;
+    const { cluster, info, route } = this.r;
     const host = this.host!;
     if (resp.status >= 500) {
       host.consecutive5xx++;
@@ -277,23 +290,56 @@ export class H2Forward implements UpstreamHandler {
     h['x-envoy-upstream-service-time'] = String(info.upstreamServiceTimeMs);
     editH2Headers(h, route.responseHeaders);
     if (this.r.extraResponse) addFlat(h, this.r.extraResponse);
-    if (stream.destroyed) return;
-    // A bodiless response (a trailers-only gRPC error) stays one HEADERS frame with END_STREAM.
-    stream.respond(h, resp.body === 'none' ? { endStream: true } : { waitForTrailers: true });
+    this.trailersPossible = resp.body === 'chunked' || this.link instanceof H2Exchange;
+    this.pendingHead = h;
   }
 
   onUpstreamBody(chunk: Buffer): void {
     if (this.done || !this.responseStarted) return;
     this.r.info.bytesSent += chunk.length;
-    const s = this.r.stream;
-    if (!s.destroyed && !s.write(chunk)) this.link?.socket.pause();
+    if (this.pendingHead !== undefined) {
+      (this.pendingBody ??= []).push(chunk);
+      return;
+    }
+    this.writeDown(chunk);
   }
 
-  onUpstreamReadDone(): void {}
+  private writeDown(chunk: Buffer): void {
+    const s = this.r.stream;
+    if (s.destroyed || s.write(chunk)) return;
+    this.link?.socket.pause();
+    if (this.drainListening) return;
+    this.drainListening = true;
+    s.on('drain', () => {
+      const up = this.link;
+      if (up && up.socket.isPaused()) up.socket.resume();
+    });
+  }
+
+  /** The read that carried the head is done and the response goes on: send the head and what came with it. */
+  onUpstreamReadDone(): void {
+    const h = this.pendingHead;
+    if (h === undefined || this.done) return;
+    this.pendingHead = undefined;
+    const s = this.r.stream;
+    if (s.destroyed) return;
+    if (this.trailersPossible) this.respondWithTrailers(h);
+    else s.respond(h);
+    const body = this.pendingBody;
+    this.pendingBody = undefined;
+    if (body) for (const c of body) this.writeDown(c);
+  }
+
+  private respondWithTrailers(h: http2.OutgoingHttpHeaders): void {
+    const s = this.r.stream;
+    s.once('wantTrailers', () => s.sendTrailers(this.trailers ?? {}));
+    s.respond(h, { waitForTrailers: true });
+  }
 
   onUpstreamEnd(trailers: string[] | undefined): void {
     if (this.done || !this.responseStarted) return;
-    if (trailers && trailers.length > 0) {
+    const hasTrailers = trailers !== undefined && trailers.length > 0;
+    if (hasTrailers) {
       const t: http2.OutgoingHttpHeaders = {};
       addFlat(t, trailers);
       this.trailers = t;
@@ -301,7 +347,25 @@ export class H2Forward implements UpstreamHandler {
     const up = this.link;
     this.releaseLink(this.requestEnded && up !== undefined && !up.closed && up.parser.isPaused && this.responseKeepAlive);
     const s = this.r.stream;
-    if (!s.destroyed && !s.writableEnded) s.end();
+    const h = this.pendingHead;
+    if (h !== undefined) {
+      // The whole response is here: one HEADERS frame (END_STREAM when bodiless: a trailers-only gRPC error stays
+      // trailers-only), or HEADERS + DATA with END_STREAM, or with trailers HEADERS + DATA + trailing HEADERS.
+      this.pendingHead = undefined;
+      const body = this.pendingBody;
+      this.pendingBody = undefined;
+      if (!s.destroyed) {
+        if (hasTrailers) {
+          this.respondWithTrailers(h);
+          if (body) for (const c of body) s.write(c);
+          s.end();
+        } else if (body === undefined) s.respond(h, { endStream: true });
+        else {
+          s.respond(h);
+          s.end(body.length === 1 ? body[0] : Buffer.concat(body));
+        }
+      }
+    } else if (!s.destroyed && !s.writableEnded) s.end();
     this.complete(this.status);
   }
 
@@ -438,7 +502,8 @@ function addFlat(h: http2.OutgoingHttpHeaders, flat: readonly string[]): void {
 /** The HTTP/1.1 request head for HTTP/2 request headers (ends with the blank line). */
 export function h1Head(h: http2.OutgoingHttpHeaders, framing: 'none' | 'length' | 'chunked'): string {
   let s = `${String(h[':method'])} ${String(h[':path'])} HTTP/1.1\r\nhost: ${String(h[':authority'])}\r\n`;
-  for (const [k, v] of Object.entries(h)) {
+  for (const k in h) {
+    const v = h[k];
     if (k.charCodeAt(0) === 58 /* : */ || v === undefined) continue;
     if (Array.isArray(v)) for (const x of v) s += `${k}: ${x}\r\n`;
     else s += `${k}: ${String(v)}\r\n`;

@@ -91,6 +91,7 @@ export async function startCapturedWorkload(spec: WorkloadSpec, caAddress: strin
     stdio: spec.inheritAppOutput ? 'inherit' : 'pipe',
     spawner: spawnIn((c, a, o) => captured.startApp(c, a, o)),
     onLine: (line, stream) => spec.onLine?.('app', line, stream),
+    parentDeathSignal: 'SIGTERM',
   });
   let stopping: Promise<ExitStatus> | undefined;
   const stop = (signal: NodeJS.Signals = 'SIGTERM'): Promise<ExitStatus> => {

@@ -3,6 +3,7 @@
 // its output is split into lines for readiness waits and prefixed logs, and stopping escalates SIGTERM → SIGKILL.
 // Nothing here restarts a child: an exit is reported to the caller, who decides.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { childEnv } from '../core/env.ts';
@@ -35,6 +36,20 @@ export interface ChildSpec {
    * end-of-file on that pipe (the kernel closes our end when we die) as the parent being gone.
    */
   exitWithParent?: boolean | undefined;
+  /**
+   * For a command weft does not own (the app): the signal it gets when this process dies, even by SIGKILL
+   * (PR_SET_PDEATHSIG, set by util-linux `setpriv --pdeathsig` just before it executes the command: Node cannot run
+   * code between fork and exec). Without setpriv installed, the command is started as it is.
+   */
+  parentDeathSignal?: NodeJS.Signals | undefined;
+}
+
+let setprivPath: string | null | undefined;
+
+/** util-linux setpriv, if installed (Linux). */
+function setpriv(): string | undefined {
+  setprivPath ??= ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv', '/sbin/setpriv'].find((p) => existsSync(p)) ?? null;
+  return setprivPath ?? undefined;
 }
 
 /** The variable bin/weft.js reads: stdin is a pipe from the parent, and its end of file means the parent is gone. */
@@ -67,7 +82,9 @@ export class Supervised {
   constructor(spec: ChildSpec) {
     this.name = spec.name;
     const env = spec.exitWithParent ? childEnv({ [EXIT_WITH_PARENT_ENV]: '1' }, spec.env) : spec.env;
-    const child = (spec.spawner ?? ((c: string, a: readonly string[], o: SpawnOptions) => spawn(c, [...a], o)))(spec.command, spec.args, {
+    const wrapper = spec.parentDeathSignal !== undefined ? setpriv() : undefined;
+    const [command, args] = wrapper !== undefined ? [wrapper, ['--pdeathsig', spec.parentDeathSignal!, '--', spec.command, ...spec.args]] : [spec.command, spec.args];
+    const child = (spec.spawner ?? ((c: string, a: readonly string[], o: SpawnOptions) => spawn(c, [...a], o)))(command, args, {
       env,
       cwd: spec.cwd,
       // The parent-watch pipe is never written: only its end of file (our death) matters to the child.

@@ -150,6 +150,8 @@ export async function startWorkload(spec: WorkloadSpec): Promise<RunningWorkload
       env: appEnv(outbound, ip, { ...(spec.nodeApp ? { NODE_COMPILE_CACHE: nodeChildEnv()['NODE_COMPILE_CACHE'] ?? '' } : {}), ...spec.env }),
       stdio: spec.inheritAppOutput ? 'inherit' : 'pipe',
       onLine: (line, stream) => spec.onLine?.('app', line, stream),
+      // If weft run dies without stopping it (SIGKILL), the app gets SIGTERM, as on a normal stop.
+      parentDeathSignal: 'SIGTERM',
     });
   // holdApplicationUntilProxyStarts: the app's first outbound call finds a configured sidecar.
   let app = spec.holdApplicationUntilProxyStarts ? undefined : startApp();

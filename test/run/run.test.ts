@@ -287,7 +287,7 @@ c.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, Buff
   }
 });
 
-test('weft run SIGKILLed: its sidecar notices (end of file on the stdin pipe weft run holds) and exits at once', { timeout: 60_000 }, async () => {
+test('weft run SIGKILLed: its sidecar notices (end of file on the stdin pipe weft run holds) and exits at once; the app gets SIGTERM', { timeout: 60_000 }, async () => {
   const port = await freePort();
   const server = start(['run', '--name', 'orphan-v1', '--labels', 'app=echo,version=orphan', '--port', `http=${port}`, '--config-dir', configDir, ...mesh(), '--', process.execPath, echoApp, String(port), 'orphan']);
   let kids: number[] = [];
@@ -303,8 +303,12 @@ test('weft run SIGKILLed: its sidecar notices (end of file on the stdin pipe wef
     const deadline = Date.now() + 10_000;
     while (alive(sidecar) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.equal(alive(sidecar), false, `sidecar ${sidecar} still running 10 s after weft run was SIGKILLed`);
+    // The app (started through setpriv --pdeathsig SIGTERM where util-linux has it) drains and exits too.
+    const app = kids.find((pid) => pid !== sidecar)!;
+    const appDeadline = Date.now() + 10_000;
+    while (alive(app) && Date.now() < appDeadline) await new Promise((r) => setTimeout(r, 50));
+    if (existsSync('/usr/bin/setpriv') || existsSync('/bin/setpriv')) assert.equal(alive(app), false, `app ${app} still running 10 s after weft run was SIGKILLed`);
   } finally {
-    // The app is the user's command: weft run cannot stop it once SIGKILLed (documented in docs/run.md).
     for (const pid of kids) {
       try {
         process.kill(-pid, 'SIGKILL');

@@ -5,7 +5,7 @@
 //   node_modules/.bin/node bench/proxy/hotpath-callgrind.ts [--requests 20000] [--warmup 20000] [--port 29180] TREE... [--flags 'NODE FLAGS']
 // Two runs at once need different --port values (nginx gets PORT, the proxy PORT+2).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,7 +85,7 @@ function drive(total: number, conns = 32): Promise<void> {
   });
 }
 
-async function measure(tree: string): Promise<number> {
+async function measure(tree: string, label: number): Promise<number> {
   for (const f of readdirSync(out)) if (f.startsWith('cg.')) unlinkSync(join(out, f));
   const log = join(out, 'proxy.log');
   writeFileSync(log, '');
@@ -124,8 +124,10 @@ async function measure(tree: string): Promise<number> {
   let ir = 0;
   for (const f of readdirSync(out)) {
     if (!f.startsWith('cg.')) continue;
-    const m = /^totals:\s+(\d+)/m.exec(readFileSync(join(out, f), "utf8"));
+    const m = /^totals:\s+(\d+)/m.exec(readFileSync(join(out, f), 'utf8'));
     if (m) ir += Number(m[1]);
+    // Kept for callgrind_annotate (named after the tree's position on the command line).
+    renameSync(join(out, f), join(out, `kept-${label}-${f}`));
   }
   return ir / REQUESTS;
 }
@@ -134,8 +136,8 @@ async function main(): Promise<void> {
   const nginx = spawn('nginx', ['-c', nginxConf], { stdio: 'ignore' });
   children.push(nginx);
   await new Promise((r) => setTimeout(r, 500));
-  for (const t of trees) {
-    const ir = await measure(t);
+  for (const [i, t] of trees.entries()) {
+    const ir = await measure(t, i + 1);
     process.stdout.write(`${t}${FLAGS.length ? ` ${FLAGS.join(' ')}` : ''}: ${Math.round(ir)} instructions per request (user space, ${REQUESTS} requests after ${WARMUP} warm-up)\n`);
   }
   nginx.kill('SIGTERM');

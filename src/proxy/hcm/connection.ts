@@ -2,6 +2,8 @@
 // (pipelined requests wait in the parser until the previous response is complete). Malformed input gets
 // Envoy's local reply (400/431/501) and the connection is closed. Nothing here throws out of a socket handler.
 import type * as net from 'node:net';
+import { Buffer } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
 import { Http1Parser, type ParserEvents } from '../http1/parser.ts';
 import type { HeadError, MessageHead } from '../http1/head.ts';
 import { DEFAULT_MAX_HEADERS_COUNT, DEFAULT_REQUEST_HEADERS_TIMEOUT_MS, selectChain, type HcmConfig, type ListenerConfig } from '../listener/listener-config.ts';
@@ -86,6 +88,10 @@ export class DownstreamConnection implements ParserEvents {
 
   /** performance.now() of the last byte read or written for this connection's current work. */
   lastActivity = performance.now();
+  /** True while a socket read is being parsed (lastActivity is then the time of that read). */
+  parsing = false;
+  /** A stream holding its upstream request head until this read's body bytes are parsed (see Stream.attempt). */
+  private headHolder: Stream | undefined;
   /** When a sweep first saw the current request head incomplete (0: no head in progress). */
   private headSince = 0;
 
@@ -160,12 +166,20 @@ export class DownstreamConnection implements ParserEvents {
       return;
     }
     this.socket.cork();
+    this.parsing = true;
     try {
       this.parser.execute(d);
+      const holder = this.headHolder;
+      if (holder !== undefined) {
+        this.headHolder = undefined;
+        holder.flushUpstreamHead();
+      }
     } catch (e) {
       // A bug in a stream must not take the process down: answer 500 if possible and close.
       this.internalError(e);
     } finally {
+      this.parsing = false;
+      this.headHolder = undefined;
       if (!this.socket.destroyed) this.socket.uncork();
     }
     // Pipelined bytes held while a response is outstanding: stop reading until it completes.
@@ -200,6 +214,11 @@ export class DownstreamConnection implements ParserEvents {
     const s = new Stream(this, head);
     this.current = s;
     s.start();
+  }
+
+  /** Called by a stream (during a read) that holds its upstream head for the body bytes of this read. */
+  flushAtReadEnd(s: Stream): void {
+    this.headHolder = s;
   }
 
   onBody(chunk: Buffer): void {

@@ -7,6 +7,8 @@
 // share fields; the pieces without state live beside it: request-head.ts, response-head.ts, local-reply.ts,
 // redirect.ts, mirror.ts, connect-route.ts, and the filters (fault, CORS) under ../filters/.
 import * as net from 'node:net';
+import { Buffer } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
 import type { Cluster } from '../cluster/cluster-manager.ts';
 import type { Host } from '../cluster/host.ts';
 import type { UpstreamFailure, UpstreamHandler } from '../cluster/upstream-connection.ts';
@@ -26,6 +28,7 @@ import { connectCluster } from './connect-route.ts';
 import { connectHost } from '../listener/tcp-proxy.ts';
 import type { TcpSeries } from '../stats/istio-metrics.ts';
 import { Mirror } from './mirror.ts';
+import { writeSocket } from '../http1/socket-write.ts';
 import { upstreamRequestHead, type RequestHeadContext } from './request-head.ts';
 import { responseHeadLines } from './response-head.ts';
 import { decideCors } from '../filters/cors/cors.ts';
@@ -89,7 +92,8 @@ export class Stream implements UpstreamHandler {
     const info = this.info;
     const req = this.req;
     info.startEpochMs = Date.now();
-    info.startMono = performance.now();
+    // A head parsed from a socket read starts at that read's time (one clock read less per request).
+    info.startMono = this.conn.parsing ? this.conn.lastActivity : performance.now();
     info.method = req.method;
     info.protocol = req.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0';
     info.downstreamLocal = this.conn.localAddress;
@@ -306,7 +310,7 @@ export class Stream implements UpstreamHandler {
   private attempt(): void {
     const cluster = this.cluster!;
     const random = this.conn.ctx.services.random;
-    const now = performance.now();
+    const now = this.conn.parsing ? this.conn.lastActivity : performance.now();
     const host = this.retry ? this.retry.pickHost(cluster, random, this.destination, this.hash) : cluster.choose(now, random, this.destination, this.hash);
     if (!host) {
       cluster.stats.noHealthy++;
@@ -329,7 +333,15 @@ export class Stream implements UpstreamHandler {
     const sock = conn.socket;
     const head = this.route!.includeAttemptCount ? withAttemptCount(this.upstreamHead, this.info.attempts) : this.upstreamHead;
     if (this.req.body === 'none') {
-      sock.write(head, 'latin1'); // one write: corking would only add work
+      writeSocket(sock, head); // one write: corking would only add work
+      return;
+    }
+    if (this.conn.parsing && this.replayBytes === 0 && !this.requestEnded) {
+      // The first body bytes are usually in the same read as the head: hold the head so that both leave in one
+      // write (writeUpstreamBody), or alone when the read ends without body bytes (flushUpstreamHead).
+      this.heldUpstreamHead = head;
+      this.conn.flushAtReadEnd(this);
+      this.releaseHeldBody();
       return;
     }
     sock.cork();
@@ -356,8 +368,21 @@ export class Stream implements UpstreamHandler {
     cluster.freeIdleSlot();
   }
 
+  /** The upstream request head of a request with a body, held until the body bytes of the same read (see attempt). */
+  private heldUpstreamHead: string | undefined;
+
+  /** Write the upstream head if it is still held (the downstream read ended without body bytes). */
+  flushUpstreamHead(): void {
+    const head = this.heldUpstreamHead;
+    if (head === undefined) return;
+    this.heldUpstreamHead = undefined;
+    if (this.upstream && !this.done) writeSocket(this.upstream.socket, head);
+  }
+
   /** Leave the current attempt (the upstream connection is closed unless reusable). */
   private releaseUpstream(reusable: boolean): void {
+    this.heldUpstreamHead = undefined;
+    this.headThisRead = false;
     const up = this.upstream;
     if (!up) return;
     this.upstream = undefined;
@@ -370,12 +395,18 @@ export class Stream implements UpstreamHandler {
 
   private writeUpstreamBody(chunk: Buffer): boolean {
     const sock = this.upstream!.socket;
+    const head = this.heldUpstreamHead;
+    if (head !== undefined) {
+      this.heldUpstreamHead = undefined;
+      if (chunk.length <= 16384) return writeSocket(sock, withHead(head, chunk, this.req.body === 'chunked'));
+      writeSocket(sock, head);
+    }
     if (this.req.body === 'chunked') {
       sock.write(chunkHeader(chunk.length), 'latin1');
       sock.write(chunk);
       return sock.write('\r\n', 'latin1');
     }
-    return sock.write(chunk);
+    return writeSocket(sock, chunk);
   }
 
   private canRetry(): boolean {
@@ -416,6 +447,7 @@ export class Stream implements UpstreamHandler {
     if (this.done) return;
     const now = performance.now();
     this.conn.lastActivity = now;
+    this.headThisRead = true;
     if (resp.status < 200 && resp.status !== 101) {
       // Interim response (100 Continue …): pass it on and keep waiting for the final one.
       let s = `HTTP/1.1 ${resp.status} ${resp.reason || statusText(resp.status)}\r\n`;
@@ -470,7 +502,7 @@ export class Stream implements UpstreamHandler {
     const h = this.pendingHead;
     if (h === undefined) return;
     this.pendingHead = undefined;
-    this.conn.socket.write(h, 'latin1');
+    writeSocket(this.conn.socket, h);
   }
 
   private requestEndedOrEmpty(): boolean {
@@ -494,7 +526,8 @@ export class Stream implements UpstreamHandler {
 
   onUpstreamBody(chunk: Buffer, borrowed?: boolean): void {
     if (this.done) return;
-    this.conn.lastActivity = performance.now();
+    // The head of this response came in this same read: its time stands.
+    if (!this.headThisRead) this.conn.lastActivity = performance.now();
     if (!this.responseStarted) return;
     this.info.bytesSent += chunk.length;
     const sock = this.conn.socket;
@@ -503,13 +536,7 @@ export class Stream implements UpstreamHandler {
     if (head !== undefined && chunk.length <= 16384) {
       // Head and a small body in one buffer: one write, one syscall.
       this.pendingHead = undefined;
-      const prefix = this.responseChunked ? head + chunkHeader(chunk.length) : head;
-      const suffixLen = this.responseChunked ? 2 : 0;
-      const out = Buffer.allocUnsafe(prefix.length + chunk.length + suffixLen);
-      out.write(prefix, 0, 'latin1');
-      chunk.copy(out, prefix.length);
-      if (suffixLen) out.write('\r\n', prefix.length + chunk.length, 'latin1');
-      ok = sock.write(out);
+      ok = writeSocket(sock, withHead(head, chunk, this.responseChunked));
     } else {
       if (head !== undefined) this.flushHead();
       // A write the kernel does not take at once keeps the buffer: a view of a reused read buffer is copied first.
@@ -520,7 +547,7 @@ export class Stream implements UpstreamHandler {
         sock.write(chunk);
         ok = sock.write('\r\n', 'latin1');
         sock.uncork();
-      } else ok = sock.write(chunk);
+      } else ok = writeSocket(sock, chunk);
     }
     if (!ok && this.upstream) this.upstream.socket.pause();
   }
@@ -586,7 +613,11 @@ export class Stream implements UpstreamHandler {
     this.localReply(flag === 'UPE' ? 502 : 503, `upstream connect error or disconnect/reset before headers. reset reason: ${why}`, flag, details);
   }
 
+  /** onUpstreamHead ran during the current upstream read (cleared when the read is done). */
+  private headThisRead = false;
+
   onUpstreamReadDone(): void {
+    this.headThisRead = false;
     if (this.pendingHead !== undefined) this.flushHead();
   }
 
@@ -642,7 +673,10 @@ export class Stream implements UpstreamHandler {
     this.requestEnded = true;
     this.requestTrailers = trailers;
     if (this.mirrors) for (const m of this.mirrors) m.end(trailers);
-    if (this.req.body === 'chunked' && this.upstream) this.upstream.socket.write(lastChunk(trailers), 'latin1');
+    if (this.req.body === 'chunked' && this.upstream) {
+      this.flushUpstreamHead();
+      this.upstream.socket.write(lastChunk(trailers), 'latin1');
+    }
     if (this.action && this.action.timeoutMs > 0 && this.timer === undefined && !this.responseStarted) this.startGlobalTimer();
   }
 
@@ -848,6 +882,19 @@ export class Stream implements UpstreamHandler {
     }
     this.conn.streamDone(this, keepAlive);
   }
+}
+
+/** A head and a body chunk (framed as a chunk when `chunked`) in one new buffer, for a single write. */
+function withHead(head: string, chunk: Buffer, chunked: boolean): Buffer {
+  const prefix = chunked ? head + chunkHeader(chunk.length) : head;
+  const out = Buffer.allocUnsafe(prefix.length + chunk.length + (chunked ? 2 : 0));
+  out.write(prefix, 0, 'latin1');
+  chunk.copy(out, prefix.length);
+  if (chunked) {
+    out[prefix.length + chunk.length] = 13;
+    out[prefix.length + chunk.length + 1] = 10;
+  }
+  return out;
 }
 
 function isIdempotent(method: string): boolean {

@@ -46,9 +46,57 @@ export type MessageHead = RequestHead | ResponseHead;
 
 const bad = (detail: string): HeadError => ({ status: 400, detail });
 
+/**
+ * Header names seen on most requests and responses. A name that matches one (case-insensitively) is returned as this
+ * constant instead of a new lower-cased string: no allocation per header, and later comparisons of the name (hop-by-hop
+ * checks, switches) find an identical string. Only [a-z0-9-] here (the match folds case with `| 0x20`).
+ */
+const KNOWN_NAMES = [
+  'te', 'via', 'host', 'date', 'etag', 'vary', 'server', 'accept', 'cookie', 'origin', 'pragma', 'expires', 'referer',
+  'trailer', 'upgrade', 'location', 'connection', 'keep-alive', 'set-cookie', 'tracestate', 'user-agent', 'traceparent',
+  'content-type', 'x-request-id', 'x-b3-spanid', 'x-b3-traceid', 'x-b3-sampled', 'accept-ranges', 'authorization',
+  'cache-control', 'last-modified', 'content-length', 'accept-encoding', 'accept-language', 'x-forwarded-for',
+  'content-encoding', 'proxy-connection', 'x-forwarded-proto', 'transfer-encoding', 'x-b3-parentspanid',
+  'x-envoy-attempt-count', 'x-forwarded-client-cert', 'x-envoy-upstream-service-time', 'x-envoy-expected-rq-timeout-ms',
+];
+const NAMES_BY_LENGTH: string[][] = [];
+for (const n of KNOWN_NAMES) (NAMES_BY_LENGTH[n.length] ??= []).push(n);
+
+/** The known name spelled (in any case) by text[from, to), or undefined. `text` holds token characters there. */
+function knownName(text: string, from: number, to: number): string | undefined {
+  const candidates = NAMES_BY_LENGTH[to - from];
+  if (candidates === undefined) return undefined;
+  next: for (let k = 0; k < candidates.length; k++) {
+    const name = candidates[k]!;
+    for (let i = 0; i < name.length; i++) if ((text.charCodeAt(from + i) | 0x20) !== name.charCodeAt(i)) continue next;
+    return name;
+  }
+  return undefined;
+}
+
+/** The request methods, returned as constants (no substring per request). */
+const METHODS = ['GET', 'PUT', 'HEAD', 'POST', 'PATCH', 'TRACE', 'DELETE', 'CONNECT', 'OPTIONS'];
+
+function method(text: string, end: number): string {
+  for (let k = 0; k < METHODS.length; k++) {
+    const m = METHODS[k]!;
+    if (m.length === end && text.startsWith(m)) return m;
+  }
+  return text.slice(0, end);
+}
+
+/** Lower-cased, without a call when there is nothing to change (values are mostly lower-case already). */
+function lower(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) return s.toLowerCase();
+  }
+  return s;
+}
+
 export function parseHead(kind: 'request' | 'response', text: string, requestMethod: string): MessageHead | HeadError {
-  const firstEnd = text.indexOf('\r\n');
-  const startLine = firstEnd < 0 ? text : text.slice(0, firstEnd);
+  let firstEnd = text.indexOf('\r\n');
+  if (firstEnd < 0) firstEnd = text.length;
   const headers: string[] = [];
   let contentLength = -1;
   let te: string | undefined;
@@ -56,7 +104,7 @@ export function parseHead(kind: 'request' | 'response', text: string, requestMet
   let host: string | undefined;
   let hasUpgrade = false;
   const len = text.length;
-  let pos = firstEnd < 0 ? len : firstEnd + 2;
+  let pos = firstEnd + 2;
   while (pos < len) {
     let eol = text.indexOf('\r\n', pos);
     if (eol < 0) eol = len;
@@ -72,7 +120,7 @@ export function parseHead(kind: 'request' | 'response', text: string, requestMet
       if (c <= 90 && c >= 65) upper = true;
     }
     if (colon === pos || colon === eol) return bad('http1.invalid_characters');
-    const name = upper ? text.slice(pos, colon).toLowerCase() : text.slice(pos, colon);
+    const name = knownName(text, pos, colon) ?? (upper ? text.slice(pos, colon).toLowerCase() : text.slice(pos, colon));
     let vs = colon + 1;
     let ve = eol;
     while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
@@ -93,14 +141,14 @@ export function parseHead(kind: 'request' | 'response', text: string, requestMet
         break;
       }
       case 'transfer-encoding':
-        te = te === undefined ? value.toLowerCase() : `${te}, ${value.toLowerCase()}`;
+        te = te === undefined ? lower(value) : `${te}, ${lower(value)}`;
         break;
       case 'connection':
-        connection = connection === '' ? value.toLowerCase() : `${connection},${value.toLowerCase()}`;
+        connection = connection === '' ? lower(value) : `${connection},${lower(value)}`;
         break;
       case 'host':
         if (host !== undefined) return bad('http1.multiple_host'); // RFC 9112 §3.2: exactly one Host
-        host = value.toLowerCase();
+        host = lower(value);
         break;
       case 'upgrade':
         hasUpgrade = true;
@@ -111,27 +159,29 @@ export function parseHead(kind: 'request' | 'response', text: string, requestMet
 
   let versionMinor: number;
   if (kind === 'request') {
-    const sp1 = startLine.indexOf(' ');
-    const sp2 = startLine.lastIndexOf(' ');
-    if (sp1 <= 0 || sp2 <= sp1 + 1) return bad('http1.codec_error');
-    const method = startLine.slice(0, sp1);
-    const target = startLine.slice(sp1 + 1, sp2);
-    const version = startLine.slice(sp2 + 1);
-    if (!isToken(method, 0, method.length)) return bad('http1.invalid_method');
-    for (let i = 0; i < target.length; i++) {
-      const c = target.charCodeAt(i);
+    // method SP request-target SP HTTP-version, within text[0, firstEnd)
+    const sp1 = text.indexOf(' ');
+    const sp2 = text.lastIndexOf(' ', firstEnd - 1);
+    if (sp1 <= 0 || sp1 >= firstEnd || sp2 <= sp1 + 1) return bad('http1.codec_error');
+    if (!isToken(text, 0, sp1)) return bad('http1.invalid_method');
+    const m = method(text, sp1);
+    for (let i = sp1 + 1; i < sp2; i++) {
+      const c = text.charCodeAt(i);
       if (c <= 32 || c >= 127) return bad('http1.invalid_url');
     }
-    if (version === 'HTTP/1.1') versionMinor = 1;
-    else if (version === 'HTTP/1.0') versionMinor = 0;
+    const target = text.slice(sp1 + 1, sp2);
+    if (firstEnd - sp2 !== 9 || !text.startsWith('HTTP/1.', sp2 + 1)) return bad('http1.codec_error');
+    const v = text.charCodeAt(sp2 + 8);
+    if (v === 49) versionMinor = 1;
+    else if (v === 48) versionMinor = 0;
     else return bad('http1.codec_error');
     if (host === undefined && versionMinor === 1) return bad('missing_host_header');
-    const framing = requestFraming(method, contentLength, te, versionMinor);
+    const framing = requestFraming(m, contentLength, te, versionMinor);
     if ('detail' in framing) return framing;
     const keepAlive = isKeepAlive(versionMinor, connection);
     return {
       kind: 'request',
-      method,
+      method: m,
       target,
       host: host ?? '',
       versionMinor,
@@ -143,17 +193,17 @@ export function parseHead(kind: 'request' | 'response', text: string, requestMet
     };
   }
 
-  // Response: HTTP/1.x SP 3DIGIT SP reason
-  if (!startLine.startsWith('HTTP/1.') || startLine.length < 12 || startLine.charCodeAt(8) !== 32) return bad('http1.codec_error');
-  const v = startLine.charCodeAt(7);
+  // Response: HTTP/1.x SP 3DIGIT SP reason, within text[0, firstEnd)
+  if (!text.startsWith('HTTP/1.') || firstEnd < 12 || text.charCodeAt(8) !== 32) return bad('http1.codec_error');
+  const v = text.charCodeAt(7);
   if (v !== 48 && v !== 49) return bad('http1.codec_error');
   versionMinor = v - 48;
-  const d0 = startLine.charCodeAt(9) - 48;
-  const d1 = startLine.charCodeAt(10) - 48;
-  const d2 = startLine.charCodeAt(11) - 48;
-  if (d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9 || (startLine.length > 12 && startLine.charCodeAt(12) !== 32)) return bad('http1.codec_error');
+  const d0 = text.charCodeAt(9) - 48;
+  const d1 = text.charCodeAt(10) - 48;
+  const d2 = text.charCodeAt(11) - 48;
+  if (d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9 || (firstEnd > 12 && text.charCodeAt(12) !== 32)) return bad('http1.codec_error');
   const status = d0 * 100 + d1 * 10 + d2;
-  const reason = startLine.slice(13);
+  const reason = firstEnd === 15 && status === 200 && text.charCodeAt(13) === 79 && text.charCodeAt(14) === 75 ? 'OK' : firstEnd > 13 ? text.slice(13, firstEnd) : '';
   let body: BodyFraming;
   if (requestMethod === 'HEAD' || status < 200 || status === 204 || status === 304) body = 'none';
   else if (requestMethod === 'CONNECT' && status < 300) body = 'none';
@@ -213,6 +263,8 @@ function isChunkedFinal(te: string): boolean {
 
 function hasToken(list: string, token: string): boolean {
   if (list === token) return true;
+  // One element (trimmed when parsed): no split needed.
+  if (list.indexOf(',') < 0) return false;
   for (const part of list.split(',')) if (part.trim() === token) return true;
   return false;
 }

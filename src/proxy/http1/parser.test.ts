@@ -203,3 +203,40 @@ test('reused input (a socket onread buffer): bytes held across execute() calls a
     assert.equal(cur, 'tunnelled bytes', `split ${split}`);
   }
 });
+
+test('known header names in any case become the same lower-case names; near misses stay as sent (lower-cased)', async () => {
+  const c = await feed(
+    'request',
+    'GET / HTTP/1.1\r\nHOST: a\r\nContent-LENGTH: 0\r\nuser-agent: x\r\nContent-Lengtx: 1\r\nX-Request-ID: r\r\nx-request_id: s\r\nConnection: Keep-Alive\r\nTE: trailers\r\n\r\n' +
+      'PATCH /p HTTP/1.0\r\nConnection: keep-alive, Upgrade\r\n\r\n' +
+      'PROPFIND /q HTTP/1.1\r\nHost: b\r\n\r\n',
+  );
+  assert.equal(c.errors.length, 0);
+  const [a, b, p] = c.heads;
+  assert.ok(a?.kind === 'request' && b?.kind === 'request' && p?.kind === 'request');
+  assert.deepEqual(a.headers, ['host', 'a', 'content-length', '0', 'user-agent', 'x', 'content-lengtx', '1', 'x-request-id', 'r', 'x-request_id', 's', 'connection', 'Keep-Alive', 'te', 'trailers']);
+  assert.equal(a.keepAlive, true);
+  assert.equal(a.body, 'none');
+  assert.equal(b.method, 'PATCH');
+  assert.equal(b.versionMinor, 0);
+  assert.equal(b.keepAlive, true);
+  assert.equal(p.method, 'PROPFIND');
+  assert.equal(p.host, 'b');
+});
+
+test('request and status lines: exact versions, reasons as sent', async () => {
+  for (const bad of ['GET / HTTP/1.2\r\nHost: a\r\n\r\n', 'GET / HTTP/1.10\r\nHost: a\r\n\r\n', 'GET /\r\nHost: a\r\n\r\n', 'GET  HTTP/1.1\r\nHost: a\r\n\r\n']) {
+    const c = await feed('request', bad);
+    assert.equal(c.errors.length, 1, bad);
+  }
+  const r = await feed('response', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 201 Created Here\r\nContent-Length: 0\r\n\r\nHTTP/1.0 204\r\n\r\n');
+  assert.equal(r.errors.length, 0);
+  assert.deepEqual(
+    r.heads.map((h) => (h.kind === 'response' ? [h.status, h.reason, h.versionMinor] : [])),
+    [
+      [200, 'OK', 1],
+      [201, 'Created Here', 1],
+      [204, '', 0],
+    ],
+  );
+});

@@ -50,9 +50,9 @@ export class TracingRuntime {
         case 'zipkin':
           return (await import('./zipkin/zipkin.ts')).zipkinSink({ resolve, cluster: p.cluster, host: p.host, path: p.path, traceId128: p.traceId128 });
         case 'otlp-http':
-          return (await import('./otlp/otlp.ts')).otlpHttpSink({ resolve, cluster: p.cluster, host: p.host, path: p.path, timeoutMs: p.timeoutMs, headers: p.headers, serviceName: p.serviceName, version });
+          return (await import('./otlp/sinks.ts')).otlpHttpSink({ resolve, cluster: p.cluster, host: p.host, path: p.path, timeoutMs: p.timeoutMs, headers: p.headers, serviceName: p.serviceName, version });
         case 'otlp-grpc':
-          return (await import('./otlp/otlp.ts')).otlpGrpcSink({ resolve, cluster: p.cluster, authority: p.authority, serviceName: p.serviceName, version, timeoutMs: p.timeoutMs, metadata: p.metadata });
+          return (await import('./otlp/sinks.ts')).otlpGrpcSink({ resolve, cluster: p.cluster, authority: p.authority, serviceName: p.serviceName, version, timeoutMs: p.timeoutMs, metadata: p.metadata });
       }
     };
     e = new BatchExporter({ sink, log: this.o.log, name: `${p.kind} → ${p.cluster}` });

@@ -29,6 +29,7 @@ export class H2Exchange implements UpstreamLink, ParserEvents {
   private trailers: string[] | undefined;
   private error: NodeJS.ErrnoException | undefined;
   private over = false;
+  private drainListening = false;
   private slotHeld: boolean;
   readonly requests = 1;
   responseBytes = 0;
@@ -64,7 +65,9 @@ export class H2Exchange implements UpstreamLink, ParserEvents {
     this.handler = undefined;
     this.over = true;
     const s = this.stream;
-    if (s && !s.closed && !s.destroyed) s.close(NGHTTP2_CANCEL);
+    // A stream whose response ended and whose request was sent whole closes by itself: cancelling it would send
+    // RST_STREAM for every completed exchange (it is detached from its 'end', before node:http2's 'close').
+    if (s && !s.closed && !s.destroyed && !(s.readableEnded && s.writableEnded)) s.close(NGHTTP2_CANCEL);
     if (!s) this.releaseSlot();
   }
 
@@ -84,27 +87,66 @@ export class H2Exchange implements UpstreamLink, ParserEvents {
       return;
     }
     this.stream = s;
-    s.on('response', (h, flags: number) => this.onResponse(h, flags));
-    s.on('headers', (h) => this.onInterim(Number(h[':status'] ?? 0), flatten(h)));
-    s.on('continue', () => this.onInterim(100, []));
-    s.on('trailers', (t) => (this.trailers = flatten(t)));
-    s.on('data', (d: Buffer) => {
-      this.responseBytes += d.length;
-      this.handler?.onUpstreamBody(d);
-    });
-    s.on('drain', () => this.handler?.onUpstreamDrain());
-    s.on('end', () => this.onResponseEnd());
-    s.on('error', (e: NodeJS.ErrnoException) => (this.error = e));
-    s.on('close', () => {
-      this.releaseSlot();
-      if (!this.over) this.onReset(s.rstCode);
-    });
+    // Shared listeners (no closures per stream): each finds its exchange through the stream.
+    (s as Tagged)[EXCHANGE] = this;
+    s.on('response', H2Exchange.onResponseEvent);
+    s.on('headers', H2Exchange.onHeadersEvent);
+    s.on('continue', H2Exchange.onContinueEvent);
+    s.on('trailers', H2Exchange.onTrailersEvent);
+    s.on('data', H2Exchange.onDataEvent);
+    s.on('end', H2Exchange.onEndEvent);
+    s.on('error', H2Exchange.onErrorEvent);
+    s.on('close', H2Exchange.onCloseEvent);
+  }
+
+  private static onResponseEvent(this: Tagged, h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number): void {
+    this[EXCHANGE].onResponse(h, flags);
+  }
+
+  private static onHeadersEvent(this: Tagged, h: http2.IncomingHttpHeaders): void {
+    this[EXCHANGE].onInterim(Number(h[':status'] ?? 0), flatten(h));
+  }
+
+  private static onContinueEvent(this: Tagged): void {
+    this[EXCHANGE].onInterim(100, []);
+  }
+
+  private static onTrailersEvent(this: Tagged, t: http2.IncomingHttpHeaders): void {
+    this[EXCHANGE].trailers = flatten(t);
+  }
+
+  private static onDataEvent(this: Tagged, d: Buffer): void {
+    const ex = this[EXCHANGE];
+    ex.responseBytes += d.length;
+    ex.handler?.onUpstreamBody(d);
+  }
+
+  private static onDrainEvent(this: Tagged): void {
+    this[EXCHANGE].handler?.onUpstreamDrain();
+  }
+
+  private static onEndEvent(this: Tagged): void {
+    this[EXCHANGE].onResponseEnd();
+  }
+
+  private static onErrorEvent(this: Tagged, e: NodeJS.ErrnoException): void {
+    this[EXCHANGE].error = e;
+  }
+
+  private static onCloseEvent(this: Tagged): void {
+    const ex = this[EXCHANGE];
+    ex.releaseSlot();
+    if (!ex.over) ex.onReset(this.rstCode);
   }
 
   writeBody(chunk: Buffer): boolean {
     const s = this.stream;
     if (!s || s.destroyed || s.writableEnded) return true;
     this.lastWrite = s.write(chunk);
+    if (!this.lastWrite && !this.drainListening) {
+      this.drainListening = true;
+      s.on('drain', H2Exchange.onDrainEvent);
+    }
     return this.lastWrite;
   }
 
@@ -183,7 +225,12 @@ export class H2Exchange implements UpstreamLink, ParserEvents {
     } else body = 'chunked';
     this.handler?.onUpstreamHead(responseHead(status, flat, body, length));
     // The head is held for coalescing with the first body bytes; flush it if none come in this turn.
-    setImmediate(() => this.handler?.onUpstreamReadDone());
+    setImmediate(readDone, this);
+  }
+
+  /** The turn that delivered the response head is over (see onResponse). */
+  flushReadDone(): void {
+    this.handler?.onUpstreamReadDone();
   }
 
   private onResponseEnd(): void {
@@ -237,6 +284,13 @@ export class H2Exchange implements UpstreamLink, ParserEvents {
   get queued(): number {
     return this.stream?.writableLength ?? 0;
   }
+}
+
+const EXCHANGE = Symbol('h2Exchange');
+type Tagged = http2.ClientHttp2Stream & { [EXCHANGE]: H2Exchange };
+
+function readDone(ex: H2Exchange): void {
+  ex.flushReadDone();
 }
 
 /** What an HTTP/1.1 writer sees in place of the connection's socket. */

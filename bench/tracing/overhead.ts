@@ -1,15 +1,18 @@
 // Cost of tracing in the proxy: CPU µs per request and RSS of a `weft proxy router` process (static bootstrap: one
 // HCM routing to a local backend), with tracing off, on with 0% sampling (context propagation only) and on with 100%
-// sampling (a span per request exported as OTLP/HTTP protobuf to a local sink). Rounds are interleaved and the
+// sampling (a span per request exported as OTLP/HTTP protobuf to a local sink), and the same exported over TLS (the
+// sink cluster's transport socket: a test CA, as a DestinationRule SIMPLE gives it). Rounds are interleaved and the
 // medians reported; CPU comes from /proc/<pid>/stat, so load from other processes moves it little.
-//   node bench/tracing/overhead.ts [requests-per-round=20000] [rounds=3] [variants=off,on-0%,on-100%]
+//   node bench/tracing/overhead.ts [requests-per-round=20000] [rounds=3] [variants=off,on-0%,on-100%,on-100%-tls]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import * as https from 'node:https';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeCa, makeLeaf } from '../../test/gateway-tls/certs.ts';
 
 const N = Number(process.argv[2] ?? 20_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -38,7 +41,22 @@ const sink = await listen((req, res) => {
   });
 });
 
-type Variant = 'off' | 'on-0%' | 'on-100%';
+// The TLS sink: the same, over HTTPS with a certificate from a test CA.
+makeCa(dir);
+makeLeaf(dir, 'sink', 'sink');
+const tlsSink = https.createServer({ key: readFileSync(join(dir, 'sink.key')), cert: readFileSync(join(dir, 'sink.crt')), keepAliveTimeout: 60_000 }, (req, res) => {
+  let n = 0;
+  req.on('data', (d: Buffer) => (n += d.length));
+  req.on('end', () => {
+    if (n > 0) spansReceived++;
+    res.end();
+  });
+});
+await new Promise<void>((r) => tlsSink.listen(0, '127.0.0.1', r));
+tlsSink.unref();
+const tlsSinkPort = (tlsSink.address() as AddressInfo).port;
+
+type Variant = 'off' | 'on-0%' | 'on-100%' | 'on-100%-tls';
 
 function bootstrap(v: Variant, port: number): string {
   const tracing = v === 'off' ? '' : `
@@ -51,10 +69,17 @@ function bootstrap(v: Variant, port: number): string {
                 '@type': type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig
                 service_name: bench.default
                 http_service: { http_uri: { uri: sink/v1/traces, cluster: sink, timeout: 5s } }`;
-  const cluster = (name: string, p: number): string => `
+  const tls = `
+    transport_socket:
+      name: envoy.transport_sockets.tls
+      typed_config:
+        '@type': type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+        sni: sink
+        common_tls_context: { validation_context: { trusted_ca: { filename: ${join(dir, 'ca.crt')} } } }`;
+  const cluster = (name: string, p: number, withTls = false): string => `
   - name: ${name}
     type: STATIC
-    connect_timeout: 1s
+    connect_timeout: 1s${withTls ? tls : ''}
     load_assignment: { cluster_name: ${name}, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } } }] }] }`;
   const file = join(dir, `${v}.yaml`);
   writeFileSync(file, `static_resources:
@@ -70,7 +95,7 @@ function bootstrap(v: Variant, port: number): string {
           stat_prefix: bench
           route_config: { name: bench, virtual_hosts: [{ name: all, domains: ['*'], routes: [{ match: { prefix: / }, route: { cluster: backend, timeout: 0s } }] }] }
           http_filters: [{ name: envoy.filters.http.router, typed_config: { '@type': type.googleapis.com/envoy.extensions.filters.http.router.v3.Router } }]${tracing}
-  clusters:${cluster('backend', backend)}${cluster('sink', sink)}
+  clusters:${cluster('backend', backend)}${v === 'on-100%-tls' ? cluster('sink', tlsSinkPort, true) : cluster('sink', sink)}
 `);
   return file;
 }
@@ -93,6 +118,20 @@ function startProxy(file: string): Promise<ChildProcess> {
     });
     c.once('exit', (code) => reject(new Error(`proxy exited ${code}`)));
   });
+}
+
+/** Resolves once `port` accepts a connection (the listener may bind just after the ready line); bounded. */
+async function listening(port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`proxy listener on ${port} never accepted a connection`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** utime + stime in ms, and RSS in MiB, of a process. */
@@ -122,12 +161,13 @@ async function load(port: number, n: number): Promise<void> {
   agent.destroy();
 }
 
-const variants = (process.argv[4] ?? 'off,on-0%,on-100%').split(',') as Variant[];
+const variants = (process.argv[4] ?? 'off,on-0%,on-100%,on-100%-tls').split(',') as Variant[];
 const results = new Map<Variant, Array<{ usPerReq: number; rssMiB: number }>>(variants.map((v) => [v, []]));
 for (let round = 0; round < ROUNDS; round++) {
   for (const v of variants) {
     const port = await freePort();
     const proxy = await startProxy(bootstrap(v, port));
+    await listening(port);
     await load(port, 2000); // warm-up: JIT, pools, the tracing module's first load
     const before = usage(proxy.pid!);
     await load(port, N);
@@ -139,7 +179,7 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const base = median(results.get('off')!.map((r) => r.usPerReq));
+const base = median((results.get('off') ?? results.get(variants[0]!)!).map((r) => r.usPerReq));
 console.log(`requests per round ${N}, rounds ${ROUNDS}, concurrency ${CONCURRENCY}; spans batches received ${spansReceived}`);
 console.log('variant    CPU µs/request (median)   vs off   RSS MiB (median)   rounds µs/request');
 for (const v of variants) {

@@ -17,6 +17,7 @@ import type { WorkloadInfo } from '../proxy/stats/istio-metrics.ts';
 import { SecretStore } from '../proxy/tls/secrets.ts';
 import { formatSpiffeId } from '../core/names/spiffe.ts';
 import { IdentityManager, type WorkloadIdentity } from './identity/manager.ts';
+import { describeRefusal } from './identity/refusal.ts';
 import type { AppProbes } from './status/app-probes.ts';
 import { startStatusServer, type AppMetricsTarget } from './status/status-server.ts';
 
@@ -55,6 +56,11 @@ export interface ProxyAgent {
   /** The extra inbound ports, bound (0 resolved), in the order given. */
   extraInboundPorts: number[];
   ready(): boolean;
+  /**
+   * Resolves true once ready() is (the first full configuration and, with an identity, the first certificate: what
+   * /healthz/ready reports), false when the proxy stops before that.
+   */
+  whenReady(): Promise<boolean>;
   /** Stop accepting, let requests finish (up to drainMs), close everything. */
   shutdown(): Promise<void>;
 }
@@ -149,6 +155,8 @@ export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void):
     engine,
     xds: undefined,
     isReady: ready,
+    notReadyReason: () =>
+      xds && !xds.ready ? 'waiting for the first configuration from the control plane' : 'waiting for the workload certificate from the CA (the proxy log says why it has none)',
     node: { id: nodeId(n), metadata: nodeMetadata(n, o.version) },
     version: o.version,
     startedAt: Date.now(),
@@ -213,14 +221,16 @@ export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void):
       caRootsPem: o.identity.caRootsPem,
       token: o.identity.token,
       identity: { trustDomain: o.identity.trustDomain, namespace: n.namespace, serviceAccount: n.serviceAccount },
-      log: (line) => o.log('info', line),
+      log: (line, level) => o.log(level ?? 'info', line),
     });
     identity = manager;
     manager.on('rotated', put);
-    manager.on('error', (e) => o.log('warn', `identity: ${e.message}`));
+    // Each failed attempt is logged by the manager; a refused identity is explained once (it needs the operator).
+    manager.on('refused', (r) => o.log('error', describeRefusal(r)));
     engine.setSecrets(secrets);
-    // Certificates arrive in the background (the CA may be late); until then mTLS connections fail with UF.
-    manager.start().then(put, (e: unknown) => o.log('error', `identity: ${e instanceof Error ? e.message : String(e)}`));
+    // Certificates arrive in the background (the CA may be late); until then mTLS connections fail with UF and the
+    // proxy is not ready. start() only rejects when the proxy stops first: nothing to report then.
+    manager.start().then(put, () => undefined);
   }
   if (o.discoveryAddress) {
     xds = new AdsClient({
@@ -242,6 +252,11 @@ export async function startProxyAgent(o: ProxyAgentOptions, onQuit: () => void):
     ports,
     extraInboundPorts,
     ready,
+    whenReady: async () => {
+      const certificate = identity?.start().then(() => true, () => false) ?? true;
+      const [, gotCertificate] = await Promise.all([xds?.whenReady(), certificate]);
+      return gotCertificate && ready();
+    },
     shutdown: async () => {
       if (stopped) return;
       stopped = true;

@@ -141,3 +141,40 @@ test("the CA's serving certificate must name the address dialled: an IP missing 
     await ca.close();
   }
 });
+
+test('a token for another account: refused is emitted once, retries go on quietly, and a replaced token is picked up', async () => {
+  const ca = await startTestCa({ stateDir: tmp.dir });
+  let account = 'reviews';
+  const logs: Array<[string, string | undefined]> = [];
+  const m = manager(ca.address, ca.cp.ca.trustBundlePem(), 'ratings', 600, {
+    // The token file as the operator first wrote it (for reviews), then replaced (for ratings).
+    token: () => mintBootstrapToken({ keys: requireTokenKeys(tmp.dir), identity: { namespace: 'default', serviceAccount: account }, ttlSeconds: 600 }),
+    log: (line, level) => logs.push([line, level]),
+  });
+  const refusals: unknown[] = [];
+  m.on('refused', (r) => refusals.push(r));
+  let failures = 0;
+  m.on('error', () => {
+    if (++failures === 3) account = 'ratings';
+  });
+  try {
+    const id = await m.start();
+    assert.equal(formatSpiffeId(id.spiffeId), 'spiffe://cluster.local/ns/default/sa/ratings');
+    assert.ok(failures >= 3);
+    assert.deepEqual(refusals, [
+      {
+        asked: 'spiffe://cluster.local/ns/default/sa/ratings',
+        proven: 'spiffe://cluster.local/ns/default/sa/reviews',
+        credential: 'token',
+        details: 'the CSR asks for spiffe://cluster.local/ns/default/sa/ratings but the caller proved spiffe://cluster.local/ns/default/sa/reviews',
+      },
+    ]);
+    const failed = logs.filter(([l]) => l.includes('certificate request failed'));
+    assert.ok(failed.every(([, level]) => level === 'warn'));
+    assert.match(failed[0]![0], /\(attempt 1\), retrying in \d+ ms: .*PERMISSION_DENIED: the CSR asks for/);
+    assert.match(failed[1]![0], /\(attempt 2\), retrying in \d+ ms: the same error as before$/);
+  } finally {
+    m.close();
+    await ca.close();
+  }
+});

@@ -9,6 +9,7 @@ import { splitCertificates } from '../../ca/pki/pem.ts';
 import type { IstioCertificateResponse } from '../../ca/proto/service.ts';
 import { GrpcError, GrpcStatus } from '../../core/grpc/index.ts';
 import { createCertificate } from './ca-client.ts';
+import { type IdentityRefusal, identityRefusal } from './refusal.ts';
 import { type WorkloadKeyType, createKeyAndCsr } from './csr.ts';
 
 /** A workload's credentials, as SDS serves them: `default` (chain + key) and `ROOTCA` (roots). */
@@ -52,13 +53,14 @@ export interface IdentityManagerOptions {
   requestTimeoutMs?: number;
   /** Source of randomness in [0, 1) for jitter; injectable for tests. */
   random?: () => number;
-  log?: (line: string) => void;
+  /** Progress (info) and failed attempts (warn: each is retried with backoff). */
+  log?: (line: string, level?: 'info' | 'warn') => void;
 }
 
 /** setTimeout's limit; longer waits are split. */
 const maxTimerMs = 2_147_483_647;
 
-export class IdentityManager extends EventEmitter<{ rotated: [WorkloadIdentity]; roots: [string]; error: [Error]; closed: [] }> {
+export class IdentityManager extends EventEmitter<{ rotated: [WorkloadIdentity]; roots: [string]; error: [Error]; refused: [IdentityRefusal]; closed: [] }> {
   readonly #o: Required<Omit<IdentityManagerOptions, 'caServerName' | 'token' | 'identity' | 'log'>> & IdentityManagerOptions;
   #current: WorkloadIdentity | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -66,6 +68,11 @@ export class IdentityManager extends EventEmitter<{ rotated: [WorkloadIdentity];
   #failures = 0;
   #first: Promise<WorkloadIdentity> | undefined;
   #inFlight: Promise<WorkloadIdentity> | undefined;
+  /** The credential presented by the last CreateCertificate call (for IdentityRefusal). */
+  #lastCredential: IdentityRefusal['credential'] = 'token';
+  /** The last failure's message (a repeat is logged briefly) and refusal (`refused` once each); reset by a success. */
+  #lastError: string | undefined;
+  #lastRefusal: string | undefined;
   /** Rotations since start (first issuance included). */
   rotations = 0;
 
@@ -127,6 +134,8 @@ export class IdentityManager extends EventEmitter<{ rotated: [WorkloadIdentity];
     this.#renew().then(
       (id) => {
         this.#failures = 0;
+        this.#lastError = undefined;
+        this.#lastRefusal = undefined;
         const life = id.notAfter.getTime() - id.notBefore.getTime();
         const jitter = (this.#o.random() * 2 - 1) * this.#o.jitterFraction;
         // Never sooner than a quarter of the lifetime (at most 1 s) from now: a clock ahead of the CA's, or a
@@ -140,7 +149,16 @@ export class IdentityManager extends EventEmitter<{ rotated: [WorkloadIdentity];
         this.#failures++;
         // Jitter the retry (50–100 % of the backoff) so that workloads do not return to a restarted CA in lockstep.
         const delay = base * (0.5 + this.#o.random() / 2);
-        this.#o.log?.(`identity: certificate request failed (attempt ${this.#failures}), retrying in ${Math.round(delay)} ms: ${err.message}`);
+        const refusal = identityRefusal(err, this.#o.identity ? formatSpiffeId(this.#o.identity) : undefined, this.#lastCredential);
+        const key = refusal && `${refusal.asked} ${refusal.proven ?? ''} ${refusal.credential}`;
+        if (refusal && key !== this.#lastRefusal) {
+          this.#lastRefusal = key;
+          this.emit('refused', refusal);
+        }
+        // The same error again is one short line per retry: the first one said it in full.
+        const same = err.message === this.#lastError;
+        this.#lastError = err.message;
+        this.#o.log?.(`identity: certificate request failed (attempt ${this.#failures}), retrying in ${Math.round(delay)} ms: ${same ? 'the same error as before' : err.message}`, 'warn');
         if (this.listenerCount('error') > 0) this.emit('error', err);
         this.#schedule(Date.now() + delay);
       },
@@ -177,6 +195,7 @@ export class IdentityManager extends EventEmitter<{ rotated: [WorkloadIdentity];
 
   async #call(csrPem: string, withCert: WorkloadIdentity | undefined): Promise<IstioCertificateResponse> {
     const o = this.#o;
+    this.#lastCredential = withCert ? 'certificate' : 'token';
     // The CA's serving certificate is verified against the host or IP of caAddress (an IP is never sent as SNI).
     return createCertificate({
       address: o.caAddress,

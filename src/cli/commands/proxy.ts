@@ -1,6 +1,7 @@
 // `weft proxy sidecar|router`: one proxy process (agent + data path), configured over xDS from the control plane
 // and/or from a static bootstrap file. Prints one line per bound port and `weft proxy ready` once the first full
-// configuration has arrived; SIGTERM/SIGINT (or POST /quitquitquit) drains and exits 0.
+// configuration (and, with --ca-address, the first certificate) has arrived; SIGTERM/SIGINT (or POST /quitquitquit)
+// drains and exits 0.
 // Exit codes: 0 clean shutdown, 1 invalid bootstrap config, 2 usage or I/O error (e.g. a port in use).
 import { hostname } from 'node:os';
 import { readFileSync, statSync } from 'node:fs';
@@ -267,11 +268,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const onSignal = (): void => quit();
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
-  const announceReady = async (): Promise<void> => {
-    if (agent.xds) await agent.xds.whenReady();
-    io.out('weft proxy ready\n');
-  };
-  void announceReady();
+  // Ready means what /healthz/ready says (as pilot-agent, whose proxy is not ready without its certificate).
+  void agent.whenReady().then((ready) => ready && io.out('weft proxy ready\n'));
   await quitting;
   io.err('draining\n');
   await agent.shutdown();

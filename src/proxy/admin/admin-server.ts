@@ -21,6 +21,8 @@ export interface AdminContext {
   xds: AdsClient | undefined;
   /** Whether the proxy is ready to take traffic (config received, listeners bound). */
   isReady(): boolean;
+  /** Why it is not ready yet, for /healthz/ready's body (default: waiting for the first configuration). */
+  notReadyReason?(): string;
   /** Node id and metadata shown in config_dump's bootstrap section. */
   node: { id: string; metadata: Record<string, unknown> };
   version: string;
@@ -48,9 +50,9 @@ export function startAdminServer(role: AdminRole, address: string, port: number,
 }
 
 /** What /healthz/ready answers (the readiness port, and the agent's status port). */
-export function readiness(ctx: Pick<AdminContext, 'isReady' | 'engine'>): { ready: boolean; reason: string } {
+export function readiness(ctx: Pick<AdminContext, 'isReady' | 'notReadyReason' | 'engine'>): { ready: boolean; reason: string } {
   if (ctx.engine.draining) return { ready: false, reason: 'not ready: draining' };
-  if (!ctx.isReady()) return { ready: false, reason: 'not ready: waiting for the first configuration from the control plane' };
+  if (!ctx.isReady()) return { ready: false, reason: `not ready: ${ctx.notReadyReason?.() ?? 'waiting for the first configuration from the control plane'}` };
   return { ready: true, reason: '' };
 }
 

@@ -58,7 +58,7 @@ test('weft proxy: not ready without its certificate; a token for another account
   assert.equal(explained.length, 1, err);
   assert.match(
     explained[0]!,
-    /error identity: the CA refuses a certificate for spiffe:\/\/cluster\.local\/ns\/shop\/sa\/ratings \(--namespace shop --service-account ratings\): the bootstrap token names spiffe:\/\/cluster\.local\/ns\/shop\/sa\/reviews\. Pass --namespace shop --service-account reviews to run as that account, or a token for .*\(weft ca token --namespace shop --service-account ratings\)\. Retrying with backoff/,
+    /error identity: the CA refuses \(PERMISSION_DENIED\) a certificate for spiffe:\/\/cluster\.local\/ns\/shop\/sa\/ratings \(--namespace shop --service-account ratings\): the bootstrap token names spiffe:\/\/cluster\.local\/ns\/shop\/sa\/reviews\. Pass --namespace shop --service-account reviews to run as that account, or a token for .*\(weft ca token --namespace shop --service-account ratings\)\. Retrying with backoff/,
   );
   assert.match(err, /\(attempt 2\), retrying in \d+ ms: the same error as before\n/);
   assert.doesNotMatch(out, /weft proxy ready/);

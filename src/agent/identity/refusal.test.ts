@@ -24,7 +24,7 @@ test('only PERMISSION_DENIED is a refusal; the proven identity is read from the 
 test('the explanation names both accounts, the flags for the proven one, and the token for the asked one', () => {
   assert.equal(
     describeRefusal({ asked, proven, credential: 'token', details: '' }),
-    `identity: the CA refuses a certificate for ${asked} (--namespace shop --service-account ratings): the bootstrap token names ${proven}. ` +
+    `identity: the CA refuses (PERMISSION_DENIED) a certificate for ${asked} (--namespace shop --service-account ratings): the bootstrap token names ${proven}. ` +
       `Pass --namespace shop --service-account reviews to run as that account, or a token for ${asked} (weft ca token --namespace shop --service-account ratings). ` +
       'Retrying with backoff (the token is read again at each attempt: a replaced token file is picked up); the proxy is not ready until it has a certificate.',
   );

@@ -40,7 +40,7 @@ function flagsFor(spiffeId: string): string | undefined {
  */
 export function describeRefusal(r: IdentityRefusal): string {
   const asked = flagsFor(r.asked);
-  const head = `identity: the CA refuses a certificate for ${r.asked}${asked ? ` (${asked})` : ''}`;
+  const head = `identity: the CA refuses (PERMISSION_DENIED) a certificate for ${r.asked}${asked ? ` (${asked})` : ''}`;
   const what = r.credential === 'token' ? 'the bootstrap token' : 'the current certificate';
   if (r.proven === undefined) return `${head}: ${r.details}. Check that ${what} was issued for this namespace and service account. Retrying with backoff.`;
   const proven = flagsFor(r.proven);

@@ -13,7 +13,7 @@ import { DEFAULT_MAX_HEADERS_COUNT } from '../listener/listener-config.ts';
 import { StreamInfo, type ResponseFlag } from '../hcm/stream-info.ts';
 import { redirectLocation } from '../hcm/redirect.ts';
 import { pickCluster } from '../router/route-action.ts';
-import { matchRoute, selectVirtualHost } from '../router/route-table.ts';
+import { matchRoute, selectVirtualHost, type Route } from '../router/route-table.ts';
 import { requestHash } from '../router/hash-key.ts';
 import { originalClientIp, type SecurityOutcome } from '../security/http-security.ts';
 import { normalizePath } from '../security/path-normalize.ts';
@@ -115,12 +115,15 @@ function createServer(maxHeaderListPairs: number): http2.Http2Server {
     const meta = info.get(stream.session as http2.ServerHttp2Session);
     if (!meta) return void stream.close(NGHTTP2_CANCEL);
     meta.streams++;
-    stream.once('close', () => {
-      meta.streams--;
-      meta.idleSince = performance.now();
-    });
     try {
-      handleStream(stream, headers, meta);
+      const h2s = new H2Stream(stream, headers, meta);
+      // The stream's one 'close' listener: connection accounting (idle timeout), then the forwarder if any.
+      stream.on('close', () => {
+        meta.streams--;
+        meta.idleSince = performance.now();
+        h2s.forward?.onDownstreamClose();
+      });
+      h2s.route(false);
     } catch (e) {
       meta.ctx.services.log('error', `internal error on an HTTP/2 stream: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
@@ -153,46 +156,77 @@ function header(h: http2.IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(v) ? v.join(',') : v;
 }
 
-/** `delayed`: the stream's info when it comes back from an injected fault delay (the fault is not applied again). */
-function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, meta: ConnInfo, delayed?: StreamInfo): void {
-  const services = meta.ctx.services;
-  const si = delayed ?? new StreamInfo();
-  if (!delayed) si.startEpochMs = Date.now();
-  if (!delayed) si.startMono = performance.now();
-  si.protocol = 'HTTP/2';
-  si.downstreamLocal = meta.local;
-  si.downstreamRemote = meta.remote;
-  const method = header(headers, ':method') ?? 'GET';
-  const target = header(headers, ':path') ?? '/';
-  const authority = (header(headers, ':authority') ?? header(headers, 'host') ?? '').toLowerCase();
-  const isGrpc = (header(headers, 'content-type') ?? '').startsWith('application/grpc');
-  si.method = method;
-  si.path = target;
-  si.authority = authority;
-  si.userAgent = header(headers, 'user-agent');
-  const flat: string[] = [];
-  for (const k in headers) {
-    if (k.charCodeAt(0) === 58 /* : */) continue;
-    const v = headers[k];
-    if (v !== undefined) flat.push(k, typeof v === 'string' ? v : v.join(','));
-  }
-  let done = false;
+/**
+ * One downstream stream: its StreamInfo, its routing (security filters, route match, CORS, fault, direct responses,
+ * redirects) and its completion (metrics, access log, span). One object per stream, no closures: the forwarder
+ * reports back through local(), finish() and onHost().
+ */
+class H2Stream {
+  readonly stream: http2.ServerHttp2Stream;
+  readonly headers: http2.IncomingHttpHeaders;
+  readonly meta: ConnInfo;
+  readonly si = new StreamInfo();
+  readonly method: string;
+  readonly target: string;
+  readonly authority: string;
+  readonly isGrpc: boolean;
+  /** The regular (non-pseudo) request headers as name/value pairs; repeated names joined with ",". */
+  readonly flat: string[] = [];
+  hcm: HcmConfig | undefined;
+  private done = false;
   /** Filled in as routing proceeds (read by finish() for the metric labels). */
-  const picked: { cluster?: Cluster; host?: Host } = {};
-  const finish = (status: number): void => {
-    if (done) return;
-    done = true;
+  private cluster: Cluster | undefined;
+  private host: Host | undefined;
+  /** The forwarder, once the stream is routed to a cluster (told when the downstream stream closes). */
+  forward: H2Forward | undefined;
+
+  constructor(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, meta: ConnInfo) {
+    this.stream = stream;
+    this.headers = headers;
+    this.meta = meta;
+    const si = this.si;
+    si.startEpochMs = Date.now();
+    si.startMono = performance.now();
+    si.protocol = 'HTTP/2';
+    si.downstreamLocal = meta.local;
+    si.downstreamRemote = meta.remote;
+    this.method = header(headers, ':method') ?? 'GET';
+    this.target = header(headers, ':path') ?? '/';
+    this.authority = (header(headers, ':authority') ?? header(headers, 'host') ?? '').toLowerCase();
+    this.isGrpc = (header(headers, 'content-type') ?? '').startsWith('application/grpc');
+    si.method = this.method;
+    si.path = this.target;
+    si.authority = this.authority;
+    si.userAgent = header(headers, 'user-agent');
+    const flat = this.flat;
+    for (const k in headers) {
+      if (k.charCodeAt(0) === 58 /* : */) continue;
+      const v = headers[k];
+      if (v !== undefined) flat.push(k, typeof v === 'string' ? v : v.join(','));
+    }
+  }
+
+  /** Record the completion (metrics, access log, span); once. */
+  finish(status: number): void {
+    if (this.done) return;
+    this.done = true;
+    const si = this.si;
+    const meta = this.meta;
+    const services = meta.ctx.services;
     si.status = status;
     si.durationMs = performance.now() - si.startMono;
-    services.metricScope(meta.ctx.direction, si.upstreamCluster ?? '', picked.cluster, picked.host, meta.tls?.peer).record(status, si.flagString, si.durationMs, si.bytesReceived, si.bytesSent);
+    services.metricScope(meta.ctx.direction, si.upstreamCluster ?? '', this.cluster, this.host, meta.tls?.peer).record(status, si.flagString, si.durationMs, si.bytesReceived, si.bytesSent);
     services.accessLog?.log(si);
     si.span?.end(si);
-  };
-  const local = (status: number, body: string, flag: ResponseFlag | undefined, details: string, extra: Record<string, string> = {}): void => {
+  }
+
+  /** A reply generated here, in the stream's protocol (gRPC-aware); it records the completion. */
+  local(status: number, body: string, flag: ResponseFlag | undefined, details: string, extra: Record<string, string> = {}): void {
+    const { si, stream } = this;
     if (flag) si.addFlag(flag);
     si.details = details;
-    if (stream.destroyed || stream.headersSent) return finish(status);
-    if (isGrpc) {
+    if (stream.destroyed || stream.headersSent) return this.finish(status);
+    if (this.isGrpc) {
       // gRPC clients read errors from grpc-status: Envoy maps its local replies (503 → UNAVAILABLE = 14).
       const grpcStatus = status === 404 ? '12' : status === 504 ? '4' : status >= 500 ? '14' : '2';
       stream.respond({ [HTTP2_HEADER_STATUS]: 200, 'content-type': 'application/grpc', 'grpc-status': grpcStatus, 'grpc-message': encodeURIComponent(body || details), ...extra }, { endStream: true });
@@ -200,61 +234,93 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
       stream.respond({ [HTTP2_HEADER_STATUS]: status, 'content-type': 'text/plain', server: 'envoy', ...extra }, { endStream: body === '' });
       if (body !== '') stream.end(body);
     }
-    finish(status);
-  };
-
-  const colon = authority.lastIndexOf(':');
-  const port = colon > 0 ? Number(authority.slice(colon + 1)) : 80;
-  const hcm = hcmFor(meta, port);
-  if (hcm?.tracing && !delayed) si.span = services.tracing.start(hcm.tracing, flat, meta.ctx.direction);
-  if (hcm && (hcm.security !== undefined || hcm.pathNormalization !== 'NONE')) {
-    // Path normalisation and the security filters run before routing, as for HTTP/1.1 (hcm/stream.ts secure()).
-    const normalized = normalizePath(target, hcm.pathNormalization);
-    const security = hcm.security;
-    if (!security) return proceed(normalized, flat);
-    const resolve = (name: string): { host: string; port: number } | undefined => {
-      const h = services.clusters.get(name)?.choose(performance.now(), () => services.random(), undefined);
-      return h ? { host: h.address, port: h.port } : undefined;
-    };
-    const decided = security.run({ method, path: normalized, host: authority, headers: flat, sourceIp: meta.remoteIp, ...(hcm.xffNumTrustedHops > 0 ? { remoteIp: originalClientIp(flat, hcm.xffNumTrustedHops) ?? meta.remoteIp } : {}), destinationPort: meta.localPort, ...(meta.tls?.peer ? { peerPrincipal: meta.tls.peer } : {}) }, resolve);
-    const next = (o: SecurityOutcome): void => {
-      if (o.kind === 'continue') return proceed(normalized, o.headers === flat ? flat : [...o.headers], o.jwt);
-      const extra: Record<string, string> = {};
-      for (let i = 0; i < o.headers.length; i += 2) extra[o.headers[i]!] = o.headers[i + 1]!;
-      local(o.status, o.body, o.flag, o.details, extra);
-    };
-    if (!(decided instanceof Promise)) return next(decided);
-    stream.pause();
-    decided.then(
-      (o) => {
-        stream.resume();
-        next(o);
-      },
-      () => local(500, '', undefined, 'security_filter_failed'),
-    );
-    return;
+    this.finish(status);
   }
-  proceed(target, flat);
 
-  function proceed(target: string, flat: string[], jwt?: JwtInfo): void {
+  onHost(host: Host): void {
+    this.host = host;
+  }
+
+  /** `delayed`: back from an injected fault delay (the fault is not applied again, the span already started). */
+  route(delayed: boolean): void {
+    const { meta, si, flat, authority } = this;
+    const services = meta.ctx.services;
+    const colon = authority.lastIndexOf(':');
+    const port = colon > 0 ? Number(authority.slice(colon + 1)) : 80;
+    const hcm = hcmFor(meta, port);
+    this.hcm = hcm;
+    if (hcm?.tracing && !delayed) si.span = services.tracing.start(hcm.tracing, flat, meta.ctx.direction);
+    if (hcm && (hcm.security !== undefined || hcm.pathNormalization !== 'NONE')) {
+      // Path normalisation and the security filters run before routing, as for HTTP/1.1 (hcm/stream.ts secure()).
+      const normalized = normalizePath(this.target, hcm.pathNormalization);
+      const security = hcm.security;
+      if (!security) return this.proceed(normalized, flat, undefined, delayed);
+      const resolve = (name: string): { host: string; port: number } | undefined => {
+        const h = services.clusters.get(name)?.choose(performance.now(), () => services.random(), undefined);
+        return h ? { host: h.address, port: h.port } : undefined;
+      };
+      const decided = security.run(
+        {
+          method: this.method,
+          path: normalized,
+          host: authority,
+          headers: flat,
+          sourceIp: meta.remoteIp,
+          ...(hcm.xffNumTrustedHops > 0 ? { remoteIp: originalClientIp(flat, hcm.xffNumTrustedHops) ?? meta.remoteIp } : {}),
+          destinationPort: meta.localPort,
+          ...(meta.tls?.peer ? { peerPrincipal: meta.tls.peer } : {}),
+        },
+        resolve,
+      );
+      const next = (o: SecurityOutcome): void => {
+        if (o.kind === 'continue') return this.proceed(normalized, o.headers === flat ? flat : [...o.headers], o.jwt, delayed);
+        const extra: Record<string, string> = {};
+        for (let i = 0; i < o.headers.length; i += 2) extra[o.headers[i]!] = o.headers[i + 1]!;
+        this.local(o.status, o.body, o.flag, o.details, extra);
+      };
+      if (!(decided instanceof Promise)) return next(decided);
+      const stream = this.stream;
+      stream.pause();
+      decided.then(
+        (o) => {
+          stream.resume();
+          next(o);
+        },
+        () => this.local(500, '', undefined, 'security_filter_failed'),
+      );
+      return;
+    }
+    this.proceed(this.target, flat, undefined, delayed);
+  }
+
+  private faultAbort(fault: NonNullable<Route['fault']>): void {
+    if (this.stream.destroyed) return this.finish(0);
+    const grpcStatus = fault.abortGrpcStatus;
+    if (grpcStatus !== undefined && this.isGrpc) return this.local(200, 'fault filter abort', 'FI', 'fault_filter_abort', { 'grpc-status': String(grpcStatus) });
+    this.local(fault.abortStatus, 'fault filter abort', 'FI', 'fault_filter_abort');
+  }
+
+  private proceed(target: string, flat: string[], jwt: JwtInfo | undefined, delayed: boolean): void {
+    const { meta, si, stream, authority, method, hcm } = this;
+    const services = meta.ctx.services;
     const q = target.indexOf('?');
     const path = q < 0 ? target : target.slice(0, q);
     const query = q < 0 ? '' : target.slice(q + 1);
     const table = hcm ? (hcm.route.kind === 'inline' ? hcm.route.table : services.snapshot.routes.get(hcm.route.name)) : undefined;
     const vh = table ? selectVirtualHost(table, authority) : undefined;
     const route = vh ? matchRoute(vh, { authority, path, query, method, scheme: meta.tls ? 'https' : 'http', headers: flat, ...(jwt ? { jwt } : {}) }) : undefined;
-    if (!route) return local(404, '', 'NR', 'route_not_found');
+    if (!route) return this.local(404, '', 'NR', 'route_not_found');
     si.routeName = route.name || undefined;
     // CORS (as on HTTP/1.1): a preflight from an allowed origin is answered here; actual requests get the allow headers.
     let corsHeaders: string[] | undefined;
     if (route.cors) {
-      const d = decideCors(route.cors, method, header(headers, 'origin'), header(headers, 'access-control-request-method'));
-      if (d.kind === 'preflight') return local(200, '', undefined, 'cors_response', pairs(d.headers));
+      const d = decideCors(route.cors, method, header(this.headers, 'origin'), header(this.headers, 'access-control-request-method'));
+      if (d.kind === 'preflight') return this.local(200, '', undefined, 'cors_response', pairs(d.headers));
       if (d.kind === 'actual') corsHeaders = d.headers;
     }
     const action = route.action;
-    if (action.kind === 'direct') return local(action.status, action.body?.toString() ?? '', undefined, 'direct_response');
-    if (action.kind === 'redirect') return local(action.code, '', undefined, 'via_upstream', { location: redirectLocation(action, 'http', authority, path, query, route.path.kind === 'prefix' ? route.path.value : '') });
+    if (action.kind === 'direct') return this.local(action.status, action.body?.toString() ?? '', undefined, 'direct_response');
+    if (action.kind === 'redirect') return this.local(action.code, '', undefined, 'via_upstream', { location: redirectLocation(action, 'http', authority, path, query, route.path.kind === 'prefix' ? route.path.value : '') });
     const fault = delayed ? undefined : route.fault;
     if (fault !== undefined) {
       // VirtualService fault injection, as on the HTTP/1.1 path: the request body is not read while it waits.
@@ -262,23 +328,17 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
       const abort = fault.abortStatus > 0 && fault.abortFraction > 0 && services.random() < fault.abortFraction;
       if (delay) {
         si.addFlag('DI');
-        const timer = setTimeout(() => (abort ? faultAbort() : handleStream(stream, headers, meta, si)), fault.delayMs);
+        const timer = setTimeout(() => (abort ? this.faultAbort(fault) : this.route(true)), fault.delayMs);
         stream.once('close', () => clearTimeout(timer));
         return;
       }
-      if (abort) return faultAbort();
-    }
-    function faultAbort(): void {
-      if (stream.destroyed) return finish(0);
-      const grpcStatus = fault?.abortGrpcStatus;
-      if (grpcStatus !== undefined && isGrpc) return local(200, 'fault filter abort', 'FI', 'fault_filter_abort', { 'grpc-status': String(grpcStatus) });
-      local(fault?.abortStatus ?? 503, 'fault filter abort', 'FI', 'fault_filter_abort');
+      if (abort) return this.faultAbort(fault);
     }
     const clusterName = pickCluster(action, services.random());
     si.upstreamCluster = clusterName;
     const cluster = services.clusters.get(clusterName);
-    if (!cluster) return local(503, '', 'NC', 'cluster_not_found');
-    picked.cluster = cluster;
+    if (!cluster) return this.local(503, '', 'NC', 'cluster_not_found');
+    this.cluster = cluster;
     cluster.stats.rqTotal++;
     const hash = action.hashPolicies.length > 0 ? requestHash(action.hashPolicies, flat, query, meta.remoteIp) : undefined;
 
@@ -301,7 +361,7 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
     if (meta.tls?.peer !== undefined && own !== undefined) out['x-forwarded-client-cert'] = `By=${own};URI=${meta.tls.peer}`;
     if (action.timeoutMs > 0) out['x-envoy-expected-rq-timeout-ms'] = String(action.timeoutMs);
 
-    new H2Forward({
+    this.forward = new H2Forward({
       stream,
       info: si,
       services,
@@ -312,9 +372,8 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
       destination: authority.includes(':') ? authority : `${authority}:80`,
       hash,
       extraResponse: corsHeaders,
-      local,
-      finish,
-      onHost: (h) => (picked.host = h),
-    }).start();
+      owner: this,
+    });
+    this.forward.start();
   }
 }

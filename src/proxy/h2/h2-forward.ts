@@ -13,6 +13,7 @@ import { ejectIfOutlier } from '../cluster/outlier.ts';
 import type { UpstreamFailure, UpstreamHandler } from '../cluster/upstream-connection.ts';
 import type { ResponseHead } from '../http1/head.ts';
 import { chunkHeader, isHopByHop, lastChunk } from '../http1/serialize.ts';
+import { writeSocket } from '../http1/socket-write.ts';
 import { Mirror } from '../hcm/mirror.ts';
 import type { ProxyServices } from '../hcm/services.ts';
 import type { ResponseFlag, StreamInfo } from '../hcm/stream-info.ts';
@@ -50,10 +51,13 @@ export interface H2Request {
   hash: number | undefined;
   /** Headers a filter adds to the response (CORS), name/value pairs. */
   extraResponse: string[] | undefined;
+  /** The routed stream: local replies, the completion record (metrics, access log), the host chosen (metric labels). */
+  owner: StreamOwner;
+}
+
+export interface StreamOwner {
   local: LocalReply;
-  /** Record the completion (metrics, access log). */
   finish(status: number): void;
-  /** The host an attempt went to (for the metric labels). */
   onHost(host: Host): void;
 }
 
@@ -111,12 +115,12 @@ export class H2Forward implements UpstreamHandler {
       return this.reply(503, OVERFLOW, 'UO', 'upstream_reset_before_response_started{overflow}', { 'x-envoy-overloaded': 'true' });
     }
     // Listeners only for what can happen: a request that ended with its headers has no body to read; 'drain' and
-    // 'wantTrailers' are added when a write first returns false or a response may carry trailers.
+    // 'wantTrailers' are added when a write first returns false or a response may carry trailers. The stream's
+    // 'close' reaches onDownstreamClose() through its owner (h2-connection.ts listens once per stream).
     if (!this.requestEnded) {
       stream.on('data', (d: Buffer) => this.onRequestBody(d));
       stream.on('end', () => this.onRequestEnd());
     }
-    stream.on('close', () => this.onDownstreamClose());
     if (action.mirrors.length > 0) this.startMirrors();
     // The route timeout runs from the end of the request (Envoy), so a client stream may take its time.
     if (this.requestEnded) this.startTimer();
@@ -135,7 +139,7 @@ export class H2Forward implements UpstreamHandler {
     const acquired = acquireLink(host, cluster, 'http2');
     if (!acquired) return this.waitForConnection();
     this.host = host;
-    this.r.onHost(host);
+    this.r.owner.onHost(host);
     info.upstreamHost = host.key;
     info.attempts++;
     host.active++;
@@ -161,7 +165,7 @@ export class H2Forward implements UpstreamHandler {
     }
     const sock = link.socket;
     if (replay.length === 0 && this.h1Framing !== 'chunked') {
-      sock.write(h1Head(headers, this.h1Framing), 'latin1'); // one write: corking would only add work
+      writeSocket(sock, h1Head(headers, this.h1Framing)); // one write, to the handle when idle (no Writable)
       return;
     }
     sock.cork();
@@ -332,7 +336,7 @@ export class H2Forward implements UpstreamHandler {
 
   private respondWithTrailers(h: http2.OutgoingHttpHeaders): void {
     const s = this.r.stream;
-    s.once('wantTrailers', () => s.sendTrailers(this.trailers ?? {}));
+    s.on('wantTrailers', () => s.sendTrailers(this.trailers ?? {}));
     s.respond(h, { waitForTrailers: true });
   }
 
@@ -449,7 +453,8 @@ export class H2Forward implements UpstreamHandler {
 
   // ---- completion ----------------------------------------------------------------------------------------------
 
-  private onDownstreamClose(): void {
+  /** The downstream stream closed (reset by the client, or done). */
+  onDownstreamClose(): void {
     if (this.done) return;
     if (this.mirrors) for (const m of this.mirrors) m.abandon();
     this.r.info.addFlag('DC');
@@ -461,13 +466,13 @@ export class H2Forward implements UpstreamHandler {
   private reply(status: number, body: string, flag: ResponseFlag | undefined, details: string, extra?: Record<string, string>): void {
     if (this.done) return;
     this.cleanup();
-    this.r.local(status, body, flag, details, extra);
+    this.r.owner.local(status, body, flag, details, extra);
   }
 
   private complete(status: number): void {
     if (this.done) return;
     this.cleanup();
-    this.r.finish(status);
+    this.r.owner.finish(status);
   }
 
   private cleanup(): void {

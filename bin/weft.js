@@ -58,24 +58,27 @@ function proxyReexecFlags(argv) {
  * and, on stdin, a pipe the parent never writes: its end of file means the parent is gone — even SIGKILLed, when
  * nothing else would ever stop this process. A proxy then exits at once (a drain serves nobody: its runner and app are
  * gone); other verbs (`weft up`, `weft run`) get SIGTERM, their ordinary stop, which stops what they started in turn.
- * Never armed for a process a user starts (no variable, or stdin not a pipe).
+ * The old-Node launcher below arms the same watch with WEFT_EXIT_WITH_PARENT=3: the pipe is fd 3 (stdin stays the
+ * user's: `weft apply -f -`), and every verb, a proxy too, gets SIGTERM — the launcher was this same weft, stopped.
+ * Never armed for a process a user starts (no variable, or no pipe on that descriptor).
  */
 function exitWithParent(verb) {
-  if (process.env.WEFT_EXIT_WITH_PARENT !== '1') return;
+  const fd = { 1: 0, 3: 3 }[process.env.WEFT_EXIT_WITH_PARENT ?? ''];
+  if (fd === undefined) return;
   delete process.env.WEFT_EXIT_WITH_PARENT; // for this process only, not for what it starts
-  let stdin;
+  let pipe;
   try {
-    stdin = fstatSync(0);
+    pipe = fstatSync(fd);
   } catch {
     return;
   }
-  if (!stdin.isFIFO() && !stdin.isSocket()) return;
+  if (!pipe.isFIFO() && !pipe.isSocket()) return;
   const parent = process.ppid;
   let done = false;
   const gone = () => {
     if (done) return;
     done = true;
-    if (verb !== 'proxy') return void process.kill(process.pid, 'SIGTERM');
+    if (verb !== 'proxy' || fd === 3) return void process.kill(process.pid, 'SIGTERM');
     try {
       process.stderr.write(`${new Date().toISOString()} warn the process that started this proxy (pid ${parent}) is gone: exiting without draining\n`);
     } catch {
@@ -83,9 +86,10 @@ function exitWithParent(verb) {
     }
     process.exit(1);
   };
-  process.stdin.on('end', gone).on('error', gone).on('close', gone).resume();
+  const watched = fd === 0 ? process.stdin : new (process.getBuiltinModule('node:net').Socket)({ fd, readable: true, writable: false });
+  watched.on('end', gone).on('error', gone).on('close', gone).resume();
   // Watching must not keep an otherwise finished process alive.
-  process.stdin.unref?.();
+  watched.unref?.();
 }
 
 const [major, minor] = process.versions.node.split('.').map(Number);
@@ -100,7 +104,13 @@ if (major < 22 || (major === 22 && minor < 18)) {
     process.stderr.write(`weft: Node.js ${process.versions.node} is too old; install Node.js 24 LTS or run 'npm install' in the weft checkout.\n`);
     process.exit(2);
   }
-  const child = spawn(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  // The child exits when this launcher dies, even by SIGKILL (which it cannot forward): the parent-death watch of
+  // exitWithParent, on fd 3 — a pipe this process never writes, whose end of file the kernel delivers when it dies.
+  exitWithParent(process.argv[2]);
+  const child = spawn(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    env: { ...process.env, WEFT_EXIT_WITH_PARENT: '3' },
+  });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));
 } else {

@@ -8,4 +8,12 @@ if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node_api.h ] && [ 
   npm_config_nodedir=/usr
   export npm_config_nodedir
 fi
-exec node-gyp rebuild
+# Quiet on success: node-gyp's progress ("gyp info …", ~30 lines) is off and make's progress (stdout) is kept back;
+# warnings and errors (stderr) show as they come, and on failure make's output is shown too, for context.
+if out=$(node-gyp rebuild --loglevel=warn); then
+  echo "weft: built the native addon (native/build/Release/weft_native.node)"
+else
+  status=$?
+  printf '%s\n' "$out" >&2
+  exit "$status"
+fi

@@ -2,10 +2,14 @@
 // the upstream's headers after the route's edits, minus hop-by-hop ones, with Envoy's server header handling,
 // x-envoy-upstream-service-time and headers filters add (CORS).
 import type { ResponseHead } from '../http1/head.ts';
-import { isHopByHop } from '../http1/serialize.ts';
+import { STATUS_TEXT, isHopByHop } from '../http1/serialize.ts';
 import type { HcmConfig } from '../listener/listener-config.ts';
 import { applyHeaderOps, hasHeaderOps } from '../router/route-action.ts';
 import type { Route } from '../router/route-table.ts';
+
+/** Status lines with the standard reason phrase, built once. */
+const STATUS_LINES: string[] = [];
+for (const [code, text] of Object.entries(STATUS_TEXT)) STATUS_LINES[Number(code)] = `HTTP/1.1 ${code} ${text}\r\n`;
 
 export function responseHeadLines(resp: ResponseHead, route: Route, hcm: HcmConfig, upstreamServiceTimeMs: number, extra: string[] | undefined): string {
   const upgrade = resp.status === 101;
@@ -14,7 +18,7 @@ export function responseHeadLines(resp: ResponseHead, route: Route, hcm: HcmConf
     headers = headers.slice();
     applyHeaderOps(headers, route.responseHeaders);
   }
-  let s = `HTTP/1.1 ${resp.status} ${resp.reason}\r\n`;
+  let s = resp.reason === STATUS_TEXT[resp.status] ? STATUS_LINES[resp.status]! : `HTTP/1.1 ${resp.status} ${resp.reason}\r\n`;
   let sawServer = false;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i]!;

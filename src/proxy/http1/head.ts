@@ -106,30 +106,32 @@ export function parseHead(kind: 'request' | 'response', text: string, requestMet
   const len = text.length;
   let pos = firstEnd + 2;
   while (pos < len) {
-    let eol = text.indexOf('\r\n', pos);
-    if (eol < 0) eol = len;
     const c0 = text.charCodeAt(pos);
     if (c0 === 32 || c0 === 9) return bad('http1.codec_error'); // obs-fold (RFC 9112 §5.2): rejected
     // Name: one or more token characters up to the colon (lower-cased only when it has capitals).
     let colon = pos;
     let upper = false;
-    for (; colon < eol; colon++) {
+    for (; colon < len; colon++) {
       const c = text.charCodeAt(colon);
       if (c === 58 /* : */) break;
       if (c > 127 || TOKEN[c] !== 1) return bad('http1.invalid_characters');
       if (c <= 90 && c >= 65) upper = true;
     }
-    if (colon === pos || colon === eol) return bad('http1.invalid_characters');
+    if (colon === pos || colon === len) return bad('http1.invalid_characters');
     const name = knownName(text, pos, colon) ?? (upper ? text.slice(pos, colon).toLowerCase() : text.slice(pos, colon));
+    // Value: visible characters, SP, HTAB and obs-text up to CRLF (or the end); no other controls, no lone CR.
+    let eol = colon + 1;
+    for (; eol < len; eol++) {
+      const c = text.charCodeAt(eol);
+      if (c < 32 || c === 127) {
+        if (c === 13 && text.charCodeAt(eol + 1) === 10) break;
+        if (c !== 9) return bad('http1.invalid_characters');
+      }
+    }
     let vs = colon + 1;
     let ve = eol;
     while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
     while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
-    // Value: visible characters, SP, HTAB and obs-text; no CR, LF, NUL or other controls.
-    for (let i = vs; i < ve; i++) {
-      const c = text.charCodeAt(i);
-      if ((c < 32 && c !== 9) || c === 127) return bad('http1.invalid_characters');
-    }
     const value = text.slice(vs, ve);
     headers.push(name, value);
     switch (name) {

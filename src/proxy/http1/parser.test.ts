@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Http1Parser } from './parser.ts';
+import { Http1Parser, headEnd } from './parser.ts';
 import type { MessageHead } from './head.ts';
 
 interface Collected {
@@ -238,5 +238,17 @@ test('request and status lines: exact versions, reasons as sent', async () => {
       [201, 'Created Here', 1],
       [204, '', 0],
     ],
+  );
+});
+
+test('property: headEnd finds the first CRLFCRLF as Buffer#indexOf does', () => {
+  const bytes = fc.array(fc.constantFrom(13, 10, 65, 32), { maxLength: 64 });
+  fc.assert(
+    fc.property(bytes, fc.nat(70), (arr, from) => {
+      const b = Buffer.from(arr);
+      const start = Math.min(from, b.length);
+      assert.equal(headEnd(b, start), b.indexOf('\r\n\r\n', start, 'latin1'));
+    }),
+    { numRuns: 5000 },
   );
 });

@@ -61,6 +61,7 @@ export function setDirectWrite(on: boolean): void {
 }
 
 function onAsyncWriteDone(this: WriteReq, status: number): void {
+  inFlight--;
   const socket = this.socket;
   this.socket = undefined;
   this.buffer = undefined;
@@ -84,11 +85,25 @@ export interface WriteTarget {
 
 const isPlainSocket = (s: WriteTarget): s is net.Socket => Object.getPrototypeOf(s) === net.Socket.prototype;
 
-/** The handle of an idle plain TCP socket, or undefined when this write must go through socket.write(). */
+interface PlainSocketInternals {
+  _handle: StreamHandle | null;
+  _writableState: { length: number; readonly ending: boolean } | undefined;
+}
+
+/** Direct writes that libuv is still finishing (while there are any, the handle's own queue is checked too). */
+let inFlight = 0;
+
+/**
+ * The handle of an idle plain TCP socket, or undefined when this write must go through socket.write(). Idle: not
+ * connecting, not destroyed (no handle), not ended, nothing queued in Writable (a corked socket with nothing queued
+ * is idle: writing now keeps the byte order) and nothing of an earlier direct write left in libuv.
+ */
 function idleHandle(socket: net.Socket): StreamHandle | undefined {
-  if (socket.connecting || socket.destroyed || socket.writableLength !== 0 || socket.writableCorked !== 0 || socket.writableEnded) return undefined;
-  const handle = (socket as unknown as { _handle?: StreamHandle | null })._handle;
-  if (handle === undefined || handle === null || handle.writeQueueSize !== 0 || typeof handle.writeBuffer !== 'function') return undefined;
+  const internals = socket as unknown as PlainSocketInternals;
+  const state = internals._writableState;
+  if (socket.connecting || state === undefined || state.length !== 0 || state.ending) return undefined;
+  const handle = internals._handle;
+  if (handle === null || handle === undefined || typeof handle.writeLatin1String !== 'function' || (inFlight > 0 && handle.writeQueueSize !== 0)) return undefined;
   return handle;
 }
 
@@ -120,6 +135,7 @@ export function writeSocket(target: WriteTarget, data: Buffer | string): boolean
   req.oncomplete = onAsyncWriteDone;
   req.buffer = data;
   req.socket = socket;
+  inFlight++;
   idleReq = new binding.WriteWrap();
   return false;
 }

@@ -101,13 +101,28 @@ export function encodeAny(typeUrl: string, obj: Record<string, unknown>): AnyMes
   return { type_url: typeUrl, value: t.encode(message).finish() };
 }
 
+/** Where decodeAny() records the Any an object was decoded from (non-enumerable: invisible to spreads, JSON, deepEqual). */
+const wireSource = Symbol('xds wire source');
+
 /**
  * Decode an Any into a plain object with snake_case field names, enums as strings, 64-bit integers as numbers, bytes
  * as Buffers, nested Anys expanded with `@type` (protobufjs toObject with enums: String, longs: Number, json: true).
- * Throws on an unknown type or malformed bytes.
+ * The object remembers its Any (wireSourceOf()). Throws on an unknown type or malformed bytes.
  */
 export function decodeAny(any: AnyMessage): Record<string, unknown> {
-  return wireCodec().decode(any.type_url, any.value);
+  const out = wireCodec().decode(any.type_url, any.value);
+  Object.defineProperty(out, wireSource, { value: any });
+  return out;
+}
+
+/**
+ * The Any that decodeAny() decoded `obj` from, with its own copy of the bytes (not a view into the whole xDS response,
+ * nor a slice of Node's shared buffer pool), or undefined for an object decodeAny() did not make. A holder of many
+ * decoded resources keeps these (several times smaller than the objects) and decodes again when it needs the object.
+ */
+export function wireSourceOf(obj: object): AnyMessage | undefined {
+  const any = (obj as { [wireSource]?: AnyMessage })[wireSource];
+  return any && { type_url: any.type_url, value: new Uint8Array(any.value) };
 }
 
 /** Encode a plain object as the message `nameOrUrl` (same object form as encodeAny), without protobufjs. */

@@ -61,7 +61,6 @@ export interface ClusterConfig {
   /** Upstream TLS (transport_socket), and the per-endpoint choices of transport_socket_matches. */
   tls: UpstreamTls | undefined;
   tlsMatches: TransportMatch[];
-  raw: Raw;
 }
 
 const lbPolicies: Record<string, LbPolicy> = {
@@ -149,7 +148,6 @@ export function compileCluster(raw: Raw): Result<ClusterConfig, FieldError[]> {
       : undefined,
     tls,
     tlsMatches,
-    raw,
   };
   return errors.any ? { ok: false, error: errors.list } : { ok: true, value };
 }

@@ -3,7 +3,7 @@
 // returned for the NACK. In state of the world LDS and CDS carry the full set (absent = removed) and RDS and EDS
 // are by name; a delta update carries changed resources of any type and names the removed ones.
 import type { FieldError, Result } from '../../core/result.ts';
-import { TypeUrl } from '../../xds/protos.ts';
+import { TypeUrl, decodeAny, wireSourceOf } from '../../xds/protos.ts';
 import { compileCluster, compileLoadAssignment, type ClusterConfig, type LoadAssignment } from '../cluster/cluster-config.ts';
 import { compileListener, type ListenerConfig } from '../listener/listener-config.ts';
 import { compileRouteConfiguration, type RouteTable } from '../router/route-table.ts';
@@ -19,8 +19,26 @@ export interface ResourceError {
 
 interface Entry<T> {
   value: T;
-  raw: Raw;
+  /** The resource as received (config_dump). */
+  readonly raw: Raw;
   version: string;
+}
+
+/**
+ * An accepted resource. A decoded xDS object is several times larger than its wire bytes and mostly not shared with
+ * the compiled value, so an entry keeps the bytes and decodes them when `raw` is read (config_dump); objects that did
+ * not come from the wire (bootstrap, tests) are kept as they are.
+ */
+function entry<T>(value: T, raw: Raw, version: string): Entry<T> {
+  const any = wireSourceOf(raw);
+  if (!any) return { value, raw, version };
+  return {
+    value,
+    version,
+    get raw(): Raw {
+      return decodeAny(any);
+    },
+  };
 }
 
 type Kind = 'listener' | 'route' | 'cluster' | 'endpoint';
@@ -135,7 +153,7 @@ function applyTo<T>(
     }
     seen.add(name);
     const r = compile(raw);
-    if (r.ok) next.set(name, { value: r.value, raw, version });
+    if (r.ok) next.set(name, entry(r.value, raw, version));
     else {
       errors.push({ typeUrl, name, errors: r.error });
       const old = map.get(name);

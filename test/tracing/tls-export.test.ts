@@ -52,6 +52,8 @@ before(async () => {
   opentelemetry: { service: ${TLS_HOST}, port: 4318, http: { path: /v1/traces } }
 - name: zipkin-tls
   zipkin: { service: ${TLS_HOST}, port: 9411 }
+- name: otel-tls-grpc
+  opentelemetry: { service: ${TLS_HOST}, port: 4317 }
 - name: otel-mesh
   opentelemetry: { service: otel.observability.svc.cluster.local, port: 4318, http: { path: /v1/traces } }
 `);
@@ -62,9 +64,9 @@ metadata: { name: tls-collector, namespace: observability }
 spec:
   hosts: [${TLS_HOST}]
   location: MESH_EXTERNAL
-  ports: [{ number: 4318, name: http-otlp, protocol: HTTP }, { number: 9411, name: http-zipkin, protocol: HTTP }]
+  ports: [{ number: 4318, name: http-otlp, protocol: HTTP }, { number: 9411, name: http-zipkin, protocol: HTTP }, { number: 4317, name: grpc-otlp, protocol: GRPC }]
   resolution: STATIC
-  endpoints: [{ address: 127.0.0.1, ports: { http-otlp: ${tlsCollector.httpPort}, http-zipkin: ${tlsCollector.httpPort} } }]
+  endpoints: [{ address: 127.0.0.1, ports: { http-otlp: ${tlsCollector.httpPort}, http-zipkin: ${tlsCollector.httpPort}, grpc-otlp: ${tlsCollector.grpcPort} } }]
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -143,6 +145,17 @@ test('Zipkin to the same collector over TLS after a Telemetry switch', async () 
   }, 40_000);
   assert.equal(s.kind, 'SERVER');
   assert.ok(tlsCollector.requests.filter((r) => r.path === '/api/v2/spans').every((r) => r.tls?.servername === TLS_HOST));
+});
+
+test('OTLP/gRPC to the same collector over TLS (the DestinationRule applies to every port of the host)', async () => {
+  mesh.write('telemetry.yaml', telemetry('otel-tls-grpc'));
+  let n = 0;
+  const s = await until('an OTLP/gRPC span over TLS', async () => {
+    await call((++n).toString(16).padStart(32, 'd'));
+    return tlsCollector.spans.find((x) => x.via === 'otlp-grpc' && x.tags['istio.canonical_service'] === 'backend');
+  }, 40_000);
+  assert.equal(s.kind, 'SERVER');
+  assert.equal(s.service, 'backend.default');
 });
 
 test('collector in the mesh: spans travel over Istio mutual TLS to its sidecar (STRICT), which forwards them to the collector app', async () => {

@@ -83,6 +83,7 @@ function pki(): Pki {
   makeLeaf(dir, 'wrong-name', 'elsewhere.example.com');
   makeLeaf(dir, 'mesh-server', 'otel', { san: `URI:${SPIFFE_COLLECTOR}` });
   makeLeaf(dir, 'mesh-client', 'productpage', { san: `URI:${SPIFFE_PROXY}` });
+  makeLeaf(dir, 'mesh-client-2', 'productpage', { san: `URI:${SPIFFE_PROXY}-rotated` });
   const pem = (name: string): string => readFileSync(join(dir, name), 'utf8');
   return {
     dir,
@@ -213,4 +214,23 @@ test('ISTIO_MUTUAL refuses a collector without a SPIFFE id even when the mesh CA
   assert.equal(rt.stats()[`otlp-http|outbound|4318||${HOST}`]!.failed, 1);
   assert.equal(c.spans.length, 0);
   assert.ok(logs.some((l) => l.includes('no SPIFFE id')), logs.join('\n'));
+});
+
+test('a certificate rotation: the next export opens a new connection with the new identity (no connection outlives it)', async (t) => {
+  const p = pki();
+  const c = await new TestCollector().start(p.tls('mesh-server', true));
+  const store = new SecretStore();
+  store.update({ certChainPem: p.pem('mesh-client.crt'), keyPem: p.pem('mesh-client.key'), rootsPem: p.pem('ca.crt'), spiffeId: SPIFFE_PROXY });
+  const rt = runtime(() => ({ address: '127.0.0.1', port: c.httpPort, tls: istioMutual(), secrets: store }));
+  t.after(async () => {
+    rt.close();
+    await c.stop();
+    rmSync(p.dir, { recursive: true, force: true });
+  });
+  await exportOne(rt, otlpHttp);
+  await exportOne(rt, otlpHttp);
+  store.update({ certChainPem: p.pem('mesh-client-2.crt'), keyPem: p.pem('mesh-client-2.key'), rootsPem: p.pem('ca.crt'), spiffeId: `${SPIFFE_PROXY}-rotated` });
+  await exportOne(rt, otlpHttp);
+  assert.deepEqual(c.requests.map((r) => r.tls?.peer), [`URI:${SPIFFE_PROXY}`, `URI:${SPIFFE_PROXY}`, `URI:${SPIFFE_PROXY}-rotated`]);
+  assert.equal(rt.stats()[`otlp-http|outbound|4318||${HOST}`]!.exported, 3);
 });

@@ -14,6 +14,7 @@ import { writeLocalReply } from './local-reply.ts';
 import { acceptH2 } from '../h2/h2-connection.ts';
 import { replayingDuplex } from '../listener/inbound-tls.ts';
 import { readIntoBuffer } from '../http1/read-buffer.ts';
+import { selectVirtualHost, type RouteTable, type VirtualHost } from '../router/route-table.ts';
 
 /** Keep-alive connections read into this one buffer after their first request (see http1/read-buffer.ts). */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
@@ -146,6 +147,25 @@ export class DownstreamConnection implements ParserEvents {
 
   private chainListener: ListenerConfig | undefined;
   private chainHcm: HcmConfig | undefined;
+
+  /** The last request authority seen here, its port and upstream destination (see Stream.start). */
+  lastAuthority = '';
+  lastPort = 80;
+  lastDestination = ':80'; // what the empty authority (HTTP/1.0 without Host) gives
+
+  /** The virtual host for an authority, remembered for the same route table and authority (keep-alive repeats them). */
+  virtualHost(table: RouteTable, authority: string): VirtualHost | undefined {
+    if (table !== this.vhTable || authority !== this.vhAuthority) {
+      this.vhTable = table;
+      this.vhAuthority = authority;
+      this.vh = selectVirtualHost(table, authority);
+    }
+    return this.vh;
+  }
+
+  private vhTable: RouteTable | undefined;
+  private vhAuthority = '';
+  private vh: VirtualHost | undefined;
 
   private readonly dataListener = (d: Buffer): void => this.onData(d, false);
   private readonly sharedReadListener = (n: number): boolean => {

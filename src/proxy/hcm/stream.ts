@@ -19,7 +19,7 @@ import type { HeadError, RequestHead, ResponseHead } from '../http1/head.ts';
 import { CHUNK_END, chunkHeader, lastChunk, statusText } from '../http1/serialize.ts';
 import type { HcmConfig } from '../listener/listener-config.ts';
 import { pickCluster, type RouteAction } from '../router/route-action.ts';
-import { headerValue, matchRoute, selectVirtualHost, type MatchInput, type Route } from '../router/route-table.ts';
+import { headerValue, matchRoute, type MatchInput, type Route } from '../router/route-table.ts';
 import type { DownstreamConnection } from './connection.ts';
 import { writeLocalReply } from './local-reply.ts';
 import { StreamInfo, type ResponseFlag } from './stream-info.ts';
@@ -113,10 +113,17 @@ export class Stream implements UpstreamHandler {
     }
     info.path = target;
     info.authority = authority;
-    const colon = authority.lastIndexOf(':');
-    const hasPort = colon > 0 && authority.indexOf(']', colon) < 0;
-    const port = hasPort ? Number(authority.slice(colon + 1)) : 80;
-    this.destination = hasPort ? authority : `${authority}:80`;
+    // A keep-alive connection mostly repeats its authority: its port and destination are kept on the connection.
+    const conn = this.conn;
+    if (authority !== conn.lastAuthority) {
+      const colon = authority.lastIndexOf(':');
+      const hasPort = colon > 0 && authority.indexOf(']', colon) < 0;
+      conn.lastAuthority = authority;
+      conn.lastPort = hasPort ? Number(authority.slice(colon + 1)) : 80;
+      conn.lastDestination = hasPort ? authority : `${authority}:80`;
+    }
+    const port = conn.lastPort;
+    this.destination = conn.lastDestination;
 
     const hcm = this.conn.hcmFor(port);
     if (hcm?.tracing) info.span = this.conn.ctx.services.tracing.start(hcm.tracing, req.headers, this.conn.ctx.direction);
@@ -192,7 +199,7 @@ export class Stream implements UpstreamHandler {
     if (hcm) {
       this.hcm = hcm;
       const table = hcm.route.kind === 'inline' ? hcm.route.table : services.snapshot.routes.get(hcm.route.name);
-      const vh = table ? selectVirtualHost(table, authority) : undefined;
+      const vh = table ? this.conn.virtualHost(table, authority) : undefined;
       const input: MatchInput = { authority, path, query, method: req.method, scheme: this.conn.tls ? 'https' : 'http', headers: req.headers, jwt: this.jwt };
       route = vh ? matchRoute(vh, input) : undefined;
     } else if (this.conn.ctx.mode === 'explicit' && services.clusters.get(PassthroughCluster)) {

@@ -5,7 +5,7 @@
 //             answer with respond(headers) + end(body)
 //   h1-trail  as h1, but respond({ waitForTrailers }) + write(body) + end() + sendTrailers({}) as Weft does
 //   h2        forward each stream over one node:http2 client session to nginx (h2c), body piped by 'data' events
-//   options: `arr` (bare: respond with a flat header array, Node >= 24), `win` (a 1 MiB initial window and connection window), `nomem` (maxSessionMemory 16, Weft's)
+//   options: `arr` (bare: respond with, h2: request with a flat header array, Node >= 24), `win` (a 1 MiB initial window and connection window), `nomem` (maxSessionMemory 16, Weft's)
 //   node bench/proxy/h2-probe.ts LISTEN_PORT UPSTREAM_H1_PORT UPSTREAM_H2_PORT MODE [OPTION …]
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
@@ -77,9 +77,17 @@ function forwardH1(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
 
 function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
   upstream ??= http2.connect(`http://127.0.0.1:${h2Port}`);
-  const out: http2.OutgoingHttpHeaders = {};
-  for (const k of Object.keys(headers)) out[k] = headers[k];
-  const up = upstream.request(out, { endStream: stream.endAfterHeaders });
+  let out: http2.OutgoingHttpHeaders | string[];
+  if (opts.has('arr')) {
+    const a: string[] = [];
+    for (const k in headers) a.push(k, String(headers[k]));
+    out = a;
+  } else {
+    const o: http2.OutgoingHttpHeaders = {};
+    for (const k in headers) o[k] = headers[k];
+    out = o;
+  }
+  const up = upstream.request(out as http2.OutgoingHttpHeaders, { endStream: stream.endAfterHeaders });
   up.on('response', (h) => {
     const rh: http2.OutgoingHttpHeaders = {};
     for (const k of Object.keys(h)) rh[k] = h[k];

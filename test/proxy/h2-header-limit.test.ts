@@ -1,12 +1,15 @@
 // HTTP/2 requests carry at most the HCM's max_headers_count header fields (Envoy's default 100, pseudo-headers
 // included, as Envoy counts them): one more and the stream is reset before anything reaches the upstream, while the
 // connection stays up for the client's other streams — as Envoy resets such a stream (http2.too_many_headers).
-// HTTP/1.1 answers the same case 431 (test/robustness/hostile.test.ts).
+// HTTP/1.1 answers the same case 431 (test/robustness/hostile.test.ts). Each such reset is counted in
+// `http2.header_overflow` (Envoy's HTTP/2 codec counter), on /stats and /stats/prometheus.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { TypeUrl } from '../../src/xds/protos.ts';
+import { renderEnvoyStats, renderProxyPrometheus } from '../../src/proxy/admin/admin-stats.ts';
+import type { ProxyEngine } from '../../src/proxy/engine.ts';
 import { hcm, outboundListener, routeConfig, startProxy, viaProto } from './helpers.ts';
 import { h2Cluster, h2Request, startH2Upstream } from './h2-helpers.ts';
 
@@ -15,6 +18,18 @@ function extra(n: number): Record<string, string> {
   const h: Record<string, string> = {};
   for (let i = 0; i < n; i++) h[`x-h${i}`] = 'v';
   return h;
+}
+
+/** `http2.header_overflow` as /stats shows it, checked against /stats/prometheus. */
+function headerOverflow(engine: ProxyEngine): number {
+  const line = renderEnvoyStats(engine, undefined).split('\n').find((l) => l.startsWith('http2.header_overflow: '));
+  const n = line === undefined ? 0 : Number(line.slice('http2.header_overflow: '.length));
+  const prom = renderProxyPrometheus(engine, undefined);
+  if (n > 0) {
+    assert.match(prom, /^# TYPE envoy_http2_header_overflow counter$/m);
+    assert.ok(prom.split('\n').includes(`envoy_http2_header_overflow ${n}`), `/stats/prometheus shows ${n}`);
+  }
+  return n;
 }
 
 /** The stream's outcome: its response status, or the RST_STREAM code it was reset with. */
@@ -48,11 +63,17 @@ test('HTTP/2: 100 header fields pass, 101 reset the stream (not forwarded), the 
     await up.close();
   });
   assert.deepEqual(await attempt(session, extra(96)), { status: 200 }, '96 + 4 pseudo-headers = 100 fields');
+  assert.equal(headerOverflow(p.engine), 0, 'nothing counted for a request within the limit');
   const refused = await attempt(session, extra(97));
   assert.equal(refused.status, undefined);
   assert.equal(refused.rst, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, '101 fields: the stream is reset');
+  assert.equal(headerOverflow(p.engine), 1, 'the reset is counted');
+  assert.equal((await attempt(session, extra(150))).rst, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  assert.equal(headerOverflow(p.engine), 2);
+  // Past twice the limit node:http2 itself resets the stream (a header flood never reaches JavaScript): not counted.
+  assert.equal((await attempt(session, extra(400))).rst, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
   assert.deepEqual(await attempt(session, extra(3)), { status: 200 }, 'the same connection serves the next stream');
-  assert.equal(up.seen.length, 2, 'the refused request never reached the upstream');
+  assert.equal(up.seen.length, 2, 'the refused requests never reached the upstream');
   assert.ok(up.seen.every((r) => Object.keys(r.headers).filter((k) => k.startsWith('x-h')).length <= 96));
 });
 
@@ -98,6 +119,7 @@ test("HTTP/2: the HCM's common_http_protocol_options.max_headers_count is the li
   });
   assert.deepEqual(await attempt(session, extra(16)), { status: 200 });
   assert.equal((await attempt(session, extra(17))).rst, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  assert.equal(headerOverflow(p.engine), 1, 'counted against the HCM limit (21 fields > 20)');
   // h2Request opens a connection of its own: a fresh session gets the same limit.
   assert.equal((await h2Request(port, 'svc', '/', { headers: extra(10) })).status, 200);
 });

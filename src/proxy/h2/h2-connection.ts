@@ -24,7 +24,7 @@ import { decideCors } from '../filters/cors/cors.ts';
 import type { Cluster } from '../cluster/cluster-manager.ts';
 import type { Host } from '../cluster/host.ts';
 
-const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL } = http2.constants;
+const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 
 /** Headers HTTP/2 forbids or that only describe one hop. */
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings']);
@@ -32,8 +32,11 @@ const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-e
 /**
  * One node:http2 server per header-count limit (a session's limit is fixed when node:http2 creates it). The HCM's
  * common_http_protocol_options.max_headers_count (Envoy's default 100, pseudo-headers included, as Envoy counts them)
- * is node:http2's maxHeaderListPairs: a request with more header fields gets its stream reset (ENHANCE_YOUR_CALM;
- * Envoy resets with INTERNAL_ERROR, `http2.too_many_headers`) and the connection stays up.
+ * is checked on the 'stream' event: a request with more header fields gets its stream reset (ENHANCE_YOUR_CALM;
+ * Envoy resets with INTERNAL_ERROR, `http2.too_many_headers`), counted in `http2.header_overflow` as Envoy counts it,
+ * and the connection stays up. node:http2's own maxHeaderListPairs is set to twice the limit, so that such a request
+ * reaches JavaScript to be counted while a header flood is still cut off inside node:http2 (whose reset no JavaScript
+ * event reports: a request with more than twice the limit is reset without being counted).
  */
 const servers = new Map<number, http2.Http2Server>();
 
@@ -102,8 +105,12 @@ export function acceptH2(socket: net.Socket, ctx: ListenerContext, tls: Downstre
 
 let accepting: ConnInfo | undefined;
 
-function createServer(maxHeaderListPairs: number): http2.Http2Server {
-  const s = http2.createServer({ maxSessionMemory: 16, maxHeaderListPairs });
+const HEADER_OVERFLOW = 'http2.header_overflow';
+
+function ignore(): void {}
+
+function createServer(maxHeaders: number): http2.Http2Server {
+  const s = http2.createServer({ maxSessionMemory: 16, maxHeaderListPairs: 2 * maxHeaders });
   s.on('session', (session: http2.ServerHttp2Session) => {
     if (accepting) {
       info.set(session, accepting);
@@ -111,9 +118,15 @@ function createServer(maxHeaderListPairs: number): http2.Http2Server {
     }
     session.on('error', () => session.destroy());
   });
-  s.on('stream', (stream, headers) => {
+  s.on('stream', (stream, headers, _flags, rawHeaders: string[]) => {
     const meta = info.get(stream.session as http2.ServerHttp2Session);
     if (!meta) return void stream.close(NGHTTP2_CANCEL);
+    if (rawHeaders.length > 2 * maxHeaders) {
+      meta.ctx.services.state.stats.counter(HEADER_OVERFLOW).value++;
+      // Closing with an error code makes node:http2 emit 'error' on the stream: expected here, nothing to report.
+      stream.on('error', ignore);
+      return void stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
+    }
     meta.streams++;
     try {
       const h2s = new H2Stream(stream, headers, meta);

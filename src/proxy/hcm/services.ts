@@ -5,6 +5,7 @@ import type { Cluster, ClusterManager } from '../cluster/cluster-manager.ts';
 import type { Host } from '../cluster/host.ts';
 import type { ProxySnapshot } from '../config/snapshot.ts';
 import type { MetricScope } from '../stats/istio-metrics.ts';
+import type { StatStore } from '../stats/stat-store.ts';
 import type { SecretStore } from '../tls/secrets.ts';
 import type { TracingHost } from '../tracing/host.ts';
 
@@ -19,6 +20,8 @@ export interface ProxyServices {
   readonly secrets: SecretStore | undefined;
   /** Trace spans: HCMs with a `tracing` config start one per request (src/proxy/tracing). */
   readonly tracing: TracingHost;
+  /** Named counters (Envoy's /stats): codecs count their rejections here, e.g. `http2.header_overflow`. */
+  readonly state: { readonly stats: StatStore };
   /** True while draining (SIGTERM): responses carry `connection: close`. */
   readonly draining: boolean;
   random(): number;

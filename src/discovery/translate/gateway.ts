@@ -17,6 +17,7 @@ import { istioSni } from './cluster-policy.ts';
 import { claimDomains } from './rds.ts';
 import { type RouteContext, destinationCluster, translateHttpRoutes } from './route.ts';
 import { hcmTracing } from './tracing.ts';
+import { parseDurationMillis } from '../../config/api/validation/common/duration.ts';
 
 interface BoundServer {
   gateway: GatewayRecord;
@@ -123,7 +124,11 @@ function l4Chains(view: ProxyView, b: BoundServer, kind: 'passthrough' | 'tcp'):
       if (dests.length === 0) continue;
       const target = dests.length === 1 ? destinationCluster(ctx, dests[0]!.destination) : dests.map((d) => ({ name: destinationCluster(ctx, d.destination), weight: d.weight ?? 0 }));
       const statPrefix = typeof target === 'string' ? target : `${vs.namespace}/${vs.name}`;
-      const chain: Json = { filters: [tcpProxyFilter(statPrefix, target)] };
+      // As on sidecars (lds.ts tcpChain), and as Istio looks it up (the first destination's service): its
+      // DestinationRule connectionPool.tcp.idleTimeout is the tcp_proxy idle_timeout (0s = none).
+      const first = view.serviceByHost(dests[0]!.destination.host);
+      const idle = first ? parseDurationMillis(view.destinationRule(first)?.trafficPolicy?.connectionPool?.tcp?.idleTimeout) : undefined;
+      const chain: Json = { filters: [tcpProxyFilter(statPrefix, target, idle)] };
       if (kind === 'passthrough') {
         const sni = matches.flatMap((m) => (m as { sniHosts?: string[] }).sniHosts ?? []);
         chain['filter_chain_match'] = { server_names: sni.length > 0 ? sni : sniNames(vs.hosts) };

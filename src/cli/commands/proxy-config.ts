@@ -44,9 +44,15 @@ const obj = (v: unknown): Json => (typeof v === 'object' && v !== null && !Array
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 
+/** A Struct field as the proxy's config dump has it (`{fields: {k: {stringValue}}}`), or a plain JSON field. */
+function structString(s: Json, key: string): string {
+  const plain = str(s[key]);
+  return plain || str(obj(obj(s['fields'])[key])['stringValue']);
+}
+
 /** Istio records the config a resource came from in metadata.filter_metadata.istio.config. */
 function istioConfig(resource: Json): string {
-  const path = str(obj(obj(obj(resource['metadata'])['filter_metadata'])['istio'])['config']);
+  const path = structString(obj(obj(obj(resource['metadata'])['filter_metadata'])['istio']), 'config');
   const m = /namespaces\/([^/]+)\/[^/]+\/([^/]+)$/.exec(path);
   return m ? `${m[2]}.${m[1]}` : '-';
 }

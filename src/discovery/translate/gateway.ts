@@ -209,7 +209,7 @@ function gatewayVirtualHosts(view: ProxyView, servers: readonly BoundServer[], p
       if (!vs.spec.http || vs.spec.http.length === 0) continue;
       const hosts = vs.hosts.filter((h) => b.server.hosts.some((sh) => serverHostAdmits(sh, b.gateway.namespace, vs.namespace, h)));
       if (hosts.length === 0) continue;
-      const routes = translateHttpRoutes(ctx, vs.spec.http);
+      const routes = translateHttpRoutes(ctx, vs.spec.http, vs);
       for (const h of hosts) routesByHost.set(h, [...(routesByHost.get(h) ?? []), ...routes]);
     }
   }

@@ -19,7 +19,7 @@ export function httpPorts(view: ProxyView): number[] {
 export function serviceRoutes(ctx: RouteContext, svc: Service): Json[] {
   const vs = ctx.view.virtualServiceFor(svc.hostname, ctx.gateway);
   if (vs) {
-    const routes = translateHttpRoutes(ctx, vs.spec.http ?? []);
+    const routes = translateHttpRoutes(ctx, vs.spec.http ?? [], vs);
     if (routes.length > 0) return routes;
   }
   return [defaultRoute(ctx, svc.hostname, ctx.port)];

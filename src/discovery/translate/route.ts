@@ -6,7 +6,7 @@ import type { Destination, HTTPMatchRequest, HTTPRoute, HeaderOperations, String
 import { parseDurationMillis } from '../../config/api/validation/common/duration.ts';
 import { labelsMatch } from '../snapshot/model.ts';
 import type { ProxyView } from '../snapshot/view.ts';
-import { type Json, Types, duration, fractionalPercent, u32 } from './common.ts';
+import { type Json, Types, duration, fractionalPercent, struct, u32 } from './common.ts';
 import { routeClaimMatcher } from './security/claim-routing.ts';
 
 export interface RouteContext {
@@ -295,11 +295,24 @@ function isCatchAll(route: Json): boolean {
   return m['prefix'] === '/' && Object.keys(m).length === 1;
 }
 
+/** Which VirtualService produced a route: Istio's `filter_metadata.istio.config` path (shown by `proxy-config route`). */
+export interface RouteSource {
+  namespace: string;
+  name: string;
+}
+
+/** Istio's route metadata naming the VirtualService a route came from. */
+export function routeSourceMetadata(src: RouteSource): Json {
+  return { filter_metadata: { istio: struct({ config: `/apis/networking.istio.io/v1/namespaces/${src.namespace}/virtual-service/${src.name}` }) } };
+}
+
 /** Translate all HTTP routes of a VirtualService, stopping after a catch-all as Envoy would never reach the rest. */
-export function translateHttpRoutes(ctx: RouteContext, http: readonly HTTPRoute[]): Json[] {
+export function translateHttpRoutes(ctx: RouteContext, http: readonly HTTPRoute[], source?: RouteSource): Json[] {
   const out: Json[] = [];
+  const metadata = source && !ctx.grpc ? routeSourceMetadata(source) : undefined;
   for (const r of http) {
     for (const route of translateHttpRoute(ctx, r)) {
+      if (metadata) route['metadata'] = metadata;
       out.push(route);
       if (isCatchAll(route)) return out;
     }

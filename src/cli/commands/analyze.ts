@@ -11,6 +11,7 @@ import { allAnalyzers } from '../../config/analyze/analyzers/index.ts';
 import type { Message, MeshSettings } from '../../config/analyze/context.ts';
 import { toYaml } from '../../config/store/writer.ts';
 import type { CliIo } from '../io.ts';
+import { tracingWarnings } from './analyze-tracing.ts';
 import { DEFAULT_CONFIG_DIR, lastValue, parseFlags, withDefaultNamespace } from './store-cli.ts';
 
 export const summary = 'Analyze configuration and report Istio analyzer messages (IST0101 …)';
@@ -20,6 +21,9 @@ const HELP = `Usage: weft analyze [FILE|DIR|- ...] [-o log|json|yaml] [-A | -n N
 Run Istio's analyzers over the given files and directories (YAML/JSON, directories read recursively), or
 over the config directory when none is given, and print what they find, as 'istioctl analyze' does:
   Error [IST0101] (VirtualService default/reviews) Referenced host not found: "reviews2"
+Tracing settings that yield no spans (an undefined or unsupported provider, a collector not in the registry) follow
+as plain warnings without a code (on stderr with -o json|yaml); they do not change the exit code:
+  Warning (Telemetry default/mesh-default) spec.tracing[0].providers[0].name: names extension provider "otel", ...
 
 Flags:
   -A, --all-namespaces     Report on resources in every namespace (default: only --namespace).
@@ -54,7 +58,7 @@ export function toJson(ms: Message[]): unknown[] {
   }));
 }
 
-async function meshSettings(file: string | undefined, io: CliIo): Promise<MeshSettings | undefined> {
+async function meshSettings(file: string | undefined, io: CliIo): Promise<{ settings: MeshSettings; text: string } | undefined> {
   if (file === undefined) return undefined;
   let text: string;
   try {
@@ -63,7 +67,7 @@ async function meshSettings(file: string | undefined, io: CliIo): Promise<MeshSe
     throw new UsageError(`cannot read mesh config ${file}: ${e instanceof Error ? e.message : String(e)}`);
   }
   try {
-    return parseMeshConfig(text);
+    return { settings: parseMeshConfig(text), text };
   } catch (e) {
     throw new UsageError(`mesh config ${file} is not valid YAML: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -83,7 +87,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   if (!['log', 'json', 'yaml'].includes(output)) throw new UsageError(`unsupported output format "${output}": use log, json or yaml`);
   const all = p.bools.has('all');
   const namespace = lastValue(p, 'namespace') ?? 'default';
-  const mesh = await meshSettings(lastValue(p, 'mesh'), io);
+  const meshFile = lastValue(p, 'mesh');
+  const meshFileRead = await meshSettings(meshFile, io);
+  const mesh = meshFileRead?.settings;
   const paths = p.positional.length > 0 ? p.positional : [lastValue(p, 'config-dir') ?? DEFAULT_CONFIG_DIR];
 
   const stdin = paths.includes('-') ? await io.readStdin() : undefined;
@@ -99,11 +105,15 @@ export async function run(args: string[], io: CliIo): Promise<number> {
 
   const loaded = namespace === 'default' ? results : await withDefaultNamespace(results, namespace, stdin, io);
   const messages = analyze(itemsFromLoaded(loaded, namespace), { namespace, allNamespaces: all, workloads: 'auto', ...(mesh ? { mesh } : {}) });
+  // Tracing settings that yield no spans: plain warnings (no IST code exists), on stderr when stdout is JSON/YAML.
+  const tracing = tracingWarnings(loaded, { meshText: meshFileRead?.text, meshFile, namespace, allNamespaces: all });
   if (output === 'json') io.out(JSON.stringify(toJson(messages), null, 2) + '\n');
   else if (output === 'yaml') io.out(messages.length === 0 ? '[]\n' : toYaml(toJson(messages)));
+  if (output !== 'log') for (const w of tracing) io.err(w + '\n');
   else {
     for (const m of messages) io.out(messageLine(m) + '\n');
-    if (messages.length === 0) {
+    for (const w of tracing) io.out(w + '\n');
+    if (messages.length === 0 && tracing.length === 0) {
       const shown = files.map((f) => (f === '-' ? '<stdin>' : f));
       if (unparsed.length > 0) io.err(`No validation issues found when analyzing ${all ? 'all namespaces' : `namespace: ${namespace}`} (but ${unparsed.length} ${unparsed.length === 1 ? 'document was' : 'documents were'} not analyzed: see above).\n`);
       else if (shown.length === 1) io.err(`\u2714 No validation issues found when analyzing ${shown[0]}.\n`);

@@ -55,6 +55,10 @@ test('under npm exec, weft up stops with its SIGTERM handler when the shell that
     await Promise.race([drained, late]).finally(() => clearTimeout(timer));
     assert.match(out, /weft: SIGTERM: shutting down\n/);
     assert.match(out, /weft: stopped\n/);
+    // Its output closes a moment before the process is gone (exit is not instant after the last write), and a
+    // process that is not our child has no exit event: look again, bounded, until it has exited.
+    const deadline = Date.now() + 5_000;
+    while (alive(weftPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.equal(alive(weftPid), false);
   } finally {
     if (weftPid > 0 && alive(weftPid)) process.kill(weftPid, 'SIGKILL');

@@ -2,13 +2,12 @@
 // provider, a collector not in the registry, fields without effect). Istio has no analyzer code for these, so they are
 // printed as plain warnings, `Warning (Telemetry ns/name) <field path>: <message>`, never as IST messages.
 import type { LoadedResource } from '../../config/api/validate.ts';
+import { defaultValidationContext } from '../../config/api/validation/report.ts';
 import { loadMeshConfigText } from '../../controlplane/mesh-config.ts';
 import type { MeshSettings } from '../../discovery/snapshot/mesh.ts';
 import { buildSnapshot } from '../../discovery/snapshot/snapshot.ts';
 import { type TracingFinding, tracingFindings } from '../../discovery/translate/tracing.ts';
 import { buildRegistryState } from '../../registry/registry.ts';
-
-const DOMAIN_SUFFIX = 'cluster.local';
 
 export interface TracingWarningOptions {
   /** The mesh config file's text (--meshConfigFile), as `weft up --mesh-config` would read it; undefined = defaults. */
@@ -39,7 +38,8 @@ export function tracingWarnings(loaded: readonly LoadedResource[], o: TracingWar
   }
   const configs = loaded.filter((l) => l.valid && (l.support === 'mesh' || l.support === 'skipped')).map((l) => l.resource);
   if (!configs.some((r) => r.kind === 'Telemetry') && mesh.defaultProviders?.tracing === undefined) return [];
-  const snapshot = buildSnapshot({ configs, registry: buildRegistryState(configs, [], DOMAIN_SUFFIX), mesh, domainSuffix: DOMAIN_SUFFIX });
+  const domainSuffix = defaultValidationContext.domainSuffix; // analyze's own (it has no --domain-suffix flag)
+  const snapshot = buildSnapshot({ configs, registry: buildRegistryState(configs, [], domainSuffix), mesh, domainSuffix });
   return tracingFindings(snapshot)
     .filter((f) => inScope(f, o))
     .map((f) => `Warning (${f.resource}) ${f.path}: ${f.message}`);

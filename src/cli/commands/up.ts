@@ -186,12 +186,15 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   io.out(`weft: xDS (plaintext) listening on ${host}:${cp.xdsPort}\n`);
   io.out(`weft: xDS + CA (TLS) listening on ${host}:${cp.xdsTlsPort ?? ''}\n`);
   io.out(`weft: monitoring listening on http://${host}:${cp.monitoringPort} (/metrics, /debug/syncz, /debug/config_dump)\n`);
-  io.out('weft control plane ready\n');
-  const signal = await new Promise<string>((resolve) => {
+  // The handlers are in place before the ready line: a supervisor that signals as soon as it reads it (a test, a
+  // script) gets the orderly shutdown, not Node's default of dying on the signal.
+  const stopped = new Promise<string>((resolve) => {
     const on = (s: string) => () => resolve(s);
     process.once('SIGTERM', on('SIGTERM'));
     process.once('SIGINT', on('SIGINT'));
   });
+  io.out('weft control plane ready\n');
+  const signal = await stopped;
   io.out(`weft: ${signal}: shutting down\n`);
   await cp.close();
   await ca.close();
